@@ -1,0 +1,5 @@
+import sys
+
+from bounced.cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""`bounced check-config`: validate the config file without starting anything."""
+
+from __future__ import annotations
+
+import argparse
+
+from bounced.cli.common import add_config_option, config_from_args
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("check-config", help="validate the config file and exit")
+    add_config_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # raises ConfigError -> exit 2
+    print(f"config ok: {config.source or 'built-in defaults'}")
+    return 0

@@ -1,0 +1,90 @@
+"""The configuration: one TOML file, typed sections, every setting with a working default.
+
+`load_config(path)` is the only entry point; each component receives its own section.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bounced.config.classify import ClassifyConfig, ClassifyOverride
+from bounced.config.loader import build
+from bounced.config.resend import ResendConfig, RetryRuleConfig
+from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
+from bounced.config.smtp import SmtpConfig, split_host_port
+from bounced.config.storage import StorageConfig
+from bounced.errors import ConfigError
+
+__all__ = [
+    "ClassifyConfig",
+    "ClassifyOverride",
+    "Config",
+    "LogConfig",
+    "PoolConfig",
+    "RelayConfig",
+    "ResendConfig",
+    "RetryRuleConfig",
+    "SmtpConfig",
+    "StorageConfig",
+    "SubmissionConfig",
+    "VerpConfig",
+    "config_path_from_env",
+    "load_config",
+    "split_host_port",
+]
+
+ENV_VAR = "BOUNCED_CONFIG"
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    submission: SubmissionConfig = field(default_factory=SubmissionConfig)
+    relay: RelayConfig = field(default_factory=RelayConfig)
+    verp: VerpConfig = field(default_factory=VerpConfig)
+    pools: PoolConfig = field(default_factory=PoolConfig)
+    resend: ResendConfig = field(default_factory=ResendConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str | None = None  # the file it came from, for messages
+
+
+def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else None
+
+
+def parse_config(text: str, source: str | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{source or 'config'}: not valid TOML: {exc}") from None
+    data.pop("source", None)
+    config = build(Config, data)
+    return Config(**{**config.__dict__, "source": source})
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load `path`, else $BOUNCED_CONFIG, else the embedded defaults."""
+    resolved = config_path_from_env(path)
+    if resolved is None:
+        return Config()
+    try:
+        text = resolved.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {resolved}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("", f"config file {resolved} is not UTF-8") from None
+    return parse_config(text, str(resolved))

@@ -1,0 +1,118 @@
+"""Turn parsed TOML into typed frozen dataclasses, naming the key of every problem.
+
+Supported field types: str, int, float, bool, `X | None`, `Literal[...]`, `list[X]`,
+`tuple[X, ...]`, `dict[str, X]`, and nested dataclasses. A dataclass may define
+`validate(self, key: str) -> None` for checks that span fields; it raises ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from bounced.errors import ConfigError
+
+__all__ = ["build", "describe"]
+
+T = TypeVar("T")
+
+
+def describe(tp: Any) -> str:
+    """A short human description of the expected form of a value."""
+    origin = get_origin(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(describe(a) for a in get_args(tp) if a is not type(None))
+    if origin in (list, tuple):
+        return f"a list of {describe(get_args(tp)[0])}"
+    if origin is dict:
+        return f"a table of {describe(get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _fail(key: str, tp: Any, value: Any) -> ConfigError:
+    shown = repr(value) if not isinstance(value, dict) else "a table"
+    return ConfigError(key, f"expected {describe(tp)}, got {shown}")
+
+
+def _convert(key: str, tp: Any, value: Any) -> Any:
+    origin = get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        for arg in args:
+            try:
+                return _convert(key, arg, value)
+            except ConfigError:
+                continue
+        raise _fail(key, tp, value)
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise _fail(key, tp, value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _fail(key, tp, value)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _fail(key, tp, value)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _fail(key, tp, value)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _fail(key, tp, value)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise _fail(key, tp, value)
+        item_tp = get_args(tp)[0]
+        items = [_convert(f"{key}[{i}]", item_tp, v) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _fail(key, tp, value)
+        item_tp = get_args(tp)[1]
+        return {str(k): _convert(f"{key}.{k}", item_tp, v) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise _fail(key, tp, value)
+        return build(tp, value, key)  # type: ignore[arg-type]
+    raise ConfigError(key, f"unsupported setting type {tp!r}")  # a bug in bounced
+
+
+def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
+    """Build dataclass `cls` from `data`; unknown keys and wrong types raise ConfigError."""
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    prefix = f"{key}." if key else ""
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"{prefix}{unknown[0]}", f"unknown setting (known here: {known})")
+    kwargs = {
+        name: _convert(f"{prefix}{name}", hints[name], value) for name, value in data.items()
+    }
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:  # a required field without default is missing
+        raise ConfigError(key or "<root>", str(exc)) from None
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate(key)
+    return obj

@@ -1,0 +1,45 @@
+"""One exception tree. Callers catch by meaning; each error carries its fields."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BouncedError",
+    "ConfigError",
+    "ParseError",
+    "SendError",
+    "SpoolError",
+    "StoreError",
+    "VerpError",
+]
+
+
+class BouncedError(Exception):
+    """Root of every error bounced raises on purpose."""
+
+
+class ConfigError(BouncedError, ValueError):
+    """A setting is missing, unknown or of the wrong form. `key` is its dotted path."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+class ParseError(BouncedError, ValueError):
+    """Raised only for input that is not a message at all (never for odd content)."""
+
+
+class StoreError(BouncedError):
+    """The store could not do what was asked (locked, corrupt, schema too new)."""
+
+
+class SpoolError(StoreError, OSError):
+    """A message could not be made durable; the client must get a 4xx, not 250."""
+
+
+class SendError(BouncedError, ConnectionError):
+    """Delivery to the next hop failed for a reason that is not an SMTP reply."""
+
+
+class VerpError(BouncedError, ValueError):
+    """A VERP token is malformed or its signature does not verify."""

@@ -1,0 +1,362 @@
+"""The nouns of bounced: frozen dataclasses and enums that cross module lines.
+
+Addresses are normalised `str` (see `normalise_address`) by the time they land here.
+Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "Action",
+    "AuditEntry",
+    "BounceEvent",
+    "BounceKind",
+    "Classification",
+    "ClassifiedFailure",
+    "Delivery",
+    "DeliveryState",
+    "Failure",
+    "IntakeMessage",
+    "IntakeState",
+    "MessageType",
+    "NonDelivery",
+    "OriginalMessage",
+    "OutboundMessage",
+    "ParsedMessage",
+    "Profile",
+    "ProfileStatus",
+    "Reason",
+    "ResendJob",
+    "ResendState",
+    "SuppressionEntry",
+    "normalise_address",
+    "address_domain",
+]
+
+
+class Action(enum.StrEnum):
+    """RFC 3464 section 2.3.3 action values."""
+
+    FAILED = "failed"
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    RELAYED = "relayed"
+    EXPANDED = "expanded"
+
+
+class BounceKind(enum.StrEnum):
+    HARD = "hard"  # permanent failure of the address: suppress it
+    SOFT = "soft"  # temporary failure: resend, status untouched
+    BLOCKED = "blocked"  # 5xx about the sender (reputation, auth, policy): never suppress
+    COMPLAINT = "complaint"  # ARF feedback report
+    AUTOREPLY = "autoreply"  # RFC 3834 vacation / out-of-office
+    DELIVERED = "delivered"  # success DSN
+    NONE = "none"  # not a bounce at all
+
+
+class Reason(enum.StrEnum):
+    """Sisimai's reason vocabulary, plus `greylisted`."""
+
+    USERUNKNOWN = "userunknown"
+    HOSTUNKNOWN = "hostunknown"
+    HASMOVED = "hasmoved"
+    MAILBOXFULL = "mailboxfull"
+    MESGTOOBIG = "mesgtoobig"
+    EXCEEDLIMIT = "exceedlimit"
+    SYSTEMFULL = "systemfull"
+    SYSTEMERROR = "systemerror"
+    NETWORKERROR = "networkerror"
+    EXPIRED = "expired"
+    BLOCKED = "blocked"
+    BADREPUTATION = "badreputation"
+    REQUIREPTR = "requireptr"
+    AUTHFAILURE = "authfailure"
+    SPAMDETECTED = "spamdetected"
+    VIRUSDETECTED = "virusdetected"
+    CONTENTERROR = "contenterror"
+    POLICYVIOLATION = "policyviolation"
+    REJECTED = "rejected"
+    FILTERED = "filtered"
+    NORELAYING = "norelaying"
+    NOTACCEPT = "notaccept"
+    NOTCOMPLIANTRFC = "notcompliantrfc"
+    SECURITYERROR = "securityerror"
+    FAILEDSTARTTLS = "failedstarttls"
+    SPEEDING = "speeding"
+    TOOMANYCONN = "toomanyconn"
+    SUSPEND = "suspend"
+    ONHOLD = "onhold"
+    SYNTAXERROR = "syntaxerror"
+    MAILERERROR = "mailererror"
+    UNDEFINED = "undefined"
+    VACATION = "vacation"
+    FEEDBACK = "feedback"
+    DELIVERED = "delivered"
+    GREYLISTED = "greylisted"
+
+
+class ProfileStatus(enum.StrEnum):
+    ACTIVE = "active"
+    HARD_BOUNCED = "hard_bounced"
+
+    @property
+    def label(self) -> str:
+        return "Hard bounced" if self is ProfileStatus.HARD_BOUNCED else "Active"
+
+
+class IntakeState(enum.StrEnum):
+    PENDING = "pending"  # spooled, 250 sent, not yet applied
+    APPLIED = "applied"
+    UNPARSEABLE = "unparseable"  # kept for a human; never retried automatically
+    FAILED = "failed"  # processing raised too often: quarantined
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    SOFT_BOUNCED = "soft_bounced"
+    SCHEDULED = "scheduled"
+    DELIVERED = "delivered"
+    HARD_BOUNCED = "hard_bounced"
+    UNDELIVERED = "undelivered"
+    SUPPRESSED = "suppressed"
+
+
+class ResendState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+def normalise_address(address: str) -> str:
+    """Strip brackets/space and lower-case the domain (RFC 5321: only the domain is
+    case-insensitive; local parts are compared as sent)."""
+    addr = address.strip().strip("<>").strip()
+    local, at, domain = addr.rpartition("@")
+    if not at:
+        return addr
+    return f"{local}@{domain.lower().rstrip('.')}"
+
+
+def address_domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+# --- parse output -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalMessage:
+    """What the returned original message (or its headers) tells."""
+
+    message_id: str | None = None
+    from_address: str | None = None
+    mailing_id: str | None = None  # X-Mailing-ID header
+    return_path: str | None = None  # envelope sender seen in Return-Path / X-Postfix-Sender
+    to_address: str | None = None
+
+    @property
+    def return_path_local(self) -> str | None:
+        if not self.return_path:
+            return None
+        return self.return_path.rpartition("@")[0] or None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One recipient reported by one bounce message (before classification)."""
+
+    recipient: str
+    action: Action = Action.FAILED
+    status: str | None = None  # RFC 3463 enhanced code, "5.1.1"
+    reply_code: int | None = None  # SMTP reply code, 550
+    diagnostic: str = ""  # unfolded, decoded
+    remote_mta: str | None = None
+    # Set by detectors that know the format's meaning, e.g. "vacation" or "feedback".
+    reason_hint: str | None = None
+    feedback_type: str | None = None  # ARF Feedback-Type
+
+
+class MessageType(enum.StrEnum):
+    DSN = "dsn"  # RFC 3464 or a non-standard bounce
+    ARF = "arf"  # RFC 5965 feedback report
+    AUTOREPLY = "autoreply"  # RFC 3834
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    message_type: MessageType
+    failures: tuple[Failure, ...] = ()
+    original: OriginalMessage = field(default_factory=OriginalMessage)
+    subject: str | None = None
+    # Headers of the bounce itself, useful for attribution (e.g. the envelope recipient
+    # that carries the VERP token, when an MTA copies it into X-Original-To/Delivered-To).
+    envelope_to: tuple[str, ...] = ()
+    defects: tuple[str, ...] = ()  # what the MIME parser complained about
+
+
+# --- classification -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: BounceKind
+    reason: Reason
+    retry_after: int | None = None  # seconds the remote server asked us to wait
+    rule: str | None = None  # which rule decided, for logs ("default:4xx", "override[2]")
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifiedFailure:
+    failure: Failure
+    classification: Classification
+
+    @property
+    def kind(self) -> BounceKind:
+        return self.classification.kind
+
+    @property
+    def reason(self) -> Reason:
+        return self.classification.reason
+
+
+# --- store records ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeMessage:
+    id: int
+    received_at: datetime
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    peer: str
+    raw: bytes
+    state: IntakeState
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BounceEvent:
+    """One classified recipient failure, attributed, as stored."""
+
+    recipient: str
+    kind: BounceKind
+    reason: Reason
+    received_at: datetime
+    action: Action | None = None
+    status: str | None = None
+    reply_code: int | None = None
+    diagnostic: str = ""
+    remote_mta: str | None = None
+    retry_after: int | None = None
+    mailing_id: str | None = None
+    from_domain: str | None = None
+    sending_ip: str | None = None
+    message_id: str | None = None  # of the original message
+    intake_id: int | None = None  # the bounce message it came from (None: synchronous)
+    delivery_id: int | None = None  # our delivery it refers to (VERP or synchronous)
+    signed: bool = False  # attributed through a valid VERP token
+    source: str = "mail"  # "mail" (bounce received) or "smtp" (next hop's reply)
+    id: int | None = None
+
+    @property
+    def recipient_domain(self) -> str:
+        return address_domain(self.recipient)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    address: str
+    status: ProfileStatus
+    bounce_count: int = 0
+    soft_bounce_count: int = 0
+    hard_bounce_count: int = 0
+    last_bounce_at: datetime | None = None
+    last_bounce_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionEntry:
+    address: str
+    reason: str  # Reason value, "complaint", or the admin's text
+    created_at: datetime
+    created_by: str  # "bounce", "complaint", "smtp", or "admin:<user>"
+    bounce_event_id: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str  # OS user
+    action: str  # "suppression.add", "suppression.remove"
+    address: str
+    reason: str
+    id: int | None = None
+
+
+# --- sending side -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message handed over on the submission listener (raw bytes kept once)."""
+
+    id: int
+    received_at: datetime
+    mail_from: str
+    raw: bytes
+    mailing_id: str | None
+    from_domain: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One recipient of one outbound message; the unit that bounces and is resent."""
+
+    id: int
+    message_id: int  # OutboundMessage.id
+    recipient: str
+    sending_ip: str | None
+    state: DeliveryState
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None = None
+    last_bounce_text: str | None = None
+    mailing_id: str | None = None
+    from_domain: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResendJob:
+    id: int
+    delivery_id: int
+    due_at: datetime
+    attempt: int  # the attempt number this resend will be (2 = first resend)
+    state: ResendState
+    last_bounce_text: str | None = None
+    recipient: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NonDelivery:
+    id: int
+    delivery_id: int
+    recipient: str
+    at: datetime
+    attempts: int
+    last_bounce_text: str
+    mailing_id: str | None = None
+    from_domain: str | None = None
+    sending_ip: str | None = None
