@@ -12,6 +12,7 @@ from datetime import datetime
 
 __all__ = [
     "Action",
+    "Attribution",
     "AuditEntry",
     "BounceEvent",
     "BounceKind",
@@ -33,8 +34,8 @@ __all__ = [
     "ResendJob",
     "ResendState",
     "SuppressionEntry",
-    "normalise_address",
     "address_domain",
+    "normalise_address",
 ]
 
 
@@ -226,6 +227,19 @@ class ClassifiedFailure:
         return self.classification.reason
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """What a valid VERP token (and our own delivery record) says a bounce is about."""
+
+    recipient: str
+    delivery_id: int | None = None
+    mailing_id: str | None = None
+    from_domain: str | None = None
+    sending_ip: str | None = None
+    message_id: str | None = None
+    signed: bool = False
+
+
 # --- store records ------------------------------------------------------------------
 
 
@@ -264,6 +278,9 @@ class BounceEvent:
     delivery_id: int | None = None  # our delivery it refers to (VERP or synchronous)
     signed: bool = False  # attributed through a valid VERP token
     source: str = "mail"  # "mail" (bounce received) or "smtp" (next hop's reply)
+    # Decided by apply policy: may this event put the address on the suppression list?
+    # False for unsigned bounces under the safe default, and for every soft/blocked event.
+    suppress: bool = False
     id: int | None = None
 
     @property

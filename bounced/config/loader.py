@@ -105,9 +105,7 @@ def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
     if unknown:
         known = ", ".join(sorted(fields))
         raise ConfigError(f"{prefix}{unknown[0]}", f"unknown setting (known here: {known})")
-    kwargs = {
-        name: _convert(f"{prefix}{name}", hints[name], value) for name, value in data.items()
-    }
+    kwargs = {name: _convert(f"{prefix}{name}", hints[name], value) for name, value in data.items()}
     try:
         obj = cls(**kwargs)
     except TypeError as exc:  # a required field without default is missing

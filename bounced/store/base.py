@@ -20,7 +20,7 @@ from bounced.model import (
     SuppressionEntry,
 )
 
-__all__ = ["IntakeStore", "BounceStore", "SuppressionStore", "Store"]
+__all__ = ["BounceStore", "IntakeStore", "Store", "SuppressionStore"]
 
 
 class IntakeStore(Protocol):
