@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig"]
+from bounced.config.smtp import split_host_port
+from bounced.errors import ConfigError
+
+__all__ = ["PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig", "is_loopback_host"]
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -15,6 +28,27 @@ class SubmissionConfig:
     username: str | None = None  # AUTH PLAIN/LOGIN when set
     password: str | None = None
     max_message_size: int = 25 * 1024 * 1024
+    hostname: str = ""  # the name in the greeting; default: the machine's FQDN
+    tls_cert: str | None = None  # STARTTLS; needed for AUTH on a non-loopback listener
+    tls_key: str | None = None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_host_port("submission.listen", self.listen)
+
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else ""
+        host, _ = split_host_port(f"{prefix}listen", self.listen)
+        if (self.username is None) != (self.password is None):
+            raise ConfigError(f"{prefix}password", "username and password go together")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
+        if self.username is not None and self.tls_cert is None and not is_loopback_host(host):
+            raise ConfigError(
+                f"{prefix}tls_cert", "AUTH on a non-loopback listener needs TLS: set tls_cert and tls_key"
+            )
+        if self.max_message_size <= 0:
+            raise ConfigError(f"{prefix}max_message_size", "expected a positive integer")
 
 
 @dataclass(frozen=True)
@@ -25,6 +59,19 @@ class RelayConfig:
     username: str | None = None
     password: str | None = None
     timeout: float = 60.0
+    helo: str = ""  # EHLO name; default: the machine's FQDN
+    max_connections: int = 20  # kept open per sending IP and reused
+
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else ""
+        if not 0 < self.port <= 65535:
+            raise ConfigError(f"{prefix}port", f"expected a port 1-65535, got {self.port}")
+        if (self.username is None) != (self.password is None):
+            raise ConfigError(f"{prefix}password", "username and password go together")
+        if self.timeout <= 0:
+            raise ConfigError(f"{prefix}timeout", f"expected seconds > 0, got {self.timeout}")
+        if self.max_connections <= 0:
+            raise ConfigError(f"{prefix}max_connections", "expected a positive integer")
 
 
 @dataclass(frozen=True)
@@ -37,8 +84,39 @@ class VerpConfig:
     # or "suppress" (trust the bounce's own recipient; only for MX hosts you fully control).
     unsigned_bounces: Literal["record", "suppress"] = "record"
 
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else ""
+        if not self.domain or "@" in self.domain:
+            raise ConfigError(f"{prefix}domain", f"expected a domain name, got {self.domain!r}")
+        if not self.local_prefix or any(c in self.local_prefix for c in '+@ <>"\\'):
+            raise ConfigError(
+                f"{prefix}local_prefix", f"expected a plain local part without '+', got {self.local_prefix!r}"
+            )
+
+
+def _check_ips(key: str, ips: list[str]) -> None:
+    for i, ip in enumerate(ips):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(f"{key}[{i}]", f"expected an IP address, got {ip!r}") from None
+
 
 @dataclass(frozen=True)
 class PoolConfig:
     default: list[str] = field(default_factory=list)  # source IPs; empty: the OS chooses
     by_from_domain: dict[str, list[str]] = field(default_factory=dict)
+
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else ""
+        _check_ips(f"{prefix}default", self.default)
+        for domain, ips in self.by_from_domain.items():
+            _check_ips(f"{prefix}by_from_domain.{domain}", ips)
+
+    def ips_for(self, from_domain: str | None) -> list[str]:
+        if from_domain:
+            wanted = from_domain.lower()
+            for domain, ips in self.by_from_domain.items():
+                if domain.lower() == wanted and ips:
+                    return ips
+        return self.default
