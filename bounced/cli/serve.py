@@ -1,9 +1,46 @@
-"""Placeholder: the owning change replaces this module."""
+"""`bounced serve`: run the daemon in the foreground (systemd Type=notify, or a terminal)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
+import sys
+
+from bounced.cli.common import add_config_option, config_from_args
+
+__all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pass
+    p = sub.add_parser(
+        "serve",
+        help="receive and process bounces until SIGTERM",
+        description="Run the return-path SMTP listener and bounce processor in the foreground. "
+        "SIGTERM/SIGINT stop gracefully, SIGHUP reloads the config file.",
+    )
+    add_config_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # ConfigError -> exit 2 in bounced.cli.main
+    from bounced.daemon import serve
+    from bounced.logfmt import configure_logging
+
+    configure_logging(config.log.level)
+    try:
+        return asyncio.run(serve(config))
+    except OSError as exc:
+        listen = config.smtp.listen
+        if exc.errno == errno.EADDRINUSE:
+            why = "address already in use (another bounced or MTA is listening there)"
+        elif exc.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "address not available on this machine"
+        else:
+            why = exc.strerror or str(exc)
+        target = listen if exc.filename is None else exc.filename
+        print(f"bounced: cannot start: {target}: {why}", file=sys.stderr)
+        return 1

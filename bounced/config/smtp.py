@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from bounced.errors import ConfigError
 
-__all__ = ["SmtpConfig", "split_host_port"]
+__all__ = ["SmtpConfig", "is_loopback_host", "split_host_port"]
 
 
 def split_host_port(key: str, value: str) -> tuple[str, int]:
@@ -16,28 +17,57 @@ def split_host_port(key: str, value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     listen: str = "127.0.0.1:2525"
-    # Domains we accept bounces for. Empty: any domain, allowed only on a loopback listener.
+    # Domains we accept bounces for ("bounces.example.com"; "*.example.com" also takes every
+    # subdomain). Empty: any domain, allowed only on a loopback listener (never an open MX).
     domains: list[str] = field(default_factory=list)
     hostname: str = ""  # the name in the greeting; default: the machine's FQDN
-    max_message_size: int = 10 * 1024 * 1024
-    max_recipients: int = 100
-    max_connections: int = 500
-    idle_timeout: float = 300.0
-    data_timeout: float = 600.0
-    tls_cert: str | None = None
+    max_message_size: int = 10 * 1024 * 1024  # bytes; advertised as SIZE, larger -> 552
+    max_recipients: int = 100  # per message; more -> 452 4.5.3
+    max_connections: int = 500  # concurrent; more -> 421 at connect
+    idle_timeout: float = 300.0  # seconds without a command before the connection is closed
+    data_timeout: float = 600.0  # seconds for the whole DATA phase
+    shutdown_grace: float = 10.0  # seconds stop waits for sessions in the middle of DATA
+    tls_cert: str | None = None  # PEM certificate chain; with tls_key enables STARTTLS
     tls_key: str | None = None
 
     @property
     def host_port(self) -> tuple[str, int]:
         return split_host_port("smtp.listen", self.listen)
 
+    @property
+    def normalised_domains(self) -> tuple[str, ...]:
+        return tuple(d.strip().lower().rstrip(".") for d in self.domains)
+
     def validate(self, key: str) -> None:
-        self.host_port  # noqa: B018 - raises ConfigError on a bad value
+        prefix = f"{key}." if key else "smtp."
+        host, _ = self.host_port
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigError(f"{key}.tls_cert", "tls_cert and tls_key go together")
+            raise ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
         for name in ("max_message_size", "max_recipients", "max_connections"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{key}.{name}", "expected a positive integer")
+                raise ConfigError(f"{prefix}{name}", "expected a positive integer")
+        for name in ("idle_timeout", "data_timeout", "shutdown_grace"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{prefix}{name}", "expected a positive number of seconds")
+        for i, domain in enumerate(self.normalised_domains):
+            bare = domain.removeprefix("*.")
+            if not bare or "@" in bare or " " in bare or "*" in bare:
+                raise ConfigError(f"{prefix}domains[{i}]", f'expected a domain name, got "{domain}"')
+        if not self.domains and not is_loopback_host(host):
+            raise ConfigError(
+                f"{prefix}domains",
+                f"expected the list of bounce domains to accept: an empty list (any domain) is "
+                f"allowed only when listening on loopback, not on {self.listen!r}",
+            )

@@ -1,0 +1,187 @@
+"""The composition root: store, processor, listener and (optionally) the sending side.
+
+Everything runs on one asyncio loop: the SMTP server is created with `loop.create_server`
+rather than aiosmtpd's threaded Controller, so the handler, the processor and the store share
+a loop and no lock is needed between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from bounced.clock import Clock, SystemClock
+from bounced.config import Config, load_config
+from bounced.errors import ConfigError
+from bounced.intake.listener import BounceHandler, Listener
+from bounced.logfmt import kv
+from bounced.pipeline import Processor
+from bounced.sdnotify import Notifier
+from bounced.store.base import Store
+
+__all__ = ["Daemon", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self._store: Store | None = None
+        self._processor: Processor | None = None
+        self._listener: Listener | None = None
+        self._sending: Any | None = None  # bounced.submission.service.SendingSide
+        self._reload_lock = asyncio.Lock()
+
+    # --- parts, for callers and tests ----------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "daemon not started"
+        return self._store
+
+    @property
+    def processor(self) -> Processor:
+        assert self._processor is not None, "daemon not started"
+        return self._processor
+
+    @property
+    def smtp_port(self) -> int:
+        assert self._listener is not None, "daemon not started"
+        return self._listener.port
+
+    @property
+    def sending_side(self) -> Any | None:
+        return self._sending
+
+    @property
+    def submission_port(self) -> int | None:
+        if self._sending is None:
+            return None
+        port = getattr(self._sending, "port", None)
+        if isinstance(port, int):
+            return port
+        from bounced.config import split_host_port
+
+        return split_host_port("submission.listen", self.config.submission.listen)[1]
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, apply what a previous run left pending, start listening.
+        Raises ConfigError or OSError (port in use, permission) after undoing what started."""
+        from bounced.store import open_store
+
+        self._store = await open_store(self.config.storage)
+        try:
+            attributor = None
+            if self.config.submission.enabled:
+                from bounced.submission.service import SendingSide  # only when it is wanted
+
+                self._sending = await SendingSide.start(self.config, self._store, self.clock)
+                attributor = self._sending.attributor
+            self._processor = Processor(self._store, self.config, self.clock, attributor)
+            await self._processor.start()
+            handler = BounceHandler(self._store, self.clock, self._smtp_settings, self._processor.wake)
+            self._listener = Listener(handler, self._smtp_settings)
+            await self._listener.start()
+        except BaseException:
+            await self._shutdown_parts()
+            raise
+        host, _ = self.config.smtp.host_port
+        status = f"listening on {host}:{self.smtp_port}"
+        log.info("started", extra=kv(listen=f"{host}:{self.smtp_port}", db=self.config.storage.path))
+        self.notifier.ready(status)
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight spools answer, finish the intake being applied,
+        stop the sending side, close the store. Pending intake stays for the next start."""
+        self.notifier.stopping("stopping")
+        log.info("stopping")
+        await self._shutdown_parts()
+        log.info("stopped")
+
+    async def _shutdown_parts(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop(self.config.smtp.shutdown_grace)
+            self._listener = None
+        if self._processor is not None:
+            await self._processor.stop()
+        if self._sending is not None:
+            await self._sending.stop()
+            self._sending = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def reload(self) -> bool:
+        """Re-read the config file; keep the old config when the new one is bad.
+        Open connections are untouched; new settings apply to the next command/bounce."""
+        async with self._reload_lock:
+            self.notifier.reloading()
+            try:
+                return await self._reload()
+            finally:
+                self.notifier.ready(f"listening on port {self.smtp_port}" if self._listener else None)
+
+    async def _reload(self) -> bool:
+        source = self.config.source
+        if source is None:
+            log.info("reload: running on built-in defaults, nothing to re-read")
+            return False
+        try:
+            new = await asyncio.to_thread(load_config, source)
+        except ConfigError as exc:
+            log.error("reload refused: bad config, keeping the old one", extra=kv(error=str(exc)))
+            return False
+        for section in ("storage", "submission"):
+            if getattr(new, section) != getattr(self.config, section):
+                log.warning(f"reload: [{section}] changed; takes effect after a restart")
+        if new.smtp.listen != self.config.smtp.listen:
+            log.warning("reload: smtp.listen changed; takes effect after a restart")
+        # Sections that need a restart keep their running values.
+        new = Config(**{**new.__dict__, "storage": self.config.storage, "submission": self.config.submission})
+        if self._sending is not None:
+            await self._sending.reload(new)
+        self.config = new
+        if self._processor is not None:
+            self._processor.update_config(new)
+        log.info("reloaded", extra=kv(source=source))
+        return True
+
+    def _smtp_settings(self) -> Any:
+        return self.config.smtp
+
+
+async def serve(config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> int:
+    """Run until SIGTERM/SIGINT (graceful stop, returns 0); SIGHUP reloads."""
+    daemon = Daemon(config, clock, notifier)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    started = False
+    try:
+        await daemon.start()
+        started = True
+        await stop_requested.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        if reloads:
+            await asyncio.gather(*reloads, return_exceptions=True)
+        if started:
+            await daemon.stop()
+    return 0

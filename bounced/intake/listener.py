@@ -1,0 +1,235 @@
+"""The return-path SMTP listener: accept bounces for our domains, spool them, answer 250.
+
+`handle_DATA` only makes the message durable (`store.spool`, a committed write) and wakes the
+processor; parsing never runs here, so a slow or hostile message cannot stall the session
+and nothing is acknowledged before it is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+
+from bounced.clock import Clock
+from bounced.config.smtp import SmtpConfig, is_loopback_host
+from bounced.errors import ConfigError
+from bounced.logfmt import kv
+from bounced.store.base import IntakeStore
+
+__all__ = ["BounceHandler", "BounceSMTP", "Listener", "domain_accepted", "make_tls_context"]
+
+log = logging.getLogger(__name__)
+
+
+def domain_accepted(address: str, domains: tuple[str, ...]) -> bool:
+    """Is `address` in one of `domains` ("example.com", or "*.example.com" for subdomains)?
+    An empty tuple accepts every domain (the loopback-only development mode)."""
+    if not domains:
+        return True
+    domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+    for accepted in domains:
+        if accepted.startswith("*."):
+            if domain.endswith(accepted[1:]):
+                return True
+        elif domain == accepted:
+            return True
+    return False
+
+
+def _peer_text(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "")
+
+
+class BounceHandler:
+    """aiosmtpd handler hooks. Reads its settings through `settings()` so a reload applies
+    to the next command without touching open connections."""
+
+    def __init__(
+        self,
+        store: IntakeStore,
+        clock: Clock,
+        settings: Callable[[], SmtpConfig],
+        on_spooled: Callable[[int], None],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.on_spooled = on_spooled
+        self.in_flight = 0  # DATA handlers between end-of-data and their reply
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        cfg = self.settings()
+        if len(envelope.rcpt_tos) >= cfg.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        # RFC 5321 4.5.1: a bare "postmaster" must be accepted.
+        bare_postmaster = "@" not in address and address.lower() == "postmaster"
+        if not bare_postmaster and (
+            "@" not in address or not domain_accepted(address, cfg.normalised_domains)
+        ):
+            log.info("rcpt refused", extra=kv(peer=_peer_text(session.peer), rcpt=address))
+            return "550 5.7.1 Relaying denied: not a bounce domain of this host"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content
+        if raw is None:
+            raw = envelope.content if isinstance(envelope.content, bytes) else b""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            intake_id = await self.store.spool(
+                bytes(raw),
+                envelope.mail_from or "",
+                tuple(envelope.rcpt_tos),
+                _peer_text(session.peer),
+                self.clock.now(),
+            )
+        except Exception:
+            # Whatever went wrong, the message is not durable: the sender must keep it and retry.
+            log.exception("spool failed", extra=kv(peer=_peer_text(session.peer), size=len(raw)))
+            return "451 4.3.0 Message not stored, try again later"
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
+        self.on_spooled(intake_id)
+        log.debug("spooled", extra=kv(intake_id=intake_id, peer=_peer_text(session.peer), size=len(raw)))
+        return f"250 2.0.0 OK queued as {intake_id}"
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+class BounceSMTP(SMTP):
+    """aiosmtpd's SMTP with a connection limit and a DATA-phase timeout."""
+
+    def __init__(self, handler: BounceHandler, listener: Listener, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._listener = listener
+        self._refused = False
+        self._counted = False
+        self._data_timeout = listener.settings().data_timeout
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._original_transport is None and not self._counted
+        if first:
+            if len(self._listener.connections) >= self._listener.settings().max_connections:
+                self._refused = True
+                log.warning(
+                    "connection refused: limit reached", extra=kv(peer=transport.get_extra_info("peername"))
+                )
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+                transport.close()
+                return
+            self._counted = True
+            self._listener.connections.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self._listener.connections.discard(self)
+        super().connection_lost(error)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # The idle timer is only reset between commands; give DATA its own budget.
+        self._reset_timeout(self._data_timeout)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            if self.transport is not None:
+                self._reset_timeout()
+
+    def close_now(self, reply: bytes) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        try:
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(reply)
+        except (OSError, RuntimeError, AssertionError):
+            pass  # the peer is gone already; closing is all that is left
+        transport.close()
+
+
+def make_tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
+    if not cfg.tls_cert or not cfg.tls_key:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("smtp.tls_cert", f"expected a readable PEM certificate and key: {exc}") from None
+    return context
+
+
+class Listener:
+    """Runs the SMTP server on the caller's event loop, so handler and store share one loop."""
+
+    def __init__(self, handler: BounceHandler, settings: Callable[[], SmtpConfig]) -> None:
+        self.handler = handler
+        self.settings = settings
+        self.connections: set[BounceSMTP] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        cfg = self.settings()
+        host, port = cfg.host_port
+        if not cfg.domains and not is_loopback_host(host):
+            raise ConfigError(
+                "smtp.domains", f"an empty list is allowed only on loopback, not {cfg.listen!r}"
+            )
+        tls_context = make_tls_context(cfg)
+        loop = asyncio.get_running_loop()
+
+        def factory() -> BounceSMTP:
+            current = self.settings()
+            return BounceSMTP(
+                self.handler,
+                self,
+                data_size_limit=current.max_message_size,
+                hostname=current.hostname or None,
+                ident="bounced",
+                tls_context=tls_context,
+                require_starttls=False,
+                timeout=current.idle_timeout,
+                loop=loop,
+            )
+
+        self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting, let messages being spooled get their reply, then hang up on the rest
+        (a client cut off mid-DATA got no 250 and will retry: nothing is lost)."""
+        if self._server is None:
+            return
+        self._server.close()
+        try:
+            await asyncio.wait_for(self.handler.wait_idle(), timeout=grace)
+        except TimeoutError:
+            log.warning("stop: spooling still in progress after grace period")
+        for conn in list(self.connections):
+            conn.close_now(b"421 4.3.2 Service shutting down\r\n")
+        # Let the protocols see connection_lost before the loop goes away.
+        await asyncio.sleep(0)
+        self._server = None

@@ -1,0 +1,172 @@
+"""The processor: applies spooled bounces in id order, never loses or loops on one.
+
+Each pending intake goes through `bounced.apply.apply_intake` (parse, classify, attribute,
+policy, one store transaction that also marks it applied). An unexpected exception is
+recorded on the intake with its attempt count; after `max_attempts` the intake is marked
+`failed` and left for a human (Mailman's shunt queue), so one poison message cannot block
+the rest. Whatever was accepted but not applied before a crash is pending at start and is
+simply processed first. The listener wakes the processor after each spool; a slow safety
+poll covers anything else (e.g. a second process spooling into the same database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from typing import Any
+
+from bounced.clock import Clock
+from bounced.config import Config
+from bounced.logfmt import kv
+from bounced.model import IntakeMessage, IntakeState
+from bounced.store.base import Store
+
+__all__ = ["Processor"]
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Clock,
+        attributor: Any | None = None,
+        *,
+        max_attempts: int = 3,
+        retry_delay: float = 1.0,
+        safety_poll: float = 30.0,
+        batch_size: int = 200,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.attributor = attributor
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.safety_poll = safety_poll
+        self.batch_size = batch_size
+        self.applied = 0
+        self.failed = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    # --- control ---------------------------------------------------------------------
+
+    def wake(self, intake_id: int | None = None) -> None:
+        """Called by the listener right after a spool commits (before the 250 goes out),
+        so `drained()` called after the client saw 250 waits for that message."""
+        self._idle.clear()
+        self._wake.set()
+
+    def update_config(self, config: Config) -> None:
+        self.config = config  # picked up by the next intake applied
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._wake.set()  # crash recovery: whatever is pending goes first
+            self._task = asyncio.create_task(self._run(), name="bounced-processor")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Finish the intake being applied, then stop (the rest stays pending for next start)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout)
+        except TimeoutError:
+            log.warning("processor did not stop in time; cancelling")
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def drained(self, timeout: float = 10.0) -> None:
+        """Wait until no intake is pending (applied, unparseable or failed); for tests and
+        `bounced serve --drain`. Raises TimeoutError, or the processor's own crash."""
+        idle = asyncio.ensure_future(self._idle.wait())
+        waiters: set[asyncio.Future[Any]] = {idle}
+        if self._task is not None:
+            waiters.add(self._task)
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=timeout)
+        finally:
+            idle.cancel()
+        if self._error is not None:
+            raise RuntimeError("processor crashed") from self._error
+        if idle not in done:
+            raise TimeoutError(f"intake not drained within {timeout}s")
+
+    # --- work ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    retry_pending = await self.run_once()
+                except Exception:
+                    # The store itself failed (disk full, locked too long): nothing is lost,
+                    # the intake stays pending; back off and try again.
+                    log.exception("processing pass failed; retrying")
+                    retry_pending = True
+                if self._stopping:
+                    break
+                if not retry_pending and not self._wake.is_set():
+                    self._idle.set()
+                delay = self.retry_delay if retry_pending else self.safety_poll
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self._error = exc
+                log.critical("processor crashed", exc_info=True)
+            raise
+
+    async def run_once(self) -> bool:
+        """Apply everything pending now, in id order. Returns True when some intake failed
+        and is due for another attempt (burst mode: call until it returns False)."""
+        after_id = 0
+        retry_pending = False
+        while not self._stopping:
+            batch = await self.store.pending_intake(limit=self.batch_size, after_id=after_id)
+            if not batch:
+                break
+            for intake in batch:
+                if self._stopping:
+                    break
+                if not await self._apply_one(intake):
+                    retry_pending = True
+                after_id = intake.id
+        return retry_pending
+
+    async def _apply_one(self, intake: IntakeMessage) -> bool:
+        """Apply one intake; True when it left the pending state."""
+        from bounced.apply import apply_intake  # S's module; imported late to keep start-up light
+
+        try:
+            await apply_intake(self.store, intake, self.config, self.clock, self.attributor)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._record_failure(intake, exc)
+        self.applied += 1
+        return True
+
+    async def _record_failure(self, intake: IntakeMessage, exc: Exception) -> bool:
+        error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+        attempts = await self.store.note_intake_attempt(intake.id, error)
+        fields = kv(intake_id=intake.id, attempt=attempts, error=error)
+        if attempts < self.max_attempts:
+            log.warning("intake failed; will retry", exc_info=exc, extra=fields)
+            return False
+        self.failed += 1
+        log.error("intake quarantined after repeated failures", exc_info=exc, extra=fields)
+        await self.store.mark_intake(intake.id, IntakeState.FAILED, error=error, now=self.clock.now())
+        return True
