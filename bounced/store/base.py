@@ -2,12 +2,14 @@
 
 Each area has its own protocol; `Store` is all of them, so a PostgreSQL implementation
 can be added beside `store/sqlite/` without touching the pipeline. Every method that
-returns has committed: a caller may acknowledge what it wrote.
+returns has committed: a caller may acknowledge what it wrote. Addresses given to any
+method are normalised with `model.normalise_address` (domain case-insensitive).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -16,45 +18,97 @@ from bounced.model import (
     BounceEvent,
     IntakeMessage,
     IntakeState,
+    MessageType,
     Profile,
     SuppressionEntry,
 )
 
-__all__ = ["BounceStore", "IntakeStore", "Store", "SuppressionStore"]
+__all__ = ["BounceStore", "IntakeStore", "RecordOutcome", "Store", "SuppressionStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """What `record_events_outcome` did: one id per given event (None: a duplicate, skipped)
+    and the addresses it newly put on the suppression list."""
+
+    event_ids: tuple[int | None, ...]
+    suppressed: tuple[str, ...]
 
 
 class IntakeStore(Protocol):
     async def spool(
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
     ) -> int:
-        """Make a received message durable (fsync'd commit, possibly grouped) and return its id."""
+        """Make a received message durable (fsync'd commit, grouped with concurrent callers)
+        and return its id. Raises SpoolError if it could not: answer 4xx, not 250."""
         ...
 
-    async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]: ...
+    async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
+        """Messages in state pending with id > after_id, oldest first."""
+        ...
 
-    async def mark_intake(self, intake_id: int, state: IntakeState, error: str | None = None) -> None: ...
+    async def get_intake(self, intake_id: int) -> IntakeMessage | None: ...
+
+    async def mark_intake(
+        self, intake_id: int, state: IntakeState, error: str | None = None, now: datetime | None = None
+    ) -> None: ...
+
+    async def note_intake_attempt(self, intake_id: int, error: str) -> int:
+        """Count one failed processing attempt; returns the attempts so far."""
+        ...
+
+    async def intake_counts(self) -> dict[IntakeState, int]: ...
 
 
 class BounceStore(Protocol):
     async def record_events(
-        self, intake_id: int | None, events: Sequence[BounceEvent], now: datetime
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
     ) -> list[int]:
         """In one transaction: insert events (duplicates skipped), update profiles, suppress
-        hard/complaint addresses as the events' kinds demand, mark the intake applied.
-        Returns the ids of newly inserted events."""
+        hard/complaint addresses whose events have `suppress=True`, mark soft events with a
+        delivery_id resend_state='pending', mark the intake applied. Returns the ids of newly
+        inserted events."""
+        ...
+
+    async def record_events_outcome(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+    ) -> RecordOutcome:
+        """`record_events`, telling which events were new and what got suppressed."""
         ...
 
     async def events_for(self, recipient: str) -> list[BounceEvent]: ...
+
+    async def get_event(self, event_id: int) -> BounceEvent | None: ...
 
 
 class SuppressionStore(Protocol):
     async def get_suppression(self, address: str) -> SuppressionEntry | None: ...
 
+    async def is_suppressed(self, address: str) -> bool: ...
+
+    async def suppressed_among(self, addresses: Iterable[str]) -> set[str]: ...
+
     async def list_suppressions(self, limit: int = 1000, offset: int = 0) -> list[SuppressionEntry]: ...
 
-    async def add_suppression(self, address: str, reason: str, actor: str, now: datetime) -> bool: ...
+    async def count_suppressions(self) -> int: ...
 
-    async def remove_suppression(self, address: str, reason: str, actor: str, now: datetime) -> bool: ...
+    async def add_suppression(
+        self, address: str, reason: str, actor: str, now: datetime, note: str | None = None
+    ) -> bool:
+        """Admin suppression, audited; False if already suppressed."""
+        ...
+
+    async def remove_suppression(self, address: str, reason: str, actor: str, now: datetime) -> bool:
+        """Admin removal, audited; a hard_bounced profile becomes active. False if absent."""
+        ...
 
     async def get_profile(self, address: str) -> Profile | None: ...
 

@@ -1,0 +1,113 @@
+"""What each classified failure means for the store: pure, no I/O.
+
+- hard: an event; suppress when signed (valid VERP token) or `unsigned_bounces = "suppress"`.
+- complaint: the same, suppression reason "complaint".
+- soft: an event only (resend seam: the store marks it pending when it has a delivery).
+- blocked: an event only; a 5xx about the sender never suppresses the recipient.
+- autoreply / delivered / none: recorded, nothing else.
+
+With a signed attribution the token's recipient is the one that counts: the failure naming it
+(or, when none does, the first one) is attributed to it; failures about other addresses are
+recorded but never suppress. Without one, the bounce's own recipient is used, mailing id comes
+from the returned message's X-Mailing-ID and from-domain from its From header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from bounced.model import (
+    Attribution,
+    BounceEvent,
+    BounceKind,
+    ClassifiedFailure,
+    ParsedMessage,
+    address_domain,
+    normalise_address,
+)
+
+__all__ = ["SUPPRESSING_KINDS", "UnsignedPolicy", "counted_index", "plan_events"]
+
+UnsignedPolicy = Literal["record", "suppress"]
+SUPPRESSING_KINDS = frozenset({BounceKind.HARD, BounceKind.COMPLAINT})
+
+
+def counted_index(classified: Sequence[ClassifiedFailure], token_recipient: str) -> int | None:
+    """Which failure a signed bounce is about: the one naming the token's recipient, else the
+    first one (a forwarded address reports the final mailbox, the token knows ours)."""
+    if not classified:
+        return None
+    wanted = normalise_address(token_recipient)
+    for index, item in enumerate(classified):
+        if normalise_address(item.failure.recipient) == wanted:
+            return index
+    return 0
+
+
+def plan_events(
+    classified: list[ClassifiedFailure],
+    parsed: ParsedMessage,
+    attribution: Attribution | None,
+    unsigned_policy: str,
+    received_at: datetime,
+    intake_id: int | None,
+) -> list[BounceEvent]:
+    """One BounceEvent per classified failure, with `suppress` decided."""
+    if unsigned_policy not in ("record", "suppress"):
+        raise ValueError(f"verp.unsigned_bounces: expected 'record' or 'suppress', got {unsigned_policy!r}")
+    original = parsed.original
+    own_mailing_id = original.mailing_id
+    own_from_domain = address_domain(original.from_address) if original.from_address else None
+    signed = attribution is not None and attribution.signed
+    counted = counted_index(classified, attribution.recipient) if attribution is not None and signed else None
+
+    events: list[BounceEvent] = []
+    for index, item in enumerate(classified):
+        failure = item.failure
+        recipient = normalise_address(failure.recipient)
+        mailing_id, from_domain, message_id = own_mailing_id, own_from_domain, original.message_id
+        sending_ip: str | None = None
+        delivery_id: int | None = None
+        is_signed = False
+        if attribution is not None:
+            # Metadata from our own delivery record is better than the bounce's copy of it.
+            mailing_id = attribution.mailing_id or mailing_id
+            from_domain = attribution.from_domain or from_domain
+            message_id = attribution.message_id or message_id
+            sending_ip = attribution.sending_ip
+            if index == counted:
+                recipient = normalise_address(attribution.recipient)
+                delivery_id = attribution.delivery_id
+                is_signed = True
+            elif not signed and recipient == normalise_address(attribution.recipient):
+                delivery_id = attribution.delivery_id
+        if item.kind in SUPPRESSING_KINDS:
+            suppress = is_signed or (not signed and unsigned_policy == "suppress")
+        else:
+            suppress = False
+        events.append(
+            BounceEvent(
+                recipient=recipient,
+                kind=item.kind,
+                reason=item.reason,
+                received_at=received_at,
+                action=failure.action,
+                status=failure.status,
+                reply_code=failure.reply_code,
+                diagnostic=failure.diagnostic,
+                remote_mta=failure.remote_mta,
+                retry_after=item.classification.retry_after,
+                mailing_id=mailing_id,
+                from_domain=from_domain,
+                sending_ip=sending_ip,
+                message_id=message_id,
+                intake_id=intake_id,
+                delivery_id=delivery_id,
+                signed=is_signed,
+                source="mail",
+                suppress=suppress,
+            )
+        )
+    return events

@@ -1,0 +1,319 @@
+"""Opening the SQLite database: pragmas, migrations, the writer lock and group commit.
+
+`SQLiteConnection` is the base of every store mixin. What a mixin may use:
+
+- `self._writer`: the one aiosqlite connection that writes (autocommit mode: transactions are
+  explicit). Use it only inside `async with self._transaction() as conn:` or from work handed
+  to `await self._group_commit(work)`.
+- `self._reader`: a read-only connection for queries (WAL: readers never block the writer and
+  see every committed transaction). `await self._fetchall(sql, params)` / `_fetchone` wrap it.
+- `to_micros(dt)` / `from_micros(n)`: times are INTEGER microseconds since the epoch, UTC.
+
+Durability: WAL with `synchronous=FULL` fsyncs the WAL on every commit, so once a transaction
+method returns, the bytes survive a power cut. Group commit keeps that affordable: callers
+that arrive while a commit is in flight share the next transaction and its single fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from bounced.config.storage import StorageConfig
+from bounced.errors import StoreError
+
+__all__ = [
+    "Migration",
+    "SQLiteConnection",
+    "available_migrations",
+    "from_micros",
+    "from_micros_opt",
+    "split_statements",
+    "to_micros",
+    "to_micros_opt",
+]
+
+log = logging.getLogger("bounced.store")
+
+T = TypeVar("T")
+Work = Callable[[aiosqlite.Connection], Awaitable[Any]]
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise StoreError(f"naive datetime {dt.isoformat()} given to the store; times must be UTC-aware")
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+def to_micros_opt(dt: datetime | None) -> int | None:
+    return None if dt is None else to_micros(dt)
+
+
+def from_micros_opt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    """Every `migrations/NNNN_name.sql`, in order. Two files with one number are a bug."""
+    folder = resources.files("bounced.store") / "migrations"
+    found: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if not match:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise StoreError(f"two migrations numbered {version:04d}: {found[version].name} and {entry.name}")
+        found[version] = Migration(version, entry.name, entry.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into statements (sqlite3 knows where triggers end)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines(keepends=True):
+        current.append(line)
+        text = "".join(current)
+        if sqlite3.complete_statement(text):
+            stripped = _strip_comments(text)
+            if stripped:
+                statements.append(text.strip())
+            current = []
+    if _strip_comments("".join(current)):
+        raise StoreError(f"migration ends inside a statement: {''.join(current).strip()[:80]!r}")
+    return statements
+
+
+def _strip_comments(text: str) -> str:
+    lines = [ln.split("--", 1)[0] for ln in text.splitlines()]
+    return "".join(lines).strip().strip(";").strip()
+
+
+class SQLiteConnection:
+    """The shared base of the SQLite store mixins (see the module docstring)."""
+
+    _writer: aiosqlite.Connection
+    _reader: aiosqlite.Connection
+
+    def __init__(self, config: StorageConfig) -> None:
+        self._config = config
+        self._path = config.path
+        self._write_lock = asyncio.Lock()
+        self._group_queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._group_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open both connections and bring the schema up to date."""
+        if self._path != ":memory:":
+            parent = Path(self._path).resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"storage.path: directory {parent} does not exist")
+        try:
+            self._writer = await self._connect()
+            await self._migrate()
+            if self._path == ":memory:":
+                self._reader = self._writer
+            else:
+                self._reader = await self._connect()
+                await self._reader.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            await self._close_connections()
+            raise StoreError(f"cannot open database {self._path}: {exc}") from exc
+        except BaseException:
+            await self._close_connections()
+            raise
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(
+            self._path, timeout=self._config.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._config.busy_timeout * 1000)}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        while self._group_task is not None and not self._group_task.done():
+            await asyncio.shield(self._group_task)
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        reader = getattr(self, "_reader", None)
+        writer = getattr(self, "_writer", None)
+        if reader is not None and reader is not writer:
+            await reader.close()
+        if writer is not None:
+            await writer.close()
+
+    # --- migrations ----------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        row = await (await self._writer.execute("PRAGMA user_version")).fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        migrations = available_migrations()
+        latest = migrations[-1].version if migrations else 0
+        if await self.schema_version() > latest:
+            raise StoreError(self._too_new(await self.schema_version(), latest))
+        if await self.schema_version() == latest:
+            return
+        # BEGIN IMMEDIATE takes the write lock, so two processes starting at once migrate once.
+        async with self._transaction() as conn:
+            current = await self.schema_version()
+            if current > latest:
+                raise StoreError(self._too_new(current, latest))
+            for migration in migrations:
+                if migration.version <= current:
+                    continue
+                log.info(
+                    "event=migrate version=%d name=%s path=%s", migration.version, migration.name, self._path
+                )
+                for statement in split_statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {migration.version}")
+
+    def _too_new(self, found: int, latest: int) -> str:
+        return (
+            f"database {self._path} has schema version {found}, newer than this bounced "
+            f"understands ({latest}); upgrade bounced or use a matching database"
+        )
+
+    # --- writing -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction on the writer connection; committed (and fsync'd) on exit."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._rollback()
+                raise
+            try:
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        if self._writer.in_transaction:
+            try:
+                await self._writer.execute("ROLLBACK")
+            except sqlite3.Error as exc:  # the original error matters more; keep it
+                log.error("event=rollback_failed error=%s", exc)
+
+    async def _group_commit(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `work(conn)` in a transaction shared with other concurrent callers.
+
+        Returns only after the shared transaction has committed. If the shared transaction
+        fails, each piece of work is retried alone, so one bad item cannot sink the others.
+        """
+        if self._closed:
+            raise StoreError("store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._group_queue.append((work, future))
+        if self._group_task is None or self._group_task.done():
+            self._group_task = asyncio.create_task(self._drain_group())
+        return await future
+
+    async def _drain_group(self) -> None:
+        while self._group_queue:
+            batch, self._group_queue = self._group_queue, []
+            batch = [(w, f) for w, f in batch if not f.done()]  # caller gave up (cancelled)
+            if not batch:
+                continue
+            results: list[Any] = []
+            try:
+                async with self._transaction() as conn:
+                    for work, _ in batch:
+                        results.append(await work(conn))
+            except Exception as exc:
+                if len(batch) == 1:
+                    self._fail_all(batch, exc)
+                else:
+                    await self._run_singly(batch)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _run_singly(self, batch: Iterable[tuple[Work, asyncio.Future[Any]]]) -> None:
+        for work, future in batch:
+            try:
+                async with self._transaction() as conn:
+                    result = await work(conn)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(_as_store_error(exc))
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+    def _fail_all(self, batch: Sequence[tuple[Work, asyncio.Future[Any]]], exc: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(_as_store_error(exc))
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = await self._fetchall(sql, params)
+        return tuple(rows[0]) if rows else None
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, StoreError) or not isinstance(exc, sqlite3.Error):
+        return exc
+    error = StoreError(f"database write failed: {exc}")
+    error.__cause__ = exc
+    return error
