@@ -1,1 +1,11 @@
+"""Format detectors, in the order the scan tries them (specific formats first)."""
 
+from __future__ import annotations
+
+from bounced.parse.detectors.base import Context, Detector
+from bounced.parse.detectors.generic import FailedRecipientsHeader, FluflBounce, ProseHeuristic
+
+__all__ = ["FALLBACK_DETECTORS", "FORMAT_DETECTORS", "Context", "Detector"]
+
+FORMAT_DETECTORS: tuple[Detector, ...] = (FailedRecipientsHeader(),)
+FALLBACK_DETECTORS: tuple[Detector, ...] = (ProseHeuristic(), FluflBounce())

@@ -1,0 +1,204 @@
+"""Score parse + classify against Sisimai's answers in the shared corpus.
+
+    .venv/bin/python benchmarks/accuracy.py [--misses] [--corpus DIR]
+
+Metrics (each a fraction of the expected rows it applies to; a recipient we did not
+find counts as a miss in every metric):
+- recall / precision: per file, the multiset of our recipients against Sisimai's.
+- status_class: first digit of our enhanced status (else of our reply code, else the
+  class our action implies: failed 5, delayed 4, delivered 2) against
+  Sisimai's, over rows where Sisimai has a status.
+- status_exact: our enhanced status equals Sisimai's, over rows where Sisimai's status is
+  not its own stand-in (`status_is_pseudo`).
+- reply_code: over rows where Sisimai has a reply code.
+- action: over rows where Sisimai has an action.
+- reason: K's classifier reason equals Sisimai's (None when the classifier is absent).
+
+`score(corpus_dir)` returns these as a dict (see `score`) for the CI floor test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file  # noqa: E402
+
+from bounced.model import Failure, ParsedMessage  # noqa: E402
+from bounced.parse import parse_message  # noqa: E402
+
+__all__ = ["METRICS", "score"]
+
+METRICS = ("recall", "precision", "status_class", "status_exact", "reply_code", "action", "reason")
+
+
+def _classifier() -> Callable[[ParsedMessage], list[str]] | None:
+    """K's classifier, if it is importable yet: parsed -> reason per failure."""
+    try:
+        from bounced.classify import classify_message
+        from bounced.config import ClassifyConfig
+    except ImportError:
+        return None
+    config = ClassifyConfig()
+
+    def reasons(parsed: ParsedMessage) -> list[str]:
+        return [str(cf.classification.reason) for cf in classify_message(parsed, config)]
+
+    return reasons
+
+
+def _match(rows: list[ExpectedRow], failures: list[Failure]) -> list[tuple[ExpectedRow, int | None]]:
+    """Pair each expected row with the index of one of our failures (same address, case-insensitive)."""
+    free: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(failures):
+        free[f.recipient.strip().lower()].append(i)
+    pairs: list[tuple[ExpectedRow, int | None]] = []
+    for row in rows:
+        bucket = free.get(row.recipient.strip().lower())
+        pairs.append((row, bucket.pop(0) if bucket else None))
+    return pairs
+
+
+def _status_class(f: Failure) -> str:
+    if f.status:
+        return f.status[0]
+    if f.reply_code:
+        return str(f.reply_code)[0]
+    # No code at all (prose-only bounces): the parser's action still states the class.
+    return {"failed": "5", "delayed": "4", "delivered": "2"}.get(str(f.action), "")
+
+
+def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
+    """Score the parser (and classifier) on `corpus_dir`.
+
+    Returns {"files", "expected", "found", "matched", "errors", metric: float | None for
+    each of METRICS, "counts": {metric: (hits, total)}, "misses": [dict], "by_engine":
+    {engine: Counter(metric -> misses)}}.
+    """
+    grouped = expected_by_file(corpus_dir)
+    classify = _classifier()
+    hits: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    misses: list[dict[str, Any]] = []
+    by_engine: dict[str, Counter[str]] = defaultdict(Counter)
+    found = matched = errors = 0
+
+    def record(metric: str, row: ExpectedRow, ok: bool, want: object, got: object) -> None:
+        totals[metric] += 1
+        if ok:
+            hits[metric] += 1
+            return
+        by_engine[row.engine][metric] += 1
+        misses.append({"file": row.file, "engine": row.engine, "metric": metric, "recipient": row.recipient,
+                       "expected": want, "got": got})
+
+    for name in sorted(grouped):
+        rows = grouped[name]
+        raw = (corpus_dir / name).read_bytes()
+        try:
+            parsed = parse_message(raw)
+        except Exception as exc:  # a crash is a result to report here, not to hide
+            errors += 1
+            parsed = ParsedMessage(message_type="none")  # type: ignore[arg-type]
+            misses.append({"file": name, "engine": rows[0].engine, "metric": "crash", "recipient": "",
+                           "expected": "", "got": repr(exc)})
+        failures = list(parsed.failures)
+        reasons = classify(parsed) if classify is not None else []
+        found += len(failures)
+        pairs = _match(rows, failures)
+        used = {i for _, i in pairs if i is not None}
+        for i, f in enumerate(failures):
+            totals["precision"] += 1
+            if i in used:
+                hits["precision"] += 1
+            else:
+                by_engine[rows[0].engine]["precision"] += 1
+                misses.append({"file": name, "engine": rows[0].engine, "metric": "precision",
+                               "recipient": f.recipient, "expected": "", "got": f.recipient})
+        for row, i in pairs:
+            f = failures[i] if i is not None else None
+            record("recall", row, f is not None, row.recipient, None)
+            if f is None:
+                for metric, applies in (("status_class", bool(row.status)),
+                                        ("status_exact", bool(row.status) and not row.status_is_pseudo),
+                                        ("reply_code", bool(row.replycode)), ("action", bool(row.action)),
+                                        ("reason", classify is not None)):
+                    if applies:
+                        totals[metric] += 1
+                continue
+            matched += 1
+            if row.status:
+                record("status_class", row, _status_class(f) == row.status[0], row.status, f.status)
+                if not row.status_is_pseudo:
+                    record("status_exact", row, f.status == row.status, row.status, f.status)
+            if row.replycode:
+                record("reply_code", row, str(f.reply_code or "") == row.replycode, row.replycode, f.reply_code)
+            if row.action:
+                record("action", row, str(f.action) == row.action, row.action, str(f.action))
+            if classify is not None:
+                got = reasons[i] if i < len(reasons) else None
+                record("reason", row, got == row.reason, row.reason, got)
+
+    result: dict[str, Any] = {
+        "files": len(grouped),
+        "expected": sum(len(r) for r in grouped.values()),
+        "found": found,
+        "matched": matched,
+        "errors": errors,
+        "counts": {m: (hits[m], totals[m]) for m in METRICS},
+        "misses": misses,
+        "by_engine": {k: dict(v) for k, v in sorted(by_engine.items())},
+    }
+    for m in METRICS:
+        result[m] = (hits[m] / totals[m]) if totals[m] else None
+    if classify is None:
+        result["reason"] = None
+    return result
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    print(f"files {result['files']}  expected recipients {result['expected']}  found {result['found']}  "
+          f"matched {result['matched']}  crashes {result['errors']}")
+    print(f"{'metric':<14}{'score':>9}{'hits':>7}{'total':>7}")
+    for m in METRICS:
+        value = result[m]
+        h, t = result["counts"][m]
+        shown = "n/a" if value is None else f"{100 * value:.1f} %"
+        print(f"{m:<14}{shown:>9}{h:>7}{t:>7}")
+    if result["by_engine"]:
+        print("\nmisses by engine:")
+        for engine, counts in sorted(result["by_engine"].items(), key=lambda kv: -sum(kv[1].values())):
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            print(f"  {engine:<22}{detail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    ap.add_argument("--misses", action="store_true", help="list every miss")
+    ap.add_argument("--metric", help="with --misses: only this metric")
+    args = ap.parse_args(argv)
+    if not (args.corpus / "expected.jsonl").is_file():
+        print(f"corpus not found at {args.corpus}", file=sys.stderr)
+        return 2
+    result = score(args.corpus)
+    _print_table(result)
+    if args.misses:
+        print("\nmisses:")
+        for m in result["misses"]:
+            if args.metric and m["metric"] != args.metric:
+                continue
+            print(f"  {m['metric']:<13}{m['file']:<34}{m['recipient']:<40} want {m['expected']!s:<8} got {m['got']}")
+    print(f"\ncommand: .venv/bin/python benchmarks/accuracy.py{' --misses' if args.misses else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

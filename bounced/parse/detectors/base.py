@@ -1,0 +1,165 @@
+"""The detector contract and the per-message context every detector reads.
+
+A detector looks at one bounce and returns the failures it recognises, or an empty list when
+the message is not its format; `scan` stops at the first detector that finds anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Protocol
+
+from bounced.model import Action, Failure
+from bounced.parse.mime import content_type, header, iter_parts, part_text
+from bounced.parse.original import split_at_original
+from bounced.parse.text import (
+    clean_diagnostic,
+    find_addresses,
+    find_reply_code,
+    find_status,
+    first_address,
+    is_daemon_address,
+)
+
+__all__ = ["Context", "Detector", "build_context", "failure_near", "failures_for"]
+
+_TAG_RE = re.compile(r"<[^<>]{0,2000}>")
+_DELAY_RE = re.compile(
+    r"\bdelay(?:ed)?\b|will (?:retry|continue|keep trying|be retried)|still (?:trying|being retried)|"
+    r"not yet been delivered|warning: (?:message|could not)|temporar(?:y|ily) (?:failure|deferred)|"
+    r"has been deferred",
+    re.IGNORECASE,
+)
+_SKIP_PART_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/delivery-status",
+                    "message/global-delivery-status", "message/feedback-report")
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, ctx: Context) -> list[Failure]: ...
+
+
+@dataclass
+class Context:
+    msg: Message
+    subject: str
+    from_address: str | None
+    to_addresses: tuple[str, ...]
+    human: str  # the human-readable text, before any inline copy of the original
+    tail: str  # the inline copy of the original, if any
+    excluded: set[str] = field(default_factory=set)  # lower-cased addresses that are not recipients
+
+    def header(self, name: str) -> str:
+        return header(self.msg, name)
+
+    def is_candidate(self, address: str) -> bool:
+        low = address.lower()
+        return low not in self.excluded and not is_daemon_address(address)
+
+
+def _human_text(msg: Message) -> str:
+    texts: list[str] = []
+    html: list[str] = []
+    inside: set[int] = set()  # parts of a returned original: not the bounce's own words
+    for depth, part in iter_parts(msg):
+        ctype = content_type(part)
+        if id(part) in inside:
+            continue
+        if ctype in ("message/rfc822", "message/global"):
+            inside.update(id(q) for _, q in iter_parts(part))
+            continue
+        if ctype in _SKIP_PART_TYPES or ctype.startswith("multipart/"):
+            continue
+        if ctype == "text/plain" or ctype == "text":
+            texts.append(part_text(part))
+        elif ctype == "text/html":
+            html.append(_TAG_RE.sub(" ", part_text(part)).replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " "))
+    return "\n\n".join(texts) if texts else "\n\n".join(html)
+
+
+def build_context(msg: Message) -> Context:
+    full = _human_text(msg)
+    human, tail = split_at_original(full)
+    from_address = first_address(header(msg, "From"))
+    to_addresses = tuple(find_addresses(header(msg, "To")))
+    excluded = {a.lower() for a in to_addresses}
+    if from_address:
+        excluded.add(from_address.lower())
+    return Context(
+        msg=msg,
+        subject=header(msg, "Subject"),
+        from_address=from_address,
+        to_addresses=to_addresses,
+        human=human,
+        tail=tail,
+        excluded=excluded,
+    )
+
+
+def failure_near(ctx: Context, address: str, window: str, action: Action | None = None) -> Failure:
+    """A Failure for `address` with the codes and diagnostic found in `window`."""
+    diagnostic = clean_diagnostic(window)
+    status = find_status(window)
+    reply_code = find_reply_code(window)
+    if reply_code is not None and status is not None and str(reply_code)[0] != status[0]:
+        status = None if reply_code >= 400 and status[0] == "2" else status
+    if action is None:
+        klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
+        if klass == "4" or (not klass and (_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window))):
+            action = Action.DELAYED
+        else:
+            action = Action.FAILED
+    return Failure(recipient=address, action=action, status=status, reply_code=reply_code, diagnostic=diagnostic)
+
+
+def _window(text: str, start: int, stop: int) -> str:
+    """The paragraphs from `start`, growing until they hold a reply or status code (bounded)."""
+    limit = min(stop, start + 1500)
+    chunk = text[start:limit]
+    paragraphs = re.split(r"\n[ \t]*\n", chunk)
+    taken: list[str] = []
+    for para in paragraphs:
+        taken.append(para)
+        joined = "\n".join(taken)
+        if find_reply_code(joined) is not None or find_status(joined) is not None:
+            break
+    return "\n".join(taken)
+
+
+def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -> list[Failure]:
+    """Failures for each candidate address (default: every non-excluded address in `text`),
+    each with the diagnostic found after its first mention, up to the next candidate."""
+    if candidates is None:
+        candidates = [a for a in find_addresses(text) if ctx.is_candidate(a)]
+    seen: dict[str, str] = {}
+    for a in candidates:
+        seen.setdefault(a.lower(), a)
+    if not seen:
+        return []
+    lowered = text.lower()
+    positions: list[tuple[int, str]] = []
+    for low, address in seen.items():
+        pos = lowered.find(low)
+        positions.append((pos if pos >= 0 else len(text), address))
+    positions.sort()
+    failures: list[Failure] = []
+    for i, (pos, address) in enumerate(positions):
+        stop = positions[i + 1][0] if i + 1 < len(positions) else len(text)
+        if pos >= len(text):
+            failures.append(failure_near(ctx, address, text[:1500]))
+            continue
+        line_start = text.rfind("\n", 0, pos) + 1
+        window = _window(text, line_start, stop)
+        failure = failure_near(ctx, address, window)
+        if failure.reply_code is None and failure.status is None:
+            # Sendmail and friends print the codes in a transcript further down.
+            extra = failure_near(ctx, address, text[:6000])
+            failure = Failure(
+                recipient=address, action=extra.action, status=extra.status, reply_code=extra.reply_code,
+                diagnostic=failure.diagnostic or extra.diagnostic,
+            )
+        failures.append(failure)
+    return failures

@@ -1,0 +1,81 @@
+"""Heuristics of last resort: X-Failed-Recipients, addresses in bounce prose, flufl.bounce.
+
+These run after every format-specific detector, and only on messages that look like bounces.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flufl.bounce import all_failures
+
+from bounced.model import Failure
+from bounced.parse.detectors.base import Context, failures_for
+from bounced.parse.text import find_addresses
+
+__all__ = ["FailedRecipientsHeader", "FluflBounce", "ProseHeuristic", "looks_like_bounce"]
+
+_BOUNCE_SUBJECT_RE = re.compile(
+    r"undeliver|deliver(?:y|ed)|returned|failure|failed|bounce|non[- ]?remis|rejected|not delivered|"
+    r"mail system error|error|warning|delay|nicht zustellbar|unzustellbar|no entregado|"
+    r"不達|エラー|未送达|退信|배달",
+    re.IGNORECASE,
+)
+_BOUNCE_BODY_RE = re.compile(
+    r"could not be delivered|couldn'?t be delivered|undeliverable|permanent(?:ly)? (?:error|fail)|"
+    r"delivery (?:to the following|has failed|failed|problem)|user unknown|unknown user|"
+    r"no such (?:user|mailbox|address)|mailbox (?:unavailable|full|is full)|rejected|"
+    r"not (?:be )?delivered|failed to deliver|was not delivered|returned to sender|"
+    r"does not exist|doesn'?t exist|remote host said|smtp error|transcript of session|"
+    r"unable to deliver|delivery failure|message delivery failed",
+    re.IGNORECASE,
+)
+
+
+def looks_like_bounce(ctx: Context) -> bool:
+    sender = (ctx.from_address or "").lower()
+    if sender.startswith(("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")):
+        return True
+    if _BOUNCE_SUBJECT_RE.search(ctx.subject):
+        return True
+    return bool(_BOUNCE_BODY_RE.search(ctx.human[:20000]))
+
+
+class FailedRecipientsHeader:
+    """Exim, Google and others list the failed addresses in X-Failed-Recipients."""
+
+    name = "x-failed-recipients"
+
+    def detect(self, ctx: Context) -> list[Failure]:
+        listed = find_addresses(" ".join(str(v) for v in ctx.msg.get_all("X-Failed-Recipients") or []))
+        if not listed:
+            return []
+        return failures_for(ctx, ctx.human, listed)
+
+
+class ProseHeuristic:
+    """Addresses named in the human-readable part of a bounce, with the codes after them."""
+
+    name = "prose"
+
+    def detect(self, ctx: Context) -> list[Failure]:
+        if not looks_like_bounce(ctx):
+            return []
+        return failures_for(ctx, ctx.human)
+
+
+class FluflBounce:
+    """flufl.bounce's detectors for odd formats: recipients only; codes come from our text scan."""
+
+    name = "flufl"
+
+    def detect(self, ctx: Context) -> list[Failure]:
+        try:
+            temporary, permanent = all_failures(ctx.msg)
+        except Exception:  # noqa: BLE001 - third-party code on hostile input; its failure is "found nothing"
+            return []
+        addresses = [a.decode("utf-8", "replace") for a in sorted(permanent) + sorted(temporary - permanent)]
+        addresses = [a for a in addresses if "@" in a and ctx.is_candidate(a)]
+        if not addresses:
+            return []
+        return failures_for(ctx, ctx.human, addresses)

@@ -1,0 +1,198 @@
+"""RFC 3464 delivery status notifications: message/delivery-status fields to Failures.
+
+Also reads DSN fields written into a text part (some gateways do that) and the
+`message/global-delivery-status` of RFC 6533.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from bounced.model import Action, Failure
+from bounced.parse.mime import content_type, decode_header_value, iter_parts, part_text
+from bounced.parse.text import ADDRESS_RE, clean_diagnostic, find_reply_code, find_status
+
+__all__ = [
+    "DSN_TYPES",
+    "DsnReport",
+    "blocks_from_text",
+    "failure_from_block",
+    "parse_delivery_status",
+    "read_dsn",
+]
+
+DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+_FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,8}:[ \t]*(.*)$")
+_ACTIONS = {
+    "failed": Action.FAILED,
+    "failure": Action.FAILED,
+    "delayed": Action.DELAYED,
+    "delay": Action.DELAYED,
+    "deferred": Action.DELAYED,
+    "delivered": Action.DELIVERED,
+    "relayed": Action.RELAYED,
+    "expanded": Action.EXPANDED,
+}
+_TYPE_PREFIX_RE = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9-]{0,20})\s*;\s*")
+
+Block = dict[str, str]
+
+
+class DsnReport:
+    """Per-message fields and per-recipient blocks of one delivery-status part."""
+
+    __slots__ = ("message_fields", "recipient_blocks")
+
+    def __init__(self, message_fields: Block, recipient_blocks: list[Block]) -> None:
+        self.message_fields = message_fields
+        self.recipient_blocks = recipient_blocks
+
+
+def _group(fields: list[tuple[str, str] | None]) -> list[Block]:
+    """Group (name, value) pairs into blocks; None is a blank line. A repeated recipient field
+    also starts a block, since some MTAs omit the blank line between recipients."""
+    blocks: list[Block] = []
+    current: Block = {}
+    for item in fields:
+        if item is None:
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        name, value = item
+        if name in _RECIPIENT_FIELDS and name in current:
+            blocks.append(current)
+            current = {}
+        if name in current:
+            if name == "diagnostic-code":
+                current[name] += " " + value
+            continue
+        current[name] = value
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def blocks_from_text(text: str) -> list[Block]:
+    """DSN field blocks from text: folded lines unfolded, unknown lines skipped."""
+    fields: list[tuple[str, str] | None] = []
+    last: list[str] | None = None
+    for line in text.split("\n"):
+        if not line.strip():
+            fields.append(None)
+            last = None
+            continue
+        if line[0] in " \t" and last is not None:
+            last[1] += " " + line.strip()
+            continue
+        m = _FIELD_RE.match(line)
+        if m:
+            last = [m.group(1).lower(), m.group(2).strip()]
+            fields.append(last)  # type: ignore[arg-type]
+        else:
+            last = None
+    return _group([(f[0], f[1]) if f is not None else None for f in fields])
+
+
+def _blocks_from_part(part: Message) -> list[Block]:
+    payload = part.get_payload()
+    if isinstance(payload, list) and not part.get("content-transfer-encoding", "").lower().strip() in (
+        "base64",
+        "quoted-printable",
+    ):
+        fields: list[tuple[str, str] | None] = []
+        for sub in payload:
+            if not isinstance(sub, Message):
+                continue
+            fields.extend((k.lower(), decode_header_value(v)) for k, v in sub.items())
+            fields.append(None)
+            # Text left in a block's body means the MTA put no blank line where compat32 wanted one.
+            body = sub.get_payload()
+            if isinstance(body, str) and ":" in body:
+                flat = blocks_from_text(body)
+                for block in flat:
+                    fields.extend(block.items())
+                    fields.append(None)
+        return _group(fields)
+    return blocks_from_text(part_text(part))
+
+
+def parse_delivery_status(part: Message) -> DsnReport:
+    blocks = _blocks_from_part(part)
+    message_fields: Block = {}
+    recipients: list[Block] = []
+    for block in blocks:
+        if any(name in block for name in _RECIPIENT_FIELDS):
+            recipients.append(block)
+        else:
+            message_fields.update({k: v for k, v in block.items() if k not in message_fields})
+    return DsnReport(message_fields, recipients)
+
+
+def _address(value: str) -> str | None:
+    m = ADDRESS_RE.search(value)
+    return m.group(1) if m else None
+
+
+def _action(value: str, status: str | None) -> Action:
+    word = value.strip().lower().split(" ")[0].strip("();") if value.strip() else ""
+    if word in _ACTIONS:
+        return _ACTIONS[word]
+    if status and status[0] == "4":
+        return Action.DELAYED
+    if status and status[0] == "2":
+        return Action.DELIVERED
+    return Action.FAILED
+
+
+def strip_type(value: str) -> str:
+    """'smtp; 550 ...' -> '550 ...' (RFC 3464 diagnostic-type / mta-name-type prefixes)."""
+    return _TYPE_PREFIX_RE.sub("", value, count=1)
+
+
+def failure_from_block(block: Block, message_fields: Block | None = None) -> Failure | None:
+    recipient = None
+    for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
+        if name in block:
+            recipient = _address(block[name])
+            if recipient:
+                break
+    if not recipient:
+        return None
+    diagnostic = clean_diagnostic(strip_type(block.get("diagnostic-code", "")))
+    status = find_status(block.get("status", ""))
+    diag_status = find_status(diagnostic) if diagnostic else None
+    # A bare "x.0.0" says less than the code the remote server gave in its own reply.
+    if diag_status and (status is None or (status.endswith(".0.0") and diag_status[0] == status[0])):
+        status = diag_status
+    reply_code = find_reply_code(diagnostic) if diagnostic else None
+    remote = strip_type(block.get("remote-mta", "")).strip() or None
+    if remote is None and message_fields:
+        remote = None
+    return Failure(
+        recipient=recipient,
+        action=_action(block.get("action", ""), status),
+        status=status,
+        reply_code=reply_code,
+        diagnostic=diagnostic,
+        remote_mta=remote,
+    )
+
+
+def read_dsn(msg: Message) -> tuple[list[Failure], Block]:
+    """Failures from every delivery-status part of `msg`, and the merged per-message fields."""
+    failures: list[Failure] = []
+    fields: Block = {}
+    for _, part in iter_parts(msg):
+        if content_type(part) not in DSN_TYPES:
+            continue
+        report = parse_delivery_status(part)
+        for k, v in report.message_fields.items():
+            fields.setdefault(k, v)
+        for block in report.recipient_blocks:
+            failure = failure_from_block(block, report.message_fields)
+            if failure is not None:
+                failures.append(failure)
+    return failures, fields

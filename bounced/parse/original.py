@@ -1,0 +1,83 @@
+"""The returned original message: as message/rfc822, text/rfc822-headers, or an inline copy."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from bounced.model import OriginalMessage
+from bounced.parse.mime import content_type, header, headers_from_text, iter_parts, part_text
+from bounced.parse.text import first_address
+
+__all__ = ["ORIGINAL_SEPARATOR_RE", "find_original_headers", "original_from_headers", "split_at_original"]
+
+_ORIGINAL_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
+                   "text/global-headers", "message/global-headers")
+
+# Lines that introduce an inline copy of the original (Exim, qmail, Yahoo, Sendmail v5, Notes,
+# Google Groups, many gateways). Bounded alternatives: no nested quantifiers.
+ORIGINAL_SEPARATOR_RE = re.compile(
+    r"^[ \t>]{0,4}(?:[-=_*]{2,80}[ \t]*)?(?:"
+    r"original message|original message follows|this is a copy of the message|"
+    r"below this line is a copy of the message|copy of the message|"
+    r"(?:unsent|undelivered|returned|original) (?:message|mail)|"
+    r"unsent message below|message text follows|headers of (?:the )?(?:original|returned|your) message|"
+    r"(?:original|returned) message headers|the header of the original message|"
+    r"text of (?:your|the) message|message (?:headers|header) follows|"
+    r"original message header|returned mail:? see transcript|"
+    r"続きを読む|元のメッセージ|送信メッセージ"
+    r")[^\n]{0,120}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADERISH_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
+
+
+def split_at_original(text: str) -> tuple[str, str]:
+    """(human-readable part, inline original) split at the first separator line."""
+    m = ORIGINAL_SEPARATOR_RE.search(text)
+    if not m:
+        return text, ""
+    return text[: m.start()], text[m.end() :]
+
+
+def find_original_headers(msg: Message, body_tail: str = "") -> Message | None:
+    """The headers of the returned message: attached, or copied inline after a separator."""
+    for depth, part in iter_parts(msg):
+        if depth == 0:
+            continue
+        ctype = content_type(part)
+        if ctype not in _ORIGINAL_TYPES:
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+            if len(inner.keys()) > 0:
+                return inner
+        text = part_text(part)
+        if text.strip():
+            return headers_from_text(text.lstrip("\n"))
+    if body_tail:
+        # Inline copies may be indented or follow a blank line or two.
+        tail = "\n".join(line.strip() if line[:1] in " \t" else line for line in body_tail.lstrip("\n").split("\n", 200))
+        m = _HEADERISH_RE.search(tail[:4000])
+        if m:
+            return headers_from_text(tail[m.start() :])
+    return None
+
+
+def _address(value: str) -> str | None:
+    return first_address(value) if value else None
+
+
+def original_from_headers(headers: Message | None, return_path_fallback: str | None = None) -> OriginalMessage:
+    if headers is None:
+        return OriginalMessage(return_path=return_path_fallback)
+    message_id = header(headers, "Message-ID").strip() or None
+    return_path = _address(header(headers, "Return-Path")) or return_path_fallback
+    return OriginalMessage(
+        message_id=message_id,
+        from_address=_address(header(headers, "From")),
+        mailing_id=header(headers, "X-Mailing-ID").strip() or None,
+        return_path=return_path,
+        to_address=_address(header(headers, "To")),
+    )

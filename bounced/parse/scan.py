@@ -1,0 +1,129 @@
+"""The scan: ordered detectors over one message, first that finds anything wins.
+
+Order: ARF feedback reports, RFC 3464 delivery-status parts, provider formats, RFC 3834
+auto-replies, then heuristics (X-Failed-Recipients, bounce prose, flufl.bounce).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email.message import Message
+
+from bounced.model import Failure, MessageType, OriginalMessage, ParsedMessage
+from bounced.parse.arf import is_feedback_report, read_feedback_report
+from bounced.parse.autoreply import read_autoreply
+from bounced.parse.detectors import FALLBACK_DETECTORS, FORMAT_DETECTORS
+from bounced.parse.detectors.base import Context, build_context, failures_for
+from bounced.parse.dsn import read_dsn
+from bounced.parse.mime import header, iter_parts, parse_bytes
+from bounced.parse.original import find_original_headers, original_from_headers
+from bounced.parse.text import find_addresses, first_address
+
+__all__ = ["scan"]
+
+_ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "X-Apparently-To")
+MAX_FAILURES = 500
+
+
+def _defects(msg: Message) -> tuple[str, ...]:
+    found: list[str] = []
+    for _, part in iter_parts(msg):
+        for defect in getattr(part, "defects", ()):
+            found.append(type(defect).__name__)
+            if len(found) >= 20:
+                return tuple(found)
+    return tuple(found)
+
+
+def _envelope_to(msg: Message) -> tuple[str, ...]:
+    seen: list[str] = []
+    for name in _ENVELOPE_HEADERS:
+        for value in msg.get_all(name) or []:
+            for address in find_addresses(str(value)):
+                if address not in seen:
+                    seen.append(address)
+    return tuple(seen)
+
+
+def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
+    """DSN fields without a diagnostic (Exchange, some gateways): take it from the prose."""
+    filled: list[Failure] = []
+    for f in failures:
+        if f.diagnostic and f.reply_code is not None:
+            filled.append(f)
+            continue
+        found = failures_for(ctx, ctx.human, [f.recipient])
+        if not found or ctx.human.lower().find(f.recipient.lower()) < 0:
+            filled.append(f)
+            continue
+        g = found[0]
+        filled.append(
+            replace(
+                f,
+                diagnostic=f.diagnostic or g.diagnostic,
+                reply_code=f.reply_code if f.reply_code is not None else g.reply_code,
+                status=f.status or g.status,
+            )
+        )
+    return filled
+
+
+def _dedupe(failures: list[Failure]) -> tuple[Failure, ...]:
+    seen: set[str] = set()
+    kept: list[Failure] = []
+    for f in failures:
+        key = f.recipient.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(f)
+        if len(kept) >= MAX_FAILURES:
+            break
+    return tuple(kept)
+
+
+def scan(raw: bytes) -> ParsedMessage:
+    msg = parse_bytes(raw)
+    ctx = build_context(msg)
+    dsn_failures, dsn_fields = read_dsn(msg)
+    original_headers = find_original_headers(msg, ctx.tail)
+    fallback_return_path = first_address(dsn_fields.get("x-postfix-sender", ""))
+    original = original_from_headers(original_headers, fallback_return_path)
+    for address in (original.from_address, original.return_path):
+        if address:
+            ctx.excluded.add(address.lower())
+
+    def result(kind: MessageType, failures: list[Failure], orig: OriginalMessage = original) -> ParsedMessage:
+        return ParsedMessage(
+            message_type=kind,
+            failures=_dedupe(failures),
+            original=orig,
+            subject=ctx.subject or None,
+            envelope_to=_envelope_to(msg),
+            defects=_defects(msg),
+        )
+
+    if is_feedback_report(msg):
+        failures = read_feedback_report(msg, original_headers)
+        if failures:
+            return result(MessageType.ARF, failures)
+    if dsn_failures:
+        return result(MessageType.DSN, _fill_from_prose(ctx, dsn_failures))
+    for detector in FORMAT_DETECTORS:
+        failures = detector.detect(ctx)
+        if failures:
+            return result(MessageType.DSN, failures)
+    vacation = read_autoreply(msg)
+    if vacation is not None:
+        orig = original if original_headers is not None else OriginalMessage(
+            message_id=None, to_address=None, from_address=None
+        )
+        in_reply_to = header(msg, "In-Reply-To").strip() or None
+        if orig.message_id is None and in_reply_to:
+            orig = replace(orig, message_id=in_reply_to)
+        return result(MessageType.AUTOREPLY, [vacation], orig)
+    for detector in FALLBACK_DETECTORS:
+        failures = detector.detect(ctx)
+        if failures:
+            return result(MessageType.DSN, failures)
+    return result(MessageType.NONE, [])

@@ -1,0 +1,75 @@
+"""Find addresses, reply codes, enhanced status codes and diagnostic text in free text.
+
+Every pattern has bounded quantifiers so a search stays linear on hostile input.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ADDRESS_RE",
+    "clean_diagnostic",
+    "find_addresses",
+    "find_reply_code",
+    "find_status",
+    "first_address",
+    "is_daemon_address",
+]
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,128}"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.){1,16}[A-Za-z]{2,63}"
+ADDRESS_RE = re.compile(rf"(?<![A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-])({_LOCAL}@{_DOMAIN})(?![A-Za-z0-9-])")
+
+# RFC 3463: class.subject.detail; not part of a dotted number such as an IP address or a version.
+_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
+_REPLY_WITH_STATUS_RE = re.compile(r"(?<![\d.])([245]\d\d)[ -]#?([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
+_REPLY_LEAD_RE = re.compile(
+    r"(?:^|said:|says:|<<<|\]:|\):|;|\bcode\W{0,3}|\berror\W{0,3}|\breply\W{0,3})\s{0,8}([245]\d\d)(?![\d.])(?:[ -]|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REPLY_ANY_RE = re.compile(r"(?<![\w.\-/:#])([45][0-5]\d)(?=[ -][A-Za-z<#(\[])")
+
+_DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "daemon", "mailerdaemon")
+
+
+def find_addresses(text: str) -> list[str]:
+    return ADDRESS_RE.findall(text)
+
+
+def first_address(text: str) -> str | None:
+    m = ADDRESS_RE.search(text)
+    return m.group(1) if m else None
+
+
+def is_daemon_address(address: str) -> bool:
+    local = address.rpartition("@")[0].lower()
+    return local in _DAEMON_LOCALS or local.startswith("mailer-daemon")
+
+
+def find_status(text: str) -> str | None:
+    """The first plausible RFC 3463 code ("5.1.1") in `text`; subject and detail below 1000."""
+    for m in _STATUS_RE.finditer(text):
+        klass, subject, detail = m.groups()
+        if int(subject) < 8 and len(detail) <= 3:
+            return f"{klass}.{int(subject)}.{int(detail)}"
+    return None
+
+
+def find_reply_code(text: str) -> int | None:
+    """The SMTP reply code in a diagnostic: one paired with a status code, else one leading a reply."""
+    m = _REPLY_WITH_STATUS_RE.search(text)
+    if m and m.group(1)[0] == m.group(2):
+        return int(m.group(1))
+    m = _REPLY_LEAD_RE.search(text)
+    if m:
+        return int(m.group(1))
+    m = _REPLY_ANY_RE.search(text)
+    if m:
+        return int(m.group(1))
+    return None
+
+
+def clean_diagnostic(text: str, limit: int = 2000) -> str:
+    """Unfold and collapse whitespace; keep at most `limit` characters."""
+    return " ".join(text[: limit * 4].split())[:limit]
