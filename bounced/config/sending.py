@@ -6,19 +6,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bounced.config.smtp import split_host_port
+from bounced.config.smtp import is_loopback_host, split_host_port
 from bounced.errors import ConfigError
 
-__all__ = ["PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig", "is_loopback_host"]
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig"]
 
 
 @dataclass(frozen=True)

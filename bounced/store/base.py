@@ -16,14 +16,28 @@ from typing import Protocol
 from bounced.model import (
     AuditEntry,
     BounceEvent,
+    Delivery,
+    DeliveryState,
     IntakeMessage,
     IntakeState,
     MessageType,
+    NonDelivery,
+    OutboundMessage,
     Profile,
+    ResendJob,
     SuppressionEntry,
 )
 
-__all__ = ["BounceStore", "IntakeStore", "RecordOutcome", "Store", "SuppressionStore"]
+__all__ = [
+    "BounceStore",
+    "IntakeStore",
+    "OutboundAttempt",
+    "OutboxStore",
+    "RecordOutcome",
+    "ResendTiming",
+    "Store",
+    "SuppressionStore",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,5 +129,112 @@ class SuppressionStore(Protocol):
     async def audit_entries(self, address: str | None = None) -> list[AuditEntry]: ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class OutboundAttempt:
+    """One claimed queue row: what the sender needs to try a delivery once."""
+
+    job_id: int
+    delivery_id: int
+    attempt: int  # 1 = first delivery, 2 = first resend
+    due_at: datetime
+    recipient: str
+    sending_ip: str | None
+    created_at: datetime  # when the delivery was submitted (max_age counts from here)
+    outbound_id: int  # OutboundMessage.id (raw bytes kept there once)
+    mailing_id: str | None = None
+    from_domain: str | None = None
+    message_id: str | None = None  # Message-ID header of the outbound message
+
+
+@dataclass(frozen=True, slots=True)
+class ResendTiming:
+    job_id: int
+    due_at: datetime
+    started_at: datetime
+    finished_at: datetime
+
+
+class OutboxStore(Protocol):
+    """The sending side (store/sqlite/outbox.py): messages, deliveries, the resend queue."""
+
+    async def record_outbound(
+        self,
+        raw: bytes,
+        mail_from: str,
+        recipients: Sequence[tuple[str, str | None]],
+        now: datetime,
+        *,
+        mailing_id: str | None = None,
+        from_domain: str | None = None,
+        message_id: str | None = None,
+    ) -> tuple[int, list[int]]: ...
+
+    async def count_refusal(self, address: str, now: datetime) -> int: ...
+
+    async def refusal_counts(self) -> dict[str, int]: ...
+
+    async def get_outbound(self, message_id: int) -> OutboundMessage | None: ...
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    async def deliveries_for(self, message_id: int) -> list[Delivery]: ...
+
+    async def list_resends(self, limit: int = 1000, include_first: bool = True) -> list[ResendJob]: ...
+
+    async def get_resend(self, job_id: int) -> ResendJob | None: ...
+
+    async def jobs_for_delivery(self, delivery_id: int) -> list[ResendJob]: ...
+
+    async def next_due_at(self) -> datetime | None: ...
+
+    async def queue_counts(self) -> dict[str, int]: ...
+
+    async def resend_timings(self, since_id: int = 0) -> list[ResendTiming]: ...
+
+    async def list_non_deliveries(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        mailing_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[NonDelivery]: ...
+
+    async def pending_resend_events(self, limit: int = 500) -> list[BounceEvent]: ...
+
+    async def claim_attempts(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboundAttempt]: ...
+
+    async def finish_attempt(
+        self,
+        job_id: int,
+        delivery_id: int,
+        state: DeliveryState,
+        now: datetime,
+        bounce_text: str | None = None,
+    ) -> None: ...
+
+    async def schedule_resend(
+        self,
+        delivery_id: int,
+        attempt: int,
+        due_at: datetime,
+        now: datetime,
+        bounce_text: str,
+        event_id: int | None = None,
+    ) -> bool: ...
+
+    async def give_up_delivery(
+        self,
+        delivery_id: int,
+        now: datetime,
+        bounce_text: str,
+        event_id: int | None = None,
+        state: DeliveryState = DeliveryState.UNDELIVERED,
+    ) -> bool: ...
+
+    async def mark_resend_event(self, event_id: int, state: str) -> None: ...
+
+
+class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, Protocol):
     async def close(self) -> None: ...

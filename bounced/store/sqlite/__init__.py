@@ -12,6 +12,7 @@ from bounced.config.storage import StorageConfig
 from bounced.store.sqlite.bounces import BouncesMixin
 from bounced.store.sqlite.connection import SQLiteConnection
 from bounced.store.sqlite.intake import IntakeMixin
+from bounced.store.sqlite.outbox import OutboxMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
 
 __all__ = ["SQLiteStore"]
@@ -21,6 +22,7 @@ class SQLiteStore(
     IntakeMixin,
     BouncesMixin,
     SuppressionMixin,
+    OutboxMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""
