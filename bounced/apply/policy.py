@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Literal
 
 from bounced.model import (
@@ -46,6 +47,14 @@ def counted_index(classified: Sequence[ClassifiedFailure], token_recipient: str)
     return 0
 
 
+def _from_domain(from_header: str | None) -> str | None:
+    """The domain of a From value, bare ("a@b") or with a display name ("A <a@b>")."""
+    if not from_header:
+        return None
+    address = parseaddr(from_header)[1] or from_header
+    return address_domain(normalise_address(address)) if "@" in address else None
+
+
 def plan_events(
     classified: list[ClassifiedFailure],
     parsed: ParsedMessage,
@@ -59,7 +68,7 @@ def plan_events(
         raise ValueError(f"verp.unsigned_bounces: expected 'record' or 'suppress', got {unsigned_policy!r}")
     original = parsed.original
     own_mailing_id = original.mailing_id
-    own_from_domain = address_domain(original.from_address) if original.from_address else None
+    own_from_domain = _from_domain(original.from_address)
     signed = attribution is not None and attribution.signed
     counted = counted_index(classified, attribution.recipient) if attribution is not None and signed else None
 

@@ -129,6 +129,7 @@ class SQLiteConnection:
         self._group_queue: list[tuple[Work, asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.group_commits = 0  # shared transactions committed by `_group_commit` (benchmarks)
 
     @property
     def path(self) -> str:
@@ -277,6 +278,7 @@ class SQLiteConnection:
                 else:
                     await self._run_singly(batch)
                 continue
+            self.group_commits += 1
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)

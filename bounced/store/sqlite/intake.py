@@ -50,7 +50,10 @@ class IntakeMixin(SQLiteConnection):
             digest = await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
         else:
             digest = hashlib.sha256(raw).hexdigest()
-        params = (to_micros(received_at), mail_from, json.dumps(list(rcpt_tos)), peer, raw, digest)
+        try:
+            params = (to_micros(received_at), mail_from, json.dumps(list(rcpt_tos)), peer, raw, digest)
+        except (StoreError, TypeError, ValueError) as exc:
+            raise SpoolError(f"message from {mail_from!r} not spooled: {exc}") from exc
 
         async def insert(conn: aiosqlite.Connection) -> int:
             cursor = await conn.execute(

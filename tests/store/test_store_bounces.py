@@ -1,0 +1,200 @@
+"""record_events: events, dedup, profiles, suppressions and the resend seam in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bounced.model import (
+    Action,
+    BounceEvent,
+    BounceKind,
+    IntakeState,
+    MessageType,
+    ProfileStatus,
+    Reason,
+)
+from bounced.store import SQLiteStore
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _event(recipient: str, kind: BounceKind, reason: Reason, **extra: object) -> BounceEvent:
+    values: dict[str, object] = {
+        "action": Action.FAILED,
+        "status": "5.1.1" if kind is BounceKind.HARD else "4.2.2",
+        "diagnostic": "550 5.1.1 <x>: Recipient address rejected: User unknown",
+        "message_id": "<orig-1@sender.test>",
+        "suppress": False,
+    }
+    values.update(extra)
+    return BounceEvent(recipient=recipient, kind=kind, reason=reason, received_at=NOW, **values)  # type: ignore[arg-type]
+
+
+async def _spool(store: SQLiteStore, raw: bytes = b"Subject: bounce\r\n\r\n") -> int:
+    return await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
+
+
+def _resend_state(db_path: Path, event_id: int) -> str | None:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT resend_state FROM bounce_events WHERE id = ?", (event_id,)).fetchone()[0]
+
+
+async def test_hard_suppressing_event_marks_profile_and_suppresses(store: SQLiteStore) -> None:
+    intake_id = await _spool(store)
+    hard = _event(
+        "Alice@Example.ORG", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, intake_id=intake_id
+    )
+    ids = await store.record_events(intake_id, [hard], NOW, MessageType.DSN)
+    assert len(ids) == 1
+
+    assert await store.get_profile("alice@example.org") is None  # local part is case-sensitive
+    profile = await store.get_profile("Alice@EXAMPLE.org")
+    assert profile is not None
+    assert profile.address == "Alice@example.org"  # local part as sent, domain lower-cased
+    assert profile.status is ProfileStatus.HARD_BOUNCED and profile.status.label == "Hard bounced"
+    assert (profile.bounce_count, profile.hard_bounce_count, profile.soft_bounce_count) == (1, 1, 0)
+    assert profile.last_bounce_reason == "userunknown" and profile.last_bounce_at == NOW
+
+    entry = await store.get_suppression("Alice@EXAMPLE.org")
+    assert entry is not None
+    assert (entry.reason, entry.created_by, entry.bounce_event_id) == ("userunknown", "bounce", ids[0])
+    assert await store.is_suppressed("Alice@example.Org")
+    assert not await store.is_suppressed("alice@example.org")  # local part is case-sensitive
+    intake = await store.get_intake(intake_id)
+    assert intake is not None and intake.state is IntakeState.APPLIED
+
+    events = await store.events_for("Alice@example.org")
+    assert [e.id for e in events] == ids
+    assert events[0].recipient_domain == "example.org" and events[0].kind is BounceKind.HARD
+    audit = await store.audit_entries("Alice@example.org")
+    assert [(a.action, a.actor) for a in audit] == [("suppression.add", "bounce")]
+
+
+async def test_same_bounce_twice_counts_once(store: SQLiteStore) -> None:
+    hard = _event("bob@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True)
+    first = await store.record_events_outcome(await _spool(store), [hard], NOW)
+    second = await store.record_events_outcome(await _spool(store), [replace(hard, received_at=NOW)], NOW)
+    assert first.event_ids[0] is not None and first.suppressed == ("bob@example.org",)
+    assert second.event_ids == (None,) and second.suppressed == ()
+    profile = await store.get_profile("bob@example.org")
+    assert profile is not None and profile.bounce_count == 1
+    assert len(await store.events_for("bob@example.org")) == 1
+    # A different status for the same message is a different event.
+    later = replace(hard, status="5.2.1", reason=Reason.SUSPEND)
+    assert len(await store.record_events(await _spool(store), [later], NOW)) == 1
+
+
+async def test_without_message_id_the_raw_bounce_hash_dedups(store: SQLiteStore) -> None:
+    soft = _event("carol@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id=None)
+    raw = b"Subject: Delivery delayed\r\n\r\nsame bytes\r\n"
+    assert len(await store.record_events(await _spool(store, raw), [soft], NOW)) == 1
+    assert await store.record_events(await _spool(store, raw), [soft], NOW) == []
+    other = b"Subject: Delivery delayed\r\n\r\nother bytes\r\n"
+    assert len(await store.record_events(await _spool(store, other), [soft], NOW)) == 1
+
+
+async def test_soft_event_is_not_suppressed_and_pending_for_resend(store: SQLiteStore, db_path: Path) -> None:
+    with_delivery = _event("dan@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, delivery_id=41)
+    without = _event("erin@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
+    ids = await store.record_events(await _spool(store), [with_delivery, without], NOW)
+    assert _resend_state(db_path, ids[0]) == "pending"
+    assert _resend_state(db_path, ids[1]) is None
+    assert not await store.is_suppressed("dan@example.org")
+    profile = await store.get_profile("dan@example.org")
+    assert profile is not None and profile.status is ProfileStatus.ACTIVE
+    assert (profile.bounce_count, profile.soft_bounce_count, profile.hard_bounce_count) == (1, 1, 0)
+
+
+async def test_soft_event_asking_to_suppress_still_does_not(store: SQLiteStore) -> None:
+    soft = _event("fay@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, suppress=True)
+    await store.record_events(await _spool(store), [soft], NOW)
+    assert not await store.is_suppressed("fay@example.org")
+
+
+async def test_blocked_event_never_suppresses(store: SQLiteStore) -> None:
+    blocked = _event("gus@example.org", BounceKind.BLOCKED, Reason.BLOCKED, status="5.7.1", suppress=False)
+    await store.record_events(await _spool(store), [blocked], NOW)
+    assert await store.get_suppression("gus@example.org") is None
+    profile = await store.get_profile("gus@example.org")
+    assert profile is not None and profile.status is ProfileStatus.ACTIVE and profile.hard_bounce_count == 0
+
+
+async def test_complaint_suppresses_with_reason_complaint(store: SQLiteStore) -> None:
+    complaint = _event(
+        "hal@example.org", BounceKind.COMPLAINT, Reason.FEEDBACK, status=None, action=None, suppress=True
+    )
+    outcome = await store.record_events_outcome(await _spool(store), [complaint], NOW, MessageType.ARF)
+    entry = await store.get_suppression("hal@example.org")
+    assert entry is not None and (entry.reason, entry.created_by) == ("complaint", "complaint")
+    assert entry.bounce_event_id == outcome.event_ids[0]
+    profile = await store.get_profile("hal@example.org")
+    assert profile is not None and profile.status is ProfileStatus.ACTIVE and profile.bounce_count == 0
+
+
+async def test_unsigned_hard_event_under_record_policy_is_only_recorded(store: SQLiteStore) -> None:
+    hard = _event("ivy@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=False)
+    await store.record_events(await _spool(store), [hard], NOW)
+    assert not await store.is_suppressed("ivy@example.org")
+    profile = await store.get_profile("ivy@example.org")
+    assert profile is not None and profile.status is ProfileStatus.ACTIVE and profile.hard_bounce_count == 1
+
+
+async def test_autoreply_touches_no_profile(store: SQLiteStore) -> None:
+    auto = _event("jo@example.org", BounceKind.AUTOREPLY, Reason.VACATION, status=None)
+    assert len(await store.record_events(await _spool(store), [auto], NOW)) == 1
+    assert await store.get_profile("jo@example.org") is None
+    assert not await store.is_suppressed("jo@example.org")
+
+
+async def test_profile_keeps_latest_bounce_and_hard_status_sticks(store: SQLiteStore) -> None:
+    hard = _event("kim@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, message_id="<m1@s>")
+    older_soft = _event(
+        "KIM@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id="<m0@s>"
+    )  # different local-part case: a different address
+    soft = replace(
+        _event("kim@EXAMPLE.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id="<m2@s>"),
+        received_at=NOW - timedelta(days=1),
+    )
+    await store.record_events(await _spool(store), [hard, older_soft, soft], NOW)
+    profile = await store.get_profile("kim@example.org")
+    assert profile is not None
+    assert profile.status is ProfileStatus.HARD_BOUNCED  # a later soft bounce does not clear it
+    assert (profile.bounce_count, profile.hard_bounce_count, profile.soft_bounce_count) == (2, 1, 1)
+    assert profile.last_bounce_reason == "userunknown" and profile.last_bounce_at == NOW
+    other = await store.get_profile("KIM@example.org")
+    assert other is not None and other.bounce_count == 1
+
+
+async def test_one_transaction_nothing_written_when_an_event_fails(store: SQLiteStore) -> None:
+    intake_id = await _spool(store)
+    good = _event("lee@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True)
+    bad = replace(good, recipient="mo@example.org", received_at=datetime(2026, 1, 1))  # naive: refused
+    try:
+        await store.record_events(intake_id, [good, bad], NOW)
+    except Exception as exc:
+        assert "naive" in str(exc)
+    else:
+        raise AssertionError("a naive datetime must be refused")
+    assert await store.events_for("lee@example.org") == []
+    assert not await store.is_suppressed("lee@example.org")
+    intake = await store.get_intake(intake_id)
+    assert intake is not None and intake.state is IntakeState.PENDING
+
+
+async def test_synchronous_event_without_intake(store: SQLiteStore) -> None:
+    sync = _event(
+        "nia@example.org",
+        BounceKind.HARD,
+        Reason.USERUNKNOWN,
+        suppress=True,
+        source="smtp",
+        delivery_id=7,
+        message_id=None,
+    )
+    ids = await store.record_events(None, [sync], NOW)
+    events = await store.events_for("nia@example.org")
+    assert [e.id for e in events] == ids and events[0].source == "smtp" and events[0].intake_id is None
+    assert await store.is_suppressed("nia@example.org")
