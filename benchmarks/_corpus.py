@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import mailbox
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CORPUS_DIR", "ExpectedRow", "corpus_files", "expected_by_file", "load_expected"]
+__all__ = ["CORPUS_DIR", "ExpectedRow", "corpus_files", "expected_by_file", "load_expected", "messages_in"]
 
 CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
@@ -66,3 +67,15 @@ def corpus_files(corpus_dir: Path = CORPUS_DIR) -> list[Path]:
     seen = set(listed)
     paths += sorted(p for p in (corpus_dir / "emails").glob("*.eml") if p.relative_to(corpus_dir).as_posix() not in seen)
     return paths
+
+
+def messages_in(path: Path) -> list[bytes]:
+    """The raw messages of one corpus file: an mbox (leading "From " line) may hold several."""
+    raw = path.read_bytes()
+    if not raw.startswith(b"From "):
+        return [raw]
+    box = mailbox.mbox(str(path), create=False)
+    try:
+        return [box.get_bytes(key) for key in box.keys()] or [raw]
+    finally:
+        box.close()

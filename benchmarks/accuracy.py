@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file  # noqa: E402
+from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file, messages_in  # noqa: E402
 
 from bounced.model import Failure, ParsedMessage  # noqa: E402
 from bounced.parse import parse_message  # noqa: E402
@@ -101,16 +101,19 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
 
     for name in sorted(grouped):
         rows = grouped[name]
-        raw = (corpus_dir / name).read_bytes()
-        try:
-            parsed = parse_message(raw)
-        except Exception as exc:  # a crash is a result to report here, not to hide
-            errors += 1
-            parsed = ParsedMessage(message_type="none")  # type: ignore[arg-type]
-            misses.append({"file": name, "engine": rows[0].engine, "metric": "crash", "recipient": "",
-                           "expected": "", "got": repr(exc)})
-        failures = list(parsed.failures)
-        reasons = classify(parsed) if classify is not None else []
+        failures: list[Failure] = []
+        reasons: list[str] = []
+        for raw in messages_in(corpus_dir / name):  # an mbox file holds several messages
+            try:
+                parsed = parse_message(raw)
+            except Exception as exc:  # a crash is a result to report here, not to hide
+                errors += 1
+                misses.append({"file": name, "engine": rows[0].engine, "metric": "crash", "recipient": "",
+                               "expected": "", "got": repr(exc)})
+                continue
+            failures.extend(parsed.failures)
+            got = classify(parsed) if classify is not None else []
+            reasons.extend(got + [""] * (len(parsed.failures) - len(got)))
         found += len(failures)
         pairs = _match(rows, failures)
         used = {i for _, i in pairs if i is not None}

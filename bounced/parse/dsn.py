@@ -32,6 +32,7 @@ _ACTIONS = {
     "delay": Action.DELAYED,
     "deferred": Action.DELAYED,
     "delivered": Action.DELIVERED,
+    "deliverable": Action.DELIVERED,  # RFC 3464 address-verification reports (sendmail -bv, Postfix)
     "relayed": Action.RELAYED,
     "expanded": Action.EXPANDED,
 }

@@ -23,7 +23,7 @@ ORIGINAL_SEPARATOR_RE = re.compile(
     r"(?:unsent|undelivered|returned|original) (?:message|mail)|"
     r"unsent message below|message text follows|headers of (?:the )?(?:original|returned|your) message|"
     r"(?:original|returned) message headers|the header of the original message|"
-    r"text of (?:your|the) message|message (?:headers|header) follows|"
+    r"text of (?:your|the) message|message (?:headers|header) follows?|"
     r"original message header|returned mail:? see transcript|"
     r"続きを読む|元のメッセージ|送信メッセージ"
     r")[^\n]{0,120}$",
@@ -32,12 +32,42 @@ ORIGINAL_SEPARATOR_RE = re.compile(
 _HEADERISH_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
 
 
+_KEY_HEADERS = frozenset(
+    ("from", "to", "subject", "message-id", "date", "received", "return-path", "mime-version", "content-type",
+     "x-mailer", "user-agent", "cc", "reply-to", "sender")
+)
+_FIELD_LINE_RE = re.compile(r"^[ \t]{0,4}([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,2}:")
+
+
+def _header_block_start(text: str) -> int | None:
+    """Offset of the first run of header lines that looks like a message's header block."""
+    offset = 0
+    run_start: int | None = None
+    names: set[str] = set()
+    for line in text.split("\n"):
+        m = _FIELD_LINE_RE.match(line)
+        if m:
+            if run_start is None:
+                run_start, names = offset, set()
+            names.add(m.group(1).lower())
+            if len(names & _KEY_HEADERS) >= 3:
+                return run_start
+        elif not (line[:1] in (" ", "\t") and run_start is not None):
+            run_start = None
+        offset += len(line) + 1
+    return None
+
+
 def split_at_original(text: str) -> tuple[str, str]:
-    """(human-readable part, inline original) split at the first separator line."""
+    """(human-readable part, inline original) split at the first separator line, else at the
+    first block of header lines that looks like a copied message."""
     m = ORIGINAL_SEPARATOR_RE.search(text)
-    if not m:
+    if m:
+        return text[: m.start()], text[m.end() :]
+    start = _header_block_start(text)
+    if start is None:
         return text, ""
-    return text[: m.start()], text[m.end() :]
+    return text[:start], text[start:]
 
 
 def find_original_headers(msg: Message, body_tail: str = "") -> Message | None:

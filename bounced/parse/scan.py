@@ -89,6 +89,7 @@ def scan(raw: bytes) -> ParsedMessage:
     original_headers = find_original_headers(msg, ctx.tail)
     fallback_return_path = first_address(dsn_fields.get("x-postfix-sender", ""))
     original = original_from_headers(original_headers, fallback_return_path)
+    ctx.original_to = original.to_address
     for address in (original.from_address, original.return_path):
         if address:
             ctx.excluded.add(address.lower())

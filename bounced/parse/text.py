@@ -17,15 +17,19 @@ __all__ = [
     "is_daemon_address",
 ]
 
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,128}"
+# A leading quote or dot is punctuation around the address, not part of it.
+_LOCAL = r"[A-Za-z0-9!#$%&*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{0,127}"
 _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.){1,16}[A-Za-z]{2,63}"
-ADDRESS_RE = re.compile(rf"(?<![A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-])({_LOCAL}@{_DOMAIN})(?![A-Za-z0-9-])")
+_QUOTED_LOCAL = r'"[^"\n\\]{1,64}"'  # RFC 5321 quoted-string local part, kept with its quotes
+ADDRESS_RE = re.compile(
+    rf"(?<![A-Za-z0-9!#$%&*+/=?^_`{{|}}~.-])((?:{_QUOTED_LOCAL}|{_LOCAL})@{_DOMAIN})(?![A-Za-z0-9-])"
+)
 
 # RFC 3463: class.subject.detail; not part of a dotted number such as an IP address or a version.
 _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
 _REPLY_WITH_STATUS_RE = re.compile(r"(?<![\d.])([245]\d\d)[ -]#?([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
 _REPLY_LEAD_RE = re.compile(
-    r"(?:^|said:|says:|<<<|\]:|\):|;|\bcode\W{0,3}|\berror\W{0,3}|\breply\W{0,3})\s{0,8}([245]\d\d)(?![\d.])(?:[ -]|$)",
+    r"(?:^|said:|says:|<<<|\]:|\):|;|code\W{0,3}|\berror\W{0,3}|\breply\W{0,3})\s{0,8}([245]\d\d)(?![\d.])(?:[ ,-]|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 _REPLY_ANY_RE = re.compile(r"(?<![\w.\-/:#])([45][0-5]\d)(?=[ -][A-Za-z<#(\[])")

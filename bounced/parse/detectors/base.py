@@ -32,6 +32,16 @@ _DELAY_RE = re.compile(
     r"has been deferred",
     re.IGNORECASE,
 )
+_GIVEN_UP_RE = re.compile(
+    r"permanent|given up|giving up|not going to try again|too long|gave up|will not be retried|"
+    r"could not be delivered|undeliverable|delivery has failed|failed permanently",
+    re.IGNORECASE,
+)
+_ID_LINE_RE = re.compile(
+    r"^[ \t>]{0,8}(?:message-id|in-reply-to|references|x-message-id|x-ms-exchange[a-z-]{0,60}|"
+    r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
+    re.IGNORECASE | re.MULTILINE,
+)
 _SKIP_PART_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/delivery-status",
                     "message/global-delivery-status", "message/feedback-report")
 
@@ -51,13 +61,15 @@ class Context:
     human: str  # the human-readable text, before any inline copy of the original
     tail: str  # the inline copy of the original, if any
     excluded: set[str] = field(default_factory=set)  # lower-cased addresses that are not recipients
+    original_to: str | None = None  # the returned original's To address, set by the scan
 
     def header(self, name: str) -> str:
         return header(self.msg, name)
 
     def is_candidate(self, address: str) -> bool:
         low = address.lower()
-        return low not in self.excluded and not is_daemon_address(address)
+        # postmaster@ can be the very recipient that bounced; mailer-daemon@ never is.
+        return low not in self.excluded and (low.startswith("postmaster@") or not is_daemon_address(address))
 
 
 def _human_text(msg: Message) -> str:
@@ -70,6 +82,10 @@ def _human_text(msg: Message) -> str:
             continue
         if ctype in ("message/rfc822", "message/global"):
             inside.update(id(q) for _, q in iter_parts(part))
+            continue
+        if ctype.startswith("multipart/") and isinstance(part.get_payload(), str):
+            # A multipart whose boundary never appears: its body is all there is to read.
+            texts.append(part_text(part))
             continue
         if ctype in _SKIP_PART_TYPES or ctype.startswith("multipart/"):
             continue
@@ -108,7 +124,9 @@ def failure_near(ctx: Context, address: str, window: str, action: Action | None 
         status = None if reply_code >= 400 and status[0] == "2" else status
     if action is None:
         klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
-        if klass == "4" or (not klass and (_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window))):
+        delayed = klass == "4" or (not klass and bool(_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window)))
+        # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
+        if delayed and not (_GIVEN_UP_RE.search(window) or _GIVEN_UP_RE.search(ctx.human[:3000])):
             action = Action.DELAYED
         else:
             action = Action.FAILED
@@ -133,7 +151,8 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
     """Failures for each candidate address (default: every non-excluded address in `text`),
     each with the diagnostic found after its first mention, up to the next candidate."""
     if candidates is None:
-        candidates = [a for a in find_addresses(text) if ctx.is_candidate(a)]
+        # Message-IDs look like addresses; never take one for a recipient.
+        candidates = [a for a in find_addresses(_ID_LINE_RE.sub(" ", text)) if ctx.is_candidate(a)]
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)

@@ -10,10 +10,12 @@ import re
 from flufl.bounce import all_failures
 
 from bounced.model import Failure
-from bounced.parse.detectors.base import Context, failures_for
+from bounced.parse.detectors.base import Context, failure_near, failures_for
 from bounced.parse.text import find_addresses
 
-__all__ = ["FailedRecipientsHeader", "FluflBounce", "ProseHeuristic", "looks_like_bounce"]
+__all__ = ["FailedRecipientsHeader", "FluflBounce", "OriginalRecipient", "ProseHeuristic", "looks_like_bounce"]
+
+_RCPT_TO_RE = re.compile(r"RCPT TO:?\s{0,4}<?([^\s<>]{1,254}@[^\s<>]{1,254})>?", re.IGNORECASE)
 
 _BOUNCE_SUBJECT_RE = re.compile(
     r"undeliver|deliver(?:y|ed)|returned|failure|failed|bounce|non[- ]?remis|rejected|not delivered|"
@@ -27,7 +29,7 @@ _BOUNCE_BODY_RE = re.compile(
     r"no such (?:user|mailbox|address)|mailbox (?:unavailable|full|is full)|rejected|"
     r"not (?:be )?delivered|failed to deliver|was not delivered|returned to sender|"
     r"does not exist|doesn'?t exist|remote host said|smtp error|transcript of session|"
-    r"unable to deliver|delivery failure|message delivery failed",
+    r"unable to deliver|delivery failure|message delivery failed|not (?:a )?member of (?:this|the) (?:mailing )?list",
     re.IGNORECASE,
 )
 
@@ -79,3 +81,19 @@ class FluflBounce:
         if not addresses:
             return []
         return failures_for(ctx, ctx.human, addresses)
+
+
+class OriginalRecipient:
+    """A bounce that names nobody ("Delivery report unavailable", mobile gateways): the
+    recipient is the envelope RCPT TO it quotes, else the returned original's To."""
+
+    name = "original-recipient"
+
+    def detect(self, ctx: Context) -> list[Failure]:
+        if not looks_like_bounce(ctx):
+            return []
+        m = _RCPT_TO_RE.search(ctx.human[:50_000]) or _RCPT_TO_RE.search(ctx.tail[:50_000])
+        address = m.group(1) if m else ctx.original_to
+        if not address or not ctx.is_candidate(address):
+            return []
+        return [failure_near(ctx, address, ctx.human[:3000])]
