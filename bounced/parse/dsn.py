@@ -162,13 +162,21 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
                 break
     if not recipient:
         return None
-    diagnostic = clean_diagnostic(strip_type(block.get("diagnostic-code", "")))
+    raw_diagnostic = block.get("diagnostic-code", "")
+    diagnostic_type = raw_diagnostic.partition(";")[0].strip().lower() if ";" in raw_diagnostic[:40] else ""
+    diagnostic = clean_diagnostic(strip_type(raw_diagnostic))
     status = find_status(block.get("status", ""))
+    # X-Unix diagnostics carry a program's exit status, never an SMTP reply.
+    reply_code = find_reply_code(diagnostic) if diagnostic and diagnostic_type != "x-unix" else None
     diag_status = find_status(diagnostic) if diagnostic else None
-    # A bare "x.0.0" says less than the code the remote server gave in its own reply.
-    if diag_status and (status is None or (status.endswith(".0.0") and diag_status[0] == status[0])):
+    if diag_status and (
+        status is None
+        # A bare "x.0.0" says less than the code the remote server gave in its own reply.
+        or (status.endswith(".0.0") and diag_status[0] == status[0])
+        # The reporting MTA re-classed the reply (e.g. 4.x for a 5xx): the server's own code wins.
+        or (diag_status[0] != status[0] and reply_code is not None and str(reply_code)[0] == diag_status[0])
+    ):
         status = diag_status
-    reply_code = find_reply_code(diagnostic) if diagnostic else None
     remote = strip_type(block.get("remote-mta", "")).strip() or None
     if remote is None and message_fields:
         remote = None

@@ -49,7 +49,8 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
     """DSN fields without a diagnostic (Exchange, some gateways): take it from the prose."""
     filled: list[Failure] = []
     for f in failures:
-        if f.diagnostic and f.reply_code is not None:
+        generic = f.status is None or f.status.endswith(".0.0")
+        if f.diagnostic and f.reply_code is not None and not generic:
             filled.append(f)
             continue
         found = failures_for(ctx, ctx.human, [f.recipient])
@@ -62,10 +63,19 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
                 f,
                 diagnostic=f.diagnostic or g.diagnostic,
                 reply_code=f.reply_code if f.reply_code is not None else g.reply_code,
-                status=f.status or g.status,
+                status=_more_specific(f.status, g.status),
             )
         )
     return filled
+
+
+def _more_specific(status: str | None, other: str | None) -> str | None:
+    """Keep the DSN's Status unless it is a bare "x.0.0" and the prose has a finer code of the same class."""
+    if status is None:
+        return other
+    if other and status.endswith(".0.0") and other[0] == status[0]:
+        return other
+    return status
 
 
 def _dedupe(failures: list[Failure]) -> tuple[Failure, ...]:
