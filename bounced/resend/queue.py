@@ -1,0 +1,295 @@
+"""The resend queue: decisions on soft bounces, and delivery attempts of due rows.
+
+Two halves, both driven by `run_once()` (a burst: it drains what is due and returns, so
+tests need no sleeps; the scheduler only decides when to call it):
+
+- `consume_events()`: soft bounce events about our deliveries (`resend_state='pending'`,
+  written by the store when a bounce is recorded) become one queue row each, or a
+  non-delivery when the rules say give up; the event's state changes in the same
+  transaction. A delay notice never schedules; a second bounce about an attempt that is
+  already rescheduled is a duplicate.
+- `run_due()`: claims due rows under a lease, checks the suppression list again, sends
+  through the relay, and turns the next hop's refusals into bounce events through the
+  same classifier and apply policy as bounces received by mail (`source="smtp"`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bounced.apply.policy import plan_events
+from bounced.classify import classify_failure
+from bounced.clock import Clock
+from bounced.config import Config
+from bounced.logfmt import kv
+from bounced.model import (
+    Action,
+    Attribution,
+    BounceEvent,
+    BounceKind,
+    Classification,
+    ClassifiedFailure,
+    DeliveryState,
+    MessageType,
+    OriginalMessage,
+    ParsedMessage,
+    Reason,
+)
+from bounced.resend.rules import GiveUp, next_attempt
+from bounced.resend.sender import Envelope, RelaySender, SendOutcome
+from bounced.store.base import OutboundAttempt, Store
+from bounced.verp import make_return_path
+
+__all__ = ["QueueRun", "ResendQueue", "bounce_text"]
+
+log = logging.getLogger(__name__)
+
+_WAITING = (DeliveryState.SCHEDULED, DeliveryState.QUEUED)  # a row is already pending
+_FINISHED = (DeliveryState.UNDELIVERED, DeliveryState.HARD_BOUNCED, DeliveryState.SUPPRESSED)
+
+
+@dataclass
+class QueueRun:
+    """What one `run_once` did."""
+
+    scheduled: int = 0
+    gave_up: int = 0
+    ignored: int = 0
+    attempted: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    cancelled: int = 0
+
+
+def bounce_text(event: BounceEvent) -> str:
+    """The text a non-delivery or the queue listing shows for a bounce."""
+    if event.diagnostic:
+        return event.diagnostic
+    return " ".join(str(p) for p in (event.reply_code, event.status, event.reason.value) if p)
+
+
+class ResendQueue:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Clock,
+        sender: RelaySender,
+        rng: random.Random | None = None,
+        on_scheduled: Callable[[datetime], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.sender = sender
+        self.rng = rng or random.Random()
+        self.on_scheduled = on_scheduled
+        self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
+        self._stopping = False
+
+    def update_config(self, config: Config) -> None:
+        self.config = config
+
+    def stop_claiming(self) -> None:
+        self._stopping = True
+
+    async def run_once(self) -> QueueRun:
+        """Decide on pending soft bounces, then attempt everything due, until nothing is."""
+        run = QueueRun()
+        await self.consume_events(run)
+        await self.run_due(run)
+        await self.consume_events(run)
+        return run
+
+    # --- soft bounce -> schedule or give up ------------------------------------------
+
+    async def consume_events(self, run: QueueRun | None = None) -> QueueRun:
+        run = run or QueueRun()
+        while True:
+            events = await self.store.pending_resend_events(limit=500)
+            decided = 0
+            for event in events:
+                if await self.decide(event, run):
+                    decided += 1
+            if len(events) < 500 or decided == 0:
+                return run
+
+    async def decide(self, event: BounceEvent, run: QueueRun) -> bool:
+        """Schedule, give up or ignore one soft bounce; False when it must wait (an attempt
+        of its delivery is in flight: the bounce may be about it)."""
+        delivery = await self.store.get_delivery(event.delivery_id) if event.delivery_id else None
+        if delivery is None or event.action is Action.DELAYED or delivery.state in _FINISHED:
+            if event.id is not None:
+                await self.store.mark_resend_event(event.id, "ignored")
+            run.ignored += 1
+            return True
+        if delivery.state is DeliveryState.SENT:
+            return False
+        if delivery.state in _WAITING:
+            if event.id is not None:
+                await self.store.mark_resend_event(event.id, "duplicate")
+            run.ignored += 1
+            return True
+        now = self.clock.now()
+        text = bounce_text(event)
+        decision = next_attempt(delivery, event, self.config.resend, now, self.rng)
+        if isinstance(decision, GiveUp):
+            await self.store.give_up_delivery(delivery.id, now, text, event.id)
+            run.gave_up += 1
+            log.info(
+                "non-delivery",
+                extra=kv(delivery=delivery.id, rcpt=delivery.recipient, attempts=delivery.attempts,
+                         why=decision.why, rule=decision.rule),
+            )  # fmt: skip
+            return True
+        if await self.store.schedule_resend(
+            delivery.id, delivery.attempts + 1, decision, now, text, event.id
+        ):
+            run.scheduled += 1
+            log.info(
+                "resend scheduled",
+                extra=kv(delivery=delivery.id, rcpt=delivery.recipient, attempt=delivery.attempts + 1,
+                         due=decision.isoformat()),
+            )  # fmt: skip
+            if self.on_scheduled is not None:
+                self.on_scheduled(decision)
+        else:
+            run.ignored += 1
+        return True
+
+    # --- due rows -> delivery attempts -----------------------------------------------
+
+    async def run_due(self, run: QueueRun | None = None) -> QueueRun:
+        """Claim and attempt due rows with bounded concurrency until none is due."""
+        run = run or QueueRun()
+        cfg = self.config.resend
+        limiter = asyncio.Semaphore(cfg.concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def attempt(item: OutboundAttempt) -> None:
+            async with limiter:
+                await self._attempt(item, run)
+
+        try:
+            while True:
+                room = cfg.batch_size - len(in_flight)
+                claimed: list[OutboundAttempt] = []
+                if room >= cfg.batch_size // 2 and not self._stopping:
+                    now = self.clock.now()
+                    claimed = await self.store.claim_attempts(now, now + timedelta(seconds=cfg.lease), room)
+                for item in claimed:
+                    task = asyncio.create_task(attempt(item))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if not in_flight:
+                    return run
+                if not claimed:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            if in_flight:  # let started attempts finish and record their outcome
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _raw(self, outbound_id: int) -> bytes:
+        raw = self._raw_cache.get(outbound_id)
+        if raw is None:
+            message = await self.store.get_outbound(outbound_id)
+            raw = message.raw if message is not None else b""
+            self._raw_cache[outbound_id] = raw
+            if len(self._raw_cache) > 64:
+                self._raw_cache.popitem(last=False)
+        return raw
+
+    async def _attempt(self, item: OutboundAttempt, run: QueueRun) -> None:
+        try:
+            await self._attempt_once(item, run)
+        except Exception:
+            # The row stays 'running' and is taken over when its lease expires.
+            log.exception("attempt failed", extra=kv(job=item.job_id, delivery=item.delivery_id))
+
+    async def _attempt_once(self, item: OutboundAttempt, run: QueueRun) -> None:
+        run.attempted += 1
+        if await self.store.is_suppressed(item.recipient):
+            await self.store.finish_attempt(
+                item.job_id, item.delivery_id, DeliveryState.SUPPRESSED, self.clock.now()
+            )
+            run.cancelled += 1
+            log.info(
+                "attempt cancelled: suppressed", extra=kv(delivery=item.delivery_id, rcpt=item.recipient)
+            )
+            return
+        raw = await self._raw(item.outbound_id)
+        return_path = make_return_path(item.delivery_id, item.recipient, self.config.verp)
+        outcome = await self.sender.send(Envelope(return_path, item.recipient, raw, item.sending_ip))
+        now = self.clock.now()
+        if outcome.accepted:
+            await self.store.finish_attempt(item.job_id, item.delivery_id, DeliveryState.DELIVERED, now)
+            run.delivered += 1
+            log.debug("delivered", extra=kv(delivery=item.delivery_id, attempt=item.attempt))
+            return
+        run.bounced += 1
+        await self._record_refusal(item, outcome, now, run)
+
+    def _classify(self, outcome: SendOutcome, item: OutboundAttempt) -> ClassifiedFailure:
+        failure = outcome.as_failure(item.recipient)
+        if outcome.network_error:
+            classification = Classification(BounceKind.SOFT, Reason.NETWORKERROR, None, "smtp:network")
+        else:
+            classification = classify_failure(failure, MessageType.DSN, self.config.classify)
+        return ClassifiedFailure(failure, classification)
+
+    async def _record_refusal(
+        self, item: OutboundAttempt, outcome: SendOutcome, now: datetime, run: QueueRun
+    ) -> None:
+        """The next hop said no: record it as a bounce (signed: we know what we sent)."""
+        classified = self._classify(outcome, item)
+        attribution = Attribution(
+            recipient=item.recipient,
+            delivery_id=item.delivery_id,
+            mailing_id=item.mailing_id,
+            from_domain=item.from_domain,
+            sending_ip=item.sending_ip,
+            message_id=item.message_id,
+            signed=True,
+        )
+        parsed = ParsedMessage(
+            MessageType.DSN,
+            failures=(classified.failure,),
+            original=OriginalMessage(message_id=item.message_id, mailing_id=item.mailing_id),
+        )
+        events = plan_events([classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None)
+        events = [replace(e, source="smtp") for e in events]
+        recorded = await self.store.record_events_outcome(None, events, now)
+        event = events[0]
+        event_id = recorded.event_ids[0] if recorded.event_ids else None
+        text = bounce_text(event)
+        kind = classified.kind
+        log.info(
+            "attempt refused",
+            extra=kv(delivery=item.delivery_id, attempt=item.attempt, kind=kind.value,
+                     reason=classified.reason.value, code=outcome.reply_code or "", text=text),
+        )  # fmt: skip
+        if kind is BounceKind.HARD:
+            await self.store.finish_attempt(
+                item.job_id, item.delivery_id, DeliveryState.HARD_BOUNCED, now, text
+            )
+        elif kind is BounceKind.SOFT:
+            await self.store.finish_attempt(
+                item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text
+            )
+            # Decide now rather than at the next scan; a duplicate-skipped event (same status
+            # as an earlier attempt) has no row to pick up, so it is decided from memory.
+            await self.decide(replace(event, id=event_id), run)
+        else:  # blocked (a 5xx about us) and anything else final: not resent
+            await self.store.finish_attempt(
+                item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text
+            )
+            await self.store.give_up_delivery(item.delivery_id, now, text, None)
+            run.gave_up += 1
