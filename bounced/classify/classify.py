@@ -1,0 +1,265 @@
+"""Turn each parsed failure into a Classification: kind (hard/soft/blocked/...) and reason.
+
+Evidence precedence for the failure class (see docs/classify.md):
+
+1. Action delivered/relayed/expanded -> delivered; ARF -> complaint; auto-reply -> autoreply.
+2. Action delayed -> soft: the remote side is still retrying.
+3. Codes the remote server itself sent (the SMTP reply code, and an enhanced status code
+   inside the diagnostic text) beat the Status field the reporting MTA generated. Among the
+   remote's codes, any class-4 code makes the failure soft: a server answering "550 4.2.0"
+   contradicts itself, and soft is the side that loses nothing (no suppression; the resend
+   rules give up in time). Words around a code ("permanent error" around "450 Greylisted")
+   never change its class.
+4. No remote code: the DSN Status class. No code at all: the reason decides.
+
+Class 5 then splits by reason: a refusal about the sender or the message (reputation,
+RBL, SPF/DKIM/DMARC, spam, policy, size) is `blocked` and never suppresses; a small set of
+reasons that are temporary by nature (mailbox full, expired, greylisting, rate limits,
+network, system full) stays `soft`; everything else is `hard` (the seed rule: 5xx is a
+permanent failure of the address).
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+from bounced.classify.providers import provider_reason
+from bounced.classify.reasons import MAX_EXAMINED, REASON_PATTERNS, normalise_text, retry_after_seconds
+from bounced.classify.status import (
+    find_reply_code,
+    find_status,
+    normalise_status,
+    reason_for_status,
+    reply_class,
+    status_class,
+)
+from bounced.config.classify import ClassifyConfig, ClassifyOverride
+from bounced.model import (
+    Action,
+    BounceKind,
+    Classification,
+    ClassifiedFailure,
+    Failure,
+    MessageType,
+    ParsedMessage,
+    Reason,
+)
+
+__all__ = [
+    "ADDRESS_REASONS",
+    "SENDER_REASONS",
+    "SOFT_REASONS",
+    "classify_failure",
+    "classify_message",
+    "decide_reason",
+]
+
+# 5xx about the sender or the message, not the address: never suppress.
+SENDER_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.BLOCKED,
+        Reason.BADREPUTATION,
+        Reason.REQUIREPTR,
+        Reason.AUTHFAILURE,
+        Reason.SPAMDETECTED,
+        Reason.VIRUSDETECTED,
+        Reason.CONTENTERROR,
+        Reason.POLICYVIOLATION,
+        Reason.REJECTED,
+        Reason.SECURITYERROR,
+        Reason.NORELAYING,
+        Reason.FAILEDSTARTTLS,
+        Reason.NOTCOMPLIANTRFC,
+        Reason.SYNTAXERROR,
+        Reason.MESGTOOBIG,
+        Reason.EXCEEDLIMIT,
+    }
+)
+# Temporary by nature even when the server says 5xx (mailboxfull: an overridable default).
+SOFT_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.MAILBOXFULL,
+        Reason.EXPIRED,
+        Reason.GREYLISTED,
+        Reason.SPEEDING,
+        Reason.TOOMANYCONN,
+        Reason.SYSTEMFULL,
+        Reason.NETWORKERROR,
+    }
+)
+# Reasons that condemn the address itself; hard even when no code was given.
+ADDRESS_REASONS: frozenset[Reason] = frozenset(
+    {
+        Reason.USERUNKNOWN,
+        Reason.HOSTUNKNOWN,
+        Reason.HASMOVED,
+        Reason.NOTACCEPT,
+        Reason.SUSPEND,
+        Reason.FILTERED,
+    }
+)
+# A status code whose meaning is specific enough to stand against the text's weaker hints.
+_STRONG_STATUS: frozenset[Reason] = frozenset(
+    {
+        Reason.MAILBOXFULL,
+        Reason.MESGTOOBIG,
+        Reason.EXCEEDLIMIT,
+        Reason.HASMOVED,
+        Reason.REJECTED,
+        Reason.SUSPEND,
+        Reason.AUTHFAILURE,
+        Reason.REQUIREPTR,
+    }
+)
+_NETWORK_TEXT = next(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
+# A failed lookup that says it is temporary: the name may well exist.
+_TRANSIENT_LOOKUP = re.compile(r"try again|temporar|name service error|servfail|timed? ?out")
+# Parser hints that only mean "I could not tell": look again at text and codes.
+_VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
+_SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
+_OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
+
+
+def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
+    """The reason for one failure from the parser's hint, the diagnostic text and codes."""
+    hint = (failure.reason_hint or "").strip().lower()
+    if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
+        return Reason(hint)
+    text = normalise_text(failure.diagnostic)
+    if provider_patterns and text and (known := provider_reason(text)) is not None:
+        return known
+    status = _specific_status(failure, text)
+    status_reason = reason_for_status(status)
+    if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
+        status_reason = None
+    rule = next((rule for rule in REASON_PATTERNS if rule.pattern.search(text)), None) if text else None
+    if rule is not None:
+        first = rule.reason
+        if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
+            return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
+        if first is Reason.USERUNKNOWN and status is not None and status.endswith(".2.0"):
+            # "user unknown" under a X.2.0 mailbox status: a filter's answer (as Sisimai reads it)
+            return Reason.FILTERED
+        transient = _TRANSIENT_LOOKUP.search(text) or status_class(status) == 4
+        if first is Reason.HOSTUNKNOWN and transient and _NETWORK_TEXT.search(text):
+            return Reason.NETWORKERROR  # "host not found, try again": the lookup failed
+        if rule.generic and failure.action is Action.DELAYED:
+            return Reason.EXPIRED  # still queued: whatever the vague words, it is a delay
+        if not rule.generic or status_reason is None:
+            return first
+    if status_reason is not None:
+        return status_reason  # a code's meaning beats a generic phrase
+    if failure.action is Action.DELAYED:
+        return Reason.EXPIRED
+    return Reason.ONHOLD if text else Reason.UNDEFINED
+
+
+def _specific_status(failure: Failure, text: str) -> str | None:
+    """The enhanced status to read a meaning from: the in-text one when it says more."""
+    in_text = find_status(text) if text else None
+    dsn = normalise_status(failure.status)
+    if in_text and (dsn is None or dsn.endswith(".0.0") or reason_for_status(dsn) is None):
+        return in_text
+    return dsn or in_text
+
+
+def _failure_class(failure: Failure, text: str) -> tuple[int | None, str]:
+    """(2/4/5 or None, which evidence decided) following the precedence in the docstring."""
+    remote: list[tuple[int, str]] = []
+    reply = failure.reply_code if reply_class(failure.reply_code) else None
+    if reply is None and text:
+        reply = find_reply_code(text)
+    if (cls := reply_class(reply)) in (4, 5) or (cls == 2 and failure.action in _SUCCESS):
+        remote.append((cls, "reply"))  # type: ignore[arg-type]
+    if text and (cls := status_class(find_status(text))) in (4, 5):
+        remote.append((cls, "text-status"))
+    for wanted in (4, 5, 2):
+        for cls, source in remote:
+            if cls == wanted:
+                return cls, source
+    if (cls := status_class(failure.status)) is not None:
+        return cls, "status"
+    return None, "none"
+
+
+def _kind_for(cls: int | None, reason: Reason, action: Action) -> tuple[BounceKind, str]:
+    if action is Action.DELAYED:
+        return BounceKind.SOFT, "default:delayed"
+    if cls == 4:
+        return BounceKind.SOFT, "default:4xx"
+    if cls == 5:
+        if reason in SENDER_REASONS:
+            return BounceKind.BLOCKED, "default:5xx-sender"
+        if reason in SOFT_REASONS:
+            return BounceKind.SOFT, "default:5xx-soft-reason"
+        return BounceKind.HARD, "default:5xx"
+    if cls == 2:
+        # A success code on a failed recipient: nothing to act on but nothing proven either.
+        return BounceKind.SOFT, "default:2xx-failed"
+    if reason in ADDRESS_REASONS:
+        return BounceKind.HARD, "default:reason-address"
+    if reason in SENDER_REASONS:
+        return BounceKind.BLOCKED, "default:reason-sender"
+    return BounceKind.SOFT, "default:reason"
+
+
+def classify_failure(failure: Failure, message_type: MessageType, config: ClassifyConfig) -> Classification:
+    """Classify one recipient failure. Pure; never raises on content."""
+    hint = (failure.reason_hint or "").strip().lower()
+    text = normalise_text(failure.diagnostic)
+    if failure.action in _SUCCESS:
+        kind, reason, rule = BounceKind.DELIVERED, Reason.DELIVERED, "default:delivered"
+    elif message_type is MessageType.ARF or hint == Reason.FEEDBACK:
+        kind, reason, rule = BounceKind.COMPLAINT, Reason.FEEDBACK, "default:arf"
+    elif message_type is MessageType.AUTOREPLY or hint == Reason.VACATION:
+        kind, reason, rule = BounceKind.AUTOREPLY, Reason.VACATION, "default:autoreply"
+    elif message_type is MessageType.NONE:
+        kind, reason, rule = BounceKind.NONE, Reason.UNDEFINED, "default:none"
+    else:
+        reason = decide_reason(failure, config.provider_patterns)
+        cls, _source = _failure_class(failure, text)
+        kind, rule = _kind_for(cls, reason, failure.action)
+    for index, override in enumerate(config.overrides):
+        if _override_matches(override, failure, reason, text):
+            kind = BounceKind(override.kind) if override.kind else kind
+            reason = Reason(override.set_reason) if override.set_reason else reason
+            rule = f"override[{index}]" + (f" {override.name}" if override.name else "")
+            break
+    retry_after = None
+    if kind is BounceKind.SOFT:
+        default = config.greylist_default_delay if reason is Reason.GREYLISTED else None
+        retry_after = retry_after_seconds(text, default)
+    return Classification(kind=kind, reason=reason, retry_after=retry_after, rule=rule)
+
+
+def classify_message(parsed: ParsedMessage, config: ClassifyConfig) -> list[ClassifiedFailure]:
+    """One ClassifiedFailure per `parsed.failures` entry, in order ([] for none)."""
+    return [
+        ClassifiedFailure(failure=f, classification=classify_failure(f, parsed.message_type, config))
+        for f in parsed.failures
+    ]
+
+
+def _override_matches(override: ClassifyOverride, failure: Failure, reason: Reason, text: str) -> bool:
+    if override.status is not None:
+        status = normalise_status(failure.status) or (find_status(text) if text else None)
+        if status is None or not fnmatchcase(status, override.status.strip()):
+            return False
+    if override.reply_code is not None:
+        code = failure.reply_code if failure.reply_code is not None else find_reply_code(text)
+        if code is None or not fnmatchcase(str(code), override.reply_code.strip()):
+            return False
+    if override.reason is not None and override.reason != reason.value:
+        return False
+    # Operators write patterns against the diagnostic as sent, not our normalised copy.
+    return override.diagnostic is None or bool(
+        _compiled(override.diagnostic).search(failure.diagnostic[:_OVERRIDE_EXAMINED])
+    )
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Validated at config load; the cache keeps classify pure and cheap per failure.
+    return re.compile(pattern, re.IGNORECASE)

@@ -1,0 +1,555 @@
+"""The reason table: ordered message patterns per reason, as data.
+
+Read by `bounced.classify.reasons`. Sections `[reason]` (or `[reason generic]`) list one
+regular-expression fragment per line, matched against the normalised diagnostic (lower
+case, single spaces). The first section that matches decides, so specific phrases come
+before vague ones; a reason may have several sections (specific early, vague late).
+`generic` marks vague phrases ("try again", "temporary failure") that a status code beats.
+Fragments must not nest quantifiers, so matching stays linear in the (capped) text.
+Phrases follow what real servers say, grouped by meaning the way Sisimai's
+lib/Sisimai/Reason/*.pm modules group them; comments start with "# ".
+"""
+
+from __future__ import annotations
+
+from bounced.model import Reason
+
+__all__ = ["REASON_TABLE", "parse_table"]
+
+_TABLE_TEXT = r"""
+[greylisted]
+gr[ae]y-?list
+gr[ae]y list
+greylisting in action
+temporarily deferred, try again
+please try again in \d+ (?:sec|min)
+
+[expired]
+message expired
+delivery time expired
+message timed out
+
+[mailererror]
+^procmail:
+^x-unix;
+^\d{1,3}$
+
+[mailboxfull]
+mail ?box (?:is )?full
+full mail ?box
+mail ?box (?:is )?(?:over|exceed(?:s|ed)?) (?:its |the )?(?:quota|disk|size|storage|limit)
+mail ?box quota
+mailfolder is full
+over (?:the )?(?:allowed )?quota
+over (?:disk )?quota
+quota (?:exceeded|violation|usage exceeded|full)
+exceed(?:s|ed|ing)? (?:their |its |the |his |her |your )?(?:mail ?box |storage |disk )?quota
+disc quota exceeded
+disk quota
+insufficient (?:disk |storage )?(?:space|storage)
+not enough (?:storage |disk )?space
+does not have enough space
+exceeded storage allocation
+mailbox size limit exceeded
+mail ?box has exceeded
+space has been used up
+too many messages (?:on the server|in (?:the|this) mailbox)
+user(?:'s)? (?:mailbox )?is (?:over|full)
+boite du destinataire pleine
+too much mail data
+account is full
+inbox is full
+storage (?:limit|quota) (?:exceeded|reached)
+mail ?box exceeded the local limit
+mail ?box exceeds (?:the )?(?:allowed|maximum) size
+
+[exceedlimit]
+message header size exceeds limit
+exceeds? (?:the )?(?:allowed |administrative )?(?:limit|number) of (?:recipients|messages)
+
+[mesgtoobig]
+message (?:file )?(?:size )?(?:is )?too (?:big|large)
+(?:message|mail) size (?:exceeds|limit|too)
+size exceeds (?:fixed |the )?(?:limit|maximum)
+exceeded maximum inbound message size
+max(?:imum)? message size exceeded
+message length exceeds
+message exceeds (?:the )?(?:maximum|size)
+exceeds (?:the )?maximum (?:allowed )?(?:message )?size
+taille limite du message atteinte
+line limit exceeded
+size limit
+too big for
+
+[suspend]
+(?:is|been|currently|account) (?:temporarily )?suspended
+user suspended
+recipient suspend
+account (?:is )?(?:disabled|deactivated|inactive|locked|blocked|expired|closed)
+mail ?box (?:is )?(?:disabled|deactivated|inactive|frozen|locked|suspended)
+this mailbox is disabled
+deactivated mailbox
+invalid/inactive user
+inactive (?:user|account|recipient|mailbox)
+temporarily inactive
+temporary locked
+(?:disabled|discontinued) or discontinued
+account that you tried to reach is disabled
+has been disabled
+boite du destinataire archivee
+mailbox unavailable or access denied
+due to extended inactivity
+
+[hasmoved]
+has been replaced by
+no longer (?:on|at) (?:this )?server
+(?:mail ?box|user|address) (?:has )?moved
+
+[norelaying]
+relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)
+unable to relay
+not (?:allowed|permitted|authorized) to relay
+relaying mail to
+as a relay
+insecure mail relay
+not an open relay
+this system is not configured to relay
+we don't handle mail for
+not a gateway
+not local host
+that domain isn't in my list of allowed rcpthost
+requires authentication when attempting to send to a non-local
+no relaying
+
+[notcompliantrfc]
+rfc ?(?:5322|2822) (?:compliant|complian|violation|standard)
+not (?:rfc ?(?:5322|2822|822) |rfc |standards?[ -])compliant
+rfcmessagenoncompliant
+duplicate header
+multiple (?:from|subject|to|date|message-id) headers
+duplicate (?:from|subject|to|date|message-id) header
+(?:missing|invalid|malformed) (?:from|date|message-id) header
+does not comply with rfc
+
+[authfailure]
+\bspf\b.{0,24}\b(?:fail|softfail|check|validation|violation|error|record for|not pass)
+\b(?:fail|failed|failure|failing|violat\w{0,5}|invalid|bad)\b.{0,24}\b(?:spf|dkim|dmarc)\b
+sender policy framework
+\bdkim\b.{0,24}\b(?:fail|invalid|signature|check|not pass|required)
+\bdmarc\b.{0,24}\b(?:policy|fail|reject|check|not pass)
+does not have authentication information
+fails to pass authentication
+sender is unauthenticated
+authenticate with (?:either )?spf
+sender authentication
+authentication (?:rules|requirements|level|check)
+doesn't meet the (?:required )?authentication
+not allowed to send mail\.? .{0,40}_401
+spf\.pobox\.com
+sender (?:is )?not authorized by
+5322\.from address
+unauthenticated email
+per it'?s spf record
+inspect your spf
+
+[requireptr]
+\bptr\b
+reverse (?:dns|lookup|hostname|name)
+\brdns\b
+cannot find your hostname
+cannot resolve your (?:address|hostname)
+ip name lookup failed
+mismatches client ip
+unresolvable relay host name
+no (?:valid )?(?:dns|host ?name) for your ip
+hosts? with dynamic ip
+generic dns
+
+[badreputation]
+reputation
+temporarily deferred due to (?:unexpected volume|user complaints)
+user complaints
+
+[notaccept]
+null mx
+couldn't find a mail exchanger or ip address
+no mx (?:record )?found
+mx resource record of a destination host is null
+
+[hostunknown]
+host (?:or domain name )?(?:not found|unknown)
+unknown (?:host|domain)
+domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)
+no such (?:domain|host)
+name or service not known
+couldn't find any host named
+host unreachable
+unroutable address
+mail domain mentioned in email address is unknown
+unknown domain
+nxdomain
+no (?:valid )?mail exchanger
+the account or domain may not exist
+domain (?:\S+ )?does not accept mail
+dns (?:error|lookup).{0,40}(?:not found|does not exist|nxdomain)
+\b553 [^ @]+ does not exist
+unrout(?:e)?able address
+
+[userunknown]
+user ?unknown
+recipient address rejected: access denied
+invalid (?:final delivery )?userid
+check if (?:the )?(?:recipient )?address is correct
+doesn't have an? \S+ account
+unknown (?:e-?mail address|local[- ]part|mail ?box|recipient|user|address|account)
+no such (?:user|mail ?box|recipient|person|address|account)
+(?:user|recipient|mail ?box|address|account|addressee) (?:\S+ )?(?:does not|doesn't|did not) exist
+(?:user|recipient|mail ?box|address|account) (?:\S+ )?(?:was )?not (?:found|present|known)
+(?:user|recipient|mail ?box|address|account) (?:\S+ )?(?:was )?not (?:listed|exist)
+(?:user|recipient|mail ?box|address|account) (?:is )?(?:unknown|invalid|not valid)
+(?:mail ?box|recipient|user) (?:\S+ )?(?:is )?(?:currently )?unavailable
+invalid (?:recipient|mail ?box|address|user|e-?mail address)
+invalid-recipient
+not a (?:valid|known) (?:user|recipient|mail ?box|address)
+is not a valid mailbox
+bad (?:destination )?(?:mail ?box )?address
+bad[-_ ]recipient
+badrcptto
+non-?existent (?:user|recipient|account|address)
+does not exist
+doesn't exist
+no mail ?box (?:here|found|by that name)
+no account by that name
+not listed in (?:the )?(?:address book|directory|domino directory)
+not our customer
+no valid recipients
+recipient not (?:ok|accepted|exist)
+account (?:does not exist|unavailable|not found)
+there is no one at this address
+addressee unknown
+no longer (?:valid|accepts mail|active|in use)
+was not found in (?:ldap|the directory|directory)
+resolver\.adr\.recipientnotfound
+recipnotfound
+cannot be delivered to the following recipient
+user (?:\S+ )?not found
+mailbox (?:\S+ )?(?:not found|invalid)
+email account that you tried to reach does not exist
+the email address you entered couldn't be found
+couldn't be found
+is not (?:an active address|a known user)
+recipient address rejected(?:\.|$)
+
+[filtered]
+because the recipient is only accepting mail from
+refused due to recipient preferences
+rejected due to user rules
+resolver\.rst\.notauthorized
+this account is protected by
+user reject
+you have been blocked by the recipient
+recipient(?:'s)? (?:settings|preferences|filters?)
+not accepting (?:any )?mail
+has restricted sms e-mail
+refuse to receive mail
+bounced address
+
+[rejected]
+sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:rejected|refused|denied)
+sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:blacklisted|blocked|invalid)
+sender address has been blacklisted
+sender verify failed
+sender (?:is )?(?:on|in) (?:my |our |the )?(?:black ?list|block ?list|deny ?list)
+sender is spammer
+sender not pre-approved
+invalid sender
+unroutable sender
+domain of sender address
+sender domain (?:is empty|must exist|does not exist|not found)
+(?:mail from|envelope sender|return path) (?:address )?(?:rejected|refused|not allowed|invalid)
+null sender is not allowed
+empty envelope senders? not allowed
+bogus mail from
+batv
+returned mail not accepted here
+no third-party dsns
+unsigned dsn
+access denied \(in reply to mail from command\)
+administrative prohibition
+this server does not accept mail from
+fully qualified email address required
+mail from not owned by user
+email address is not verified
+not allowed to post to this (?:mailing )?list
+isn't on the recipient's list of senders
+backscatter
+emetteur invalide
+(?:in reply to|after) mail from
+not a member of this (?:mailing )?list
+not a registered gateway user
+members-only list
+recipient addresses rejected ?: access denied
+from: domain is invalid
+provide a valid from
+sending to/from an address that has been blacklisted
+send mail as
+
+[spamdetected]
+\bspam\b
+unsolicited
+\bube\b
+bulk (?:e-?mail|mail|advertising)
+junk mail
+content filter
+message content rejected
+rejecting (?:banned|mail) content
+message (?:looks|seems) (?:like|to be)
+uribl
+surbl
+blacklisted url
+message filtered
+spam ?assassin
+probable spam
+considered as junk
+high probability of
+
+[virusdetected]
+\bvirus
+malware
+infected
+potentially executable attachment
+executable (?:files|attachments?)
+
+[speeding]
+rate[ -]limit
+too many recipients (?:this|per|an|in the last) (?:hour|day|minute)
+receiving mail at a rate
+rate[ -]limited
+too (?:many|much) (?:messages|mail|emails|email)
+sending (?:rate|too fast)
+too fast
+throttl
+max(?:imum)? (?:emails|messages) per (?:hour|minute|day)
+exceeded the max emails
+daily (?:sending |message )?(?:quota|limit)
+(?:message|sending|submission) quota exceeded
+numerous attempts
+message rate
+
+[toomanyconn]
+too many (?:concurrent )?(?:connections|smtp sessions|sessions|concurrent)
+connection (?:limit|count)
+maximum connection
+too many errors from your ip
+too many recipients
+trop de connexions
+connection frequency limited
+concurrency limit
+
+[blocked]
+\bblock(?:ed|ing|list(?:ed)?)?\b
+black ?list(?:ed)?
+deny ?list
+\brbl\b
+\bdnsbl\b
+spamhaus
+spamcop
+barracuda
+sorbs
+client host rejected
+helo command rejected
+connection (?:refused|rejected|dropped|reset)
+not (?:currently )?accepting (?:mail|messages|connections) from your
+your ip
+ip address (?:\S+ )?(?:rejected|refused|not allowed)
+(?:sender|sending|client|your) ip
+listed (?:at|on|in)
+banned
+go away
+my name was rejected
+unwanted messages
+invalid ip for sending mail
+esmtp not accepting connections
+service refused
+poor reputation
+dynamic ip
+dial-?up
+open proxy
+abus(?:e|ive)
+not allowed to send (?:mail )?from
+refused to talk to me
+service not available, closing transmission channel
+after initial connection
+banned sending ip
+access denied
+
+[securityerror]
+turn on smtp authentication
+smtp authentication (?:is )?required
+authentication (?:is )?required
+
+[policyviolation]
+polic(?:y|ies)
+illegal attachment
+closed mailing list
+members-only list
+not subscribed to this group
+organizational settings
+protocol violation
+header (?:error|are not accepted)
+messages with multiple addresses
+captcha
+prohibited
+not permitted
+
+[contenterror]
+improper use of 8-bit
+8-?bit (?:data|characters)
+invalid (?:mime|header|message|character)
+message (?:is )?(?:malformed|corrupt)
+malformed (?:message|mime|header)
+too many (?:received|hops) headers
+header line too long
+illegal character
+
+[networkerror]
+no route to host
+host is unreachable
+network (?:is )?unreachable
+network error
+host name lookup failure
+host not found, try again
+dns (?:records|lookup|query|resolution|server|failure|error|problem)
+name server
+nameserver
+malformed (?:or unexpected )?name server reply
+(?:mail|forwarding|routing) loop
+message looping
+too many hops
+hop count exceeded
+unable to resolve
+unrouteable mail domain
+could not connect
+(?:unable|not able|wasn't able|could not|couldn't) to establish an? (?:smtp )?connection
+connection (?:lost|closed|failed)
+lost connection
+tls (?:handshake|negotiation)
+
+[systemerror]
+unable to contact ldap
+directory server failure
+ldap (?:server|lookup) (?:error|failure|failed)
+
+[expired]
+in the queue too long
+retry timeout exceeded
+retry time not reached
+could not be delivered for
+queue (?:period|lifetime)
+was not reachable within the allowed queue period
+
+[systemfull]
+(?:mail )?system (?:is )?full
+(?:disk|spool|queue) (?:is )?full
+out of (?:disk )?space
+no space left
+insufficient system storage
+system resources
+
+[notaccept]
+does not accept (?:any )?(?:e-?)?mail
+not accepting (?:any )?(?:e-?mail|messages|connections)
+accepts no mail
+service (?:temporarily )?unavailable
+temporarily unavailable
+
+[systemerror generic]
+system (?:error|config)
+configuration error
+(?:internal|server|local|temporary) (?:server )?(?:error|problem|failure)
+local error in processing
+loops back to myself
+aliasing/forwarding loop
+queue file write error
+misconfigured
+interrupted system call
+timeout waiting for input
+error while being processed
+transaction failed
+unable to contact ldap
+directory server
+temporary failure
+(?:please )?try again later
+try later
+
+[expired generic]
+expired
+delivery time
+connection timed out
+will continue trying
+will be retried
+timed? ?out
+giving up
+gave up
+retry (?:time|timeout)
+could not be delivered for more than
+failing for a long time
+has been delayed
+delivery attempts will continue
+not been collected after
+server did not respond
+unable to deliver (?:message )?after
+could not find a gateway
+multiple retries
+
+[failedstarttls]
+starttls
+\btls\b
+\bssl\b
+certificate
+encryption (?:required|needed)
+
+[securityerror generic]
+authentication (?:failure|failed|required|credentials)
+authentification
+verification failure
+unauthenticated senders
+not authorized
+security
+dead domain
+
+[syntaxerror]
+syntax error
+command (?:not recognized|unrecognized|parameter not implemented)
+improper sequence
+bad sequence of commands
+unrecognized command
+line too long
+
+[mailererror]
+x-unix
+mailer (?:error|program)
+exit (?:code|status)
+command (?:died|failed)
+procmail
+pipe to
+unknown mailer error
+"""
+
+
+def parse_table(text: str) -> tuple[tuple[Reason, bool, tuple[str, ...]], ...]:
+    """Sections of `text` as (reason, generic, fragments), in order."""
+    entries: list[tuple[Reason, bool, list[str]]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("# "):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            name, _, flag = line[1:-1].partition(" ")
+            entries.append((Reason(name), flag == "generic", []))
+        else:
+            entries[-1][2].append(line)
+    return tuple((reason, generic, tuple(fragments)) for reason, generic, fragments in entries)
+
+
+REASON_TABLE: tuple[tuple[Reason, bool, tuple[str, ...]], ...] = parse_table(_TABLE_TEXT)

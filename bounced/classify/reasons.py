@@ -1,0 +1,110 @@
+"""Reason detection from diagnostic text, and the delay a server asks for.
+
+`REASON_PATTERNS` is an ordered table, one alternation of message patterns per reason, in
+the spirit of Sisimai's lib/Sisimai/Reason/*.pm: the first reason whose patterns match
+wins, so the specific (greylisting, mailbox full, SPF) comes before the general (blocked,
+security error). Patterns are matched against a normalised copy of the text: lower case,
+whitespace runs collapsed, capped at `MAX_EXAMINED` characters, so a 10 MB diagnostic costs
+no more than a short one. No pattern nests quantifiers; matching is linear in the text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from bounced.classify.reason_table import REASON_TABLE
+from bounced.model import Reason
+
+__all__ = [
+    "MAX_EXAMINED",
+    "REASON_PATTERNS",
+    "ReasonRule",
+    "detect_reason",
+    "is_greylisting",
+    "matching_reasons",
+    "normalise_text",
+    "retry_after_seconds",
+]
+
+MAX_EXAMINED = 8192  # characters of a diagnostic examined; real ones are a few hundred
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Lower-cased, whitespace-collapsed, capped copy of a diagnostic."""
+    # Cap before any other work so a huge input costs O(cap), not O(len).
+    return _SPACE_RE.sub(" ", text[: MAX_EXAMINED * 2]).strip().lower()[:MAX_EXAMINED]
+
+
+class ReasonRule(NamedTuple):
+    reason: Reason
+    pattern: re.Pattern[str]
+    generic: bool  # a vague phrase ("try again", "temporary failure"): a status code beats it
+
+
+def _compile(fragments: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fragment})" for fragment in fragments))
+
+
+REASON_PATTERNS: tuple[ReasonRule, ...] = tuple(
+    ReasonRule(reason, _compile(fragments), generic) for reason, generic, fragments in REASON_TABLE
+)
+_BY_REASON: dict[Reason, re.Pattern[str]] = {}
+for _rule in REASON_PATTERNS:
+    _BY_REASON.setdefault(_rule.reason, _rule.pattern)
+
+
+def matching_reasons(text: str) -> list[Reason]:
+    """Every reason whose patterns match, in table order (for decisions that need two)."""
+    normalised = normalise_text(text)
+    if not normalised:
+        return []
+    return [rule.reason for rule in REASON_PATTERNS if rule.pattern.search(normalised)]
+
+
+def detect_reason(text: str) -> Reason | None:
+    """The first reason in table order whose patterns match `text`, or None."""
+    normalised = normalise_text(text)
+    if not normalised:
+        return None
+    for rule in REASON_PATTERNS:
+        if rule.pattern.search(normalised):
+            return rule.reason
+    return None
+
+
+def is_greylisting(text: str) -> bool:
+    return bool(_BY_REASON[Reason.GREYLISTED].search(normalise_text(text)))
+
+
+# A delay follows a retry/greylist word within a few words: "greylisted for 120 seconds",
+# "try again in 5 minutes", "retry after 60s", "please wait 2 min", "come back in 1 hour".
+_DELAY_RE = re.compile(
+    r"(?:gr[ae]y-?list\w{0,6}|try again|retry|wait|come back|defer\w{0,4}|resend|later|"
+    r"temporarily (?:rejected|blocked)|blocked)"
+    r"[^0-9.;]{0,30}?"
+    r"(\d{1,7})(?:\.\d+)? ?"
+    r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def retry_after_seconds(text: str, greylist_default: int | None = None) -> int | None:
+    """Seconds the remote server asked us to wait before retrying, or None.
+
+    `greylist_default` is returned when the text says greylisted without a number.
+    """
+    normalised = normalise_text(text)
+    if not normalised:
+        return None
+    match = _DELAY_RE.search(normalised)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        # "min"/"m" = minutes, "s"/"sec" = seconds, "h"/"hr"/"hour" = hours.
+        factor = _UNIT_SECONDS["m" if unit.startswith("m") else unit[0]]
+        return amount * factor
+    if greylist_default is not None and _BY_REASON[Reason.GREYLISTED].search(normalised):
+        return greylist_default
+    return None
