@@ -95,7 +95,7 @@ class Processor:
         if self._task is not None:
             waiters.add(self._task)
         try:
-            done, _ = await asyncio.wait(waiters, timeout=timeout)
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             idle.cancel()
         if self._error is not None:

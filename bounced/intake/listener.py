@@ -47,6 +47,12 @@ def _peer_text(peer: Any) -> str:
     return str(peer or "")
 
 
+def _reverse_path(mail_from: str | None) -> str:
+    """The null reverse-path of a bounce (MAIL FROM:<>) is stored as ""."""
+    text = (mail_from or "").strip()
+    return "" if text == "<>" else text.strip("<>")
+
+
 class BounceHandler:
     """aiosmtpd handler hooks. Reads its settings through `settings()` so a reload applies
     to the next command without touching open connections."""
@@ -92,7 +98,7 @@ class BounceHandler:
         try:
             intake_id = await self.store.spool(
                 bytes(raw),
-                envelope.mail_from or "",
+                _reverse_path(envelope.mail_from),
                 tuple(envelope.rcpt_tos),
                 _peer_text(session.peer),
                 self.clock.now(),
