@@ -65,7 +65,9 @@ def corpus_files(corpus_dir: Path = CORPUS_DIR) -> list[Path]:
     listed = sorted(expected_by_file(corpus_dir))
     paths = [corpus_dir / name for name in listed]
     seen = set(listed)
-    paths += sorted(p for p in (corpus_dir / "emails").glob("*.eml") if p.relative_to(corpus_dir).as_posix() not in seen)
+    paths += sorted(
+        p for p in (corpus_dir / "emails").glob("*.eml") if p.relative_to(corpus_dir).as_posix() not in seen
+    )
     return paths
 
 
@@ -76,6 +78,6 @@ def messages_in(path: Path) -> list[bytes]:
         return [raw]
     box = mailbox.mbox(str(path), create=False)
     try:
-        return [box.get_bytes(key) for key in box.keys()] or [raw]
+        return [box.get_bytes(key) for key in box.iterkeys()] or [raw]
     finally:
         box.close()

@@ -29,10 +29,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file, messages_in  # noqa: E402
+from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file, messages_in
 
-from bounced.model import Failure, ParsedMessage  # noqa: E402
-from bounced.parse import parse_message  # noqa: E402
+from bounced.model import Failure, ParsedMessage
+from bounced.parse import parse_message
 
 __all__ = ["METRICS", "score"]
 
@@ -96,8 +96,16 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
             hits[metric] += 1
             return
         by_engine[row.engine][metric] += 1
-        misses.append({"file": row.file, "engine": row.engine, "metric": metric, "recipient": row.recipient,
-                       "expected": want, "got": got})
+        misses.append(
+            {
+                "file": row.file,
+                "engine": row.engine,
+                "metric": metric,
+                "recipient": row.recipient,
+                "expected": want,
+                "got": got,
+            }
+        )
 
     for name in sorted(grouped):
         rows = grouped[name]
@@ -108,8 +116,16 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
                 parsed = parse_message(raw)
             except Exception as exc:  # a crash is a result to report here, not to hide
                 errors += 1
-                misses.append({"file": name, "engine": rows[0].engine, "metric": "crash", "recipient": "",
-                               "expected": "", "got": repr(exc)})
+                misses.append(
+                    {
+                        "file": name,
+                        "engine": rows[0].engine,
+                        "metric": "crash",
+                        "recipient": "",
+                        "expected": "",
+                        "got": repr(exc),
+                    }
+                )
                 continue
             failures.extend(parsed.failures)
             got = classify(parsed) if classify is not None else []
@@ -123,16 +139,27 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
                 hits["precision"] += 1
             else:
                 by_engine[rows[0].engine]["precision"] += 1
-                misses.append({"file": name, "engine": rows[0].engine, "metric": "precision",
-                               "recipient": f.recipient, "expected": "", "got": f.recipient})
+                misses.append(
+                    {
+                        "file": name,
+                        "engine": rows[0].engine,
+                        "metric": "precision",
+                        "recipient": f.recipient,
+                        "expected": "",
+                        "got": f.recipient,
+                    }
+                )
         for row, i in pairs:
             f = failures[i] if i is not None else None
             record("recall", row, f is not None, row.recipient, None)
             if f is None:
-                for metric, applies in (("status_class", bool(row.status)),
-                                        ("status_exact", bool(row.status) and not row.status_is_pseudo),
-                                        ("reply_code", bool(row.replycode)), ("action", bool(row.action)),
-                                        ("reason", classify is not None)):
+                for metric, applies in (
+                    ("status_class", bool(row.status)),
+                    ("status_exact", bool(row.status) and not row.status_is_pseudo),
+                    ("reply_code", bool(row.replycode)),
+                    ("action", bool(row.action)),
+                    ("reason", classify is not None),
+                ):
                     if applies:
                         totals[metric] += 1
                 continue
@@ -142,7 +169,9 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
                 if not row.status_is_pseudo:
                     record("status_exact", row, f.status == row.status, row.status, f.status)
             if row.replycode:
-                record("reply_code", row, str(f.reply_code or "") == row.replycode, row.replycode, f.reply_code)
+                record(
+                    "reply_code", row, str(f.reply_code or "") == row.replycode, row.replycode, f.reply_code
+                )
             if row.action:
                 record("action", row, str(f.action) == row.action, row.action, str(f.action))
             if classify is not None:
@@ -167,8 +196,10 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
 
 
 def _print_table(result: dict[str, Any]) -> None:
-    print(f"files {result['files']}  expected recipients {result['expected']}  found {result['found']}  "
-          f"matched {result['matched']}  crashes {result['errors']}")
+    print(
+        f"files {result['files']}  expected recipients {result['expected']}  found {result['found']}  "
+        f"matched {result['matched']}  crashes {result['errors']}"
+    )
     print(f"{'metric':<14}{'score':>9}{'hits':>7}{'total':>7}")
     for m in METRICS:
         value = result[m]
@@ -198,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in result["misses"]:
             if args.metric and m["metric"] != args.metric:
                 continue
-            print(f"  {m['metric']:<13}{m['file']:<34}{m['recipient']:<40} want {m['expected']!s:<8} got {m['got']}")
+            print(
+                f"  {m['metric']:<13}{m['file']:<34}{m['recipient']:<40} "
+                f"want {m['expected']!s:<8} got {m['got']}"
+            )
     print(f"\ncommand: .venv/bin/python benchmarks/accuracy.py{' --misses' if args.misses else ''}")
     return 0
 

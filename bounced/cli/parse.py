@@ -1,9 +1,168 @@
-"""Placeholder: the owning change replaces this module."""
+"""`bounced parse [--json] [--config FILE] PATH...`: show what bounced makes of bounce files.
+
+PATH is a message file, a directory of them (recursive, sorted), or an mbox (a file whose
+first line starts with "From "). One line per bounced recipient; a message with no bounce
+gives one line of kind "none". Unreadable inputs are reported on stderr and make the exit
+status 1; the rest are still processed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import mailbox
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bounced.cli.common import add_config_option, config_from_args
+from bounced.config import ClassifyConfig
+from bounced.model import ParsedMessage
+from bounced.parse import parse_message
+
+__all__ = ["FIELDS", "register", "rows_for_message", "run"]
+
+FIELDS = (
+    "file",
+    "recipient",
+    "action",
+    "status",
+    "reply_code",
+    "diagnostic",
+    "kind",
+    "reason",
+    "retry_after",
+    "remote_mta",
+    "message_id",
+    "mailing_id",
+    "return_path",
+)
+_TABLE = (("file", 28), ("recipient", 34), ("kind", 9), ("reason", 15), ("status", 7), ("code", 4))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pass
+    p = sub.add_parser("parse", help="parse bounce messages and show each bounced recipient")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="message file, directory, or mbox")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per recipient")
+    add_config_option(p)
+    p.set_defaults(func=run)
+
+
+class _Unreadable(Exception):
+    def __init__(self, label: str, error: str) -> None:
+        super().__init__(f"{label}: {error}")
+
+
+def _is_mbox(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(5) == b"From "
+
+
+def _messages(path: Path) -> Iterator[tuple[str, bytes] | _Unreadable]:
+    """(label, raw) for every message under `path`, or an _Unreadable for what cannot be read."""
+    if path.is_dir():
+        try:
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+        except OSError as exc:
+            yield _Unreadable(str(path), exc.strerror or str(exc))
+            return
+        for file in files:
+            yield from _messages(file)
+        return
+    try:
+        if _is_mbox(path):
+            box = mailbox.mbox(str(path), create=False)
+            try:
+                for n, key in enumerate(box.keys(), start=1):
+                    yield f"{path}:{n}", box.get_bytes(key)
+            finally:
+                box.close()
+            return
+        yield str(path), path.read_bytes()
+    except OSError as exc:
+        yield _Unreadable(str(path), exc.strerror or str(exc))
+
+
+def rows_for_message(label: str, parsed: ParsedMessage, config: ClassifyConfig) -> list[dict[str, Any]]:
+    """The output rows (keys FIELDS) for one parsed message."""
+    from bounced.classify import classify_message
+
+    original = parsed.original
+    common = {
+        "message_id": original.message_id,
+        "mailing_id": original.mailing_id,
+        "return_path": original.return_path,
+    }
+    if not parsed.failures:
+        row: dict[str, Any] = dict.fromkeys(FIELDS)
+        row.update(common, file=label, kind="none")
+        return [row]
+    rows = []
+    for cf in classify_message(parsed, config):
+        f = cf.failure
+        rows.append(
+            {
+                "file": label,
+                "recipient": f.recipient,
+                "action": str(f.action),
+                "status": f.status,
+                "reply_code": f.reply_code,
+                "diagnostic": f.diagnostic,
+                "kind": str(cf.kind),
+                "reason": str(cf.reason),
+                "retry_after": cf.classification.retry_after,
+                "remote_mta": f.remote_mta,
+                **common,
+            }
+        )
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    widths = {name: max([len(name)] + [len(_cell(r, name)) for r in rows]) for name, _ in _TABLE}
+    widths = {name: min(widths[name], cap) if name == "file" else widths[name] for name, cap in _TABLE}
+    header = "  ".join(name.upper().ljust(widths[name]) for name, _ in _TABLE) + "  DIAGNOSTIC"
+    print(header)
+    for r in rows:
+        cells = [_fit(_cell(r, name), widths[name]) for name, _ in _TABLE]
+        diagnostic = r.get("diagnostic") or ""
+        print("  ".join(cells) + "  " + (diagnostic[:97] + "..." if len(diagnostic) > 100 else diagnostic))
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    value = row.get("reply_code" if name == "code" else name)
+    return "-" if value is None else str(value)
+
+
+def _fit(text: str, width: int) -> str:
+    if len(text) > width:
+        return "..." + text[-(width - 3) :] if width > 3 else text[:width]
+    return text.ljust(width)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args).classify
+    failed = False
+    table: list[dict[str, Any]] = []
+    for path_arg in args.paths:
+        path = Path(path_arg)
+        if not path.exists():
+            print(f"bounced parse: {path}: no such file or directory", file=sys.stderr)
+            failed = True
+            continue
+        for item in _messages(path):
+            if isinstance(item, _Unreadable):
+                print(f"bounced parse: cannot read {item}", file=sys.stderr)
+                failed = True
+                continue
+            label, raw = item
+            rows = rows_for_message(label, parse_message(raw), config)
+            if args.json:
+                for row in rows:
+                    print(json.dumps(row, ensure_ascii=False))
+            else:
+                table.extend(rows)
+    if not args.json and table:
+        _print_table(table)
+    return 1 if failed else 0

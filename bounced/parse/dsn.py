@@ -99,7 +99,7 @@ def blocks_from_text(text: str) -> list[Block]:
 
 def _blocks_from_part(part: Message) -> list[Block]:
     payload = part.get_payload()
-    if isinstance(payload, list) and not part.get("content-transfer-encoding", "").lower().strip() in (
+    if isinstance(payload, list) and part.get("content-transfer-encoding", "").lower().strip() not in (
         "base64",
         "quoted-printable",
     ):
@@ -177,9 +177,9 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
         or (diag_status[0] != status[0] and reply_code is not None and str(reply_code)[0] == diag_status[0])
     ):
         status = diag_status
-    remote = strip_type(block.get("remote-mta", "")).strip() or None
-    if remote is None and message_fields:
-        remote = None
+    # "dns; mx.example.net. (192.0.2.25, the server for ...)": keep the host name only.
+    remote_words = strip_type(block.get("remote-mta", "")).split()
+    remote = remote_words[0].strip("[]<>").rstrip(".") or None if remote_words else None
     return Failure(
         recipient=recipient,
         action=_action(block.get("action", ""), status),

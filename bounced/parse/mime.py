@@ -18,10 +18,10 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_PARSE_BYTES",
     "MAX_TEXT_CHARS",
+    "content_type",
     "decode_header_value",
     "header",
     "headers_from_text",
-    "content_type",
     "iter_parts",
     "normalise_newlines",
     "parse_bytes",
@@ -38,7 +38,12 @@ MAX_PARTS = 200
 
 # compat32 parses these into lists of pseudo-messages (field blocks), which are not MIME parts.
 _OPAQUE_TYPES = frozenset(
-    ("message/delivery-status", "message/global-delivery-status", "message/feedback-report", "text/rfc822-headers")
+    (
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/feedback-report",
+        "text/rfc822-headers",
+    )
 )
 _NEWLINES = re.compile(rb"\r\n?")
 _ENCODED_WORD = "=?"

@@ -11,8 +11,14 @@ from bounced.parse.text import first_address
 
 __all__ = ["ORIGINAL_SEPARATOR_RE", "find_original_headers", "original_from_headers", "split_at_original"]
 
-_ORIGINAL_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
-                   "text/global-headers", "message/global-headers")
+_ORIGINAL_TYPES = (
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/rfc822-headers",
+    "text/global-headers",
+    "message/global-headers",
+)
 
 # Lines that introduce an inline copy of the original (Exim, qmail, Yahoo, Sendmail v5, Notes,
 # Google Groups, many gateways). Bounded alternatives: no nested quantifiers.
@@ -29,12 +35,26 @@ ORIGINAL_SEPARATOR_RE = re.compile(
     r")[^\n]{0,120}$",
     re.IGNORECASE | re.MULTILINE,
 )
-_HEADERISH_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
+_INDENTED_HEADER_RE = re.compile(r"^([ \t]{0,8})[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
 
 
 _KEY_HEADERS = frozenset(
-    ("from", "to", "subject", "message-id", "date", "received", "return-path", "mime-version", "content-type",
-     "x-mailer", "user-agent", "cc", "reply-to", "sender")
+    (
+        "from",
+        "to",
+        "subject",
+        "message-id",
+        "date",
+        "received",
+        "return-path",
+        "mime-version",
+        "content-type",
+        "x-mailer",
+        "user-agent",
+        "cc",
+        "reply-to",
+        "sender",
+    )
 )
 _FIELD_LINE_RE = re.compile(r"^[ \t]{0,4}([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,2}:")
 
@@ -87,11 +107,14 @@ def find_original_headers(msg: Message, body_tail: str = "") -> Message | None:
         if text.strip():
             return headers_from_text(text.lstrip("\n"))
     if body_tail:
-        # Inline copies may be indented or follow a blank line or two.
-        tail = "\n".join(line.strip() if line[:1] in " \t" else line for line in body_tail.lstrip("\n").split("\n", 200))
-        m = _HEADERISH_RE.search(tail[:4000])
+        m = _INDENTED_HEADER_RE.search(body_tail[:4000])
         if m:
-            return headers_from_text(tail[m.start() :])
+            # Inline copies may be indented as a whole (Notes, some gateways): remove that indent.
+            indent = m.group(1)
+            lines = body_tail[m.start() :].split("\n")
+            if indent:
+                lines = [line[len(indent) :] if line.startswith(indent) else line for line in lines]
+            return headers_from_text("\n".join(lines))
     return None
 
 
@@ -99,7 +122,9 @@ def _address(value: str) -> str | None:
     return first_address(value) if value else None
 
 
-def original_from_headers(headers: Message | None, return_path_fallback: str | None = None) -> OriginalMessage:
+def original_from_headers(
+    headers: Message | None, return_path_fallback: str | None = None
+) -> OriginalMessage:
     if headers is None:
         return OriginalMessage(return_path=return_path_fallback)
     message_id = header(headers, "Message-ID").strip() or None

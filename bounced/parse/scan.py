@@ -126,8 +126,10 @@ def scan(raw: bytes) -> ParsedMessage:
             return result(MessageType.DSN, failures)
     vacation = read_autoreply(msg)
     if vacation is not None:
-        orig = original if original_headers is not None else OriginalMessage(
-            message_id=None, to_address=None, from_address=None
+        orig = (
+            original
+            if original_headers is not None
+            else OriginalMessage(message_id=None, to_address=None, from_address=None)
         )
         in_reply_to = header(msg, "In-Reply-To").strip() or None
         if orig.message_id is None and in_reply_to:

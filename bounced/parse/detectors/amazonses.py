@@ -20,7 +20,7 @@ _MAX_JSON = 200_000
 
 def _load(text: str) -> dict[str, Any] | None:
     start = text.find("{")
-    if start < 0 or '"notificationType"' not in text[: _MAX_JSON] and '"Message"' not in text[:_MAX_JSON]:
+    if start < 0 or ('"notificationType"' not in text[:_MAX_JSON] and '"Message"' not in text[:_MAX_JSON]):
         return None
     try:
         doc, _ = json.JSONDecoder().raw_decode(text[start : start + _MAX_JSON])
@@ -55,25 +55,44 @@ class AmazonSesJson:
                     continue
                 diagnostic = clean_diagnostic(_str(r.get("diagnosticCode")))
                 status = find_status(_str(r.get("status"))) or find_status(diagnostic)
-                action = Action.DELAYED if transient and _str(r.get("action")).lower() != "failed" else Action.FAILED
+                action = (
+                    Action.DELAYED
+                    if transient and _str(r.get("action")).lower() != "failed"
+                    else Action.FAILED
+                )
                 failures.append(
-                    Failure(recipient=_str(r["emailAddress"]), action=action, status=status,
-                            reply_code=find_reply_code(diagnostic), diagnostic=diagnostic,
-                            remote_mta=_str(bounce.get("reportingMTA")).removeprefix("dns;").strip() or None)
+                    Failure(
+                        recipient=_str(r["emailAddress"]),
+                        action=action,
+                        status=status,
+                        reply_code=find_reply_code(diagnostic),
+                        diagnostic=diagnostic,
+                        remote_mta=_str(bounce.get("reportingMTA")).removeprefix("dns;").strip() or None,
+                    )
                 )
         elif kind == "complaint":
             complaint = doc.get("complaint") or {}
             feedback = _str(complaint.get("complaintFeedbackType")).lower() or "abuse"
             for r in complaint.get("complainedRecipients") or []:
                 if isinstance(r, dict) and _str(r.get("emailAddress")):
-                    failures.append(Failure(recipient=_str(r["emailAddress"]), reason_hint="feedback",
-                                            feedback_type=feedback))
+                    failures.append(
+                        Failure(
+                            recipient=_str(r["emailAddress"]), reason_hint="feedback", feedback_type=feedback
+                        )
+                    )
         elif kind == "delivery":
             delivery = doc.get("delivery") or {}
             response = clean_diagnostic(_str(delivery.get("smtpResponse")))
             for r in delivery.get("recipients") or []:
                 if isinstance(r, str) and r:
-                    failures.append(Failure(recipient=r, action=Action.DELIVERED, status=find_status(response),
-                                            reply_code=find_reply_code(response), diagnostic=response,
-                                            remote_mta=_str(delivery.get("reportingMTA")) or None))
+                    failures.append(
+                        Failure(
+                            recipient=r,
+                            action=Action.DELIVERED,
+                            status=find_status(response),
+                            reply_code=find_reply_code(response),
+                            diagnostic=response,
+                            remote_mta=_str(delivery.get("reportingMTA")) or None,
+                        )
+                    )
         return failures

@@ -42,8 +42,14 @@ _ID_LINE_RE = re.compile(
     r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
     re.IGNORECASE | re.MULTILINE,
 )
-_SKIP_PART_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/delivery-status",
-                    "message/global-delivery-status", "message/feedback-report")
+_SKIP_PART_TYPES = (
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "message/feedback-report",
+)
 
 
 class Detector(Protocol):
@@ -76,7 +82,7 @@ def _human_text(msg: Message) -> str:
     texts: list[str] = []
     html: list[str] = []
     inside: set[int] = set()  # parts of a returned original: not the bounce's own words
-    for depth, part in iter_parts(msg):
+    for _, part in iter_parts(msg):
         ctype = content_type(part)
         if id(part) in inside:
             continue
@@ -92,7 +98,12 @@ def _human_text(msg: Message) -> str:
         if ctype == "text/plain" or ctype == "text":
             texts.append(part_text(part))
         elif ctype == "text/html":
-            html.append(_TAG_RE.sub(" ", part_text(part)).replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " "))
+            html.append(
+                _TAG_RE.sub(" ", part_text(part))
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&nbsp;", " ")
+            )
     return "\n\n".join(texts) if texts else "\n\n".join(html)
 
 
@@ -124,13 +135,17 @@ def failure_near(ctx: Context, address: str, window: str, action: Action | None 
         status = None if reply_code >= 400 and status[0] == "2" else status
     if action is None:
         klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
-        delayed = klass == "4" or (not klass and bool(_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window)))
+        delayed = klass == "4" or (
+            not klass and bool(_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window))
+        )
         # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
         if delayed and not (_GIVEN_UP_RE.search(window) or _GIVEN_UP_RE.search(ctx.human[:3000])):
             action = Action.DELAYED
         else:
             action = Action.FAILED
-    return Failure(recipient=address, action=action, status=status, reply_code=reply_code, diagnostic=diagnostic)
+    return Failure(
+        recipient=address, action=action, status=status, reply_code=reply_code, diagnostic=diagnostic
+    )
 
 
 def _window(text: str, start: int, stop: int) -> str:
@@ -170,14 +185,21 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
         if pos >= len(text):
             failures.append(failure_near(ctx, address, text[:1500]))
             continue
+        # Start at the address's line, minus the address itself: "<a@b>:" tells nothing new.
         line_start = text.rfind("\n", 0, pos) + 1
         window = _window(text, line_start, stop)
+        head = window[: pos - line_start + len(address) + 2].lstrip(" \t<").lower()
+        if head.startswith(address.lower()):
+            window = window[window.lower().find(address.lower()) + len(address) :].lstrip(">:;, \t")
         failure = failure_near(ctx, address, window)
         if failure.reply_code is None and failure.status is None:
             # Sendmail and friends print the codes in a transcript further down.
             extra = failure_near(ctx, address, text[:6000])
             failure = Failure(
-                recipient=address, action=extra.action, status=extra.status, reply_code=extra.reply_code,
+                recipient=address,
+                action=extra.action,
+                status=extra.status,
+                reply_code=extra.reply_code,
                 diagnostic=failure.diagnostic or extra.diagnostic,
             )
         failures.append(failure)

@@ -13,7 +13,13 @@ from bounced.model import Failure
 from bounced.parse.detectors.base import Context, failure_near, failures_for
 from bounced.parse.text import find_addresses
 
-__all__ = ["FailedRecipientsHeader", "FluflBounce", "OriginalRecipient", "ProseHeuristic", "looks_like_bounce"]
+__all__ = [
+    "FailedRecipientsHeader",
+    "FluflBounce",
+    "OriginalRecipient",
+    "ProseHeuristic",
+    "looks_like_bounce",
+]
 
 _RCPT_TO_RE = re.compile(r"RCPT TO:?\s{0,4}<?([^\s<>]{1,254}@[^\s<>]{1,254})>?", re.IGNORECASE)
 
@@ -29,7 +35,8 @@ _BOUNCE_BODY_RE = re.compile(
     r"no such (?:user|mailbox|address)|mailbox (?:unavailable|full|is full)|rejected|"
     r"not (?:be )?delivered|failed to deliver|was not delivered|returned to sender|"
     r"does not exist|doesn'?t exist|remote host said|smtp error|transcript of session|"
-    r"unable to deliver|delivery failure|message delivery failed|not (?:a )?member of (?:this|the) (?:mailing )?list",
+    r"unable to deliver|delivery failure|message delivery failed|"
+    r"not (?:a )?member of (?:this|the) (?:mailing )?list",
     re.IGNORECASE,
 )
 
@@ -74,7 +81,7 @@ class FluflBounce:
     def detect(self, ctx: Context) -> list[Failure]:
         try:
             temporary, permanent = all_failures(ctx.msg)
-        except Exception:  # noqa: BLE001 - third-party code on hostile input; its failure is "found nothing"
+        except Exception:
             return []
         addresses = [a.decode("utf-8", "replace") for a in sorted(permanent) + sorted(temporary - permanent)]
         addresses = [a for a in addresses if "@" in a and ctx.is_candidate(a)]

@@ -1,0 +1,125 @@
+"""One realistic bounce per layout family: every Failure field the classifier relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bounced.model import Action, MessageType, ParsedMessage
+
+Parse = Callable[[str], ParsedMessage]
+
+
+def test_rfc3464_dsn_two_recipients_and_original(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("rfc3464.eml")
+    assert parsed.message_type is MessageType.DSN
+    assert [f.recipient for f in parsed.failures] == ["alice@example.net", "bob@example.net"]
+    alice, bob = parsed.failures
+    assert (alice.action, alice.status, alice.reply_code) == (Action.FAILED, "5.1.1", 550)
+    assert alice.diagnostic == (
+        "550 5.1.1 <alice@example.net>: Recipient address rejected: User unknown in virtual mailbox table"
+    )
+    assert alice.remote_mta == "mail.example.net"
+    assert (bob.status, bob.reply_code, bob.diagnostic) == (
+        "5.2.2",
+        552,
+        "552 5.2.2 <bob@example.net>: Mailbox full",
+    )
+    original = parsed.original
+    assert original.message_id == "<m-1001.alice@sender.example>"
+    assert original.mailing_id == "spring-2026"
+    assert original.from_address == "news@sender.example"
+    assert original.return_path == "b-3f9a2c.alice=example.net@bounces.sender.example"
+    assert original.to_address == "alice@example.net"
+    assert parsed.envelope_to == ("b-3f9a2c.alice=example.net@bounces.sender.example",)
+    assert parsed.subject == "Undelivered Mail Returned to Sender"
+
+
+def test_postfix_delay_notice_is_delayed_with_headers_only_original(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("postfix_delayed.eml")
+    [f] = parsed.failures
+    assert (f.recipient, f.action, f.status, f.reply_code) == (
+        "carol@example.org",
+        Action.DELAYED,
+        "4.4.1",
+        None,
+    )
+    assert f.diagnostic == "connect to mx.example.org[192.0.2.55]:25: Connection timed out"
+    assert parsed.original.mailing_id == "digest-w10"
+    assert parsed.original.message_id == "<digest-77@sender.example>"
+    assert parsed.original.return_path == "news@sender.example"
+
+
+def test_exim_prose_with_inline_copy(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("exim.eml")
+    assert parsed.message_type is MessageType.DSN
+    [f] = parsed.failures
+    assert (f.recipient, f.action, f.status, f.reply_code) == (
+        "dave@example.com",
+        Action.FAILED,
+        "5.1.1",
+        550,
+    )
+    assert "SMTP error from remote mail server after RCPT TO" in f.diagnostic
+    assert f.diagnostic.endswith("Recipient address rejected: User unknown")
+    assert parsed.original.mailing_id == "welcome-series"
+    assert parsed.original.message_id == "<hello-dave-1@sender.example>"
+    assert parsed.original.return_path == "news@sender.example"
+
+
+def test_qmail_prose(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("qmail.eml")
+    [f] = parsed.failures
+    assert (f.recipient, f.status, f.reply_code) == ("erin@example.info", "5.7.1", 550)
+    assert "Relay access denied" in f.diagnostic
+    assert parsed.original.message_id == "<news-erin@sender.example>"
+
+
+def test_sendmail_prose_with_transcript(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("sendmail.eml")
+    [f] = parsed.failures
+    assert (f.recipient, f.status, f.reply_code) == ("kenji@example.jp", "5.1.1", 550)
+    assert "User Unknown" in f.diagnostic
+    assert parsed.original.message_id == "<hi-kenji@sender.example>"
+
+
+def test_office365_report_with_alternative_and_qp(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("office365.eml")
+    [f] = parsed.failures
+    assert (f.recipient, f.status, f.reply_code) == ("frank@contoso.com", "5.1.10", 550)
+    assert "RecipientNotFound" in f.diagnostic
+    assert parsed.original.mailing_id == "spring-sale"
+
+
+def test_gmail_dsn_with_base64_notice_and_encoded_words(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("gmail.eml")
+    [f] = parsed.failures
+    assert (f.recipient, f.status, f.reply_code) == ("grace@gmail.example", "5.1.1", 550)
+    # The folded multi-line reply is unfolded into one line with single spaces.
+    assert "\n" not in f.diagnostic and "  " not in f.diagnostic
+    assert f.diagnostic.startswith("550-5.1.1 The email account that you tried to reach does not exist.")
+    assert f.remote_mta == "gmail-smtp-in.l.google.com"
+    assert parsed.original.from_address == "news@sender.example"
+    assert parsed.original.mailing_id == "cafe-1"
+
+
+def test_autoreply(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("autoreply.eml")
+    assert parsed.message_type is MessageType.AUTOREPLY
+    [f] = parsed.failures
+    assert (f.recipient, f.reason_hint) == ("heidi@example.de", "vacation")
+    assert parsed.original.message_id == "<sale-heidi@sender.example>"
+
+
+def test_arf_feedback_report(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("arf.eml")
+    assert parsed.message_type is MessageType.ARF
+    [f] = parsed.failures
+    assert (f.recipient, f.reason_hint, f.feedback_type) == ("ivan@isp.example", "feedback", "abuse")
+    assert parsed.original.mailing_id == "deals-10"
+    assert parsed.original.return_path == "b-77.ivan=isp.example@bounces.sender.example"
+
+
+def test_ordinary_reply_is_not_a_bounce(parse_fixture: Parse) -> None:
+    parsed = parse_fixture("nonbounce.eml")
+    assert parsed.message_type is MessageType.NONE
+    assert parsed.failures == ()
