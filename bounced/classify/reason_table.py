@@ -170,6 +170,13 @@ reputation
 temporarily deferred due to (?:unexpected volume|user complaints)
 user complaints
 
+# The sender's own address or domain refused (Postfix reject_unknown_sender_domain ...):
+# about us, whatever words about domains or users follow.
+[rejected]
+sender address rejected
+sender verify failed
+domain of sender address
+
 [notaccept]
 null mx
 couldn't find a mail exchanger or ip address
