@@ -1,9 +1,192 @@
-"""Placeholder: the owning change replaces this module."""
+"""`bounced queue ...` and `bounced undeliveries ...`: the resend queue and non-delivery events.
+
+Exit codes: 0 done / found, 1 not found / no database / store problem, 2 bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bounced.cli.common import add_config_option, config_from_args
+from bounced.errors import StoreError
+from bounced.model import NonDelivery, ResendJob
+from bounced.store import SQLiteStore, open_store
+
+__all__ = ["parse_date", "register"]
+
+Command = Callable[[SQLiteStore, argparse.Namespace], Awaitable[int]]
+
+
+def parse_date(text: str) -> datetime:
+    """`YYYY-MM-DD` (midnight UTC) or an ISO 8601 time (UTC when no offset is given)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pass
+    queue = sub.add_parser("queue", help="the resend queue (pending deliveries and resends)")
+    queue_sub = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = queue_sub.add_parser("list", help="pending resends: recipient, next attempt, attempts, last bounce")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--all", action="store_true", help="include first attempts not yet made")
+    _common(p, _queue_list)
+    p = queue_sub.add_parser("show", help="one queue entry and its delivery")
+    p.add_argument("id", type=int)
+    _common(p, _queue_show)
+
+    undel = sub.add_parser("undeliveries", help="non-delivery events (soft bounces the rules gave up on)")
+    undel_sub = undel.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = undel_sub.add_parser("list", help="non-delivery events, oldest first")
+    p.add_argument("--from", dest="since", type=parse_date, metavar="DATE", help="at or after (UTC)")
+    p.add_argument("--to", dest="until", metavar="DATE", help="before (UTC); a bare date includes that day")
+    p.add_argument("--mailing", metavar="ID", help="only this X-Mailing-ID")
+    p.add_argument("--limit", type=int, default=10_000, help="at most this many (default 10000)")
+    _common(p, _undeliveries_list)
+
+
+def _common(parser: argparse.ArgumentParser, command: Command) -> None:
+    add_config_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=lambda args: _run(args, command))
+
+
+def _run(args: argparse.Namespace, command: Command) -> int:
+    config = config_from_args(args)
+    path = config.storage.path
+    if path != ":memory:" and not Path(path).exists():
+        print(
+            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def main() -> int:
+        store = await open_store(config.storage)
+        try:
+            return await command(store, args)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except StoreError as exc:
+        print(f"bounced: store error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _job_dict(job: ResendJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "delivery_id": job.delivery_id,
+        "recipient": job.recipient,
+        "next_attempt_at": _when(job.due_at),
+        "attempt": job.attempt,
+        "attempts_so_far": job.attempt - 1,
+        "state": job.state.value,
+        "last_bounce_text": job.last_bounce_text,
+    }
+
+
+async def _queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+    jobs = await store.list_resends(limit=args.limit, include_first=args.all)
+    if args.json:
+        _print_json([_job_dict(j) for j in jobs])
+        return 0
+    for job in jobs:
+        text = " ".join((job.last_bounce_text or "").split())
+        print(f"{job.id}\t{job.recipient}\t{_when(job.due_at)}\t{job.attempt - 1}\t{job.state.value}\t{text}")
+    counts = await store.queue_counts()
+    print(
+        f"{len(jobs)} shown; queue: {counts['pending']} pending, {counts['running']} running", file=sys.stderr
+    )
+    return 0
+
+
+async def _queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
+    job = await store.get_resend(args.id)
+    if job is None:
+        print(f"bounced: no queue entry {args.id}", file=sys.stderr)
+        return 1
+    delivery = await store.get_delivery(job.delivery_id)
+    history = await store.jobs_for_delivery(job.delivery_id)
+    if args.json:
+        out = _job_dict(job)
+        if delivery is not None:
+            out["delivery"] = {
+                "state": delivery.state.value,
+                "attempts": delivery.attempts,
+                "sending_ip": delivery.sending_ip,
+                "mailing_id": delivery.mailing_id,
+                "from_domain": delivery.from_domain,
+                "created_at": _when(delivery.created_at),
+                "last_attempt_at": _when(delivery.last_attempt_at),
+            }
+        out["history"] = [_job_dict(j) for j in history]
+        _print_json(out)
+        return 0
+    print(f"queue entry {job.id}: attempt {job.attempt} of delivery {job.delivery_id} ({job.state.value})")
+    print(f"  recipient:    {job.recipient}")
+    print(f"  next attempt: {_when(job.due_at)}")
+    print(f"  last bounce:  {job.last_bounce_text or '-'}")
+    if delivery is not None:
+        print(f"  delivery:     {delivery.state.value}, {delivery.attempts} attempt(s) so far")
+        print(f"  mailing:      {delivery.mailing_id or '-'}  from {delivery.from_domain or '-'}")
+        print(f"  sending IP:   {delivery.sending_ip or '(OS default)'}")
+        print(f"  submitted:    {_when(delivery.created_at)}")
+    for past in history:
+        print(f"  attempt {past.attempt}: due {_when(past.due_at)} {past.state.value}")
+    return 0
+
+
+def _nd_dict(nd: NonDelivery) -> dict[str, Any]:
+    return {
+        "id": nd.id,
+        "delivery_id": nd.delivery_id,
+        "recipient": nd.recipient,
+        "at": _when(nd.at),
+        "attempts": nd.attempts,
+        "last_bounce_text": nd.last_bounce_text,
+        "mailing_id": nd.mailing_id,
+        "from_domain": nd.from_domain,
+        "sending_ip": nd.sending_ip,
+    }
+
+
+async def _undeliveries_list(store: SQLiteStore, args: argparse.Namespace) -> int:
+    until = None
+    if args.until is not None:
+        try:
+            until = parse_date(args.until)
+        except argparse.ArgumentTypeError as exc:
+            print(f"bounced: --to: {exc}", file=sys.stderr)
+            return 2
+        if len(args.until.strip()) == 10:
+            until += timedelta(days=1)  # "--to 2026-03-01" includes that day
+    rows = await store.list_non_deliveries(args.since, until, args.mailing, args.limit)
+    if args.json:
+        _print_json([_nd_dict(r) for r in rows])
+        return 0
+    for nd in rows:
+        text = " ".join(nd.last_bounce_text.split())
+        print(f"{_when(nd.at)}\t{nd.recipient}\t{nd.attempts}\t{nd.mailing_id or '-'}\t{text}")
+    print(f"{len(rows)} non-delivery event(s)", file=sys.stderr)
+    return 0

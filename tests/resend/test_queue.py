@@ -1,0 +1,168 @@
+"""The queue in burst mode (`run_once`) with a fake clock, a real store and a real next hop."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bounced.clock import FakeClock
+from bounced.config import Config
+from bounced.config.loader import build
+from bounced.model import Action, BounceEvent, BounceKind, DeliveryState, Reason
+from bounced.resend.queue import ResendQueue
+from bounced.resend.sender import RelaySender
+from bounced.store import SQLiteStore, open_store
+from tests.conftest import free_port
+from tests.submission.nexthop import NextHop
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+RAW = b"From: news@shop.example\r\nMessage-ID: <q1@shop.example>\r\nSubject: q\r\n\r\nhello\r\n"
+
+
+def config(db: Path, relay_port: int, **resend: object) -> Config:
+    return build(
+        Config,
+        {
+            "storage": {"path": str(db)},
+            "relay": {"host": "127.0.0.1", "port": relay_port, "timeout": 3.0},
+            "verp": {"domain": "bounces.example.net", "secret": "k"},
+            "resend": {"default": {"delays": [60], "attempts": 2, "max_age": 3600}, **resend},
+        },
+    )
+
+
+@pytest.fixture
+async def hop() -> AsyncIterator[NextHop]:
+    server = await NextHop().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await open_store(config(db_path, 25).storage)
+    yield s
+    await s.close()
+
+
+def make_queue(store: SQLiteStore, cfg: Config, clock: FakeClock) -> ResendQueue:
+    return ResendQueue(store, cfg, clock, RelaySender(cfg.relay), rng=random.Random(7))
+
+
+def soft_event(delivery_id: int, **kw: object) -> BounceEvent:
+    fields: dict[str, object] = dict(
+        recipient="u@dest.example", kind=BounceKind.SOFT, reason=Reason.MAILBOXFULL, received_at=T0,
+        action=Action.FAILED, status="4.2.2", reply_code=452, diagnostic="452 4.2.2 Mailbox full",
+        delivery_id=delivery_id, signed=True, message_id=f"<bounce-{kw.pop('n', 1)}@x>",
+    )  # fmt: skip
+    fields.update(kw)
+    return BounceEvent(**fields)  # type: ignore[arg-type]
+
+
+async def test_resend_cycle_with_fake_clock(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    clock = FakeClock(T0)
+    cfg = config(db_path, hop.port)
+    queue = make_queue(store, cfg, clock)
+    _, [did] = await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
+    run = await queue.run_once()
+    assert (run.attempted, run.delivered) == (1, 1)
+    # Two bounces about attempt 1 (different bounce messages) and a delay notice.
+    await store.record_events(None, [soft_event(did, n=1), soft_event(did, n=2, status="4.2.1")], T0)
+    await store.record_events(None, [soft_event(did, n=3, action=Action.DELAYED, status="4.4.7")], T0)
+    run = await queue.run_once()
+    assert (run.scheduled, run.ignored, run.attempted) == (1, 2, 0)
+    [job] = await store.list_resends()
+    assert (job.attempt, (job.due_at - T0).total_seconds()) == (2, 60)
+    clock.advance(59)
+    assert (await queue.run_once()).attempted == 0  # not due yet
+    clock.advance(1)
+    run = await queue.run_once()
+    assert (run.attempted, run.delivered) == (1, 1)
+    assert len(hop.delivered_to("u@dest.example")) == 2
+    delivery = await store.get_delivery(did)
+    assert delivery is not None and (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 2)
+    # Rules allow 2 resends; a bounce after the last one gives up, once.
+    await store.record_events(None, [soft_event(did, n=4)], clock.now())
+    await queue.run_once()
+    clock.advance(60)
+    await queue.run_once()
+    await store.record_events(None, [soft_event(did, n=5, diagnostic="452 still full")], clock.now())
+    run = await queue.run_once()
+    assert run.gave_up == 1
+    [nd] = await store.list_non_deliveries()
+    assert (nd.attempts, nd.last_bounce_text) == (3, "452 still full")
+    await store.record_events(None, [soft_event(did, n=6)], clock.now())
+    run = await queue.run_once()
+    assert (run.gave_up, run.scheduled, run.ignored) == (0, 0, 1)
+    assert len(await store.list_non_deliveries()) == 1
+
+
+async def test_suppressed_before_resend_cancels(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    clock = FakeClock(T0)
+    queue = make_queue(store, config(db_path, hop.port), clock)
+    _, [did] = await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
+    await queue.run_once()
+    await store.record_events(None, [soft_event(did)], T0)
+    await queue.run_once()
+    await store.add_suppression("u@dest.example", "complaint by phone", "tester", T0)
+    clock.advance(3600)
+    run = await queue.run_once()
+    assert (run.attempted, run.cancelled, run.delivered) == (1, 1, 0)
+    assert len(hop.delivered_to("u@dest.example")) == 1
+    delivery = await store.get_delivery(did)
+    assert delivery is not None and delivery.state is DeliveryState.SUPPRESSED
+    assert (await store.queue_counts())["cancelled"] == 1
+
+
+async def test_unreachable_relay_is_a_soft_networkerror(store: SQLiteStore, db_path: Path) -> None:
+    clock = FakeClock(T0)
+    queue = make_queue(store, config(db_path, free_port()), clock)
+    await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
+    run = await queue.run_once()
+    assert (run.attempted, run.bounced, run.scheduled) == (1, 1, 1)
+    [event] = await store.events_for("u@dest.example")
+    assert (event.kind, event.reason, event.source, event.status) == (
+        BounceKind.SOFT,
+        Reason.NETWORKERROR,
+        "smtp",
+        "4.4.1",
+    )
+    assert await store.get_suppression("u@dest.example") is None
+    [job] = await store.list_resends()
+    assert job.attempt == 2 and "Connect call failed" in (job.last_bounce_text or "")
+
+
+async def test_blocked_at_data_is_undelivered_not_suppressed(
+    store: SQLiteStore, db_path: Path, hop: NextHop
+) -> None:
+    hop.script(
+        "u@dest.example", "data", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"
+    )
+    clock = FakeClock(T0)
+    queue = make_queue(store, config(db_path, hop.port), clock)
+    await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
+    run = await queue.run_once()
+    assert run.gave_up == 1
+    [event] = await store.events_for("u@dest.example")
+    assert event.kind is BounceKind.BLOCKED and not event.suppress
+    assert await store.get_suppression("u@dest.example") is None
+    [nd] = await store.list_non_deliveries()
+    assert nd.last_bounce_text.startswith("554 5.7.1 Service unavailable")
+
+
+async def test_expired_lease_is_taken_over_once(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    clock = FakeClock(T0)
+    queue = make_queue(store, config(db_path, hop.port, lease=30.0), clock)
+    await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
+    # A worker that claimed the row and died: nobody else may take it while the lease holds.
+    [claimed] = await store.claim_attempts(T0, datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC), 10)
+    assert (await queue.run_once()).attempted == 0
+    clock.advance(31)
+    run = await queue.run_once()
+    assert (run.attempted, run.delivered) == (1, 1)
+    assert (await queue.run_once()).attempted == 0
+    assert len(hop.received) == 1 and claimed.attempt == 1

@@ -1,0 +1,101 @@
+"""`bounced queue list/show` and `bounced undeliveries list` against a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bounced.cli import main
+from bounced.config.storage import StorageConfig
+from bounced.model import DeliveryState
+from bounced.store import open_store
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def populate(db: Path) -> None:
+    async def run() -> None:
+        store = await open_store(StorageConfig(path=str(db)))
+        try:
+            raw = b"From: a@shop.example\r\nSubject: x\r\n\r\nbody\r\n"
+            _, ids = await store.record_outbound(
+                raw,
+                "p@x",
+                [("one@dest.example", None), ("two@dest.example", "127.0.0.2")],
+                T0,
+                mailing_id="m-1",
+            )
+            claimed = await store.claim_attempts(T0, T0 + timedelta(minutes=5), 10)
+            assert len(claimed) == 2
+            for item in claimed:
+                await store.finish_attempt(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, T0)
+            await store.schedule_resend(ids[0], 2, T0 + timedelta(minutes=30), T0, "452 4.2.2 Mailbox full")
+            await store.give_up_delivery(ids[1], T0 + timedelta(days=1), "421 4.4.2 Timeout")
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    db = tmp_path / "b.sqlite3"
+    populate(db)
+    path = tmp_path / "bounced.toml"
+    path.write_text(f'[storage]\npath = "{db}"\n')
+    return path
+
+
+def test_queue_list_and_show(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "list", "--config", str(config_file)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    job_id, rcpt, due, attempts, state, text = lines[0].split("\t")
+    assert (rcpt, due, attempts, state, text) == (
+        "one@dest.example",
+        "2026-03-01T10:30:00Z",
+        "1",
+        "pending",
+        "452 4.2.2 Mailbox full",
+    )
+    assert main(["queue", "list", "--json", "--config", str(config_file)]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["recipient"] == "one@dest.example" and entry["attempts_so_far"] == 1
+    assert main(["queue", "show", job_id, "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "one@dest.example" in out and "scheduled, 1 attempt(s) so far" in out and "attempt 1:" in out
+    assert main(["queue", "show", "999", "--config", str(config_file)]) == 1
+
+
+def test_undeliveries_filters(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["undeliveries", "list", "--json", "--config", str(config_file)]) == 0
+    [nd] = json.loads(capsys.readouterr().out)
+    assert (nd["recipient"], nd["attempts"], nd["mailing_id"], nd["sending_ip"]) == (
+        "two@dest.example",
+        1,
+        "m-1",
+        "127.0.0.2",
+    )
+    assert nd["last_bounce_text"] == "421 4.4.2 Timeout"
+    for argv, count in [
+        (["--from", "2026-03-02"], 1),
+        (["--from", "2026-03-03"], 0),
+        (["--to", "2026-03-01"], 0),
+        (["--to", "2026-03-02"], 1),
+        (["--mailing", "m-1"], 1),
+        (["--mailing", "other"], 0),
+    ]:
+        assert main(["undeliveries", "list", "--json", "--config", str(config_file), *argv]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == count, argv
+    assert main(["undeliveries", "list", "--to", "yesterday", "--config", str(config_file)]) == 2
+
+
+def test_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bounced.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path / "none.sqlite3"}"\n')
+    assert main(["queue", "list", "--config", str(path)]) == 1
+    assert "no database" in capsys.readouterr().err
