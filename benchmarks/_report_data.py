@@ -2,10 +2,11 @@
 
 Distributions (deterministic, seeded): ~70 % soft among events, 40 from-domains with Zipf
 weights, 8 sending IPs (each from-domain sends from one or two), 400 mailings of one
-from-domain each spread over the year (bounces arrive over 3 days), Zipf recipient domains
-(20,000 of them, big providers first), ~300 distinct normalised texts: big providers have
-their own wording, the rest share a generic pool, and every message varies (addresses,
-queue ids, IPs, URLs, numbers) as real ones do.
+from-domain each spread over the year (bounces arrive over 4 days), Zipf recipient domains
+(20,000 of them, 20 big providers first, the rest hosted at 30 hosters), several hundred
+distinct normalised texts: providers and hosters have their own wording (80 %), the rest
+comes from a generic pool, and every message varies (addresses, queue ids, IPs, URLs,
+numbers) as real ones do.
 
 Rows go straight into `bounce_events` with executemany (10 million through the daemon
 would take hours); the schema and its triggers are the real migrations.
@@ -27,7 +28,7 @@ from bounced.report.bounce_text import normalise_bounce_text
 
 __all__ = ["GENERATOR_VERSION", "YEAR_START", "apply_migrations", "generate", "migrations_digest"]
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000
 _START_US = int(YEAR_START.timestamp()) * 1_000_000
@@ -93,14 +94,15 @@ class _Texts:
     def __init__(self, rng: random.Random) -> None:
         self.generic = [(t, c) for t in _GENERIC for c in rng.sample(_CODES, 3)]  # 60 variants
         self.by_provider: dict[str, list[tuple[str, tuple[str, str]]]] = {}
-        for p in _PROVIDERS:  # each big provider: a dozen wordings of its own
-            own = [
-                (f"{{c}} {{s}} [{p}] {t.split(' ', 2)[-1]}", c)
-                for t, c in rng.sample(self.generic, 12)
-            ]
-            self.by_provider[p] = own
+        # Big providers word things their own way; small domains live at one of 30 hosters,
+        # which answer for all their domains with half a dozen texts each.
+        for p in _PROVIDERS + [f"hoster{k}" for k in range(30)]:
+            own = [(f"{{c}} {{s}} [{p}] {t.split(' ', 2)[-1]}", c) for t, c in rng.sample(self.generic, 12)]
+            self.by_provider[p] = own if not p.startswith("hoster") else own[:6]
 
     def pick(self, rng: random.Random, domain: str) -> tuple[str, tuple[str, str]]:
+        if domain.startswith("d"):  # "d123.example": hosted
+            domain = f"hoster{int(domain[1:].partition('.')[0]) % 30}"
         own = self.by_provider.get(domain)
         if own and rng.random() < 0.8:
             return own[min(int(rng.paretovariate(1.2)) - 1, len(own) - 1)]
@@ -128,7 +130,7 @@ def _rows(total: int, seed: int) -> Iterator[tuple[object, ...]]:
     domains = _PROVIDERS + [f"d{k}.example" for k in range(20_000 - len(_PROVIDERS))]
     cum_domains = list(_accumulate(_zipf_weights(len(domains), 1.1)))
     texts = _Texts(rng)
-    key_cache: dict[tuple[str, tuple[str, str]], str] = {}
+    key_cache: dict[tuple[str, tuple[str, str], str], str] = {}
     per_day = total // 365
     event_id = 0
     for day in range(365):
@@ -146,7 +148,7 @@ def _rows(total: int, seed: int) -> Iterator[tuple[object, ...]]:
                 kind, reason = "soft", "mailboxfull"
                 template, code = texts.pick(rng, domain)
                 diag = _fill(template, rng, code, domain)
-                ck = (template, code)
+                ck = (template, code, domain)
                 key = key_cache.get(ck)
                 if key is None or event_id % 997 == 0:
                     fresh = normalise_bounce_text(diag, int(code[0]))
@@ -161,7 +163,13 @@ def _rows(total: int, seed: int) -> Iterator[tuple[object, ...]]:
                 key, reply, status = normalise_bounce_text(diag, 550), 550, "5.1.1"
             elif r < 0.94:
                 status = "5.7.1"
-                kind, reason, diag, key, reply = "blocked", "blocked", "554 5.7.1 blocked", "554 5.7.1 blocked", 554
+                kind, reason, diag, key, reply = (
+                    "blocked",
+                    "blocked",
+                    "554 5.7.1 blocked",
+                    "554 5.7.1 blocked",
+                    554,
+                )
             elif r < 0.97:
                 status = None
                 kind, reason, diag, key, reply = "autoreply", "vacation", "", "", None

@@ -31,8 +31,10 @@ __all__ = [
     "Profile",
     "ProfileStatus",
     "Reason",
+    "ReportGrouping",
     "ResendJob",
     "ResendState",
+    "SoftBounceGroup",
     "SuppressionEntry",
     "address_domain",
     "normalise_address",
@@ -377,3 +379,27 @@ class NonDelivery:
     mailing_id: str | None = None
     from_domain: str | None = None
     sending_ip: str | None = None
+
+
+# --- reports ------------------------------------------------------------------------
+
+
+class ReportGrouping(enum.StrEnum):
+    """What the first column of a soft-bounce report groups by."""
+
+    FROM_DOMAIN = "from-domain"  # bounce_events.from_domain: the domain we sent from
+    IP = "ip"  # bounce_events.sending_ip
+
+
+@dataclass(frozen=True, slots=True)
+class SoftBounceGroup:
+    """One cell of the soft-bounce report, as counted by the store (exact)."""
+
+    group: str | None  # from-domain or sending IP; None when unknown
+    recipient_domain: str
+    text_key: str  # normalised bounce text (report.bounce_text.normalise_bounce_text)
+    amount: int  # soft bounce events in the cell
+    example: str | None  # one full original diagnostic of the cell (None: example gone)
+    reply_code: int | None = None  # of the example
+    status: str | None = None  # of the example
+    reason: str | None = None  # of the example (Reason value)

@@ -8,7 +8,7 @@ method are normalised with `model.normalise_address` (domain case-insensitive).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,7 +24,9 @@ from bounced.model import (
     NonDelivery,
     OutboundMessage,
     Profile,
+    ReportGrouping,
     ResendJob,
+    SoftBounceGroup,
     SuppressionEntry,
 )
 
@@ -34,6 +36,7 @@ __all__ = [
     "OutboundAttempt",
     "OutboxStore",
     "RecordOutcome",
+    "ReportStore",
     "ResendTiming",
     "Store",
     "SuppressionStore",
@@ -236,5 +239,24 @@ class OutboxStore(Protocol):
     async def mark_resend_event(self, event_id: int, state: str) -> None: ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, Protocol):
+class ReportStore(Protocol):
+    def soft_bounce_groups(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+        mailing_id: str | None = None,
+    ) -> AsyncIterator[SoftBounceGroup]:
+        """Exact soft-bounce counts in [start, end) per (group, recipient domain, normalised
+        text), largest first (ties by group, domain, text); streamed."""
+        ...
+
+    def non_deliveries_between(
+        self, start: datetime, end: datetime, mailing_id: str | None = None
+    ) -> AsyncIterator[NonDelivery]:
+        """Non-delivery events in [start, end), oldest first; streamed."""
+        ...
+
+
+class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, Protocol):
     async def close(self) -> None: ...

@@ -13,6 +13,7 @@ from bounced.store.sqlite.bounces import BouncesMixin
 from bounced.store.sqlite.connection import SQLiteConnection
 from bounced.store.sqlite.intake import IntakeMixin
 from bounced.store.sqlite.outbox import OutboxMixin
+from bounced.store.sqlite.report import ReportMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
 
 __all__ = ["SQLiteStore"]
@@ -23,6 +24,7 @@ class SQLiteStore(
     BouncesMixin,
     SuppressionMixin,
     OutboxMixin,
+    ReportMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""

@@ -1,0 +1,214 @@
+"""Report writers: aligned table, CSV (RFC 4180, UTF-8 with BOM), XLSX, JSON. All stream.
+
+Each writer takes rows in batches (`write_rows`) and a total at the end (`finish`), so a
+report of any size is written in bounded memory. `write_report` feeds a writer from an
+async row source, running the writer's (blocking) work in a thread so an event loop that
+calls it is never stalled by file or XLSX writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import AsyncIterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import xlsxwriter
+
+from bounced.report.softbounce import ReportLayout
+
+__all__ = [
+    "FORMATS",
+    "CsvWriter",
+    "JsonWriter",
+    "ReportWriter",
+    "TableWriter",
+    "XlsxReportWriter",
+    "csv_safe",
+    "write_report",
+]
+
+FORMATS = ("table", "csv", "xlsx", "json")
+Row = Sequence[str | int]
+_XLSX_CELL_MAX = 32_767  # Excel's limit for one cell's text
+
+
+class ReportWriter(Protocol):
+    def write_rows(self, rows: Sequence[Row]) -> None: ...
+
+    def finish(self, total: int, row_count: int) -> None: ...
+
+
+def csv_safe(value: str | int) -> str | int:
+    """Bounce texts come from remote servers: a leading = + - @ would be a formula in a
+    spreadsheet (CSV injection), so such a cell gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class TableWriter:
+    """Columns aligned for a terminal. Widths come from the first rows (bounded buffer),
+    capped per column; longer text is shortened with an ellipsis (exports keep it whole)."""
+
+    def __init__(self, stream: IO[str], layout: ReportLayout, sample: int = 1000) -> None:
+        self._stream = stream
+        self._layout = layout
+        self._sample = sample
+        self._buffer: list[Row] = []
+        self._widths: list[int] | None = None
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        if self._widths is None:
+            self._buffer.extend(rows)
+            if len(self._buffer) >= self._sample:
+                self._flush_buffer()
+            return
+        self._emit(rows)
+
+    def _flush_buffer(self) -> None:
+        widths = []
+        for i, col in enumerate(self._layout.columns):
+            longest = max((len(str(r[i])) for r in self._buffer), default=0)
+            width = max(len(col.title), longest)
+            widths.append(width if col.numeric else min(width, max(col.width, len(col.title))))
+        self._widths = widths
+        self._line([c.title for c in self._layout.columns])
+        self._stream.write("  ".join("-" * w for w in widths) + "\n")
+        self._emit(self._buffer)
+        self._buffer = []
+
+    def _emit(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._line(row)
+
+    def _line(self, values: Sequence[str | int]) -> None:
+        assert self._widths is not None
+        cells = []
+        for value, width, col in zip(values, self._widths, self._layout.columns, strict=True):
+            text = str(value)
+            if len(text) > width:
+                text = text[: width - 1] + "…"
+            cells.append(text.rjust(width) if col.numeric else text.ljust(width))
+        self._stream.write("  ".join(cells).rstrip() + "\n")
+
+    def finish(self, total: int, row_count: int) -> None:
+        if self._widths is None:
+            self._flush_buffer()
+        assert self._widths is not None
+        self._stream.write("  ".join("-" * w for w in self._widths) + "\n")
+        self._line(_total_row(self._layout, total))
+        self._stream.write(f"({row_count} rows)\n")
+        self._stream.flush()
+
+
+class CsvWriter:
+    """RFC 4180: comma, double quotes, CRLF; UTF-8 with a BOM so Excel and LibreOffice read
+    non-ASCII text right. The last row is the total."""
+
+    def __init__(self, stream: IO[bytes], layout: ReportLayout) -> None:
+        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
+        self._layout = layout
+        self._text.write("\ufeff")
+        self._csv = csv.writer(self._text, lineterminator="\r\n")
+        self._csv.writerow([c.title for c in layout.columns])
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        self._csv.writerows([csv_safe(v) for v in row] for row in rows)
+
+    def finish(self, total: int, row_count: int) -> None:
+        self._csv.writerow(_total_row(self._layout, total))
+        self._text.flush()
+        self._text.detach()  # the caller owns (and closes) the underlying stream
+
+
+class XlsxReportWriter:
+    """A real workbook, written row by row (constant_memory): header, frozen header row,
+    autofilter, column widths, full text (up to Excel's 32,767 characters a cell), total."""
+
+    def __init__(self, path: str | Path, layout: ReportLayout, sheet: str = "Soft bounces") -> None:
+        self._layout = layout
+        self._book = xlsxwriter.Workbook(
+            str(path), {"constant_memory": True, "strings_to_urls": False, "strings_to_formulas": False}
+        )
+        self._sheet = self._book.add_worksheet(sheet[:31])
+        self._bold = self._book.add_format({"bold": True})
+        for i, col in enumerate(layout.columns):
+            self._sheet.set_column(i, i, min(max(col.width, len(col.title) + 2), 80))
+        self._sheet.write_row(0, 0, [c.title for c in layout.columns], self._bold)
+        self._sheet.freeze_panes(1, 0)
+        self._row = 1
+
+    def _write(self, row: Row, fmt: Any = None) -> None:
+        for col, value in enumerate(row):
+            if isinstance(value, int):
+                self._sheet.write_number(self._row, col, value, fmt)
+            else:
+                self._sheet.write_string(self._row, col, value[:_XLSX_CELL_MAX], fmt)
+        self._row += 1
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self._write(row)
+
+    def finish(self, total: int, row_count: int) -> None:
+        last_data_row = self._row - 1
+        self._sheet.autofilter(0, 0, max(last_data_row, 1), len(self._layout.columns) - 1)
+        self._write(_total_row(self._layout, total), self._bold)
+        self._book.close()
+
+
+class JsonWriter:
+    """One JSON document: {"meta": ..., "columns": [...], "rows": [{...}], "total": N}."""
+
+    def __init__(self, stream: IO[str], layout: ReportLayout, meta: Mapping[str, object]) -> None:
+        self._stream = stream
+        self._keys = layout.keys
+        self._first = True
+        head = json.dumps({"meta": dict(meta), "columns": list(self._keys)}, ensure_ascii=False)
+        self._stream.write(head[:-1] + ', "rows": [')
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        out = []
+        for row in rows:
+            item = json.dumps(dict(zip(self._keys, row, strict=True)), ensure_ascii=False)
+            out.append(("\n" if self._first else ",\n") + item)
+            self._first = False
+        self._stream.write("".join(out))
+
+    def finish(self, total: int, row_count: int) -> None:
+        self._stream.write(f'\n], "total": {total}, "row_count": {row_count}}}\n')
+        self._stream.flush()
+
+
+def _total_row(layout: ReportLayout, total: int) -> list[str | int]:
+    cells: list[str | int] = [""] * len(layout.columns)
+    cells[0] = "Total"
+    if layout.total_column is not None:
+        cells[layout.keys.index(layout.total_column)] = total
+    else:
+        cells[1] = total  # a list report: the number of entries
+    return cells
+
+
+async def write_report(
+    rows: AsyncIterable[Row], writer: ReportWriter, layout: ReportLayout, batch_size: int = 2000
+) -> tuple[int, int]:
+    """Stream `rows` into `writer` in batches written off the event loop; (total, row count)."""
+    index = layout.keys.index(layout.total_column) if layout.total_column else None
+    total = count = 0
+    batch: list[Row] = []
+    async for row in rows:
+        batch.append(row)
+        count += 1
+        total += int(row[index]) if index is not None else 1
+        if len(batch) >= batch_size:
+            await asyncio.to_thread(writer.write_rows, batch)
+            batch = []
+    if batch:
+        await asyncio.to_thread(writer.write_rows, batch)
+    await asyncio.to_thread(writer.finish, total, count)
+    return total, count

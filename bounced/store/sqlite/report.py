@@ -1,0 +1,194 @@
+"""Report queries: exact soft-bounce counts per (group, recipient domain, bounce text).
+
+A period is answered from three sources whose union is exactly the period's soft events:
+whole UTC months from `report_soft_monthly`, whole UTC days from `report_soft_daily` (both
+kept by triggers in the events' own transactions, migration 0003), and the partial days at
+either edge from the raw `bounce_events`. The example text of a row is the first soft event
+seen with that recipient domain and normalised text (`report_soft_examples`). Rows stream
+out sorted by amount (largest first, ties by group, domain, text), so memory does not grow
+with the number of events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bounced.errors import StoreError
+from bounced.model import NonDelivery, ReportGrouping, SoftBounceGroup
+from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
+
+__all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
+
+DAY_MICROS = 86_400 * 1_000_000
+_FETCH = 1000
+_EPOCH_DAY = date(1970, 1, 1)
+_GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPlan:
+    """How a period [start, end) splits into sources (all ranges half-open)."""
+
+    months: tuple[int, int] | None  # yyyymm keys
+    days: tuple[tuple[int, int], ...]  # UTC day numbers
+    raw: tuple[tuple[int, int], ...]  # microseconds
+
+
+def _day_date(day: int) -> date:
+    return _EPOCH_DAY + timedelta(days=day)
+
+
+def _date_day(value: date) -> int:
+    return (value - _EPOCH_DAY).days
+
+
+def _yyyymm(day: int) -> int:
+    d = _day_date(day)
+    return d.year * 100 + d.month
+
+
+def _first_month_start_at_or_after(day: int) -> int:
+    d = _day_date(day)
+    if d.day == 1:
+        return day
+    nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return _date_day(nxt)
+
+
+def _last_month_start_at_or_before(day: int) -> int:
+    return _date_day(_day_date(day).replace(day=1))
+
+
+def plan_period(start_us: int, end_us: int) -> PeriodPlan:
+    """Split [start_us, end_us) into whole months, whole days and raw edges (pure)."""
+    if end_us <= start_us:
+        return PeriodPlan(None, (), ())
+    d0 = -(-start_us // DAY_MICROS)  # first whole day
+    d1 = end_us // DAY_MICROS  # end of the last whole day
+    if d0 >= d1:
+        return PeriodPlan(None, (), ((start_us, end_us),))
+    raw: list[tuple[int, int]] = []
+    if start_us < d0 * DAY_MICROS:
+        raw.append((start_us, d0 * DAY_MICROS))
+    if d1 * DAY_MICROS < end_us:
+        raw.append((d1 * DAY_MICROS, end_us))
+    m0 = _first_month_start_at_or_after(d0)
+    m1 = _last_month_start_at_or_before(d1)
+    if m0 < m1:
+        days = tuple(r for r in ((d0, m0), (m1, d1)) if r[0] < r[1])
+        return PeriodPlan((_yyyymm(m0), _yyyymm(m1)), days, tuple(raw))
+    return PeriodPlan(None, ((d0, d1),), tuple(raw))
+
+
+def _soft_groups_sql(
+    plan: PeriodPlan, column: str, mailing_id: str | None, start_us: int, end_us: int
+) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    agg_cols = f"{column} AS g, recipient_domain AS rd, text_key AS tk, amount AS n"
+    raw_cols = f"coalesce({column}, '') AS g, recipient_domain AS rd, text_key AS tk, 1 AS n"
+    if mailing_id is not None:
+        # Pre-aggregates are for all mailings; one mailing reads its own events (indexed).
+        parts.append(
+            f"SELECT {raw_cols} FROM bounce_events WHERE kind = 'soft' AND mailing_id = ?"
+            " AND received_at >= ? AND received_at < ?"
+        )
+        params += [mailing_id, start_us, end_us]
+    else:
+        if plan.months is not None:
+            parts.append(f"SELECT {agg_cols} FROM report_soft_monthly WHERE month >= ? AND month < ?")
+            params += list(plan.months)
+        for lo, hi in plan.days:
+            parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE day >= ? AND day < ?")
+            params += [lo, hi]
+        for lo, hi in plan.raw:
+            parts.append(
+                f"SELECT {raw_cols} FROM bounce_events WHERE kind = 'soft'"
+                " AND received_at >= ? AND received_at < ?"
+            )
+            params += [lo, hi]
+    if not parts:
+        parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE 0")
+    union = "\nUNION ALL\n".join(parts)
+    sql = (
+        "SELECT agg.g, agg.rd, agg.tk, agg.amount, e.diagnostic, e.reply_code, e.status, e.reason\n"
+        f"FROM (SELECT g, rd, tk, sum(n) AS amount FROM (\n{union}\n) GROUP BY g, rd, tk) AS agg\n"
+        "LEFT JOIN report_soft_examples AS e ON e.recipient_domain = agg.rd AND e.text_key = agg.tk\n"
+        "ORDER BY agg.amount DESC, agg.g, agg.rd, agg.tk"
+    )
+    return sql, params
+
+
+class ReportMixin(SQLiteConnection):
+    async def soft_bounce_groups(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+        mailing_id: str | None = None,
+    ) -> AsyncIterator[SoftBounceGroup]:
+        """Soft-bounce counts for [start, end), one per (group, recipient domain, text key),
+        largest first. Exact: every amount equals a count of the soft events in the period."""
+        start_us, end_us = to_micros(start), to_micros(end)
+        plan = plan_period(start_us, end_us)
+        sql, params = _soft_groups_sql(
+            plan, _GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
+        )
+        async for row in self._stream(sql, params):
+            yield SoftBounceGroup(
+                group=row[0] or None,
+                recipient_domain=row[1],
+                text_key=row[2],
+                amount=int(row[3]),
+                example=row[4],
+                reply_code=row[5],
+                status=row[6],
+                reason=row[7],
+            )
+
+    async def non_deliveries_between(
+        self, start: datetime, end: datetime, mailing_id: str | None = None
+    ) -> AsyncIterator[NonDelivery]:
+        """Deliveries given up in [start, end) (the sending side's `non_deliveries`), by time."""
+        sql = (
+            "SELECT id, delivery_id, recipient, at, attempts, last_bounce_text, mailing_id, from_domain,"
+            " sending_ip FROM non_deliveries WHERE at >= ? AND at < ?"
+        )
+        params: list[Any] = [to_micros(start), to_micros(end)]
+        if mailing_id is not None:
+            sql += " AND mailing_id = ?"
+            params.append(mailing_id)
+        async for row in self._stream(sql + " ORDER BY at, id", params):
+            yield NonDelivery(
+                id=int(row[0]),
+                delivery_id=int(row[1]),
+                recipient=row[2],
+                at=from_micros(row[3]),
+                attempts=int(row[4]),
+                last_bounce_text=row[5],
+                mailing_id=row[6],
+                from_domain=row[7],
+                sending_ip=row[8],
+            )
+
+    async def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[tuple[Any, ...]]:
+        try:
+            cursor = await self._reader.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"report query failed: {exc}") from exc
+        try:
+            while True:
+                try:
+                    rows = await cursor.fetchmany(_FETCH)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"report query failed: {exc}") from exc
+                if not rows:
+                    return
+                for row in rows:
+                    yield tuple(row)
+        finally:
+            await cursor.close()
