@@ -1,0 +1,65 @@
+"""Accuracy on the shared corpus must not silently fall.
+
+Runs `benchmarks/accuracy.py`'s `score()` (parser + classifier against Sisimai's answers)
+and holds every metric at a floor just under the value reached when it was last tuned.
+Raise a floor when accuracy improves; never lower one to make a change pass.
+Reproduce the figures: `.venv/bin/python benchmarks/accuracy.py`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS = REPO / "benchmarks"
+
+# Measured values (in %) at the last tuning, minus about half a point.
+FLOORS: dict[str, float] = {
+    "recall": 98.6,
+    "precision": 98.0,
+    "status_class": 97.6,
+    "status_exact": 96.1,
+    "reply_code": 95.4,
+    "action": 92.7,
+    "reason": 87.5,
+}
+
+
+def _score(corpus: Path) -> dict[str, Any]:
+    spec = importlib.util.spec_from_file_location("bounced_accuracy_benchmark", BENCHMARKS / "accuracy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))  # accuracy.py imports its sibling `_corpus`
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module.score(corpus)
+
+
+@pytest.fixture(scope="module")
+def result() -> dict[str, Any]:
+    corpus = REPO.parent / "shared" / "corpus"
+    if not (corpus / "expected.jsonl").is_file():
+        pytest.skip(f"bounce corpus not found at {corpus} (shared/corpus is absent)")
+    return _score(corpus)
+
+
+def test_no_crashes(result: dict[str, Any]) -> None:
+    assert result["errors"] == 0, [m for m in result["misses"] if m["metric"] == "crash"]
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS))
+def test_metric_at_or_above_floor(result: dict[str, Any], metric: str) -> None:
+    value = result[metric]
+    assert value is not None, f"{metric} was not measured (classifier or parser missing?)"
+    hits, total = result["counts"][metric]
+    assert 100 * value >= FLOORS[metric], (
+        f"{metric} fell to {100 * value:.1f} % ({hits}/{total}), floor {FLOORS[metric]} %; "
+        "see `.venv/bin/python benchmarks/accuracy.py --misses --metric " + metric + "`"
+    )
