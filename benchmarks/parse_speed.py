@@ -1,0 +1,130 @@
+"""Messages per second through parse + classify, side by side with Sisimai in one run.
+
+    .venv/bin/python benchmarks/parse_speed.py [--rounds 7] [--corpus DIR]
+
+Both sides get the same messages from memory (mbox files split into their messages) and are
+timed around the parsing only: Python with time.perf_counter, Perl inside the Perl process
+with Time::HiRes (interpreter start-up and file reading excluded). Sisimai (Debian's
+libsisimai-perl) is driven through `Sisimai->make(\\$text)` (or `->rise` on versions that
+have it), which parses and assigns a reason, like our parse_message + classify_message.
+Rounds alternate between the two so drift hits both equally; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _corpus import CORPUS_DIR, corpus_files, messages_in  # noqa: E402
+
+from bounced.classify import classify_message  # noqa: E402
+from bounced.config import ClassifyConfig  # noqa: E402
+from bounced.parse import parse_message  # noqa: E402
+
+__all__ = ["load_messages", "python_round", "sisimai_rounds"]
+
+PERL_SCRIPT = r"""
+use strict; use warnings;
+use Time::HiRes qw(time);
+use Sisimai;
+my ($dir, $rounds) = @ARGV;
+opendir(my $dh, $dir) or die "cannot open $dir";
+my @names = sort grep { /\.eml$/ } readdir($dh);
+closedir($dh);
+my @texts;
+for my $n (@names) {
+    open(my $fh, '<:raw', "$dir/$n") or die "cannot read $n";
+    local $/; push @texts, scalar <$fh>; close($fh);
+}
+my $method = Sisimai->can('rise') ? 'rise' : 'make';
+my $found = 0;
+for my $t (@texts) { my $copy = $t; my $r = Sisimai->$method(\$copy); $found += scalar @$r if $r; }  # warm-up
+for my $i (1 .. $rounds) {
+    my $t0 = time;
+    for my $t (@texts) { my $copy = $t; my $r = Sisimai->$method(\$copy); }
+    printf("{\"round\": %d, \"seconds\": %.6f, \"messages\": %d, \"recipients\": %d, \"method\": \"%s\"}\n",
+           $i, time - $t0, scalar @texts, $found, $method);
+}
+"""
+
+
+def load_messages(corpus_dir: Path) -> list[bytes]:
+    messages: list[bytes] = []
+    for path in corpus_files(corpus_dir):
+        messages.extend(messages_in(path))
+    return messages
+
+
+def python_round(messages: list[bytes], config: ClassifyConfig) -> tuple[float, int]:
+    found = 0
+    started = time.perf_counter()
+    for raw in messages:
+        found += len(classify_message(parse_message(raw), config))
+    return time.perf_counter() - started, found
+
+
+def sisimai_rounds(messages: list[bytes], rounds: int) -> list[dict[str, object]]:
+    """Run Sisimai over `messages` for `rounds` timed rounds (one Perl process, after a warm-up)."""
+    with tempfile.TemporaryDirectory(prefix="bounced-speed-") as tmp:
+        folder = Path(tmp)
+        for i, raw in enumerate(messages):
+            (folder / f"{i:05d}.eml").write_bytes(raw)
+        script = folder / "sisimai_speed.pl"
+        script.write_text(PERL_SCRIPT)
+        proc = subprocess.run(
+            ["perl", str(script), str(folder), str(rounds)], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"perl failed: {proc.stderr.strip()[:500]}")
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args(argv)
+    if not (args.corpus / "expected.jsonl").is_file():
+        print(f"corpus not found at {args.corpus}", file=sys.stderr)
+        return 2
+    if shutil.which("perl") is None:
+        print("perl not found: install libsisimai-perl", file=sys.stderr)
+        return 2
+    messages = load_messages(args.corpus)
+    config = ClassifyConfig()
+    python_round(messages, config)  # warm-up: imports, regex compilation
+    py_times: list[float] = []
+    perl_times: list[float] = []
+    perl_method = "?"
+    found = 0
+    for _ in range(args.rounds):
+        # Alternate single rounds so machine noise lands on both sides alike.
+        [perl] = sisimai_rounds(messages, 1)
+        perl_times.append(float(perl["seconds"]))  # type: ignore[arg-type]
+        perl_method = str(perl["method"])
+        seconds, found = python_round(messages, config)
+        py_times.append(seconds)
+    n = len(messages)
+    py_rate = n / statistics.median(py_times)
+    perl_rate = n / statistics.median(perl_times)
+    print(f"messages per round: {n} (from {args.corpus}), rounds: {args.rounds}")
+    print(f"{'engine':<34}{'median s/round':>15}{'msgs/s':>10}")
+    print(f"{'bounced parse+classify':<34}{statistics.median(py_times):>15.4f}{py_rate:>10.0f}")
+    print(f"{'Sisimai ' + perl_method + ' (libsisimai-perl)':<34}{statistics.median(perl_times):>15.4f}{perl_rate:>10.0f}")
+    print(f"ratio bounced/Sisimai: {py_rate / perl_rate:.2f}x   (recipients found by bounced: {found})")
+    print(f"command: .venv/bin/python benchmarks/parse_speed.py --rounds {args.rounds}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
