@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,3 +94,17 @@ async def test_spool_after_close_is_refused(store: SQLiteStore) -> None:
     await store.close()
     with pytest.raises(SpoolError):
         await store.spool(b"Subject: late\r\n\r\n", "", ["b@x.test"], "127.0.0.1", NOW)
+
+
+async def test_cancelled_writer_leaves_the_store_usable(store: SQLiteStore) -> None:
+    # Cancel record-keeping writes at every possible await point; each time the next write
+    # must still work (no transaction left open on the shared writer connection).
+    for step in range(6):
+        task = asyncio.create_task(store.mark_intake(1, IntakeState.APPLIED))
+        for _ in range(step):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StoreError):
+            await task
+        intake_id = await store.spool(b"Subject: after\r\n\r\n", "", ["b@x.test"], "127.0.0.1", NOW)
+        assert (await store.get_intake(intake_id)) is not None

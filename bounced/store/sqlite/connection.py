@@ -228,7 +228,11 @@ class SQLiteConnection:
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction on the writer connection; committed (and fsync'd) on exit."""
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except BaseException:  # cancelled while BEGIN was queued: it may still run
+                await self._rollback()
+                raise
             try:
                 yield self._writer
             except BaseException:
@@ -241,11 +245,15 @@ class SQLiteConnection:
                 raise
 
     async def _rollback(self) -> None:
-        if self._writer.in_transaction:
-            try:
-                await self._writer.execute("ROLLBACK")
-            except sqlite3.Error as exc:  # the original error matters more; keep it
+        # Always queued, never skipped on `in_transaction`: after a cancellation the BEGIN or
+        # a statement may still be waiting in the connection's thread, ahead of this ROLLBACK.
+        try:
+            await asyncio.shield(self._writer.execute("ROLLBACK"))
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
                 log.error("event=rollback_failed error=%s", exc)
+        except sqlite3.Error as exc:  # the original error matters more; keep it
+            log.error("event=rollback_failed error=%s", exc)
 
     async def _group_commit(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run `work(conn)` in a transaction shared with other concurrent callers.
