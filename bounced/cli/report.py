@@ -1,9 +1,208 @@
-"""Placeholder: the owning change replaces this module."""
+"""`bounced report`: soft bounces (or non-deliveries) for a period, as table, CSV, XLSX or JSON.
+
+    bounced report --from 2026-01-01 --to 2026-02-01 [--mailing ID] [--group-by from-domain|ip]
+                   [--format table|csv|xlsx|json] [--output FILE] [--kind soft|undelivered]
+
+The period is [--from, --to): dates or date-times, UTC unless an offset is given.
+Exit codes: 0 written, 1 no database / store problem / cannot write, 2 bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+from bounced.cli.common import add_config_option, config_from_args
+from bounced.clock import SystemClock
+from bounced.errors import StoreError
+from bounced.model import ReportGrouping
+from bounced.report.export import (
+    FORMATS,
+    CsvWriter,
+    JsonWriter,
+    ReportWriter,
+    TableWriter,
+    XlsxReportWriter,
+    write_report,
+)
+from bounced.report.softbounce import (
+    ReportLayout,
+    cached_describer,
+    non_delivery_layout,
+    non_delivery_values,
+    soft_bounce_layout,
+    soft_bounce_row,
+)
+from bounced.store import open_store
+from bounced.store.base import ReportStore
+
+__all__ = ["parse_when", "register"]
+
+KINDS = ("soft", "undelivered")
+
+
+def parse_when(text: str) -> datetime:
+    """`2026-01-31`, `2026-01-31T08:00`, `2026-01-31 08:00:00+02:00`, `...Z`: aware, UTC default."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            d = date.fromisoformat(value)
+            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or date-time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pass
+    p = sub.add_parser(
+        "report",
+        help="soft-bounce (or non-delivery) report for a period",
+        description="Soft bounces counted exactly per group, recipient domain and normalised bounce "
+        "text, largest first, with a total. The period is [--from, --to), UTC unless an offset is given.",
+    )
+    p.add_argument(
+        "--from", dest="start", required=True, type=parse_when, metavar="DATE", help="start (inclusive)"
+    )
+    p.add_argument("--to", dest="end", type=parse_when, metavar="DATE", help="end (exclusive; default: now)")
+    p.add_argument("--mailing", metavar="ID", help="one mailing (X-Mailing-ID); default: all mailings")
+    p.add_argument(
+        "--group-by",
+        choices=[g.value for g in ReportGrouping],
+        default=ReportGrouping.FROM_DOMAIN.value,
+        help="first column: the from-domain used for sending, or the sending IP (default from-domain)",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.add_argument("--output", metavar="FILE", help="write here instead of stdout (required for xlsx)")
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="soft",
+        help="soft: soft bounces (default); undelivered: deliveries given up after all resends",
+    )
+    add_config_option(p)
+    p.set_defaults(func=_run)
+
+
+def _usage_error(message: str) -> int:
+    print(f"bounced report: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    end = args.end or SystemClock().now()
+    if end <= args.start:
+        return _usage_error(f"--to ({end.isoformat()}) must be after --from ({args.start.isoformat()})")
+    if args.format == "xlsx" and not args.output:
+        return _usage_error("--format xlsx needs --output FILE")
+    config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
+    path = config.storage.path
+    if path != ":memory:" and not Path(path).exists():
+        print(
+            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def main() -> int:
+        store = await open_store(config.storage)
+        try:
+            await produce_report(
+                store,
+                start=args.start,
+                end=end,
+                kind=args.kind,
+                group_by=ReportGrouping(args.group_by),
+                mailing_id=args.mailing,
+                fmt=args.format,
+                output=args.output,
+            )
+        finally:
+            await store.close()
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except StoreError as exc:
+        print(f"bounced: store error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"bounced: cannot write report: {exc}", file=sys.stderr)
+        return 1
+
+
+async def produce_report(
+    store: ReportStore,
+    *,
+    start: datetime,
+    end: datetime,
+    kind: str = "soft",
+    group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+    mailing_id: str | None = None,
+    fmt: str = "table",
+    output: str | None = None,
+) -> tuple[int, int]:
+    """Write one report; returns (total, rows). A file output appears only when complete."""
+    if kind == "soft":
+        layout = soft_bounce_layout(group_by)
+        describe = cached_describer()
+
+        async def soft_rows() -> AsyncIterator[tuple[str | int, ...]]:
+            async for group in store.soft_bounce_groups(start, end, group_by, mailing_id):
+                yield soft_bounce_row(group, describe).values()
+
+        rows: AsyncIterator[tuple[str | int, ...]] = soft_rows()
+    else:
+        layout = non_delivery_layout()
+
+        async def undelivered_rows() -> AsyncIterator[tuple[str | int, ...]]:
+            async for item in store.non_deliveries_between(start, end, mailing_id):
+                yield non_delivery_values(item)
+
+        rows = undelivered_rows()
+    meta = {
+        "kind": kind,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "mailing": mailing_id,
+        "group_by": group_by.value if kind == "soft" else None,
+    }
+    target = Path(output) if output else None
+    partial = target.with_name(target.name + ".partial") if target else None
+    try:
+        with ExitStack() as stack:
+            writer = _open_writer(stack, fmt, layout, partial, meta)
+            result = await write_report(rows, writer, layout)
+        if target is not None and partial is not None:
+            os.replace(partial, target)
+    finally:
+        if partial is not None and partial.exists():
+            partial.unlink()
+    return result
+
+
+def _open_writer(
+    stack: ExitStack, fmt: str, layout: ReportLayout, path: Path | None, meta: dict[str, object]
+) -> ReportWriter:
+    if fmt == "xlsx":
+        assert path is not None
+        return XlsxReportWriter(
+            path, layout, sheet="Soft bounces" if meta["kind"] == "soft" else "Non-deliveries"
+        )
+    if fmt == "csv":
+        sys.stdout.flush()
+        binary: IO[bytes] = stack.enter_context(path.open("wb")) if path else sys.stdout.buffer
+        return CsvWriter(binary, layout)
+    text: IO[str] = stack.enter_context(path.open("w", encoding="utf-8")) if path else sys.stdout
+    if fmt == "json":
+        return JsonWriter(text, layout, meta)
+    return TableWriter(text, layout)
