@@ -35,6 +35,9 @@ message timed out
 ^\d{1,3}$
 
 [mailboxfull]
+account disabled temporarly for exceeding receiving limits
+mail file size exceeds the maximum size allowed
+mail ?box would exceed maximum allowed storage
 mail ?box (?:is )?full
 full mail ?box
 mail ?box (?:is )?(?:over|exceed(?:s|ed)?) (?:its |the )?(?:quota|disk|size|storage|limit)
@@ -63,6 +66,14 @@ storage (?:limit|quota) (?:exceeded|reached)
 mail ?box exceeded the local limit
 mail ?box exceeds (?:the )?(?:allowed|maximum) size
 
+[contenterror]
+header size exceeds maximum permitted
+recipient list, exceeds policy limit
+mime complexity
+too many received: headers
+improperly-formatted binary content
+unnecessary base64 encoding
+
 [exceedlimit]
 message header size exceeds limit
 exceeds? (?:the )?(?:allowed |administrative )?(?:limit|number) of (?:recipients|messages)
@@ -82,6 +93,12 @@ size limit
 too big for
 
 [suspend]
+archived recipient
+user is terminated
+email account that you tried to reach is inactive
+address no longer accepts mail
+(?:user|domain|account) (?:or domain )?is disabled
+disabled recipient
 (?:is|been|currently|account) (?:temporarily )?suspended
 user suspended
 recipient suspend
@@ -98,7 +115,6 @@ account that you tried to reach is disabled
 has been disabled
 boite du destinataire archivee
 mailbox unavailable or access denied
-due to extended inactivity
 
 [hasmoved]
 has been replaced by
@@ -162,7 +178,6 @@ ip name lookup failed
 mismatches client ip
 unresolvable relay host name
 no (?:valid )?(?:dns|host ?name) for your ip
-hosts? with dynamic ip
 generic dns
 
 [badreputation]
@@ -176,8 +191,21 @@ user complaints
 sender address rejected
 sender verify failed
 domain of sender address
+batv
+without a valid sender domain
+denied \[bouncedeny\]
+valid-address-filter
+senderfilterconfig
+envelope blocked
+invalid domain, see <url:
+recursive cname records
+rule imposed mailbox access for
+empty email address
+delivery not authorized, message refused
 
 [notaccept]
+host/domain does not accept mail
+name server: \.: host not found
 null mx
 couldn't find a mail exchanger or ip address
 no mx (?:record )?found
@@ -203,6 +231,32 @@ dns (?:error|lookup).{0,40}(?:not found|does not exist|nxdomain)
 unrout(?:e)?able address
 
 [userunknown]
+can't accept user
+destination addresses were unknown
+destination server rejected recipients
+(?:e-?mail )?address could not be found
+nessun utente simile
+no existe (?:dicha persona|ese usuario)
+no mail ?box available for this user
+not a local address
+not email addresses
+recipient is not (?:accepted|local)
+recipient refuses to accept your mail
+resolver\.adr\.recipient ?notfound
+envelope recipient has been denied
+domain or user isn't in my list of allowed rcpthosts
+following recipients was undeliverable
+email name is not found
+badrecipientto list
+not in my validrcptto list
+user missing home directory
+user not active
+utilisateur inconnu
+invalid or unknown virtual user
+adresse nicht gefunden
+<[^ >]+> not found
+user \([^ )]+\) unknown
+no \S+ in name directory
 user ?unknown
 recipient address rejected: access denied
 invalid (?:final delivery )?userid
@@ -234,7 +288,7 @@ recipient not (?:ok|accepted|exist)
 account (?:does not exist|unavailable|not found)
 there is no one at this address
 addressee unknown
-no longer (?:valid|accepts mail|active|in use)
+no longer (?:valid|active|in use)
 was not found in (?:ldap|the directory|directory)
 resolver\.adr\.recipientnotfound
 recipnotfound
@@ -247,7 +301,15 @@ couldn't be found
 is not (?:an active address|a known user)
 recipient address rejected(?:\.|$)
 
+[policyviolation]
+not accepting mail with
+members-only list
+message given low priority
+content presents a potential
+do not accept messages containing
+
 [filtered]
+due to extended inactivity
 because the recipient is only accepting mail from
 refused due to recipient preferences
 rejected due to user rules
@@ -294,18 +356,51 @@ emetteur invalide
 (?:in reply to|after) mail from
 not a member of this (?:mailing )?list
 not a registered gateway user
-members-only list
 recipient addresses rejected ?: access denied
 from: domain is invalid
 provide a valid from
 sending to/from an address that has been blacklisted
 send mail as
 
+# Refusals of the sending IP that mention spam: about the sender's address, not the message.
+[blocked]
+currently sending spam
+spam ips
+you are sending spam
+too many spams from your ip
+extreme bad ip profile
+host network not allowed
+hosts with dynamic ip
+no access from mail server
+please use the smtp server of your isp
+refused - see http
+has not passed validation
+looks suspiciously like spammer
+to submit messages to this e-mail system has been rejected
+you are not allowed to connect
+your access ip \S+ has been rejected
+confirm this mail server
+requires confirmation
+
+[virusdetected]
+prohibited virus
+
 [spamdetected]
+mail content denied
+unacceptable content
+message rejected for policy reasons
+our system has detected that this message is
+sender domain listed at
+spamming
+recurrent pattern detection
+temporarily blocked by our filter
+antispam checks
+mail score \(\S+ over
+spam points
 \bspam\b
 unsolicited
 \bube\b
-bulk (?:e-?mail|mail|advertising)
+bulk[. ](?:e-?mail|mail|advertising)
 junk mail
 content filter
 message content rejected
@@ -325,33 +420,37 @@ high probability of
 malware
 infected
 potentially executable attachment
-executable (?:files|attachments?)
 
 [speeding]
-rate[ -]limit
 too many recipients (?:this|per|an|in the last) (?:hour|day|minute)
 receiving mail at a rate
-rate[ -]limited
-too (?:many|much) (?:messages|mail|emails|email)
-sending (?:rate|too fast)
-too fast
-throttl
-max(?:imum)? (?:emails|messages) per (?:hour|minute|day)
-exceeded the max emails
-daily (?:sending |message )?(?:quota|limit)
-(?:message|sending|submission) quota exceeded
-numerous attempts
-message rate
+try again slower
+temporarily rate limited
 
 [toomanyconn]
 too many (?:concurrent )?(?:connections|smtp sessions|sessions|concurrent)
-connection (?:limit|count)
+connection (?:rate )?(?:limit|count)
+per-domain connection limit
 maximum connection
 too many errors from your ip
 too many recipients
 trop de connexions
 connection frequency limited
 concurrency limit
+max(?:imum)? (?:emails|messages) per (?:hour|minute|day)
+exceeded the max emails
+throttling failure
+numerous attempts
+
+[speeding]
+rate[ -]limit
+too (?:many|much) (?:messages|mail|emails|email)
+sending (?:rate|too fast)
+too fast
+throttl
+daily (?:sending |message )?(?:quota|limit)
+(?:message|sending|submission) quota exceeded
+message rate
 
 [blocked]
 \bblock(?:ed|ing|list(?:ed)?)?\b
@@ -366,6 +465,7 @@ sorbs
 client host rejected
 helo command rejected
 connection (?:refused|rejected|dropped|reset)
+connection was dropped
 not (?:currently )?accepting (?:mail|messages|connections) from your
 your ip
 ip address (?:\S+ )?(?:rejected|refused|not allowed)
@@ -391,6 +491,9 @@ banned sending ip
 access denied
 
 [securityerror]
+account not subscribed to ses
+authentication turned on in your email client
+executable files are not allowed in compressed files
 turn on smtp authentication
 smtp authentication (?:is )?required
 authentication (?:is )?required
@@ -418,6 +521,15 @@ malformed (?:message|mime|header)
 too many (?:received|hops) headers
 header line too long
 illegal character
+
+[systemerror]
+aliasing/forwarding loop broken
+would create a mail loop
+can't create user output file
+could not load drd
+loop was found in the mail exchanger
+loops back to myself
+service currently unavailable
 
 [networkerror]
 no route to host
