@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from email.message import Message
-
 from bounced.model import Failure
-from bounced.parse.mime import content_type, decode_header_value, header, iter_parts, part_text
+from bounced.parse.mime import Part, content_type, header, iter_parts, part_text
 from bounced.parse.text import find_addresses
 
 __all__ = ["FEEDBACK_TYPES", "is_feedback_report", "read_feedback_report"]
@@ -13,18 +11,12 @@ __all__ = ["FEEDBACK_TYPES", "is_feedback_report", "read_feedback_report"]
 FEEDBACK_TYPES = ("message/feedback-report",)
 
 
-def is_feedback_report(msg: Message) -> bool:
+def is_feedback_report(msg: Part) -> bool:
     return any(content_type(p) in FEEDBACK_TYPES for _, p in iter_parts(msg))
 
 
-def _report_fields(part: Message) -> list[tuple[str, str]]:
-    payload = part.get_payload()
+def _report_fields(part: Part) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
-    if isinstance(payload, list):
-        for sub in payload:
-            if isinstance(sub, Message):
-                fields.extend((k.lower(), decode_header_value(v)) for k, v in sub.items())
-        return fields
     for line in part_text(part).split("\n"):
         name, colon, value = line.partition(":")
         if colon and name.strip() and " " not in name.strip():
@@ -32,7 +24,7 @@ def _report_fields(part: Message) -> list[tuple[str, str]]:
     return fields
 
 
-def read_feedback_report(msg: Message, original: Message | None) -> list[Failure]:
+def read_feedback_report(msg: Part, original: Part | None) -> list[Failure]:
     """One Failure per complained-about recipient: Original-Rcpt-To, else the original's To."""
     feedback_type: str | None = None
     recipients: list[str] = []

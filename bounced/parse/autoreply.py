@@ -7,10 +7,8 @@ with a delivery-failure subject is never an auto-reply here.
 from __future__ import annotations
 
 import re
-from email.message import Message
-
 from bounced.model import Failure
-from bounced.parse.mime import header
+from bounced.parse.mime import Part, header
 from bounced.parse.text import first_address, is_daemon_address
 
 __all__ = ["read_autoreply"]
@@ -29,7 +27,7 @@ _BOUNCE_SUBJECT_RE = re.compile(
 )
 
 
-def read_autoreply(msg: Message) -> Failure | None:
+def read_autoreply(msg: Part) -> Failure | None:
     sender = first_address(header(msg, "From")) or first_address(header(msg, "Reply-To"))
     if not sender or is_daemon_address(sender):
         return None

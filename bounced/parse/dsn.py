@@ -7,10 +7,8 @@ Also reads DSN fields written into a text part (some gateways do that) and the
 from __future__ import annotations
 
 import re
-from email.message import Message
-
 from bounced.model import Action, Failure
-from bounced.parse.mime import content_type, decode_header_value, iter_parts, part_text
+from bounced.parse.mime import Part, content_type, iter_parts, part_text
 from bounced.parse.text import ADDRESS_RE, clean_diagnostic, find_reply_code, find_status
 
 __all__ = [
@@ -97,30 +95,11 @@ def blocks_from_text(text: str) -> list[Block]:
     return _group([(f[0], f[1]) if f is not None else None for f in fields])
 
 
-def _blocks_from_part(part: Message) -> list[Block]:
-    payload = part.get_payload()
-    if isinstance(payload, list) and part.get("content-transfer-encoding", "").lower().strip() not in (
-        "base64",
-        "quoted-printable",
-    ):
-        fields: list[tuple[str, str] | None] = []
-        for sub in payload:
-            if not isinstance(sub, Message):
-                continue
-            fields.extend((k.lower(), decode_header_value(v)) for k, v in sub.items())
-            fields.append(None)
-            # Text left in a block's body means the MTA put no blank line where compat32 wanted one.
-            body = sub.get_payload()
-            if isinstance(body, str) and ":" in body:
-                flat = blocks_from_text(body)
-                for block in flat:
-                    fields.extend(block.items())
-                    fields.append(None)
-        return _group(fields)
+def _blocks_from_part(part: Part) -> list[Block]:
     return blocks_from_text(part_text(part))
 
 
-def parse_delivery_status(part: Message) -> DsnReport:
+def parse_delivery_status(part: Part) -> DsnReport:
     blocks = _blocks_from_part(part)
     message_fields: Block = {}
     recipients: list[Block] = []
@@ -190,7 +169,7 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
     )
 
 
-def read_dsn(msg: Message) -> tuple[list[Failure], Block]:
+def read_dsn(msg: Part) -> tuple[list[Failure], Block]:
     """Failures from every delivery-status part of `msg`, and the merged per-message fields."""
     failures: list[Failure] = []
     fields: Block = {}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from email.message import Message
-
 from bounced.model import OriginalMessage
-from bounced.parse.mime import content_type, header, headers_from_text, iter_parts, part_text
+from bounced.parse.mime import Part, content_type, header, headers_from_text, iter_parts, part_text
 from bounced.parse.text import first_address
 
 __all__ = ["ORIGINAL_SEPARATOR_RE", "find_original_headers", "original_from_headers", "split_at_original"]
@@ -90,7 +88,7 @@ def split_at_original(text: str) -> tuple[str, str]:
     return text[:start], text[start:]
 
 
-def find_original_headers(msg: Message, body_tail: str = "") -> Message | None:
+def find_original_headers(msg: Part, body_tail: str = "") -> Part | None:
     """The headers of the returned message: attached, or copied inline after a separator."""
     for depth, part in iter_parts(msg):
         if depth == 0:
@@ -98,11 +96,8 @@ def find_original_headers(msg: Message, body_tail: str = "") -> Message | None:
         ctype = content_type(part)
         if ctype not in _ORIGINAL_TYPES:
             continue
-        payload = part.get_payload()
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-            inner = payload[0]
-            if len(inner.keys()) > 0:
-                return inner
+        if ctype in ("message/rfc822", "message/global") and part.children and part.children[0].fields:
+            return part.children[0]
         text = part_text(part)
         if text.strip():
             return headers_from_text(text.lstrip("\n"))
@@ -122,9 +117,7 @@ def _address(value: str) -> str | None:
     return first_address(value) if value else None
 
 
-def original_from_headers(
-    headers: Message | None, return_path_fallback: str | None = None
-) -> OriginalMessage:
+def original_from_headers(headers: Part | None, return_path_fallback: str | None = None) -> OriginalMessage:
     if headers is None:
         return OriginalMessage(return_path=return_path_fallback)
     message_id = header(headers, "Message-ID").strip() or None

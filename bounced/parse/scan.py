@@ -7,15 +7,13 @@ auto-replies, then heuristics (X-Failed-Recipients, bounce prose, flufl.bounce).
 from __future__ import annotations
 
 from dataclasses import replace
-from email.message import Message
-
 from bounced.model import Failure, MessageType, OriginalMessage, ParsedMessage
 from bounced.parse.arf import is_feedback_report, read_feedback_report
 from bounced.parse.autoreply import read_autoreply
 from bounced.parse.detectors import FALLBACK_DETECTORS, FORMAT_DETECTORS
 from bounced.parse.detectors.base import Context, build_context, failures_for
 from bounced.parse.dsn import read_dsn
-from bounced.parse.mime import header, iter_parts, parse_bytes
+from bounced.parse.mime import Part, header, iter_parts, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers
 from bounced.parse.text import find_addresses, first_address
 
@@ -25,17 +23,17 @@ _ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope
 MAX_FAILURES = 500
 
 
-def _defects(msg: Message) -> tuple[str, ...]:
+def _defects(msg: Part) -> tuple[str, ...]:
     found: list[str] = []
     for _, part in iter_parts(msg):
-        for defect in getattr(part, "defects", ()):
-            found.append(type(defect).__name__)
+        for defect in part.defects:
+            found.append(defect)
             if len(found) >= 20:
                 return tuple(found)
     return tuple(found)
 
 
-def _envelope_to(msg: Message) -> tuple[str, ...]:
+def _envelope_to(msg: Part) -> tuple[str, ...]:
     seen: list[str] = []
     for name in _ENVELOPE_HEADERS:
         for value in msg.get_all(name) or []:
@@ -94,7 +92,7 @@ def _dedupe(failures: list[Failure]) -> tuple[Failure, ...]:
 
 def scan(raw: bytes) -> ParsedMessage:
     msg = parse_bytes(raw)
-    ctx = build_context(msg)
+    ctx = build_context(msg, raw)
     dsn_failures, dsn_fields = read_dsn(msg)
     original_headers = find_original_headers(msg, ctx.tail)
     fallback_return_path = first_address(dsn_fields.get("x-postfix-sender", ""))

@@ -35,6 +35,7 @@ _REPLY_LEAD_RE = re.compile(
 )
 _REPLY_ANY_RE = re.compile(r"(?:^[ \t>]{0,8}|[:(\[]\s{0,2})([45][0-5]\d)(?=[ -][A-Za-z<#(\[])", re.MULTILINE)
 
+_ANY_CODE_RE = re.compile(r"[245]\d\d")
 _DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "daemon", "mailerdaemon")
 
 
@@ -63,6 +64,8 @@ def find_status(text: str) -> str | None:
 
 def find_reply_code(text: str) -> int | None:
     """The SMTP reply code in a diagnostic: one paired with a status code, else one leading a reply."""
+    if not _ANY_CODE_RE.search(text):  # cheap pre-check: most text has no three-digit code at all
+        return None
     m = _REPLY_WITH_STATUS_RE.search(text)
     if m and m.group(1)[0] == m.group(2):
         return int(m.group(1))

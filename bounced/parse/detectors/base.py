@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Protocol
 
 from bounced.model import Action, Failure
-from bounced.parse.mime import content_type, header, iter_parts, part_text
+from bounced.parse.mime import Part, header
 from bounced.parse.original import split_at_original
 from bounced.parse.text import (
     clean_diagnostic,
@@ -42,6 +41,7 @@ _ID_LINE_RE = re.compile(
     r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
     re.IGNORECASE | re.MULTILINE,
 )
+_PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
 _SKIP_PART_TYPES = (
     "message/rfc822",
     "message/global",
@@ -60,7 +60,8 @@ class Detector(Protocol):
 
 @dataclass
 class Context:
-    msg: Message
+    msg: Part
+    raw: bytes  # the message as received, for detectors that need the stdlib view
     subject: str
     from_address: str | None
     to_addresses: tuple[str, ...]
@@ -78,36 +79,31 @@ class Context:
         return low not in self.excluded and (low.startswith("postmaster@") or not is_daemon_address(address))
 
 
-def _human_text(msg: Message) -> str:
+def _human_text(msg: Part) -> str:
+    """The bounce's own words: text parts outside any returned message (HTML as a fallback)."""
     texts: list[str] = []
     html: list[str] = []
-    inside: set[int] = set()  # parts of a returned original: not the bounce's own words
-    for _, part in iter_parts(msg):
-        ctype = content_type(part)
-        if id(part) in inside:
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        ctype = part.ctype
+        if ctype.startswith("multipart/"):
+            if part.children:
+                stack.extend(reversed(part.children))
+            else:  # a boundary that never appears: its body is all there is to read
+                texts.append(part.text())
             continue
-        if ctype in ("message/rfc822", "message/global"):
-            inside.update(id(q) for _, q in iter_parts(part))
+        if ctype in _SKIP_PART_TYPES:
             continue
-        if ctype.startswith("multipart/") and isinstance(part.get_payload(), str):
-            # A multipart whose boundary never appears: its body is all there is to read.
-            texts.append(part_text(part))
-            continue
-        if ctype in _SKIP_PART_TYPES or ctype.startswith("multipart/"):
-            continue
-        if ctype == "text/plain" or ctype == "text":
-            texts.append(part_text(part))
+        if ctype in ("text/plain", "text"):
+            texts.append(part.text())
         elif ctype == "text/html":
-            html.append(
-                _TAG_RE.sub(" ", part_text(part))
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&nbsp;", " ")
-            )
+            stripped = _TAG_RE.sub(" ", part.text())
+            html.append(stripped.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " "))
     return "\n\n".join(texts) if texts else "\n\n".join(html)
 
 
-def build_context(msg: Message) -> Context:
+def build_context(msg: Part, raw: bytes = b"") -> Context:
     full = _human_text(msg)
     human, tail = split_at_original(full)
     from_address = first_address(header(msg, "From"))
@@ -117,6 +113,7 @@ def build_context(msg: Message) -> Context:
         excluded.add(from_address.lower())
     return Context(
         msg=msg,
+        raw=raw,
         subject=header(msg, "Subject"),
         from_address=from_address,
         to_addresses=to_addresses,
@@ -152,12 +149,10 @@ def _window(text: str, start: int, stop: int) -> str:
     """The paragraphs from `start`, growing until they hold a reply or status code (bounded)."""
     limit = min(stop, start + 1500)
     chunk = text[start:limit]
-    paragraphs = re.split(r"\n[ \t]*\n", chunk)
     taken: list[str] = []
-    for para in paragraphs:
+    for para in _PARAGRAPH_RE.split(chunk):
         taken.append(para)
-        joined = "\n".join(taken)
-        if find_reply_code(joined) is not None or find_status(joined) is not None:
+        if find_reply_code(para) is not None or find_status(para) is not None:
             break
     return "\n".join(taken)
 

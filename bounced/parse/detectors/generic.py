@@ -11,6 +11,7 @@ from flufl.bounce import all_failures
 
 from bounced.model import Failure
 from bounced.parse.detectors.base import Context, failure_near, failures_for
+from bounced.parse.mime import email_message
 from bounced.parse.text import find_addresses
 
 __all__ = [
@@ -56,7 +57,7 @@ class FailedRecipientsHeader:
     name = "x-failed-recipients"
 
     def detect(self, ctx: Context) -> list[Failure]:
-        listed = find_addresses(" ".join(str(v) for v in ctx.msg.get_all("X-Failed-Recipients") or []))
+        listed = find_addresses(" ".join(ctx.msg.get_all("X-Failed-Recipients")))
         if not listed:
             return []
         return failures_for(ctx, ctx.human, listed)
@@ -80,7 +81,7 @@ class FluflBounce:
 
     def detect(self, ctx: Context) -> list[Failure]:
         try:
-            temporary, permanent = all_failures(ctx.msg)
+            temporary, permanent = all_failures(email_message(ctx.raw))
         except Exception:
             return []
         addresses = [a.decode("utf-8", "replace") for a in sorted(permanent) + sorted(temporary - permanent)]
