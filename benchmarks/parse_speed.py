@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _corpus import CORPUS_DIR, corpus_files, messages_in  # noqa: E402
+from _corpus import CORPUS_DIR, corpus_files, messages_in
 
-from bounced.classify import classify_message  # noqa: E402
-from bounced.config import ClassifyConfig  # noqa: E402
-from bounced.parse import parse_message  # noqa: E402
+from bounced.classify import classify_message
+from bounced.config import ClassifyConfig
+from bounced.parse import parse_message
 
 __all__ = ["load_messages", "python_round", "sisimai_rounds"]
 

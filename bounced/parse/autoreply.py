@@ -7,6 +7,7 @@ with a delivery-failure subject is never an auto-reply here.
 from __future__ import annotations
 
 import re
+
 from bounced.model import Failure
 from bounced.parse.mime import Part, header
 from bounced.parse.text import first_address, is_daemon_address

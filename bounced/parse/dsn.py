@@ -7,6 +7,7 @@ Also reads DSN fields written into a text part (some gateways do that) and the
 from __future__ import annotations
 
 import re
+
 from bounced.model import Action, Failure
 from bounced.parse.mime import Part, content_type, iter_parts, part_text
 from bounced.parse.text import ADDRESS_RE, clean_diagnostic, find_reply_code, find_status

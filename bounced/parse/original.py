@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from bounced.model import OriginalMessage
 from bounced.parse.mime import Part, content_type, header, headers_from_text, iter_parts, part_text
 from bounced.parse.text import first_address

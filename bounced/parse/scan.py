@@ -7,6 +7,7 @@ auto-replies, then heuristics (X-Failed-Recipients, bounce prose, flufl.bounce).
 from __future__ import annotations
 
 from dataclasses import replace
+
 from bounced.model import Failure, MessageType, OriginalMessage, ParsedMessage
 from bounced.parse.arf import is_feedback_report, read_feedback_report
 from bounced.parse.autoreply import read_autoreply
