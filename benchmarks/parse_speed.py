@@ -121,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"messages per round: {n} (from {args.corpus}), rounds: {args.rounds}")
     print(f"{'engine':<34}{'median s/round':>15}{'msgs/s':>10}")
     print(f"{'bounced parse+classify':<34}{statistics.median(py_times):>15.4f}{py_rate:>10.0f}")
-    print(
-        f"{'Sisimai ' + perl_method + ' (libsisimai-perl)':<34}{statistics.median(perl_times):>15.4f}{perl_rate:>10.0f}"
-    )
+    perl_label = f"Sisimai {perl_method} (libsisimai-perl)"
+    print(f"{perl_label:<34}{statistics.median(perl_times):>15.4f}{perl_rate:>10.0f}")
     print(f"ratio bounced/Sisimai: {py_rate / perl_rate:.2f}x   (recipients found by bounced: {found})")
     print(f"command: .venv/bin/python benchmarks/parse_speed.py --rounds {args.rounds}")
     return 0
