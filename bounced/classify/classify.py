@@ -114,8 +114,10 @@ _STRONG_STATUS: frozenset[Reason] = frozenset(
     }
 )
 _NETWORK_TEXT = next(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
+# The refusal came only after the message was sent (a content filter, not a mailbox check).
+_AFTER_DATA = re.compile(r"(?:in reply to|after) (?:the )?(?:end of )?data\b|our final data\b")
 # A failed lookup that says it is temporary: the name may well exist.
-_TRANSIENT_LOOKUP = re.compile(r"try again|temporar|name service error|servfail|timed? ?out")
+_TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
 _VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
 _SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
@@ -139,11 +141,17 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
-        if first is Reason.USERUNKNOWN and status is not None and status.endswith(".2.0"):
-            # "user unknown" under a X.2.0 mailbox status: a filter's answer (as Sisimai reads it)
+        if first is Reason.USERUNKNOWN and (
+            (status is not None and status.endswith(".2.0")) or _AFTER_DATA.search(text)
+        ):
+            # "user unknown" under a X.2.0 mailbox status, or only after the message was sent:
+            # a content filter's answer, not an unknown mailbox (as Sisimai reads it)
             return Reason.FILTERED
-        transient = _TRANSIENT_LOOKUP.search(text) or status_class(status) == 4
-        if first is Reason.HOSTUNKNOWN and transient and _NETWORK_TEXT.search(text):
+        if (
+            first is Reason.HOSTUNKNOWN
+            and (_TRANSIENT_LOOKUP.search(text) or status_class(status) == 4)
+            and _NETWORK_TEXT.search(text)
+        ):
             return Reason.NETWORKERROR  # "host not found, try again": the lookup failed
         if rule.generic and failure.action is Action.DELAYED:
             return Reason.EXPIRED  # still queued: whatever the vague words, it is a delay

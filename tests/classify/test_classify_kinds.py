@@ -150,6 +150,41 @@ def test_documented_soft_texts(text: str, reason: Reason, retry_after: int | Non
         (failure("your remote host is blacklisted"), BLOCKED, Reason.BLOCKED),
         (failure("something unusual"), SOFT, Reason.ONHOLD),
         (failure(""), SOFT, Reason.UNDEFINED),
+        # Sisimai's reading: "user unknown" only after DATA, or under X.2.0, is a filter.
+        (
+            failure("550 5.1.1 User unknown (in reply to end of DATA command)", "5.1.1", 550),
+            HARD,
+            Reason.FILTERED,
+        ),
+        (failure("550 Unknown user", "5.2.0", 550), HARD, Reason.FILTERED),
+        # A lookup that says it is temporary is a network error, not an unknown host.
+        (
+            failure("Name service error for domain example.net: Host not found, try again"),
+            SOFT,
+            Reason.NETWORKERROR,
+        ),
+        (
+            failure(
+                "Host or domain name not found. Name service error for name=example.net: Host not found",
+                "5.4.4",
+            ),
+            HARD,
+            Reason.HOSTUNKNOWN,
+        ),
+        # Provider patterns: texts whose meaning differs from their words.
+        (
+            failure("Hallo, die Gruppe existiert nicht ... https://groups.google.com/support/"),
+            BLOCKED,
+            Reason.REJECTED,
+        ),
+        (failure("550 : User unknown", "5.0.0", 550), HARD, Reason.FILTERED),
+        (
+            failure(
+                "550 SC-001 (BAY0-MC1-F1) Unfortunately, messages from 192.0.2.1 weren't sent.", None, 550
+            ),
+            BLOCKED,
+            Reason.BLOCKED,
+        ),
         # A parser hint from a detector that knows its format wins over guessing.
         (failure("550 something", "5.0.0", 550, hint="userunknown"), HARD, Reason.USERUNKNOWN),
     ],
