@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bounced.apply.policy import plan_events
 from bounced.model import (
@@ -157,3 +159,30 @@ def test_original_without_from_gives_no_from_domain() -> None:
     parsed = ParsedMessage(MessageType.DSN, failures=(item.failure,))
     [event] = plan_events([item], parsed, None, "record", NOW, 1)
     assert event.from_domain is None and event.mailing_id is None and event.message_id is None
+
+
+_KINDS = st.sampled_from(list(BounceKind))
+_RECIPIENTS = st.sampled_from(["ann@example.org", "Ann@EXAMPLE.org", "bob@example.org", "x@forward.test"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    items=st.lists(st.tuples(_RECIPIENTS, _KINDS), min_size=1, max_size=4),
+    signed=st.booleans(),
+    policy=st.sampled_from(["record", "suppress"]),
+)
+def test_suppression_invariants(items: list[tuple[str, BounceKind]], signed: bool, policy: str) -> None:
+    classified = [_cf(r, k, Reason.UNDEFINED) for r, k in items]
+    attribution = Attribution(recipient="ann@example.org", delivery_id=1, signed=True) if signed else None
+    events = plan_events(classified, _parsed(*classified), attribution, policy, NOW, 1)
+    assert len(events) == len(classified)
+    for event in events:
+        if event.suppress:
+            assert event.kind in (BounceKind.HARD, BounceKind.COMPLAINT)
+            assert event.signed or (not signed and policy == "suppress")
+        if signed and event.suppress:
+            assert event.recipient == "ann@example.org"
+    if signed:  # exactly one event speaks for the token
+        assert sum(e.signed for e in events) == 1
+    else:
+        assert not any(e.signed for e in events)

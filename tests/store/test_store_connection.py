@@ -100,3 +100,22 @@ def test_times_round_trip_in_microseconds() -> None:
     assert to_micros(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)) == 1_000_000
     with pytest.raises(StoreError, match="naive"):
         to_micros(datetime(2026, 1, 1))
+
+
+async def test_two_stores_on_one_file_write_concurrently(db_path: Path) -> None:
+    # The admin CLI and the daemon each hold a writer: busy_timeout makes them take turns.
+    import asyncio
+
+    first = await open_store(StorageConfig(path=str(db_path), busy_timeout=10.0))
+    second = await open_store(StorageConfig(path=str(db_path), busy_timeout=10.0))
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    try:
+        spools = [first.spool(b"Subject: a\r\n\r\n", "", ["b@x.test"], "127.0.0.1", now) for _ in range(50)]
+        adds = [second.add_suppression(f"u{i}@example.com", "test", "alice", now) for i in range(50)]
+        results = await asyncio.gather(*spools, *adds)
+        assert all(results[50:])
+        assert len(await second.pending_intake(limit=100)) == 50
+        assert await first.count_suppressions() == 50
+    finally:
+        await first.close()
+        await second.close()

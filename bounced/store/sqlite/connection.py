@@ -270,26 +270,35 @@ class SQLiteConnection:
         return await future
 
     async def _drain_group(self) -> None:
-        while self._group_queue:
-            batch, self._group_queue = self._group_queue, []
-            batch = [(w, f) for w, f in batch if not f.done()]  # caller gave up (cancelled)
-            if not batch:
-                continue
-            results: list[Any] = []
-            try:
-                async with self._transaction() as conn:
-                    for work, _ in batch:
-                        results.append(await work(conn))
-            except Exception as exc:
-                if len(batch) == 1:
-                    self._fail_all(batch, exc)
-                else:
-                    await self._run_singly(batch)
-                continue
-            self.group_commits += 1
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+        batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        try:
+            while self._group_queue:
+                batch, self._group_queue = self._group_queue, []
+                await self._commit_batch(batch)
+        except BaseException as exc:  # cancelled (loop shutting down): nobody may hang
+            pending, self._group_queue = [*batch, *self._group_queue], []
+            self._fail_all(pending, StoreError(f"store writer stopped: {type(exc).__name__}"))
+            raise
+
+    async def _commit_batch(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        batch = [(w, f) for w, f in batch if not f.done()]  # caller gave up (cancelled)
+        if not batch:
+            return
+        results: list[Any] = []
+        try:
+            async with self._transaction() as conn:
+                for work, _ in batch:
+                    results.append(await work(conn))
+        except Exception as exc:
+            if len(batch) == 1:
+                self._fail_all(batch, exc)
+            else:
+                await self._run_singly(batch)
+            return
+        self.group_commits += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def _run_singly(self, batch: Iterable[tuple[Work, asyncio.Future[Any]]]) -> None:
         for work, future in batch:
