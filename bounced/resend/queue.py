@@ -172,9 +172,8 @@ class ResendQueue:
         limiter = asyncio.Semaphore(cfg.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
 
-        async def attempt(item: OutboundAttempt) -> None:
-            async with limiter:
-                await self._attempt(item, run)
+        async def attempt(item: OutboundAttempt, suppressed: bool) -> None:
+            await self._attempt(item, run, suppressed, limiter)
 
         try:
             while True:
@@ -183,8 +182,12 @@ class ResendQueue:
                 if room >= cfg.batch_size // 2 and not self._stopping:
                     now = self.clock.now()
                     claimed = await self.store.claim_attempts(now, now + timedelta(seconds=cfg.lease), room)
+                # One suppression lookup per claimed batch, just before its attempts start.
+                suppressed = (
+                    await self.store.suppressed_among(i.recipient for i in claimed) if claimed else set()
+                )
                 for item in claimed:
-                    task = asyncio.create_task(attempt(item))
+                    task = asyncio.create_task(attempt(item, item.recipient in suppressed))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if not in_flight:
@@ -207,16 +210,20 @@ class ResendQueue:
                 self._raw_cache.popitem(last=False)
         return raw
 
-    async def _attempt(self, item: OutboundAttempt, run: QueueRun) -> None:
+    async def _attempt(
+        self, item: OutboundAttempt, run: QueueRun, suppressed: bool, limiter: asyncio.Semaphore
+    ) -> None:
         try:
-            await self._attempt_once(item, run)
+            await self._attempt_once(item, run, suppressed, limiter)
         except Exception:
             # The row stays 'running' and is taken over when its lease expires.
             log.exception("attempt failed", extra=kv(job=item.job_id, delivery=item.delivery_id))
 
-    async def _attempt_once(self, item: OutboundAttempt, run: QueueRun) -> None:
+    async def _attempt_once(
+        self, item: OutboundAttempt, run: QueueRun, suppressed: bool, limiter: asyncio.Semaphore
+    ) -> None:
         run.attempted += 1
-        if await self.store.is_suppressed(item.recipient):
+        if suppressed:
             await self.store.finish_attempt(
                 item.job_id, item.delivery_id, DeliveryState.SUPPRESSED, self.clock.now()
             )
@@ -227,7 +234,10 @@ class ResendQueue:
             return
         raw = await self._raw(item.outbound_id)
         return_path = make_return_path(item.delivery_id, item.recipient, self.config.verp)
-        outcome = await self.sender.send(Envelope(return_path, item.recipient, raw, item.sending_ip))
+        # Only the send holds a slot: recording the outcome waits for a (shared) commit, and
+        # the next send need not wait for that.
+        async with limiter:
+            outcome = await self.sender.send(Envelope(return_path, item.recipient, raw, item.sending_ip))
         now = self.clock.now()
         if outcome.accepted:
             await self.store.finish_attempt(item.job_id, item.delivery_id, DeliveryState.DELIVERED, now)

@@ -56,8 +56,11 @@ class QueueScheduler:
         now = self.clock.now()
         if self._armed_at is not None and self._armed_at > now and self._armed_at <= due:
             return
-        run_at = max(due, now + timedelta(milliseconds=1))
-        self._armed_at = run_at
+        self._armed_at = max(due, now)
+        # APScheduler fires on the wall clock; the delay comes from the injected clock, so a
+        # clock that is offset (but runs at real speed) still wakes the worker on time.
+        delay = max((due - now).total_seconds(), 0.001)
+        run_at = datetime.now(UTC) + timedelta(seconds=delay)
         self._scheduler.add_job(
             self.wake, "date", run_date=run_at, id="due", replace_existing=True, misfire_grace_time=None
         )

@@ -170,6 +170,7 @@ class OutboxStore(Protocol):
         mailing_id: str | None = None,
         from_domain: str | None = None,
         message_id: str | None = None,
+        due_at: Sequence[datetime] | None = None,
     ) -> tuple[int, list[int]]: ...
 
     async def count_refusal(self, address: str, now: datetime) -> int: ...

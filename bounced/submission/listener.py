@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import logging
 import ssl
+import warnings
 import zlib
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
@@ -200,18 +201,31 @@ class SubmissionListener:
                 super().connection_lost(error)
 
         def factory() -> SMTP:
-            return TrackedSMTP(
-                self.handler,
-                data_size_limit=sub.max_message_size,
-                hostname=sub.hostname or None,
-                ident="bounced submission",
-                tls_context=tls_context,
-                loop=loop,
-                **auth,
-            )
+            with warnings.catch_warnings():
+                # aiosmtpd warns about AUTH without TLS; we allow that on loopback only.
+                warnings.simplefilter("ignore", UserWarning)
+                return self._make_session(TrackedSMTP, tls_context, loop, auth)
 
         self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
         log.info("submission listening", extra=kv(listen=f"{host}:{self.port}", auth=bool(auth)))
+
+    def _make_session(
+        self,
+        cls: type[SMTP],
+        tls_context: ssl.SSLContext | None,
+        loop: asyncio.AbstractEventLoop,
+        auth: dict[str, Any],
+    ) -> SMTP:
+        sub = self.config.submission
+        return cls(
+            self.handler,
+            data_size_limit=sub.max_message_size,
+            hostname=sub.hostname or None,
+            ident="bounced submission",
+            tls_context=tls_context,
+            loop=loop,
+            **auth,
+        )
 
     @property
     def port(self) -> int:

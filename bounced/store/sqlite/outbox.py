@@ -99,10 +99,15 @@ class OutboxMixin(SQLiteConnection):
         mailing_id: str | None = None,
         from_domain: str | None = None,
         message_id: str | None = None,
+        due_at: Sequence[datetime] | None = None,
     ) -> tuple[int, list[int]]:
         """Store a submitted message once, a delivery per (recipient, sending IP) and its first
-        attempt due now; returns (message id, delivery ids) once committed (group commit)."""
+        attempt due now (or at `due_at[i]`: deferred sending, benchmarks); returns (message
+        id, delivery ids) once committed (group commit)."""
         now_us = to_micros(now)
+        if due_at is not None and len(due_at) != len(recipients):
+            raise ValueError("due_at needs one time per recipient")
+        due_us = [now_us] * len(recipients) if due_at is None else [to_micros(d) for d in due_at]
 
         async def insert(conn: aiosqlite.Connection) -> tuple[int, list[int]]:
             cursor = await conn.execute(
@@ -112,7 +117,7 @@ class OutboxMixin(SQLiteConnection):
             )
             msg_id = int(cursor.lastrowid or 0)
             delivery_ids = []
-            for recipient, ip in recipients:
+            for (recipient, ip), due in zip(recipients, due_us, strict=True):
                 cursor = await conn.execute(
                     "INSERT INTO deliveries (message_id, recipient, sending_ip, created_at)"
                     " VALUES (?, ?, ?, ?)",
@@ -122,7 +127,7 @@ class OutboxMixin(SQLiteConnection):
                 delivery_ids.append(delivery_id)
                 await conn.execute(
                     "INSERT INTO resend_jobs (delivery_id, attempt, due_at, created_at) VALUES (?, 1, ?, ?)",
-                    (delivery_id, now_us, now_us),
+                    (delivery_id, due, now_us),
                 )
             return msg_id, delivery_ids
 
