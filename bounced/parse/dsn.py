@@ -170,11 +170,12 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
     )
 
 
-def read_dsn(msg: Part) -> tuple[list[Failure], Block]:
-    """Failures from every delivery-status part of `msg`, and the merged per-message fields."""
+def read_dsn(msg: Part, nested: bool = False) -> tuple[list[Failure], Block]:
+    """Failures from every delivery-status part of `msg`, and the merged per-message fields.
+    With `nested`, also from reports inside attached messages (a bounce forwarded to us)."""
     failures: list[Failure] = []
     fields: Block = {}
-    for _, part in iter_parts(msg):
+    for _, part in iter_parts(msg, into_messages=nested):
         if content_type(part) not in DSN_TYPES:
             continue
         report = parse_delivery_status(part)

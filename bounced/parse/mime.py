@@ -45,7 +45,8 @@ MAX_HEADER_LINES = 2000
 
 _NEWLINES = re.compile(rb"\r\n?")
 _HEADER_END = re.compile(rb"\n[ \t]*\n")
-_FIELD_RE = re.compile(r"([!-9;-~]{1,100})[ \t]*:[ \t]*(.*)")
+# One field with its continuation lines; bounded so a hostile header cannot make it quadratic.
+_FIELD_BLOCK_RE = re.compile(r"([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*){0,500})(?:\n|$)")
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("(?:[^"\\]|\\.){0,1000}"|[^;\s]{0,1000})')
 _ENCODED_WORD = "=?"
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
@@ -222,23 +223,21 @@ def _read_fields(block: str) -> tuple[list[tuple[str, str]], int]:
     """Header fields of `block` (LF lines); returns the fields and how many characters they used.
     A line that is neither a field nor a continuation ends the header (it is body)."""
     fields: list[tuple[str, str]] = []
-    used = 0
-    for count, line in enumerate(block.split("\n")):
-        if count >= MAX_HEADER_LINES:
+    pos = 0
+    if block.startswith("From "):  # mbox separator line
+        pos = block.find("\n") + 1 or len(block)
+    end = len(block)
+    match = _FIELD_BLOCK_RE.match
+    while pos < end and len(fields) < MAX_HEADER_LINES:
+        m = match(block, pos)
+        if m is None:
             break
-        if line[:1] in (" ", "\t") and fields:
-            name, value = fields[-1]
-            fields[-1] = (name, value + " " + line.strip())
-        else:
-            m = _FIELD_RE.match(line)
-            if not m:
-                if count == 0 and line.startswith("From "):  # mbox separator line
-                    used += len(line) + 1
-                    continue
-                break
-            fields.append((m.group(1).lower(), m.group(2).strip()))
-        used += len(line) + 1
-    return fields, used
+        value = m.group(2)
+        if "\n" in value:  # folded: RFC 5322 unfolding
+            value = value.replace("\n", " ")
+        fields.append((m.group(1).lower(), value.strip()))
+        pos = m.end()
+    return fields, pos
 
 
 def _decode_header_block(block: bytes) -> str:
@@ -336,15 +335,19 @@ def part_text(part: Part) -> str:
     return part.text()
 
 
-def iter_parts(root: Part) -> Iterator[tuple[int, Part]]:
-    """Every part under `root` depth-first with its depth, iteratively, bounded in count."""
+def iter_parts(root: Part, into_messages: bool = False) -> Iterator[tuple[int, Part]]:
+    """Every part under `root` depth-first with its depth, iteratively, bounded in count.
+
+    Attached messages (message/rfc822) are entered only with `into_messages`: the returned
+    original is usually the largest part and rarely holds anything a bounce parser wants."""
     stack: list[Part] = [root]
     seen = 0
     while stack and seen < MAX_PARTS:
         part = stack.pop()
         seen += 1
         yield part.depth - root.depth, part
-        stack.extend(reversed(part.children))
+        if into_messages or part.ctype not in _MESSAGE_TYPES or part is root:
+            stack.extend(reversed(part.children))
 
 
 def email_message(raw: bytes) -> Message:

@@ -91,7 +91,7 @@ def split_at_original(text: str) -> tuple[str, str]:
 
 def find_original_headers(msg: Part, body_tail: str = "") -> Part | None:
     """The headers of the returned message: attached, or copied inline after a separator."""
-    for depth, part in iter_parts(msg):
+    for depth, part in iter_parts(msg, into_messages=True):
         if depth == 0:
             continue
         ctype = content_type(part)

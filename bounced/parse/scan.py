@@ -134,6 +134,9 @@ def scan(raw: bytes) -> ParsedMessage:
         if orig.message_id is None and in_reply_to:
             orig = replace(orig, message_id=in_reply_to)
         return result(MessageType.AUTOREPLY, [vacation], orig)
+    nested_failures, _ = read_dsn(msg, nested=True)  # a report inside an attached message
+    if nested_failures:
+        return result(MessageType.DSN, nested_failures)
     for detector in FALLBACK_DETECTORS:
         failures = detector.detect(ctx)
         if failures:
