@@ -1,8 +1,10 @@
 """Bounce patterns of particular mailbox providers, checked before the general table.
 
-Some providers answer with texts that mean something other than their words suggest;
-the general reason table would misread them. Each entry names the provider and why.
-Switch off with `[classify] provider_patterns = false`.
+Some providers answer with texts that mean something other than their words suggest, or
+tag their refusals with documented codes (Orange/La Poste `LPN007_420`, GoDaddy `IB607`,
+Cox `AUP#CXBL`). The general reason table would misread those. Entries may be scoped to
+the provider's hosts (the Remote-MTA, or its name in the text). Switch off with
+`[classify] provider_patterns = false`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 
 from bounced.model import Reason
 
-__all__ = ["PROVIDER_PATTERNS", "ProviderPattern", "provider_reason"]
+__all__ = ["PROVIDER_CODES", "PROVIDER_PATTERNS", "ProviderCodes", "ProviderPattern", "provider_reason"]
+
+R = Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,55 +25,141 @@ class ProviderPattern:
     reason: Reason
     pattern: re.Pattern[str]  # over the normalised (lower-cased, single-spaced) diagnostic
     why: str
+    host: re.Pattern[str] | None = None  # must match the Remote-MTA or the text, when set
 
 
-def _p(provider: str, reason: Reason, pattern: str, why: str) -> ProviderPattern:
-    return ProviderPattern(provider, reason, re.compile(pattern), why)
+@dataclass(frozen=True, slots=True)
+class ProviderCodes:
+    """A provider's documented refusal codes: `label` captures the code in group 1."""
+
+    provider: str
+    label: re.Pattern[str]
+    codes: dict[str, Reason]
+
+
+def _p(provider: str, reason: Reason, pattern: str, why: str, host: str | None = None) -> ProviderPattern:
+    return ProviderPattern(provider, reason, re.compile(pattern), why, re.compile(host) if host else None)
 
 
 PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
     _p(
         "Google Groups",
-        Reason.REJECTED,
+        R.REJECTED,
         r"groups\.google\.com/support",
         "a group that does not exist or does not let this sender post (localised text, one URL)",
     ),
     _p(
         "au / KDDI (ezweb.ne.jp, au.com)",
-        Reason.FILTERED,
+        R.FILTERED,
         r"^(?:\S+ )?550:? : user unknown",
         'the carrier\'s domain filter answers "550 : User unknown" with an empty address',
     ),
-    _p(
-        "Gmail",
-        Reason.SPEEDING,
-        r"receivingrate(?:perm|temp)?\b|p=receivingrate",
-        "the recipient receives mail faster than Gmail allows",
-    ),
-    _p(
-        "Gmail",
-        Reason.MAILBOXFULL,
-        r"p=overquota(?:perm|temp)?\b",
-        "the recipient's mailbox is out of storage space",
-    ),
+    _p("Gmail", R.SPEEDING, r"p=receivingrate", "the recipient receives mail faster than Gmail allows"),
+    _p("Gmail", R.MAILBOXFULL, r"p=overquota", "the recipient's mailbox is out of storage space"),
     _p(
         "Microsoft (Outlook.com / Hotmail)",
-        Reason.BLOCKED,
-        r"\bsc-00[1-4]\b|\bsc-00[1-4] ",
+        R.BLOCKED,
+        r"\bsc-00[1-4]\b",
         "SC-001..SC-004: mail from the sending IP refused for its reputation",
     ),
     _p(
-        "Cox",
-        Reason.BLOCKED,
-        r"aup#\w{0,8}rbl",
-        "AUP#...RBL: the sending IP is on a block list, whatever the sender-rejected wording",
+        "Mimecast",
+        R.POLICYVIOLATION,
+        r"host network,? not allowed",
+        "a geographical restriction policy of the recipient organisation",
+        host=r"mimecast",
+    ),
+    _p(
+        "Mimecast",
+        R.BADREPUTATION,
+        r"local ct ip reputation",
+        "ongoing reputation checks of the sending IP",
+        host=r"mimecast",
+    ),
+    _p(
+        "Mimecast",
+        R.REJECTED,
+        r"envelope blocked - user (?:domain )?entry|blocked senders",
+        "the recipient's own blocked-senders list",
+        host=r"mimecast",
     ),
 )
 
+PROVIDER_CODES: tuple[ProviderCodes, ...] = (
+    ProviderCodes(
+        "Orange / La Poste",
+        re.compile(r"\b(?:lpn|ofr|ouk)[a-z0-9]{0,6}[-_](\d{3})\b"),
+        {
+            **dict.fromkeys(("101", "102", "103", "510", "999"), R.BLOCKED),
+            "104": R.TOOMANYCONN,
+            "305": R.SECURITYERROR,
+            "402": R.SECURITYERROR,
+            "401": R.AUTHFAILURE,
+            "517": R.AUTHFAILURE,
+            **dict.fromkeys(("403", "405", "415", "421"), R.REJECTED),
+            "416": R.USERUNKNOWN,
+            "418": R.USERUNKNOWN,
+            "417": R.MAILBOXFULL,
+            "420": R.SUSPEND,
+            "426": R.SUSPEND,
+            "505": R.SYSTEMERROR,
+            "506": R.SPAMDETECTED,
+            "514": R.MESGTOOBIG,
+            "630": R.POLICYVIOLATION,
+        },
+    ),
+    ProviderCodes(
+        "GoDaddy",
+        re.compile(r"\b(ib\d{3})\b"),
+        {
+            "ib401": R.SECURITYERROR,
+            "ib501": R.NOTCOMPLIANTRFC,
+            "ib502": R.NOTCOMPLIANTRFC,
+            "ib506": R.REJECTED,
+            "ib508": R.AUTHFAILURE,
+            "ib108": R.REQUIREPTR,
+            "ib212": R.SPAMDETECTED,
+            "ib705": R.VIRUSDETECTED,
+            "ib605": R.TOOMANYCONN,
+            "ib007": R.TOOMANYCONN,
+            "ib101": R.SPEEDING,
+            **dict.fromkeys(("ib504", "ib510", "ib607"), R.SPEEDING),
+            "ib103": R.BADREPUTATION,
+            **dict.fromkeys(("ib104", "ib105", "ib106", "ib110", "ib111", "ib112", "ib113"), R.BLOCKED),
+        },
+    ),
+    ProviderCodes(
+        "Cox",
+        re.compile(r"aup#([a-z]{2,6}\d{0,5})"),
+        {
+            "cxbl": R.BLOCKED,
+            "cdrbl": R.BLOCKED,
+            "cxdns": R.REQUIREPTR,
+            "cxsndr": R.AUTHFAILURE,
+            "cxsmtp": R.REJECTED,
+            "cxcnct": R.TOOMANYCONN,
+            "cxmxrt": R.TOOMANYCONN,
+            "cxthrt": R.SECURITYERROR,
+            "cxmj": R.SECURITYERROR,
+        },
+    ),
+)
+# Cox's numbered block-list codes: IPBL<bits> = listed on DNSBLs, URLBL<bits> = a URL is.
+_COX_LISTS = re.compile(r"aup#(ipbl|urlbl)\d{3,5}")
 
-def provider_reason(normalised: str) -> Reason | None:
-    """The reason a provider's own pattern gives, or None."""
+
+def provider_reason(normalised: str, remote_mta: str | None = None) -> Reason | None:
+    """The reason a provider's own pattern or code gives, or None."""
+    host = (remote_mta or "").lower()
+    for table in PROVIDER_CODES:
+        for match in table.label.finditer(normalised):
+            if (reason := table.codes.get(match.group(1))) is not None:
+                return reason
+    if (listed := _COX_LISTS.search(normalised)) is not None:
+        return R.BLOCKED if listed.group(1) == "ipbl" else R.SPAMDETECTED
     for entry in PROVIDER_PATTERNS:
+        if entry.host is not None and not (entry.host.search(host) or entry.host.search(normalised)):
+            continue
         if entry.pattern.search(normalised):
             return entry.reason
     return None
