@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from bounced.cli import main as cli_main
 from tests.harness import make_config, running_daemon, send_mail
@@ -235,3 +236,36 @@ async def test_report_counts_every_soft_bounce_exactly(tmp_path: Path) -> None:
             await report("--mailing", mailing, "--format", "csv", "--output", str(path))
             cells, _ = _csv_cells(path)
             assert sum(cells.values()) == amount
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store dedup_key (bounces.py) is (original Message-ID, recipient, status), so later bounces "
+    "of a resent message are dropped as duplicates; the report needs each one (lead/S to decide the key)",
+)
+async def test_each_bounce_of_a_resent_message_counts(tmp_path: Path) -> None:
+    """A message sent three times and soft-bounced three times is three soft bounces; the
+    same bounce message received twice (a retransmission) is still one."""
+    config = make_config(tmp_path, smtp={"domains": ["bounces.example.com"]})
+    rcpt = "kim@gmail.example"
+    diagnostic = "451 Please try again later"
+    async with running_daemon(config) as d:
+        for attempt in range(3):
+            raw = dsn(
+                f"resend-{attempt}",
+                [(rcpt, "delayed", "4.3.0", diagnostic)],
+                "shop.example.com",
+                "weekly",
+                "<orig-resent@sender.example>",
+            )
+            await send_mail(d.smtp_port, "", RCPT, raw)
+            if attempt == 0:
+                await send_mail(d.smtp_port, "", RCPT, raw)  # the same bounce, delivered twice
+        await d.drained()
+        now = datetime.now(UTC)
+        groups = [
+            g async for g in d.store.soft_bounce_groups(now - timedelta(days=1), now + timedelta(days=1))
+        ]
+    assert [(g.group, g.recipient_domain, g.text_key, g.amount) for g in groups] == [
+        ("shop.example.com", "gmail.example", diagnostic, 3)
+    ]
