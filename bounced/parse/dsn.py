@@ -153,8 +153,9 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
         status is None
         # A bare "x.0.0" says less than the code the remote server gave in its own reply.
         or (status.endswith(".0.0") and diag_status[0] == status[0])
-        # The reporting MTA re-classed the reply (e.g. 4.x for a 5xx): the server's own code wins.
-        or (diag_status[0] != status[0] and reply_code is not None and str(reply_code)[0] == diag_status[0])
+        # The server's own "552 5.2.2" reply is more precise than what the reporting MTA
+        # summarised in Status (it may even have re-classed a 5xx as 4.x).
+        or (reply_code is not None and str(reply_code)[0] == diag_status[0])
     ):
         status = diag_status
     # "dns; mx.example.net. (192.0.2.25, the server for ...)": keep the host name only.

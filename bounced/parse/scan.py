@@ -16,7 +16,7 @@ from bounced.parse.detectors.base import Context, build_context, failures_for
 from bounced.parse.dsn import read_dsn
 from bounced.parse.mime import Part, header, iter_parts, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers
-from bounced.parse.text import find_addresses, first_address
+from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code, first_address
 
 __all__ = ["scan"]
 
@@ -54,7 +54,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
             continue
         found = failures_for(ctx, ctx.human, [f.recipient])
         if not found or ctx.human.lower().find(f.recipient.lower()) < 0:
-            filled.append(f)
+            filled.append(_from_transcript(ctx, f) if len(failures) == 1 else f)
             continue
         g = found[0]
         filled.append(
@@ -66,6 +66,22 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
             )
         )
     return filled
+
+
+def _from_transcript(ctx: Context, f: Failure) -> Failure:
+    """Sendmail warnings name no recipient in prose, but the session transcript holds the reply."""
+    if f.reply_code is not None:
+        return f
+    at = ctx.human.find("Transcript of session follows")
+    if at < 0:
+        return f
+    transcript = ctx.human[at : at + 3000]
+    code = find_reply_code(transcript)
+    if code is None:
+        return f
+    return replace(
+        f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(transcript.split("\n", 1)[-1])
+    )
 
 
 def _more_specific(status: str | None, other: str | None) -> str | None:

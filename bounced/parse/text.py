@@ -30,7 +30,7 @@ _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
 _REPLY_WITH_STATUS_RE = re.compile(r"(?<![\d.])([245]\d\d)[ -]#?([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
 _REPLY_LEAD_RE = re.compile(
     r"(?:^|said:|says:|<<<|\]:|\):|;|code\W{0,3}|\berror\W{0,3}|\breply\W{0,3})"
-    r"\s{0,8}([245]\d\d)(?![\d.])(?:[ ,-]|$)",
+    r"\s{0,8}([245]\d\d)(?![\d.])(?:[ ,:-]|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 _REPLY_ANY_RE = re.compile(r"(?:^[ \t>]{0,8}|[:(\[]\s{0,2})([45][0-5]\d)(?=[ -][A-Za-z<#(\[])", re.MULTILINE)

@@ -75,8 +75,13 @@ class Context:
 
     def is_candidate(self, address: str) -> bool:
         low = address.lower()
-        # postmaster@ can be the very recipient that bounced; mailer-daemon@ never is.
-        return low not in self.excluded and (low.startswith("postmaster@") or not is_daemon_address(address))
+        if low in self.excluded:
+            return False
+        if low.startswith("postmaster@"):
+            # A recipient that bounced, unless it is the reporting site's own contact address.
+            own = (self.from_address or "").lower().rpartition("@")[2]
+            return low.rpartition("@")[2] != own
+        return not is_daemon_address(address)
 
 
 def _human_text(msg: Part) -> str:
