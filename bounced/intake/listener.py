@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
+from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
 from bounced.store.base import IntakeStore
 
-__all__ = ["BounceHandler", "BounceSMTP", "Listener", "domain_accepted", "make_tls_context"]
+__all__ = ["BounceHandler", "Listener", "domain_accepted", "make_tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -119,60 +121,6 @@ class BounceHandler:
         await self._idle.wait()
 
 
-class BounceSMTP(SMTP):
-    """aiosmtpd's SMTP with a connection limit and a DATA-phase timeout."""
-
-    def __init__(self, handler: BounceHandler, listener: Listener, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self._listener = listener
-        self._refused = False
-        self._counted = False
-        self._data_timeout = listener.settings().data_timeout
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self._original_transport is None and not self._counted
-        if first:
-            if len(self._listener.connections) >= self._listener.settings().max_connections:
-                self._refused = True
-                log.warning(
-                    "connection refused: limit reached", extra=kv(peer=transport.get_extra_info("peername"))
-                )
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
-                transport.close()
-                return
-            self._counted = True
-            self._listener.connections.add(self)
-        super().connection_made(transport)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        if self._refused:
-            return
-        self._listener.connections.discard(self)
-        super().connection_lost(error)
-
-    @syntax("DATA")
-    async def smtp_DATA(self, arg: str) -> None:
-        # The idle timer is only reset between commands; give DATA its own budget.
-        self._reset_timeout(self._data_timeout)
-        try:
-            await super().smtp_DATA(arg)
-        finally:
-            if self.transport is not None:
-                self._reset_timeout()
-
-    def close_now(self, reply: bytes) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        try:
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(reply)
-        except (OSError, RuntimeError, AssertionError):
-            pass  # the peer is gone already; closing is all that is left
-        transport.close()
-
-
 def make_tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
     if not cfg.tls_cert or not cfg.tls_key:
         return None
@@ -202,20 +150,28 @@ class Listener:
             )
         tls_context = make_tls_context(cfg)
         loop = asyncio.get_running_loop()
+        # getfqdn() may ask DNS: once, off the loop, not per connection as aiosmtpd would.
+        fqdn = await asyncio.to_thread(socket.getfqdn)
+        template: BounceSMTP | None = None
+        built_for: SmtpConfig | None = None
 
         def factory() -> BounceSMTP:
+            nonlocal template, built_for
             current = self.settings()
-            return BounceSMTP(
-                self.handler,
-                self,
-                data_size_limit=current.max_message_size,
-                hostname=current.hostname or None,
-                ident="bounced",
-                tls_context=tls_context,
-                require_starttls=False,
-                timeout=current.idle_timeout,
-                loop=loop,
-            )
+            if template is None or current is not built_for:  # first connection, or reloaded
+                template = BounceSMTP(
+                    self.handler,
+                    self,
+                    data_size_limit=current.max_message_size,
+                    hostname=current.hostname or fqdn,
+                    ident="bounced",
+                    tls_context=tls_context,
+                    require_starttls=False,
+                    timeout=current.idle_timeout,
+                    loop=loop,
+                )
+                built_for = current
+            return template.clone()
 
         self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
 
