@@ -130,9 +130,13 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
     if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
         return Reason(hint)
     text = normalise_text(failure.diagnostic)
-    if provider_patterns and text and (known := provider_reason(text, failure.remote_mta)) is not None:
-        return known
     status = _specific_status(failure, text)
+    if (
+        provider_patterns
+        and text
+        and (known := provider_reason(text, failure.remote_mta, status)) is not None
+    ):
+        return known
     status_reason = reason_for_status(status)
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
         status_reason = None

@@ -144,13 +144,68 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
         },
     ),
 )
+# Microsoft 365 / Exchange Online's own enhanced status details (3-digit, outside RFC 3463's
+# registry): (class.subject, first detail, last detail, reason, text that must also appear).
+_MICROSOFT_CODES: tuple[tuple[str, int, int, Reason, str | None], ...] = (
+    ("5.7", 501, 503, R.REJECTED, None),  # account banned for spam abuse
+    ("5.7", 504, 505, R.SUSPEND, None),  # recipient address not valid / banned
+    ("5.7", 506, 507, R.BLOCKED, None),  # bad HELO; IP blocked by the recipient's org
+    ("5.7", 508, 508, R.SPEEDING, None),  # exceeded permitted limits
+    ("5.7", 509, 509, R.AUTHFAILURE, None),  # does not pass DMARC verification
+    ("5.7", 510, 511, R.BLOCKED, None),  # no mail over IPv6; banned sender
+    ("5.7", 512, 512, R.REJECTED, None),  # From must be RFC 5322 compliant
+    ("5.7", 513, 513, R.BLOCKED, None),  # customer block list
+    ("5.7", 515, 515, R.AUTHFAILURE, None),  # required authentication level not met
+    ("5.7", 606, 649, R.BLOCKED, None),  # banned sending IP
+    ("5.7", 700, 749, R.SPEEDING, None),  # tenant exceeded threshold
+    ("5.7", 750, 750, R.REJECTED, None),  # unregistered sending domains
+    ("5.7", 900, 999, R.POLICYVIOLATION, None),  # refused by a mail flow rule
+    ("5.7", 124, 124, R.REJECTED, None),  # sender not in allowed-senders list
+    ("5.7", 133, 136, R.REJECTED, None),  # sender not authenticated for group/mailbox
+    ("5.7", 321, 325, R.FAILEDSTARTTLS, None),  # STARTTLS / certificate / DANE failures
+    ("4.7", 321, 325, R.FAILEDSTARTTLS, None),
+    ("4.7", 650, 650, R.BADREPUTATION, None),  # rate limited due to IP reputation
+    ("4.7", 652, 652, R.TOOMANYCONN, None),  # maximum number of connections
+    ("4.7", 500, 699, R.BLOCKED, "access denied"),  # suspicious activity, restricted
+    ("5.4", 300, 300, R.EXPIRED, None),
+    ("5.4", 316, 316, R.EXPIRED, "expired"),
+    ("5.4", 312, 312, R.NETWORKERROR, None),  # DNS query failed
+    ("4.4", 312, 312, R.NETWORKERROR, None),
+    ("5.4", 317, 317, R.FAILEDSTARTTLS, None),
+    ("4.4", 317, 317, R.FAILEDSTARTTLS, None),
+    ("5.4", 318, 318, R.SYSTEMERROR, None),  # suspicious remote server error
+    ("5.1", 90, 90, R.SPEEDING, None),  # daily recipient limit
+    ("5.2", 121, 122, R.SPEEDING, None),  # recipient's per-hour receive limit
+    ("5.6", 11, 11, R.CONTENTERROR, None),  # bare line feeds
+)
+_STATUS_RE = re.compile(r"\b([45]\.\d)\.(\d{1,3})\b")
+
+
+def _microsoft_reason(normalised: str, status: str | None) -> Reason | None:
+    candidates = [status] if status else []
+    candidates += [f"{m.group(1)}.{m.group(2)}" for m in _STATUS_RE.finditer(normalised[:512])]
+    for code in candidates:
+        head, _, detail = code.rpartition(".")
+        if not detail.isdigit():
+            continue
+        number = int(detail)
+        for prefix, first, last, reason, needs in _MICROSOFT_CODES:
+            if head == prefix and first <= number <= last and (needs is None or needs in normalised):
+                return reason
+    return None
+
+
 # Cox's numbered block-list codes: IPBL<bits> = listed on DNSBLs, URLBL<bits> = a URL is.
 _COX_LISTS = re.compile(r"aup#(ipbl|urlbl)\d{3,5}")
 
 
-def provider_reason(normalised: str, remote_mta: str | None = None) -> Reason | None:
+def provider_reason(
+    normalised: str, remote_mta: str | None = None, status: str | None = None
+) -> Reason | None:
     """The reason a provider's own pattern or code gives, or None."""
     host = (remote_mta or "").lower()
+    if (microsoft := _microsoft_reason(normalised, status)) is not None:
+        return microsoft
     for table in PROVIDER_CODES:
         for match in table.label.finditer(normalised):
             if (reason := table.codes.get(match.group(1))) is not None:

@@ -43,6 +43,26 @@ from bounced.model import BounceKind, Failure, MessageType, Reason
             Reason.BLOCKED,
         ),
         ("Die Gruppe existiert nicht. https://groups.google.com/support/", None, Reason.REJECTED),
+        # Microsoft 365's own enhanced status details.
+        ("550 5.7.606 Access denied, banned sending IP [192.0.2.1].", None, Reason.BLOCKED),
+        (
+            "550 5.7.509 Access denied, sending domain example.com does not pass DMARC verification",
+            None,
+            Reason.AUTHFAILURE,
+        ),
+        (
+            "451 4.7.650 The mail server [192.0.2.5] has been temporarily rate limited due to IP reputation.",
+            None,
+            Reason.BADREPUTATION,
+        ),
+        (
+            "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.",
+            None,
+            Reason.SPEEDING,
+        ),
+        ("550 5.4.316 Message expired, connection refused(Socket error code 10061)", None, Reason.EXPIRED),
+        ("550 5.7.911 Delivery not authorized, message refused", None, Reason.POLICYVIOLATION),
+        ("451 4.7.500 Server busy. Please try again later from [192.0.2.2]. (AS761)", None, None),
         # Not scoped to the provider, or no known code: no provider verdict.
         ("554 Host network not allowed", "mx.example.net", None),
         ("550 5.1.1 user unknown LPN000_777", None, None),
