@@ -24,6 +24,95 @@ greylisting in action
 temporarily deferred, try again
 please try again in \d+ (?:sec|min)
 
+# Long, unambiguous phrases of the big providers (Gmail, Microsoft 365, Mimecast ...), ahead
+# of the general sections because their other words ("rate limited", "blocked") mislead.
+[failedstarttls]
+must issue a starttls command first
+starttls may not be repeated
+tls required for rcpt domain
+senders to use tls/ssl
+failed mta-sts validation
+starttls is required
+tls required but not supported
+this route requires (?:encryption|tls|high-strength)
+
+[authfailure]
+senders to authenticate
+spf record of the sending domain
+hard fail policy
+fails to pass spf
+aligned with either the authenticated spf or dkim
+add a dmarc record
+dmarc verification
+required authentication level
+
+[requireptr]
+does not have a ptr record
+ptr record, or the ptr record
+regarding ptr records
+does not match the ip address of the hostname
+must have a reverse dns record
+
+[badreputation]
+very low reputation
+
+[blocked]
+unusual rate of (?:unsolicited )?mail
+ip not in whitelist for rcpt domain
+try again later, closing connection
+helo/ehlo argument
+bad helo
+customer block list
+
+[notcompliantrfc]
+missing a valid (?:address in the from:|message-id:) header
+multiple addresses in from: header
+unicode character in a disallowed header
+encoded-word syntax is not permitted
+not a valid rfc 5321 address
+mail message is malformed
+
+[policyviolation]
+has a policy that prohibited
+with the same message-id
+
+[spamdetected]
+nature of the content or the links within
+likely unsolicited mail
+
+[speeding]
+receiving mail too quickly
+relay limit exceeded
+daily (?:user )?sending (?:quota|limit) exceeded
+this mail has been rate limited
+
+[expired]
+connection expired
+timeout - closing connection
+
+[securityerror]
+too many login attempts
+application-specific password required
+log in (?:with|through) your web browser
+username and password not accepted
+no identity changes permitted
+
+[syntaxerror]
+smtp protocol violation
+bad sequence of commands
+(?:ehlo/helo|mail|rcpt) first
+unrecognized command
+no data after bdat
+
+[systemerror]
+temporary system problem
+mail server (?:has )?temporarily rejected
+multiple destination domains per transaction
+
+[toomanyconn]
+too many recipients for this sender
+your message has too many recipients
+
 [expired]
 message expired
 delivery time expired

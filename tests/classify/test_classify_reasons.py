@@ -59,6 +59,28 @@ from bounced.model import Failure, MessageType, Reason
         ("552 5.3.4 Message size exceeds fixed maximum message size", Reason.MESGTOOBIG),
         ("450 Greylisted, see http://example.org/greylisting", Reason.GREYLISTED),
         ("550 5.7.1 Virus detected in the message", Reason.VIRUSDETECTED),
+        # Provider phrases whose other words mislead ("rate limited", "blocked").
+        (
+            "421 4.7.26 This mail has been rate limited because it is unauthenticated. Gmail requires all "
+            "senders to authenticate with either SPF or DKIM.",
+            Reason.AUTHFAILURE,
+        ),
+        (
+            "421 4.7.29 Your email has been rate limited because this message wasn't sent over a TLS "
+            "connection. Gmail requires all bulk email senders to use TLS/SSL for SMTP connections.",
+            Reason.FAILEDSTARTTLS,
+        ),
+        (
+            "550 5.7.1 Our system has detected an unusual rate of unsolicited mail originating from your IP",
+            Reason.BLOCKED,
+        ),
+        ("450 4.2.1 The user you are trying to contact is receiving mail too quickly.", Reason.SPEEDING),
+        (
+            "550 5.7.1 This message is not RFC 5322 compliant because it has duplicate headers.",
+            Reason.NOTCOMPLIANTRFC,
+        ),
+        ("535 5.7.8 Username and Password not accepted.", Reason.SECURITYERROR),
+        ("503 5.5.1 Bad sequence of commands.", Reason.SYNTAXERROR),
         ("some words that mean nothing in particular", None),
         ("", None),
     ],
