@@ -63,6 +63,20 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         "SC-001..SC-004: mail from the sending IP refused for its reputation",
     ),
     _p(
+        "Yahoo / AOL",
+        R.REJECTED,
+        r"will be permanently deferred|due to unresolvable rfc\.?5321",
+        "[TSS09]/[TSS11]: Yahoo's permanent verdict on the sending domain or IP",
+        host=r"yahoo|aol\.|verizonmedia",
+    ),
+    _p(
+        "Yahoo / AOL",
+        R.SUSPEND,
+        r"is no longer valid\.",
+        "a closed account (Yahoo says 'no longer valid' for deactivated mailboxes)",
+        host=r"yahoo|aol\.|verizonmedia",
+    ),
+    _p(
         "Mimecast",
         R.POLICYVIOLATION,
         r"host network,? not allowed",
@@ -126,6 +140,31 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
             **dict.fromkeys(("ib504", "ib510", "ib607"), R.SPEEDING),
             "ib103": R.BADREPUTATION,
             **dict.fromkeys(("ib104", "ib105", "ib106", "ib110", "ib111", "ib112", "ib113"), R.BLOCKED),
+        },
+    ),
+    ProviderCodes(
+        "Facebook",
+        re.compile(r"\b((?:rcp|pol|msg|dns|con|int)-[pt]\d)\b"),
+        {
+            "pol-p7": R.AUTHFAILURE,
+            **dict.fromkeys(
+                ("pol-p1", "pol-p2", "pol-p3", "pol-p4", "pol-t1", "pol-t2", "pol-t3"), R.BLOCKED
+            ),
+            "msg-p2": R.CONTENTERROR,
+            "rcp-p2": R.FILTERED,
+            "rcp-p3": R.FILTERED,
+            "msg-p1": R.MESGTOOBIG,
+            "int-p2": R.MESGTOOBIG,
+            "msg-p3": R.NOTCOMPLIANTRFC,
+            **dict.fromkeys(("dns-p1", "dns-p2", "dns-t1"), R.REJECTED),
+            "dns-p3": R.REQUIREPTR,
+            "dns-t2": R.REQUIREPTR,
+            "pol-p6": R.SPAMDETECTED,
+            "rcp-t4": R.SUSPEND,
+            "rcp-t1": R.SYSTEMERROR,
+            **dict.fromkeys(("con-t1", "con-t2", "con-t3", "con-t4", "msg-t1"), R.TOOMANYCONN),
+            **dict.fromkeys(("rcp-p1", "int-p1", "int-p3", "int-p4"), R.USERUNKNOWN),
+            "pol-p5": R.VIRUSDETECTED,
         },
     ),
     ProviderCodes(
@@ -195,6 +234,33 @@ def _microsoft_reason(normalised: str, status: str | None) -> Reason | None:
     return None
 
 
+# Spectrum (Charter): AUP#[IO]NNNN, documented in ranges.
+_SPECTRUM_LABEL = re.compile(r"aup#[io]?-?(\d{4})\b")
+_SPECTRUM_RANGES: tuple[tuple[int, int, Reason], ...] = (
+    (1000, 1000, R.BLOCKED),
+    (1010, 1080, R.REJECTED),  # the sending account is blocked or limited
+    (1090, 1090, R.SYSTEMERROR),
+    (1100, 1150, R.REQUIREPTR),  # no full-circle DNS for the sending IP
+    (1160, 1190, R.POLICYVIOLATION),
+    (1200, 1250, R.BLOCKED),  # Cloudmark / Spamhaus listings
+    (1260, 1260, R.NETWORKERROR),  # no IPv6
+    (1300, 1340, R.TOOMANYCONN),
+    (1350, 1490, R.SPEEDING),
+    (1500, 1520, R.REJECTED),  # sending as another address
+    (1530, 1530, R.MESGTOOBIG),
+    (1540, 1550, R.SPEEDING),
+    (1560, 1560, R.POLICYVIOLATION),  # too many invalid recipients
+    (1580, 1580, R.SPEEDING),
+)
+
+
+def _spectrum_reason(normalised: str) -> Reason | None:
+    if (match := _SPECTRUM_LABEL.search(normalised)) is None:
+        return None
+    number = int(match.group(1))
+    return next((reason for first, last, reason in _SPECTRUM_RANGES if first <= number <= last), None)
+
+
 # Cox's numbered block-list codes: IPBL<bits> = listed on DNSBLs, URLBL<bits> = a URL is.
 _COX_LISTS = re.compile(r"aup#(ipbl|urlbl)\d{3,5}")
 
@@ -210,6 +276,8 @@ def provider_reason(
         for match in table.label.finditer(normalised):
             if (reason := table.codes.get(match.group(1))) is not None:
                 return reason
+    if (spectrum := _spectrum_reason(normalised)) is not None:
+        return spectrum
     if (listed := _COX_LISTS.search(normalised)) is not None:
         return R.BLOCKED if listed.group(1) == "ipbl" else R.SPAMDETECTED
     for entry in PROVIDER_PATTERNS:

@@ -81,6 +81,7 @@ nature of the content or the links within
 likely unsolicited mail
 
 [speeding]
+due to excessive volume
 receiving mail too quickly
 relay limit exceeded
 daily (?:user )?sending (?:quota|limit) exceeded
@@ -110,6 +111,7 @@ mail server (?:has )?temporarily rejected
 multiple destination domains per transaction
 
 [toomanyconn]
+max message per connection reached
 too many recipients for this sender
 your message has too many recipients
 
@@ -320,6 +322,7 @@ dns (?:error|lookup).{0,40}(?:not found|does not exist|nxdomain)
 unrout(?:e)?able address
 
 [userunknown]
+unknown or illegal alias
 can't accept user
 destination addresses were unknown
 destination server rejected recipients

@@ -43,6 +43,24 @@ from bounced.model import BounceKind, Failure, MessageType, Reason
             Reason.BLOCKED,
         ),
         ("Die Gruppe existiert nicht. https://groups.google.com/support/", None, Reason.REJECTED),
+        (
+            "550 5.1.1 RCP-P1 http://postmaster.facebook.com/response_codes?ip=192.0.2.1#rcp",
+            None,
+            Reason.USERUNKNOWN,
+        ),
+        ("421 4.7.1 POL-T1 http://postmaster.facebook.com/response_codes#pol", None, Reason.BLOCKED),
+        ("550 5.7.1 Rejected - AUP#I-1340 too many connections", None, Reason.TOOMANYCONN),
+        ("554 5.7.1 AUP#O1530 message too large", None, Reason.MESGTOOBIG),
+        (
+            "553 5.7.2 [TSS09] All messages from 192.0.2.25 will be permanently deferred",
+            "mta7.am0.yahoodns.net",
+            Reason.REJECTED,
+        ),
+        (
+            "554 delivery error: dd someone@yahoo.com is no longer valid.",
+            "mta5.am0.yahoodns.net",
+            Reason.SUSPEND,
+        ),
         # Microsoft 365's own enhanced status details.
         ("550 5.7.606 Access denied, banned sending IP [192.0.2.1].", None, Reason.BLOCKED),
         (
