@@ -26,12 +26,14 @@ from bounced.model import (
 )
 from bounced.store.base import Store
 
-__all__ = ["ApplyResult", "apply_intake", "looks_like_mail"]
+__all__ = ["ApplyResult", "apply_intake", "bounce_message_id", "looks_like_mail"]
 
 log = logging.getLogger("bounced.apply")
 
 # RFC 5322 field name: printable ASCII except colon; or an mbox "From " separator line.
 _FIRST_LINE = re.compile(rb"^(?:[!-9;-~]+[ \t]*:|From )")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,17 @@ def looks_like_mail(raw: bytes) -> bool:
     """False for input with no header at all (empty, binary junk): not a message to parse."""
     head = raw.lstrip(b"\r\n \t")[:1000]
     return bool(head) and _FIRST_LINE.match(head) is not None
+
+
+def bounce_message_id(raw: bytes) -> str | None:
+    """The bounce message's own Message-ID (not the returned original's): what tells a
+    retransmitted bounce from a new bounce about the same original message."""
+    end = _HEADER_END.search(raw, 0, 64 * 1024)
+    match = _MESSAGE_ID.search(raw, 0, end.start() if end else min(len(raw), 64 * 1024))
+    if match is None:
+        return None
+    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
+    return value[:998] or None
 
 
 async def apply_intake(
@@ -85,7 +98,9 @@ async def apply_intake(
     events = plan_events(
         classified, parsed, attribution, config.verp.unsigned_bounces, intake.received_at, intake.id
     )
-    outcome = await store.record_events_outcome(intake.id, events, clock.now(), message_type)
+    outcome = await store.record_events_outcome(
+        intake.id, events, clock.now(), message_type, bounce_message_id(intake.raw)
+    )
     written = tuple(
         e if event_id is None else _with_id(e, event_id)
         for e, event_id in zip(events, outcome.event_ids, strict=True)

@@ -84,11 +84,16 @@ class BounceStore(Protocol):
         events: Sequence[BounceEvent],
         now: datetime,
         message_type: MessageType | None = None,
+        bounce_id: str | None = None,
     ) -> list[int]:
         """In one transaction: insert events (duplicates skipped), update profiles, suppress
         hard/complaint addresses whose events have `suppress=True`, mark soft events with a
         delivery_id resend_state='pending', mark the intake applied. Returns the ids of newly
-        inserted events."""
+        inserted events.
+
+        Duplicates: the same bounce message (its own Message-ID `bounce_id`, else the intake's
+        raw hash) about the same original message, recipient and status. Events without an
+        intake or bounce_id (synchronous replies) are never merged."""
         ...
 
     async def record_events_outcome(
@@ -97,6 +102,7 @@ class BounceStore(Protocol):
         events: Sequence[BounceEvent],
         now: datetime,
         message_type: MessageType | None = None,
+        bounce_id: str | None = None,
     ) -> RecordOutcome:
         """`record_events`, telling which events were new and what got suppressed."""
         ...

@@ -15,7 +15,12 @@ def original_headers(to: str, message_id: str = "<20260501.spring@news.sender.te
 
 
 def dsn(
-    recipient: str, status: str, diagnostic: str, action: str = "failed", message_id: str | None = None
+    recipient: str,
+    status: str,
+    diagnostic: str,
+    action: str = "failed",
+    message_id: str | None = None,
+    bounce_id: str = "<bounce.1@mx.sender.test>",
 ) -> bytes:
     """A Postfix-style RFC 3464 delivery status notification."""
     headers = original_headers(recipient, message_id or "<20260501.spring@news.sender.test>")
@@ -24,7 +29,7 @@ def dsn(
         "To: b-tok@bounces.sender.test\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
         "Date: Fri, 1 May 2026 12:00:00 +0000\r\n"
-        "Message-ID: <bounce.1@mx.sender.test>\r\n"
+        f"Message-ID: {bounce_id}\r\n"
         "MIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="BOUND"\r\n'
         "\r\n"

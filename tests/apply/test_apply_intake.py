@@ -163,3 +163,35 @@ async def test_one_key_value_log_line_per_bounce(
         f"event=bounce kind=hard reason=userunknown recipient=logme@example.org status=5.1.1 "
         f"intake={result.intake_id} suppressed=yes signed=no"
     ]
+
+
+async def test_each_bounce_of_a_resent_message_counts(store: SQLiteStore) -> None:
+    # The same original message sent three times (resends keep its Message-ID), soft-bounced
+    # three times: three bounce messages, three events. The first bounce retransmitted: one.
+    results = []
+    for attempt in range(3):
+        raw = dsn(
+            "kim@example.org", "4.2.2", "452 4.2.2 Mailbox full", "delayed", bounce_id=f"<b{attempt}@mx>"
+        )
+        results.append(await spool_and_apply(store, raw, config()))
+        if attempt == 0:
+            results.append(await spool_and_apply(store, raw, config()))
+    assert [len(r.written) for r in results] == [1, 0, 1, 1]
+    assert results[1].duplicates == 1
+    profile = await store.get_profile("kim@example.org")
+    assert profile is not None and profile.soft_bounce_count == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"From: a@b\r\nMessage-ID: <x.1@mx>\r\n\r\nbody", "<x.1@mx>"),
+        (b"message-id:\r\n   <folded@mx>\r\nSubject: s\r\n\r\n", "<folded@mx>"),
+        (b"From: a@b\r\n\r\nMessage-ID: <in-body@mx>\r\n", None),  # the body is not the header
+        (b"From: a@b\n\nno id", None),
+    ],
+)
+def test_bounce_message_id_reads_the_bounce_header_only(raw: bytes, expected: str | None) -> None:
+    from bounced.apply import bounce_message_id
+
+    assert bounce_message_id(raw) == expected

@@ -198,3 +198,21 @@ async def test_synchronous_event_without_intake(store: SQLiteStore) -> None:
     events = await store.events_for("nia@example.org")
     assert [e.id for e in events] == ids and events[0].source == "smtp" and events[0].intake_id is None
     assert await store.is_suppressed("nia@example.org")
+
+
+async def test_dedup_is_per_bounce_message(store: SQLiteStore) -> None:
+    soft = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
+    first = await store.record_events(await _spool(store), [soft], NOW, bounce_id="<dsn-1@mx>")
+    again = await store.record_events(
+        await _spool(store, b"Subject: other bytes\r\n\r\n"), [soft], NOW, bounce_id="<dsn-1@mx>"
+    )
+    resend = await store.record_events(await _spool(store), [soft], NOW, bounce_id="<dsn-2@mx>")
+    assert len(first) == 1 and again == [] and len(resend) == 1
+
+
+async def test_synchronous_events_are_never_merged(store: SQLiteStore) -> None:
+    sync = _event("pia@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, source="smtp", delivery_id=3)
+    assert len(await store.record_events(None, [sync], NOW)) == 1
+    assert len(await store.record_events(None, [sync], NOW)) == 1  # the resend was refused again
+    profile = await store.get_profile("pia@example.org")
+    assert profile is not None and profile.soft_bounce_count == 2

@@ -62,16 +62,18 @@ def text_key_for(diagnostic: str, reply_code: int | None) -> str:
     return normalise_bounce_text(diagnostic, reply_code)
 
 
-def dedup_key(event: BounceEvent, recipient: str, basis: str | None) -> str | None:
-    """Same original message (or raw bounce), recipient and status: the same bounce.
+def dedup_key(event: BounceEvent, recipient: str, bounce_identity: str | None) -> str | None:
+    """The same bounce message received twice, about the same recipient and status.
 
-    `basis` is the original message-id, else the raw bounce's hash; without either the event
-    cannot be recognised again and is never deduplicated.
+    `bounce_identity` names the bounce message itself: its own Message-ID, else the hash of
+    its raw bytes. A retransmitted bounce repeats it; the bounce of a resend (same original
+    Message-ID, new bounce message) does not, so each resend's bounce counts. Events with no
+    bounce message (the next hop's synchronous reply) have no identity and are never merged.
     """
-    if not basis:
+    if not bounce_identity:
         return None
     status = event.status or f"{event.kind.value}:{event.reason.value}"
-    material = "\x00".join((basis, recipient, status))
+    material = "\x00".join((bounce_identity, event.message_id or "", recipient, status))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -106,9 +108,10 @@ class BouncesMixin(SQLiteConnection):
         events: Sequence[BounceEvent],
         now: datetime,
         message_type: MessageType | None = None,
+        bounce_id: str | None = None,
     ) -> list[int]:
         """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type)
+        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
         return [i for i in outcome.event_ids if i is not None]
 
     async def record_events_outcome(
@@ -117,20 +120,24 @@ class BouncesMixin(SQLiteConnection):
         events: Sequence[BounceEvent],
         now: datetime,
         message_type: MessageType | None = None,
+        bounce_id: str | None = None,
     ) -> RecordOutcome:
         """In one transaction: insert each event unless it is a duplicate; for each new one
         update the recipient's profile, suppress it when `event.suppress` and the kind is
         hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
         the intake message applied. Returns per-event ids (None: duplicate) and the
-        addresses newly put on the suppression list."""
+        addresses newly put on the suppression list.
+
+        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
+        hash of the intake's raw bytes identifies the bounce."""
         now_us = to_micros(now)
         text_keys = [text_key_for(e.diagnostic, e.reply_code) for e in events]
         event_ids: list[int | None] = []
         suppressed: list[str] = []
         async with self._transaction() as conn:
-            raw_hash = await self._intake_hash(conn, intake_id)
+            identity = bounce_id or await self._intake_hash(conn, intake_id)
             for event, text_key in zip(events, text_keys, strict=True):
-                event_id, newly = await self._record_one(conn, event, text_key, raw_hash, now_us)
+                event_id, newly = await self._record_one(conn, event, text_key, identity, now_us)
                 event_ids.append(event_id)
                 if newly:
                     suppressed.append(newly)
@@ -151,11 +158,10 @@ class BouncesMixin(SQLiteConnection):
         return None if row is None else str(row[0])
 
     async def _record_one(
-        self, conn: aiosqlite.Connection, event: BounceEvent, text_key: str, raw_hash: str | None, now_us: int
+        self, conn: aiosqlite.Connection, event: BounceEvent, text_key: str, identity: str | None, now_us: int
     ) -> tuple[int | None, str | None]:
         """Insert one event; returns (new event id or None, address newly suppressed or None)."""
         recipient = normalise_address(event.recipient)
-        basis = event.message_id or raw_hash
         resend = ResendState.PENDING.value if event.kind is BounceKind.SOFT and event.delivery_id else None
         cursor = await conn.execute(
             "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, action,"
@@ -184,7 +190,7 @@ class BouncesMixin(SQLiteConnection):
                 event.delivery_id,
                 int(event.signed),
                 event.source,
-                dedup_key(event, recipient, basis),
+                dedup_key(event, recipient, identity),
                 resend,
             ),
         )
