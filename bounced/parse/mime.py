@@ -258,7 +258,7 @@ def _parse_entity(data: bytes, depth: int) -> Part:
     fields, used = _read_fields(head)
     if body_start is None or used < len(head):
         # No blank line, or a non-field line inside the header: the body starts where fields stop.
-        if fields or body_start is None:
+        if fields or (body_start is None and data.strip()):
             defects.append("MissingHeaderBodySeparator")
         body = head[used:].encode("utf-8", "surrogateescape") if used < len(head) else b""
         if body_start is not None:

@@ -28,7 +28,8 @@ def _defects(msg: Part) -> tuple[str, ...]:
     found: list[str] = []
     for _, part in iter_parts(msg):
         for defect in part.defects:
-            found.append(defect)
+            if defect not in found:
+                found.append(defect)
             if len(found) >= 20:
                 return tuple(found)
     return tuple(found)

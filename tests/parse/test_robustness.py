@@ -101,6 +101,11 @@ def test_missing_boundary_is_read_as_text() -> None:
         b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n!!!not base64===\n",
         b"From: MAILER-DAEMON@x\n\n" + b"<" * 200_000 + b"@" * 200_000,
         bytes(range(256)) * 4000,
+        b'Content-Type: multipart/mixed; boundary="b"\n\n' + b"--b\n\n" * 100_000,
+        b"From: MAILER-DAEMON@x.example\nSubject: Undelivered\n\n" + b"a" * 900_000 + b"@example.com\n",
+        b"From: MAILER-DAEMON@x.example\nSubject: Undelivered\n\nx@" + (b"a" * 70 + b".") * 10_000,
+        b"Subject: x\n" + b" y\n" * 400_000 + b"\n\nbody",
+        b"Content-Type: message/rfc822\n\n" * 50_000,
     ],
     ids=[
         "empty",
@@ -112,6 +117,11 @@ def test_missing_boundary_is_read_as_text() -> None:
         "bad-base64",
         "bracket-soup",
         "binary",
+        "100k-parts",
+        "long-local-part",
+        "long-domain",
+        "folded-header",
+        "rfc822-nesting",
     ],
 )
 def test_hostile_input_never_raises(raw: bytes) -> None:

@@ -41,6 +41,7 @@ _ID_LINE_RE = re.compile(
     r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
     re.IGNORECASE | re.MULTILINE,
 )
+MAX_HUMAN_CHARS = 64_000
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
 _SKIP_PART_TYPES = (
     "message/rfc822",
@@ -109,7 +110,8 @@ def _human_text(msg: Part) -> str:
 
 
 def build_context(msg: Part, raw: bytes = b"") -> Context:
-    full = _human_text(msg)
+    # Bounce prose is short; a huge text part is someone's message, and regexes over it cost time.
+    full = _human_text(msg)[:MAX_HUMAN_CHARS]
     human, tail = split_at_original(full)
     from_address = first_address(header(msg, "From"))
     to_addresses = tuple(find_addresses(header(msg, "To")))

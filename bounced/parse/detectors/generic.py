@@ -6,12 +6,12 @@ These run after every format-specific detector, and only on messages that look l
 from __future__ import annotations
 
 import re
+from email.message import Message
 
 from flufl.bounce import all_failures
 
 from bounced.model import Failure
 from bounced.parse.detectors.base import Context, failure_near, failures_for
-from bounced.parse.mime import email_message
 from bounced.parse.text import find_addresses
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "looks_like_bounce",
 ]
 
+_FLUFL_TEXT_CHARS = 50_000
 _RCPT_TO_RE = re.compile(r"RCPT TO:?\s{0,4}<?([^\s<>]{1,254}@[^\s<>]{1,254})>?", re.IGNORECASE)
 
 _BOUNCE_SUBJECT_RE = re.compile(
@@ -74,6 +75,21 @@ class ProseHeuristic:
         return failures_for(ctx, ctx.human)
 
 
+def _small_message(ctx: Context) -> Message:
+    """What flufl.bounce reads: the bounce's headers and its own words, bounded. Its detectors
+    walk every line of every part, which on a hostile message costs seconds."""
+    msg = Message()
+    for name, value in ctx.msg.fields[:100]:
+        msg[name] = value[:2000]
+    del msg["content-type"], msg["content-transfer-encoding"]
+    if not ctx.from_address:  # flufl's Yale detector crashes (and stops the scan) without one
+        del msg["from"]
+        msg["From"] = "MAILER-DAEMON@unknown.invalid"
+    msg["Content-Type"] = "text/plain; charset=utf-8"
+    msg.set_payload(ctx.human[:_FLUFL_TEXT_CHARS])
+    return msg
+
+
 class FluflBounce:
     """flufl.bounce's detectors for odd formats: recipients only; codes come from our text scan."""
 
@@ -81,7 +97,7 @@ class FluflBounce:
 
     def detect(self, ctx: Context) -> list[Failure]:
         try:
-            temporary, permanent = all_failures(email_message(ctx.raw))
+            temporary, permanent = all_failures(_small_message(ctx))
         except Exception:
             return []
         addresses = [a.decode("utf-8", "replace") for a in sorted(permanent) + sorted(temporary - permanent)]
