@@ -113,7 +113,7 @@ _STRONG_STATUS: frozenset[Reason] = frozenset(
         Reason.REQUIREPTR,
     }
 )
-_NETWORK_TEXT = next(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
+_NETWORK_TEXT = tuple(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
 # The refusal came only after the message was sent (a content filter, not a mailbox check).
 _AFTER_DATA = re.compile(r"(?:in reply to|after) (?:the )?(?:end of )?data\b|our final data\b")
 # A failed lookup that says it is temporary: the name may well exist.
@@ -154,7 +154,7 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
         if (
             first is Reason.HOSTUNKNOWN
             and (_TRANSIENT_LOOKUP.search(text) or status_class(status) == 4)
-            and _NETWORK_TEXT.search(text)
+            and any(pattern.search(text) for pattern in _NETWORK_TEXT)
         ):
             return Reason.NETWORKERROR  # "host not found, try again": the lookup failed
         if rule.generic and failure.action is Action.DELAYED:

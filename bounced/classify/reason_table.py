@@ -115,6 +115,83 @@ max message per connection reached
 too many recipients for this sender
 your message has too many recipients
 
+# Fixed texts of particular MTAs (Exim, qmail, OpenSMTPD, Domino, Amavis ...): unambiguous,
+# so they go before the general sections.
+[contenterror]
+too many "?received"? headers
+too many received: headers
+- bad header:
+
+[exceedlimit]
+message size exceeds recipient
+exee?ded the maximum size the user accepts
+
+[systemerror]
+relay message back to mta
+temporary mta failure on relaying
+rejected by next-hop mta
+delivery to (?:file|pipe) forbidden
+local delivery failed
+lmtp error after
+several matches found in domino directory
+automatic homedir creator crashed
+ldap attribute
+(?:timeout while performing search on|unable to login into) ldap
+too many results returned but needs to be unique
+permanent error while executing qmail-forward
+bad interpreter
+dns violates rfc 1035
+
+[networkerror]
+temporary failure in mx lookup
+address family mismatch
+could not retrieve source address
+no valid route to
+all routes to destination blocked
+loop detected
+exceeded maximum hop count
+had no relevant answers
+although i'm listed as a best-preference mx
+
+[hostunknown]
+all host address lookups failed permanently
+all relevant mx records point to non-existent hosts
+illegal host/domain name found
+couldn't find any host
+remote domain doesn'?t exist
+
+[notaccept]
+indicated no smtp service
+no host found for existing smtp connection
+seem to reject all mails
+
+[syntaxerror]
+angle-brackets nested too deep
+expected word or "<"
+domain missing in source-routed address
+malformed address:
+
+[suspend]
+mailaddress is administrative?le?y disabled
+
+[userunknown]
+not listed in public name
+non répertorié dans l'annuaire
+ディレクトリ(?:には見つかりません|のリストにありません)
+
+[filtered]
+cannot route mail to user
+
+[mailboxfull]
+quota exceed
+
+[expired]
+did not accept our requests to connect
+host not reachable
+
+[securityerror]
+could not retrieve credentials
+
 [expired]
 message expired
 delivery time expired
