@@ -1,0 +1,175 @@
+"""Soft-bounce report speed on 10 million events, side by side with a direct GROUP BY.
+
+    .venv/bin/python benchmarks/report.py [--events 10000000] [--rounds 5]
+
+Fills (once; cached under benchmarks/out/) a store with `--events` bounce events over 2025
+(see _report_data.py for the distributions), then for a month, a whole year and an
+unaligned period with an offset, both groupings, times:
+
+- ours: `bounced report --format csv` end to end (open store, exact counts from the
+  triggers' aggregates, descriptions, CSV written), in a fresh process each round; round 1
+  is cold (new process, empty SQLite cache), the rest warm; peak RSS of that process.
+- peer: the report a plain schema gives: one GROUP BY over the raw soft events with the
+  best index (query only, no descriptions or writing), fresh process too.
+
+Every cell of ours is checked against the peer's count (mismatches must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+CASES = [
+    ("month", "2025-06-01", "2025-07-01"),
+    ("year", "2025-01-01", "2026-01-01"),
+    ("unaligned", "2025-03-15T07:00+02:00", "2025-04-20T13:30+02:00"),
+]
+GROUPINGS = ("from-domain", "ip")
+
+
+def _ensure_db(events: int) -> Path:
+    import _report_data as data
+
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    path = out / f"report-{events}-{data.migrations_digest()}.sqlite3"
+    if not path.exists():
+        print(f"generating {events:,} events into {path} (once; cached) ...", flush=True)
+        data.generate(path, events)
+    return path
+
+
+def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+    import asyncio
+
+    from bounced.cli.report import parse_when, produce_report
+    from bounced.config.storage import StorageConfig
+    from bounced.model import ReportGrouping
+    from bounced.store import open_store
+
+    target = HERE / "out" / f"bench-{os.getpid()}.csv"
+
+    async def main() -> tuple[int, int]:
+        store = await open_store(StorageConfig(path=str(db)))
+        try:
+            return await produce_report(
+                store,
+                start=parse_when(start),
+                end=parse_when(end),
+                group_by=ReportGrouping(group_by),
+                fmt="csv",
+                output=str(target),
+            )
+        finally:
+            await store.close()
+
+    began = time.perf_counter()
+    total, rows = asyncio.run(main())
+    elapsed = time.perf_counter() - began
+    import csv
+
+    cells = {}
+    with target.open(encoding="utf-8-sig", newline="") as fh:
+        for row in list(csv.reader(fh))[1:-1]:
+            cells["\x00".join((row[0], row[1], row[2]))] = int(row[-1])
+    target.unlink()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return {"seconds": elapsed, "rows": rows, "total": total, "rss_mb": rss, "cells": cells}
+
+
+def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+    from bounced.cli.report import parse_when
+
+    column = "from_domain" if group_by == "from-domain" else "sending_ip"
+    a, b = (int(parse_when(x).timestamp() * 1_000_000) for x in (start, end))
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    began = time.perf_counter()
+    rows = conn.execute(
+        f"SELECT coalesce({column}, ''), recipient_domain, text_key, count(*) AS n FROM bounce_events"
+        " WHERE kind = 'soft' AND received_at >= ? AND received_at < ?"
+        " GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3",
+        (a, b),
+    ).fetchall()
+    elapsed = time.perf_counter() - began
+    conn.close()
+    cells = {"\x00".join((g or "(unknown)", rd, tk)): n for g, rd, tk, n in rows}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return {
+        "seconds": elapsed,
+        "rows": len(rows),
+        "total": sum(cells.values()),
+        "rss_mb": rss,
+        "cells": cells,
+    }
+
+
+def _child(side: str, db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+    cmd = [sys.executable, __file__, "--child", side, "--db", str(db), start, end, group_by]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of ours (first is cold)")
+    parser.add_argument("--peer-rounds", type=int, default=3)
+    parser.add_argument("--child", choices=("ours", "peer"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    ns = parser.parse_args()
+    if ns.child:
+        run = _run_ours if ns.child == "ours" else _run_peer
+        print(json.dumps(run(ns.db, *ns.args)))
+        return 0
+
+    db = _ensure_db(ns.events)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    n_events, n_soft = conn.execute("SELECT count(*), sum(kind = 'soft') FROM bounce_events").fetchone()
+    conn.close()
+    print(f"store: {db.name}  {n_events:,} events ({n_soft:,} soft), {db.stat().st_size / 1e9:.1f} GB")
+    print(f"machine: {os.cpu_count()} CPUs, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
+    print(f"command: .venv/bin/python benchmarks/report.py --events {ns.events} --rounds {ns.rounds}")
+    print("each run: .venv/bin/bounced report --from FROM --to TO --group-by G --format csv --output F")
+    header = (
+        f"{'period':<10} {'group-by':<12} {'rows':>9} {'soft in period':>15}  {'ours cold':>9}"
+        f" {'ours warm':>9} {'RSS MB':>7}  {'peer':>8}  {'peer/ours':>9}  {'cells differ':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, start, end in CASES:
+        for group_by in GROUPINGS:
+            ours = [_child("ours", db, start, end, group_by) for _ in range(ns.rounds)]
+            peer_rounds = 1 if label == "year" else ns.peer_rounds
+            peer = [_child("peer", db, start, end, group_by) for _ in range(peer_rounds)]
+            cold = float(ours[0]["seconds"])  # type: ignore[arg-type]
+            warm = statistics.median(float(r["seconds"]) for r in ours[1:]) if len(ours) > 1 else cold  # type: ignore[arg-type]
+            peer_s = statistics.median(float(r["seconds"]) for r in peer)  # type: ignore[arg-type]
+            mine, theirs = ours[0]["cells"], peer[0]["cells"]
+            assert isinstance(mine, dict) and isinstance(theirs, dict)
+            differ = len(set(mine.items()) ^ set(theirs.items()))
+            rss = max(int(r["rss_mb"]) for r in ours)  # type: ignore[call-overload]
+            print(
+                f"{label:<10} {group_by:<12} {ours[0]['rows']:>9,} {ours[0]['total']:>15,}  {cold:>8.2f}s"
+                f" {warm:>8.2f}s {rss:>7}  {peer_s:>7.2f}s  {peer_s / warm:>8.1f}x  {differ:>12}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
