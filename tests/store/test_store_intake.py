@@ -108,3 +108,20 @@ async def test_cancelled_writer_leaves_the_store_usable(store: SQLiteStore) -> N
             await task
         intake_id = await store.spool(b"Subject: after\r\n\r\n", "", ["b@x.test"], "127.0.0.1", NOW)
         assert (await store.get_intake(intake_id)) is not None
+
+
+async def test_pending_batches_are_bounded_in_bytes(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bounced.store.sqlite import intake as intake_module
+
+    monkeypatch.setattr(intake_module, "PENDING_BATCH_BYTES", 10_000)
+    big = b"Subject: big\r\n\r\n" + b"x" * 6_000
+    ids = [await store.spool(big, "", ["b@x.test"], "127.0.0.1", NOW) for _ in range(5)]
+    seen: list[int] = []
+    after = 0
+    while batch := await store.pending_intake(limit=100, after_id=after):
+        assert len(batch) == 1  # two would exceed 10 000 bytes; one always comes
+        seen.extend(m.id for m in batch)
+        after = batch[-1].id
+    assert seen == ids

@@ -16,11 +16,12 @@ from bounced.errors import SpoolError, StoreError
 from bounced.model import IntakeMessage, IntakeState
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
 
-__all__ = ["IntakeMixin"]
+__all__ = ["PENDING_BATCH_BYTES", "IntakeMixin"]
 
 _COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error"
 # Hashing a big message would stall the event loop; above this size it runs in a thread.
 _HASH_INLINE_LIMIT = 256 * 1024
+PENDING_BATCH_BYTES = 64 * 1024 * 1024
 
 
 def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
@@ -70,10 +71,27 @@ class IntakeMixin(SQLiteConnection):
             raise SpoolError(f"message from {mail_from!r} not spooled: {exc}") from exc
 
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
-        """Spooled messages not yet applied, oldest first (ids greater than `after_id`)."""
-        rows = await self._fetchall(
-            f"SELECT {_COLUMNS} FROM intake WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
+        """Spooled messages not yet applied, oldest first (ids greater than `after_id`).
+
+        At most `limit` messages and, beyond the first, at most `PENDING_BATCH_BYTES` of raw
+        bytes: a backlog of big messages must not be loaded into memory at once. Callers
+        page with `after_id`, so a short batch only means "ask again"."""
+        sized = await self._fetchall(
+            "SELECT id, length(raw) FROM intake WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
             (after_id, limit),
+        )
+        ids: list[int] = []
+        total = 0
+        for intake_id, size in sized:
+            if ids and total + int(size) > PENDING_BATCH_BYTES:
+                break
+            ids.append(int(intake_id))
+            total += int(size)
+        if not ids:
+            return []
+        rows = await self._fetchall(
+            f"SELECT {_COLUMNS} FROM intake WHERE id BETWEEN ? AND ? AND state = 'pending' ORDER BY id",
+            (ids[0], ids[-1]),
         )
         return [_row_to_intake(r) for r in rows]
 
