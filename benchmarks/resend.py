@@ -181,6 +181,7 @@ async def run_ours(args: argparse.Namespace, sink_port: int, db: Path) -> dict[s
         elapsed = time.monotonic() - t_start
     finally:
         await side.stop()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before loading the timings
     timings = await store.resend_timings()
     await store.close()
     pickup = [(t.started_at - t.due_at).total_seconds() for t in timings]
@@ -192,7 +193,7 @@ async def run_ours(args: argparse.Namespace, sink_port: int, db: Path) -> dict[s
         "done": len(timings),
         "elapsed": elapsed,
         "throughput": len(timings) / max(last_done - first_due, 1e-9),
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_kb": peak_rss,
         "base_rss_kb": base_rss,
         "setup_s": setup,
     }
@@ -232,19 +233,28 @@ def main() -> int:
     peer = run_peer(args) if args.peer else None
 
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"rows {args.rows}, due evenly over {args.window:.0f} s, sink {args.sink}, concurrency {args.concurrency}")
-    print(f"bounced queue: {ours['done']} sent, setup {ours['setup_s']:.1f} s, throughput {ours['throughput']:.0f}/s")
-    print(summary("  pick-up lateness", ours["pickup"]))  # type: ignore[arg-type]
-    print(summary("  end-to-end lateness", ours["e2e"]))  # type: ignore[arg-type]
+    print(
+        f"rows {args.rows}, due evenly over {args.window:.0f} s ({args.rows / args.window:.0f}/s),", end=" "
+    )
+    print(f"sink {args.sink}, concurrency {args.concurrency}, batch {args.batch}")
+    pickup, e2e = list(ours["pickup"]), list(ours["e2e"])  # type: ignore[call-overload]
     our_mem = (int(ours["rss_kb"]) - int(ours["base_rss_kb"])) / 1024  # type: ignore[call-overload]
+    print(
+        f"bounced queue: {ours['done']} sent, setup {ours['setup_s']:.1f} s,"
+        f" throughput {ours['throughput']:.0f}/s"
+    )
+    print(summary("  pick-up lateness", pickup))
+    print(summary("  end-to-end lateness", e2e))
     print(f"  peak RSS {int(ours['rss_kb']) / 1024:.0f} MiB ({our_mem:+.0f} MiB over baseline)")  # type: ignore[call-overload]
     if peer is not None:
-        peer_mem = (peer["rss_kb"] - peer["base_rss_kb"]) / 1024  # type: ignore[operator]
-        print(f"peer: APScheduler, one in-memory date job per row (pick-up only, sends nothing)")
-        print(summary("  pick-up lateness", peer["late"]))  # type: ignore[arg-type]
-        print(f"  peak RSS {peer['rss_kb'] / 1024:.0f} MiB ({peer_mem:+.0f} MiB over baseline)")  # type: ignore[operator]
-        ratio = statistics.median(ours["pickup"]) / max(statistics.median(peer["late"]), 1e-9)  # type: ignore[arg-type]
-        print(f"ratios (bounced / peer): pick-up p50 {ratio:.2f}, memory over baseline {our_mem / max(peer_mem, 1e-9):.2f}")
+        late = list(peer["late"])
+        peer_mem = (int(peer["rss_kb"]) - int(peer["base_rss_kb"])) / 1024
+        print("peer: APScheduler with one in-memory date job per row (pick-up only, sends nothing)")
+        print(summary("  pick-up lateness", late))
+        print(f"  peak RSS {int(peer['rss_kb']) / 1024:.0f} MiB ({peer_mem:+.0f} MiB over baseline)")
+        p50 = statistics.median(pickup) / max(statistics.median(late), 1e-6)
+        mem = our_mem / peer_mem if peer_mem > 0 else float("nan")
+        print(f"ratios bounced/peer: pick-up p50 {p50:.2f}, memory over baseline {mem:.2f}")
     return 0
 
 

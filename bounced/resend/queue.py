@@ -74,6 +74,42 @@ def bounce_text(event: BounceEvent) -> str:
     return " ".join(str(p) for p in (event.reply_code, event.status, event.reason.value) if p)
 
 
+class _Finisher:
+    """Closes attempts in shared transactions: callers that finish while a write is in
+    flight are written together by the next one (one commit, two statements)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._rows: list[tuple[int, int, DeliveryState, datetime, str | None]] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def finish(
+        self, job_id: int, delivery_id: int, state: DeliveryState, at: datetime, text: str | None = None
+    ) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rows.append((job_id, delivery_id, state, at, text))
+        self._waiters.append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        await future  # returns once committed: only then is the attempt closed
+
+    async def _flush(self) -> None:
+        while self._rows:
+            rows, waiters = self._rows, self._waiters
+            self._rows, self._waiters = [], []
+            try:
+                await self.store.finish_attempts(rows)
+            except Exception as exc:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+
+
 class ResendQueue:
     def __init__(
         self,
@@ -91,6 +127,8 @@ class ResendQueue:
         self.rng = rng or random.Random()
         self.on_scheduled = on_scheduled
         self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
+        self._finisher = _Finisher(store)
+        self._finish = self._finisher.finish
         self._stopping = False
 
     def update_config(self, config: Config) -> None:
@@ -224,9 +262,7 @@ class ResendQueue:
     ) -> None:
         run.attempted += 1
         if suppressed:
-            await self.store.finish_attempt(
-                item.job_id, item.delivery_id, DeliveryState.SUPPRESSED, self.clock.now()
-            )
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.SUPPRESSED, self.clock.now())
             run.cancelled += 1
             log.info(
                 "attempt cancelled: suppressed", extra=kv(delivery=item.delivery_id, rcpt=item.recipient)
@@ -240,7 +276,7 @@ class ResendQueue:
             outcome = await self.sender.send(Envelope(return_path, item.recipient, raw, item.sending_ip))
         now = self.clock.now()
         if outcome.accepted:
-            await self.store.finish_attempt(item.job_id, item.delivery_id, DeliveryState.DELIVERED, now)
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.DELIVERED, now)
             run.delivered += 1
             log.debug("delivered", extra=kv(delivery=item.delivery_id, attempt=item.attempt))
             return
@@ -287,19 +323,13 @@ class ResendQueue:
                      reason=classified.reason.value, code=outcome.reply_code or "", text=text),
         )  # fmt: skip
         if kind is BounceKind.HARD:
-            await self.store.finish_attempt(
-                item.job_id, item.delivery_id, DeliveryState.HARD_BOUNCED, now, text
-            )
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.HARD_BOUNCED, now, text)
         elif kind is BounceKind.SOFT:
-            await self.store.finish_attempt(
-                item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text
-            )
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             # Decide now rather than at the next scan; a duplicate-skipped event (same status
             # as an earlier attempt) has no row to pick up, so it is decided from memory.
             await self.decide(replace(event, id=event_id), run)
         else:  # blocked (a 5xx about us) and anything else final: not resent
-            await self.store.finish_attempt(
-                item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text
-            )
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             await self.store.give_up_delivery(item.delivery_id, now, text, None)
             run.gave_up += 1

@@ -178,11 +178,14 @@ class RelaySender:
         the connection usable."""
         stage = "mail"
         try:
-            await client.mail(envelope.return_path)
-            stage = "rcpt"
-            await client.rcpt(envelope.recipient)
-            stage = "data"
-            await client.data(envelope.raw)
+            # One deadline for the whole transaction instead of one per command: aiosmtplib
+            # wraps each timed command in a task, which costs more than the exchange itself.
+            async with asyncio.timeout(self.relay.timeout):
+                await client.mail(envelope.return_path, timeout=None)
+                stage = "rcpt"
+                await client.rcpt(envelope.recipient, timeout=None)
+                stage = "data"
+                await client.data(envelope.raw, timeout=None)
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code == 421:  # the server is closing the connection
                 client.close()

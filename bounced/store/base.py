@@ -224,6 +224,10 @@ class OutboxStore(Protocol):
         bounce_text: str | None = None,
     ) -> None: ...
 
+    async def finish_attempts(
+        self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
+    ) -> None: ...
+
     async def schedule_resend(
         self,
         delivery_id: int,

@@ -345,6 +345,32 @@ class OutboxMixin(SQLiteConnection):
 
         await self._group_commit(update)
 
+    async def finish_attempts(
+        self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
+    ) -> None:
+        """`finish_attempt` for many rows (job id, delivery id, state, time, bounce text) in one
+        transaction: two statements however many rows, so a busy queue is not commit-bound."""
+        if not rows:
+            return
+        jobs = [
+            (
+                (ResendState.CANCELLED if state is DeliveryState.SUPPRESSED else ResendState.DONE).value,
+                to_micros(at),
+                job_id,
+            )
+            for job_id, _, state, at, _ in rows
+        ]
+        deliveries = [(state.value, text, delivery_id) for _, delivery_id, state, _, text in rows]
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "UPDATE resend_jobs SET state = ?, lease_until = NULL, finished_at = ? WHERE id = ?", jobs
+            )
+            await conn.executemany(
+                "UPDATE deliveries SET state = ?, last_bounce_text = COALESCE(?, last_bounce_text)"
+                " WHERE id = ?",
+                deliveries,
+            )
+
     async def schedule_resend(
         self,
         delivery_id: int,
