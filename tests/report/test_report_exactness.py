@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from bounced.cli import main as cli_main
 from tests.harness import make_config, running_daemon, send_mail
@@ -238,11 +237,6 @@ async def test_report_counts_every_soft_bounce_exactly(tmp_path: Path) -> None:
             assert sum(cells.values()) == amount
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store dedup_key (bounces.py) is (original Message-ID, recipient, status), so later bounces "
-    "of a resent message are dropped as duplicates; the report needs each one (lead/S to decide the key)",
-)
 async def test_each_bounce_of_a_resent_message_counts(tmp_path: Path) -> None:
     """A message sent three times and soft-bounced three times is three soft bounces; the
     same bounce message received twice (a retransmission) is still one."""

@@ -15,7 +15,10 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import aiosqlite
 
 from bounced.errors import StoreError
 from bounced.model import NonDelivery, ReportGrouping, SoftBounceGroup
@@ -25,6 +28,7 @@ __all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
 
 DAY_MICROS = 86_400 * 1_000_000
 _FETCH = 1000
+_CACHE_KIB = 128 * 1024
 _EPOCH_DAY = date(1970, 1, 1)
 _GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
 
@@ -176,19 +180,38 @@ class ReportMixin(SQLiteConnection):
             )
 
     async def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[tuple[Any, ...]]:
+        """Rows of one query, fetched in batches on a connection of its own: a long report
+        neither holds up the shared reader nor takes more than its bounded cache."""
+        conn = await self._report_connection()
         try:
-            cursor = await self._reader.execute(sql, params)
+            cursor = await conn.execute(sql, params)
+            while True:
+                rows = await cursor.fetchmany(_FETCH)
+                if not rows:
+                    break
+                for row in rows:
+                    yield row
+            await cursor.close()
         except sqlite3.Error as exc:
             raise StoreError(f"report query failed: {exc}") from exc
-        try:
-            while True:
-                try:
-                    rows = await cursor.fetchmany(_FETCH)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"report query failed: {exc}") from exc
-                if not rows:
-                    return
-                for row in rows:
-                    yield tuple(row)
         finally:
-            await cursor.close()
+            if conn is not self._reader:
+                await conn.close()
+
+    async def _report_connection(self) -> aiosqlite.Connection:
+        if self._path == ":memory:":
+            return self._reader
+        try:
+            conn = await aiosqlite.connect(
+                f"{Path(self._path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self._path} for a report: {exc}") from exc
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._config.busy_timeout * 1000)}")
+            # Grouping and sorting a month's cells in memory, not in spill files; bounded.
+            await conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
