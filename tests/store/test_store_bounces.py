@@ -216,3 +216,15 @@ async def test_synchronous_events_are_never_merged(store: SQLiteStore) -> None:
     assert len(await store.record_events(None, [sync], NOW)) == 1  # the resend was refused again
     profile = await store.get_profile("pia@example.org")
     assert profile is not None and profile.soft_bounce_count == 2
+
+
+async def test_store_errors_are_store_errors(store: SQLiteStore) -> None:
+    import pytest
+
+    from bounced.errors import StoreError
+
+    event = _event("rae@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True)
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        await store.record_events(999, [replace(event, intake_id=999)], NOW)  # no such intake
+    assert await store.events_for("rae@example.org") == []
+    assert len(await store.record_events(None, [event], NOW)) == 1  # the writer is still usable

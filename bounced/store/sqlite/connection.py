@@ -226,7 +226,18 @@ class SQLiteConnection:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction on the writer connection; committed (and fsync'd) on exit."""
+        """One write transaction on the writer connection; committed (and fsync'd) on exit.
+
+        A sqlite3 error leaving it (locked past busy_timeout, constraint, disk full) is
+        rolled back and raised as StoreError."""
+        try:
+            async with self._locked_transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"database write failed: {exc}") from exc
+
+    @asynccontextmanager
+    async def _locked_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
