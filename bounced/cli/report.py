@@ -38,7 +38,7 @@ from bounced.report.softbounce import (
     non_delivery_layout,
     non_delivery_values,
     soft_bounce_layout,
-    soft_bounce_row,
+    soft_bounce_values,
 )
 from bounced.store import open_store
 from bounced.store.base import ReportStore
@@ -158,7 +158,7 @@ async def produce_report(
 
         async def soft_rows() -> AsyncIterator[tuple[str | int, ...]]:
             async for group in store.soft_bounce_groups(start, end, group_by, mailing_id):
-                yield soft_bounce_row(group, describe).values()
+                yield soft_bounce_values(group, describe)
 
         rows: AsyncIterator[tuple[str | int, ...]] = soft_rows()
     else:

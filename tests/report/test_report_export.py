@@ -19,6 +19,7 @@ from bounced.report.softbounce import (
     non_delivery_values,
     soft_bounce_layout,
     soft_bounce_row,
+    soft_bounce_values,
 )
 
 LONG = "452 4.2.2 " + "Postfach voll - bitte später erneut versuchen. " * 120  # > 5,000 characters
@@ -66,6 +67,7 @@ def test_shaping_fills_unknowns_and_descriptions() -> None:
     assert rows[0].example == GROUPS[0].example and rows[0].bounce_text == GROUPS[0].text_key
     # an example that is gone shows the normalised text; a missing reason is "undefined"
     assert rows[3].example == "=HYPERLINK(1)" and rows[3].reason_code == "undefined"
+    assert [soft_bounce_values(g, _fixed_describer) for g in GROUPS] == [r.values() for r in rows]
     layout = soft_bounce_layout(ReportGrouping.IP)
     assert layout.columns[0].title == "Sending IP" and len(rows[0].values()) == len(layout.columns)
 
