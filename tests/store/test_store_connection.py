@@ -119,3 +119,24 @@ async def test_two_stores_on_one_file_write_concurrently(db_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_file_that_is_not_a_database_is_a_store_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is a text file, not SQLite\n" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        await open_store(StorageConfig(path=str(db_path)))
+
+
+async def test_close_waits_for_queued_spools(db_path: Path) -> None:
+    import asyncio
+
+    store = await open_store(StorageConfig(path=str(db_path)))
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    spools = [
+        asyncio.create_task(store.spool(b"S: x\r\n\r\n", "", ["b@x.test"], "::1", now)) for _ in range(20)
+    ]
+    await asyncio.sleep(0)  # all queued
+    await store.close()
+    ids = await asyncio.gather(*spools)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0] == len(set(ids)) == 20

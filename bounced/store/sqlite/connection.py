@@ -177,7 +177,7 @@ class SQLiteConnection:
             return
         self._closed = True
         while self._group_task is not None and not self._group_task.done():
-            await asyncio.shield(self._group_task)
+            await asyncio.wait([self._group_task])  # let queued spools commit; never raises
         await self._close_connections()
 
     async def _close_connections(self) -> None:
