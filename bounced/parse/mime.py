@@ -45,8 +45,10 @@ MAX_HEADER_LINES = 2000
 
 _NEWLINES = re.compile(rb"\r\n?")
 _HEADER_END = re.compile(rb"\n[ \t]*\n")
-# One field with its continuation lines; bounded so a hostile header cannot make it quadratic.
-_FIELD_BLOCK_RE = re.compile(r"([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*){0,500})(?:\n|$)")
+# Fields with their continuation lines (RFC 5322 folding), and the first line that is neither
+# (where the header ends). Both run in C over the whole block.
+_FIELDS_RE = re.compile(r"^([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
+_NOT_FIELD_LINE_RE = re.compile(r"^(?![!-9;-~]{1,100}[ \t]*:|[ \t])", re.MULTILINE)
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("(?:[^"\\]|\\.){0,1000}"|[^;\s]{0,1000})')
 _ENCODED_WORD = "=?"
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
@@ -107,7 +109,19 @@ def decode_header_value(value: object) -> str:
 class Part:
     """One MIME entity: header fields, raw body bytes, children, all read lazily where costly."""
 
-    __slots__ = ("_children", "_decoded", "_params", "_text", "body", "ctype", "defects", "depth", "fields")
+    __slots__ = (
+        "_children",
+        "_decoded",
+        "_index",
+        "_params",
+        "_text",
+        "_walks",
+        "body",
+        "ctype",
+        "defects",
+        "depth",
+        "fields",
+    )
 
     def __init__(self, fields: list[tuple[str, str]], body: bytes, depth: int, defects: list[str]) -> None:
         self.fields = fields  # (lower-cased name, raw unfolded value), in order
@@ -118,16 +132,20 @@ class Part:
         self._children: list[Part] | None = None
         self._text: str | None = None
         self._decoded: bytes | None = None
+        self._index: dict[str, str] | None = None
+        self._walks: dict[bool, list[tuple[int, Part]]] | None = None
         self.ctype = self._content_type()
 
     # --- header access -----------------------------------------------------------------
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = name.lower()
-        for k, v in self.fields:
-            if k == key:
-                return v
-        return default
+        index = self._index
+        if index is None:
+            index = {}
+            for k, v in self.fields:
+                index.setdefault(k, v)
+            self._index = index
+        return index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
@@ -222,22 +240,21 @@ def _b64decode(body: bytes) -> bytes:
 def _read_fields(block: str) -> tuple[list[tuple[str, str]], int]:
     """Header fields of `block` (LF lines); returns the fields and how many characters they used.
     A line that is neither a field nor a continuation ends the header (it is body)."""
-    fields: list[tuple[str, str]] = []
-    pos = 0
+    start = 0
     if block.startswith("From "):  # mbox separator line
-        pos = block.find("\n") + 1 or len(block)
-    end = len(block)
-    match = _FIELD_BLOCK_RE.match
-    while pos < end and len(fields) < MAX_HEADER_LINES:
-        m = match(block, pos)
-        if m is None:
-            break
-        value = m.group(2)
-        if "\n" in value:  # folded: RFC 5322 unfolding
-            value = value.replace("\n", " ")
-        fields.append((m.group(1).lower(), value.strip()))
-        pos = m.end()
-    return fields, pos
+        start = block.find("\n") + 1 or len(block)
+    stop = _NOT_FIELD_LINE_RE.search(block, start)
+    end = stop.start() if stop else len(block)
+    if stop and stop.start() == start and block[start : start + 1] in (" ", "\t"):
+        end = start  # a continuation line with nothing to continue: no header at all
+    found = _FIELDS_RE.findall(block, start, end)
+    if len(found) > MAX_HEADER_LINES:
+        found = found[:MAX_HEADER_LINES]
+    fields = [
+        (name.lower(), value.replace("\n", " ").strip() if "\n" in value else value.strip())
+        for name, value in found
+    ]
+    return fields, end
 
 
 def _decode_header_block(block: bytes) -> str:
@@ -340,6 +357,16 @@ def iter_parts(root: Part, into_messages: bool = False) -> Iterator[tuple[int, P
 
     Attached messages (message/rfc822) are entered only with `into_messages`: the returned
     original is usually the largest part and rarely holds anything a bounce parser wants."""
+    walks = root._walks
+    if walks is None:
+        walks = root._walks = {}
+    walk = walks.get(into_messages)
+    if walk is None:  # walked once per root and flavour, then replayed
+        walk = walks[into_messages] = list(_walk(root, into_messages))
+    return iter(walk)
+
+
+def _walk(root: Part, into_messages: bool) -> Iterator[tuple[int, Part]]:
     stack: list[Part] = [root]
     seen = 0
     while stack and seen < MAX_PARTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bounced.model import OriginalMessage
 from bounced.parse.mime import Part, content_type, header, headers_from_text, iter_parts, part_text
@@ -89,9 +90,8 @@ def split_at_original(text: str) -> tuple[str, str]:
     return text[:start], text[start:]
 
 
-def find_original_headers(msg: Part, body_tail: str = "") -> Part | None:
-    """The headers of the returned message: attached, or copied inline after a separator."""
-    for depth, part in iter_parts(msg, into_messages=True):
+def _attached_original(msg: Part, into_messages: bool) -> Part | None:
+    for depth, part in iter_parts(msg, into_messages=into_messages):
         if depth == 0:
             continue
         ctype = content_type(part)
@@ -102,6 +102,18 @@ def find_original_headers(msg: Part, body_tail: str = "") -> Part | None:
         text = part_text(part)
         if text.strip():
             return headers_from_text(text.lstrip("\n"))
+    return None
+
+
+def find_original_headers(msg: Part, inline_copy: Callable[[], str] = str) -> Part | None:
+    """The headers of the returned message: attached, or copied inline after a separator."""
+    # The original is normally a direct part of the report; look inside attached messages only
+    # when it is not (a report forwarded inside another message).
+    for into_messages in (False, True):
+        found = _attached_original(msg, into_messages)
+        if found is not None:
+            return found
+    body_tail = inline_copy()  # computed only when no part holds the original
     if body_tail:
         m = _INDENTED_HEADER_RE.search(body_tail[:4000])
         if m:

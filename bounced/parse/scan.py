@@ -112,7 +112,7 @@ def scan(raw: bytes) -> ParsedMessage:
     msg = parse_bytes(raw)
     ctx = build_context(msg, raw)
     dsn_failures, dsn_fields = read_dsn(msg)
-    original_headers = find_original_headers(msg, ctx.tail)
+    original_headers = find_original_headers(msg, lambda: ctx.tail)
     fallback_return_path = first_address(dsn_fields.get("x-postfix-sender", ""))
     original = original_from_headers(original_headers, fallback_return_path)
     ctx.original_to = original.to_address

@@ -66,10 +66,26 @@ class Context:
     subject: str
     from_address: str | None
     to_addresses: tuple[str, ...]
-    human: str  # the human-readable text, before any inline copy of the original
-    tail: str  # the inline copy of the original, if any
     excluded: set[str] = field(default_factory=set)  # lower-cased addresses that are not recipients
     original_to: str | None = None  # the returned original's To address, set by the scan
+    _split: tuple[str, str] | None = None
+
+    # The prose is read lazily: a well-formed RFC 3464 report never needs it.
+    @property
+    def human(self) -> str:
+        """The human-readable text, before any inline copy of the original."""
+        return self._texts()[0]
+
+    @property
+    def tail(self) -> str:
+        """The inline copy of the original, if any."""
+        return self._texts()[1]
+
+    def _texts(self) -> tuple[str, str]:
+        if self._split is None:
+            # Bounce prose is short; a huge text part is someone's message, and regexes cost time.
+            self._split = split_at_original(_human_text(self.msg)[:MAX_HUMAN_CHARS])
+        return self._split
 
     def header(self, name: str) -> str:
         return header(self.msg, name)
@@ -110,9 +126,6 @@ def _human_text(msg: Part) -> str:
 
 
 def build_context(msg: Part, raw: bytes = b"") -> Context:
-    # Bounce prose is short; a huge text part is someone's message, and regexes over it cost time.
-    full = _human_text(msg)[:MAX_HUMAN_CHARS]
-    human, tail = split_at_original(full)
     from_address = first_address(header(msg, "From"))
     to_addresses = tuple(find_addresses(header(msg, "To")))
     excluded = {a.lower() for a in to_addresses}
@@ -124,8 +137,6 @@ def build_context(msg: Part, raw: bytes = b"") -> Context:
         subject=header(msg, "Subject"),
         from_address=from_address,
         to_addresses=to_addresses,
-        human=human,
-        tail=tail,
         excluded=excluded,
     )
 
