@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from bounced.apply.attribution import Attributor
 from bounced.apply.policy import plan_events
+from bounced.classify import classify_message
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.errors import ParseError
@@ -24,6 +25,7 @@ from bounced.model import (
     IntakeState,
     MessageType,
 )
+from bounced.parse import parse_message
 from bounced.store.base import Store
 
 __all__ = ["ApplyResult", "apply_intake", "bounce_message_id", "looks_like_mail"]
@@ -77,9 +79,6 @@ async def apply_intake(
     attributor: Attributor | None = None,
 ) -> ApplyResult:
     """Process one spooled message and record the outcome in one transaction."""
-    from bounced.classify import classify_message
-    from bounced.parse import parse_message
-
     if not looks_like_mail(intake.raw):
         return await _unparseable(store, intake, clock, "no message header found")
     try:
