@@ -217,7 +217,7 @@ _MICROSOFT_CODES: tuple[tuple[str, int, int, Reason, str | None], ...] = (
     ("5.2", 121, 122, R.SPEEDING, None),  # recipient's per-hour receive limit
     ("5.6", 11, 11, R.CONTENTERROR, None),  # bare line feeds
 )
-_STATUS_RE = re.compile(r"\b([45]\.\d)\.(\d{1,3})\b")
+_STATUS_RE = re.compile(r"(?<![\d.])([45]\.\d)\.(\d{1,3})\b(?!\.\d)")
 
 
 def _microsoft_reason(normalised: str, status: str | None) -> Reason | None:

@@ -167,6 +167,13 @@ user complaints
 # about us, whatever words about domains or users follow.
 [rejected]
 sender address rejected
+sender(?:'s)? (?:\S+ )?domain
+envelope sender
+mail from (?:\S+ )?domain
+return-path (?:\S+ )?domain
+your (?:sending |sender )?domain (?:does not|doesn't|must|is not|has no|not)
+\(sender\)
+(?<!recipient )verification failed for <
 sender verify failed
 domain of sender address
 batv

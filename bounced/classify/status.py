@@ -77,7 +77,8 @@ STATUS_REASONS: dict[str, Reason] = {
     "7.30": Reason.SECURITYERROR,
 }
 
-_STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# Not part of a longer dotted number: "RFC 2821 4.1.1.1" and "10.5.4.3" are not statuses.
+_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
 # A reply code opens a line or follows "said:"/"reply:"; "550-5.1.1" continuation included.
 _REPLY_RE = re.compile(
     r"(?:^|[\s:;(>\]\"'])([245][0-5]\d)(?=[\s\-.,:;)\]]|$)"

@@ -260,3 +260,31 @@ def test_rule_names_the_decision() -> None:
     assert classify_failure(failure("450 4.2.0 Greylisted"), MessageType.DSN, CONFIG).rule == "default:4xx"
     rule = classify_failure(failure("552 5.2.2 Mailbox full", "5.2.2", 552), MessageType.DSN, CONFIG).rule
     assert rule == "default:5xx-soft-reason"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550 5.1.0 Sender domain does not exist",
+        "550 5.7.1 Sender domain example.com does not exist",
+        "553 sorry, your envelope sender domain must exist (#5.7.1)",
+        "550 5.7.1 Your domain does not exist",
+        "550 Verification failed for <bounce@example.org> unrouteable address",
+        "550 5.1.1 Envelope sender mailbox does not exist",
+        "554 5.7.1 Rejected: Return-Path domain does not exist",
+        "553 5.1.8 <bounce@example.org>: Sender address rejected: Domain not found",
+        "550 Access denied - Invalid HELO name (See RFC2821 4.1.1.1)",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+        "550 5.7.606 Access denied, banned sending IP [192.0.2.1]",
+        "550 5.7.26 This mail has been blocked because the sender is unauthenticated.",
+    ],
+)
+def test_refusals_about_the_sender_are_never_hard(text: str) -> None:
+    result = classify_failure(failure(text, None, int(text[:3])), MessageType.DSN, CONFIG)
+    assert result.kind is BLOCKED, (result.reason, result.rule)
+
+
+def test_dotted_numbers_are_not_status_codes() -> None:
+    # "RFC 2821 4.1.1.1" is a section number and 10.4.4.7 an address, not 4.x.x statuses.
+    for text in ("550 Invalid HELO name (See RFC2821 4.1.1.1)", "550 host 10.4.4.7 refused: user unknown"):
+        assert classify_failure(failure(text), MessageType.DSN, CONFIG).kind is not SOFT
