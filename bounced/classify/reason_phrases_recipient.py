@@ -169,6 +169,9 @@ user complaints
 sender address rejected
 sender(?:'s)? (?:\S+ )?domain
 envelope sender
+sender (?:\S+ ){0,2}(?:does not|doesn't) exist
+sender mail ?box
+unknown sender
 mail from (?:\S+ )?domain
 return-path (?:\S+ )?domain
 your (?:sending |sender )?domain (?:does not|doesn't|must|is not|has no|not)

@@ -271,6 +271,8 @@ def test_rule_names_the_decision() -> None:
         "550 5.7.1 Your domain does not exist",
         "550 Verification failed for <bounce@example.org> unrouteable address",
         "550 5.1.1 Envelope sender mailbox does not exist",
+        "550 5.7.1 Sender address does not exist",
+        "550 Requested action not taken: sender mailbox unavailable",
         "554 5.7.1 Rejected: Return-Path domain does not exist",
         "553 5.1.8 <bounce@example.org>: Sender address rejected: Domain not found",
         "550 Access denied - Invalid HELO name (See RFC2821 4.1.1.1)",
