@@ -135,6 +135,10 @@ def _run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"bounced: store error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `bounced report | head`: the reader has enough; say nothing more on a dead pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"bounced: cannot write report: {exc}", file=sys.stderr)
         return 1
