@@ -54,6 +54,7 @@ __all__ = [
     "classify_failure",
     "classify_message",
     "decide_reason",
+    "smtp_command",
 ]
 
 # 5xx about the sender or the message, not the address: never suppress.
@@ -114,8 +115,33 @@ _STRONG_STATUS: frozenset[Reason] = frozenset(
     }
 )
 _NETWORK_TEXT = tuple(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
-# The refusal came only after the message was sent (a content filter, not a mailbox check).
-_AFTER_DATA = re.compile(r"(?:in reply to|after) (?:the )?(?:end of )?data\b|our final data\b")
+# Where MTAs name the command a reply answered: Postfix "(in reply to RCPT TO command)",
+# Exim "after MAIL FROM", qmail "Connected to x but sender was rejected", DragonFly
+# "did not like our RCPT TO".
+_COMMAND_RE = re.compile(
+    r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo)\b"
+    r"|remote mail server after (mail from|rcpt to|end of data|data|initial connection|helo|ehlo)"
+    r"|connected to \S+ but (sender|my name|greeting)"
+    r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
+)
+_COMMANDS = (
+    ("mail from", "MAIL"),
+    ("sender", "MAIL"),
+    ("rcpt to", "RCPT"),
+    ("recipient", "RCPT"),
+    ("end of data", "DATA"),
+    ("final data", "DATA"),
+    ("data", "DATA"),
+    ("helo", "HELO"),
+    ("ehlo", "HELO"),
+    ("my name", "HELO"),
+    ("initial connection", "CONN"),
+    ("greeting", "CONN"),
+)
+# Reasons that blame the address (or nothing in particular): the SMTP stage may overrule them.
+_ADDRESS_OR_VAGUE = frozenset(
+    {*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED, Reason.SYSTEMERROR, Reason.SECURITYERROR}
+)
 # A failed lookup that says it is temporary: the name may well exist.
 _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
@@ -137,6 +163,19 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
         and (known := provider_reason(text, failure.remote_mta, status)) is not None
     ):
         return known
+    reason = _reason_from_text_and_codes(failure, text, status)
+    if reason in _ADDRESS_OR_VAGUE:
+        # The SMTP stage a refusal came at says whose fault it is: before RCPT TO there is no
+        # recipient to refuse, so it is our sender or our connection (as Sisimai reads it).
+        command = smtp_command(text)
+        if command == "MAIL":
+            return Reason.REJECTED
+        if command in ("CONN", "HELO"):
+            return Reason.BLOCKED
+    return reason
+
+
+def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None) -> Reason:
     status_reason = reason_for_status(status)
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
         status_reason = None
@@ -146,7 +185,7 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
         if first is Reason.USERUNKNOWN and (
-            (status is not None and status.endswith(".2.0")) or _AFTER_DATA.search(text)
+            (status is not None and status.endswith(".2.0")) or smtp_command(text) == "DATA"
         ):
             # "user unknown" under a X.2.0 mailbox status, or only after the message was sent:
             # a content filter's answer, not an unknown mailbox (as Sisimai reads it)
@@ -166,6 +205,19 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED
     return Reason.ONHOLD if text else Reason.UNDEFINED
+
+
+def smtp_command(text: str) -> str | None:
+    """The SMTP stage a reply answered, when the (normalised) diagnostic says so:
+    "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
+    match = _COMMAND_RE.search(text)
+    if match is None:
+        return None
+    said = next(group for group in match.groups() if group)
+    for prefix, command in _COMMANDS:
+        if said.startswith(prefix):
+            return command
+    return None
 
 
 def _specific_status(failure: Failure, text: str) -> str | None:
