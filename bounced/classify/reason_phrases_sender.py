@@ -224,8 +224,12 @@ system resources
 does not accept (?:any )?(?:e-?)?mail
 not accepting (?:any )?(?:e-?mail|messages|connections)
 accepts no mail
-service (?:temporarily )?unavailable
+service (?:is )?temporarily unavailable
 temporarily unavailable
+
+# A bare "554 Service unavailable" refuses the connection (us), not the address.
+[blocked]
+service unavailable
 
 [systemerror generic]
 system (?:error|config)
