@@ -47,6 +47,8 @@ must have a reverse dns record
 very low reputation
 
 [blocked]
+not (?:currently )?accepting (?:mail|messages|connections|e-?mail) from your
+not (?:currently )?accepting (?:mail|messages|connections) from (?:this|the sending) (?:ip|host|server)
 unusual rate of (?:unsolicited )?mail
 ip not in whitelist for rcpt domain
 try again later, closing connection

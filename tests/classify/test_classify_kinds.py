@@ -281,6 +281,7 @@ def test_rule_names_the_decision() -> None:
         "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
         "550 5.7.606 Access denied, banned sending IP [192.0.2.1]",
         "554 5.0.0 Service unavailable",
+        "550 We are not accepting mail from your IP address",
         "550 5.7.26 This mail has been blocked because the sender is unauthenticated.",
     ],
 )
