@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -166,3 +167,37 @@ async def test_expired_lease_is_taken_over_once(store: SQLiteStore, db_path: Pat
     assert (run.attempted, run.delivered) == (1, 1)
     assert (await queue.run_once()).attempted == 0
     assert len(hop.received) == 1 and claimed.attempt == 1
+
+
+async def test_two_workers_never_send_a_row_twice(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    clock = FakeClock(T0)
+    cfg = config(db_path, hop.port, batch_size=8, concurrency=4)
+    other_store = await open_store(cfg.storage)  # a second process would have its own connections
+    first, second = make_queue(store, cfg, clock), make_queue(other_store, cfg, clock)
+    recipients = [(f"u{i}@dest.example", None) for i in range(60)]
+    await store.record_outbound(RAW, "p@x", recipients, T0)
+    try:
+        runs = await asyncio.gather(first.run_once(), second.run_once())
+    finally:
+        await other_store.close()
+    assert all(r.attempted > 0 for r in runs)
+    assert sum(r.attempted for r in runs) == 60
+    assert sorted(r.recipient for r in hop.received) == sorted(r for r, _ in recipients)
+    assert (await store.queue_counts())["done"] == 60
+
+
+async def test_new_rules_apply_to_future_scheduling(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    clock = FakeClock(T0)
+    cfg = config(db_path, hop.port)
+    queue = make_queue(store, cfg, clock)
+    _, [a, b] = await store.record_outbound(
+        RAW, "p@x", [("a@dest.example", None), ("b@dest.example", None)], T0
+    )
+    await queue.run_once()
+    await store.record_events(None, [soft_event(a, recipient="a@dest.example")], T0)
+    await queue.run_once()
+    queue.update_config(config(db_path, hop.port, default={"delays": [5], "attempts": 1}))
+    await store.record_events(None, [soft_event(b, recipient="b@dest.example")], T0)
+    await queue.run_once()
+    due = {j.recipient: (j.due_at - T0).total_seconds() for j in await store.list_resends()}
+    assert due == {"a@dest.example": 60, "b@dest.example": 5}
