@@ -183,6 +183,10 @@ class Failure:
     # Set by detectors that know the format's meaning, e.g. "vacation" or "feedback".
     reason_hint: str | None = None
     feedback_type: str | None = None  # ARF Feedback-Type
+    # SMTP stage the reply answered, when the bounce says so ("CONN", "HELO", "MAIL",
+    # "RCPT", "DATA"): Postfix "(in reply to MAIL FROM command)", Exim "after RCPT TO".
+    # A refusal before RCPT TO is about our sender or connection, never the address.
+    smtp_command: str | None = None
 
 
 class MessageType(enum.StrEnum):

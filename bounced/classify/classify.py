@@ -167,7 +167,7 @@ def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
     if reason in _ADDRESS_OR_VAGUE:
         # The SMTP stage a refusal came at says whose fault it is: before RCPT TO there is no
         # recipient to refuse, so it is our sender or our connection (as Sisimai reads it).
-        command = smtp_command(text)
+        command = _command_of(failure, text)
         if command == "MAIL":
             return Reason.REJECTED
         if command in ("CONN", "HELO"):
@@ -185,7 +185,7 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
         if first is Reason.USERUNKNOWN and (
-            (status is not None and status.endswith(".2.0")) or smtp_command(text) == "DATA"
+            (status is not None and status.endswith(".2.0")) or _command_of(failure, text) == "DATA"
         ):
             # "user unknown" under a X.2.0 mailbox status, or only after the message was sent:
             # a content filter's answer, not an unknown mailbox (as Sisimai reads it)
@@ -205,6 +205,14 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED
     return Reason.ONHOLD if text else Reason.UNDEFINED
+
+
+def _command_of(failure: Failure, text: str) -> str | None:
+    """The parser's reading of the SMTP stage first, else what the diagnostic says."""
+    given = (failure.smtp_command or "").strip().upper()
+    if given in ("CONN", "HELO", "EHLO", "MAIL", "RCPT", "DATA"):
+        return "HELO" if given == "EHLO" else given
+    return smtp_command(text)
 
 
 def smtp_command(text: str) -> str | None:

@@ -335,3 +335,22 @@ def test_the_smtp_stage_overrules_address_reasons(text: str, reason: Reason) -> 
     result = classify_failure(failure(text, "5.0.0"), MessageType.DSN, CONFIG)
     assert result.reason is reason
     assert result.kind is (HARD if reason is Reason.USERUNKNOWN else BLOCKED)
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "reason", "kind"),
+    [
+        ("MAIL", "550 5.7.1 Access denied", Reason.BLOCKED, BLOCKED),  # already sender-side: kept
+        ("MAIL", "550 5.1.1 User unknown", Reason.REJECTED, BLOCKED),
+        ("EHLO", "550 Rejected", Reason.BLOCKED, BLOCKED),
+        ("DATA", "550 : User unknown", Reason.FILTERED, HARD),
+        ("DATA", "550 Unknown user someone@example.net", Reason.FILTERED, HARD),
+        ("RCPT", "550 5.1.1 User unknown", Reason.USERUNKNOWN, HARD),
+    ],
+)
+def test_parser_smtp_command_is_used(command: str, text: str, reason: Reason, kind: BounceKind) -> None:
+    f = Failure(
+        recipient="rcpt@example.net", status="5.0.0", reply_code=550, diagnostic=text, smtp_command=command
+    )
+    result = classify_failure(f, MessageType.DSN, ClassifyConfig(provider_patterns=False))
+    assert (result.reason, result.kind) == (reason, kind)
