@@ -43,47 +43,28 @@ _ND_COLUMNS = (
 )
 
 
-def _row_to_delivery(row: Sequence[Any]) -> Delivery:
+def _row_to_delivery(r: Sequence[Any]) -> Delivery:
     return Delivery(
-        id=int(row[0]),
-        message_id=int(row[1]),
-        recipient=row[2],
-        sending_ip=row[3],
-        state=DeliveryState(row[4]),
-        attempts=int(row[5]),
-        created_at=from_micros(row[6]),
-        last_attempt_at=from_micros_opt(row[7]),
-        last_bounce_text=row[8],
-        mailing_id=row[9],
-        from_domain=row[10],
-    )
+        int(r[0]), int(r[1]), r[2], r[3], DeliveryState(r[4]), int(r[5]), from_micros(r[6]),
+        from_micros_opt(r[7]), r[8], r[9], r[10],
+    )  # fmt: skip
 
 
-def _row_to_job(row: Sequence[Any]) -> ResendJob:
+def _row_to_job(r: Sequence[Any]) -> ResendJob:
     return ResendJob(
-        id=int(row[0]),
-        delivery_id=int(row[1]),
-        due_at=from_micros(row[2]),
-        attempt=int(row[3]),
-        state=ResendState(row[4]),
-        last_bounce_text=row[5],
-        recipient=row[6],
-        lease_until=from_micros_opt(row[7]),
+        int(r[0]),
+        int(r[1]),
+        from_micros(r[2]),
+        int(r[3]),
+        ResendState(r[4]),
+        r[5],
+        r[6],
+        from_micros_opt(r[7]),
     )
 
 
-def _row_to_non_delivery(row: Sequence[Any]) -> NonDelivery:
-    return NonDelivery(
-        id=int(row[0]),
-        delivery_id=int(row[1]),
-        recipient=row[2],
-        at=from_micros(row[3]),
-        attempts=int(row[4]),
-        last_bounce_text=row[5],
-        mailing_id=row[6],
-        from_domain=row[7],
-        sending_ip=row[8],
-    )
+def _row_to_non_delivery(r: Sequence[Any]) -> NonDelivery:
+    return NonDelivery(int(r[0]), int(r[1]), r[2], from_micros(r[3]), int(r[4]), r[5], r[6], r[7], r[8])
 
 
 class OutboxMixin(SQLiteConnection):
@@ -328,22 +309,8 @@ class OutboxMixin(SQLiteConnection):
         bounce_text: str | None = None,
     ) -> None:
         """Close a running row ('done', or 'cancelled' when the delivery is suppressed) and set
-        its delivery's state; shares a commit with concurrent callers."""
-        now_us = to_micros(now)
-        job_state = ResendState.CANCELLED if state is DeliveryState.SUPPRESSED else ResendState.DONE
-
-        async def update(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE resend_jobs SET state = ?, lease_until = NULL, finished_at = ? WHERE id = ?",
-                (job_state.value, now_us, job_id),
-            )
-            await conn.execute(
-                "UPDATE deliveries SET state = ?, last_bounce_text = COALESCE(?, last_bounce_text)"
-                " WHERE id = ?",
-                (state.value, bounce_text, delivery_id),
-            )
-
-        await self._group_commit(update)
+        its delivery's state."""
+        await self.finish_attempts([(job_id, delivery_id, state, now, bounce_text)])
 
     async def finish_attempts(
         self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
