@@ -23,7 +23,10 @@ __all__ = [
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
-_FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,8}:[ \t]*(.*)$")
+_DSN_FIELD_RE = re.compile(
+    r"^([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,8}:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE
+)
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _ACTIONS = {
     "failed": Action.FAILED,
     "failure": Action.FAILED,
@@ -76,24 +79,16 @@ def _group(fields: list[tuple[str, str] | None]) -> list[Block]:
 
 
 def blocks_from_text(text: str) -> list[Block]:
-    """DSN field blocks from text: folded lines unfolded, unknown lines skipped."""
+    """DSN field blocks from text: folded lines unfolded, other lines skipped. Paragraphs are
+    split at blank lines, and each paragraph's fields are read in one regex pass."""
     fields: list[tuple[str, str] | None] = []
-    last: list[str] | None = None
-    for line in text.split("\n"):
-        if not line.strip():
-            fields.append(None)
-            last = None
-            continue
-        if line[0] in " \t" and last is not None:
-            last[1] += " " + line.strip()
-            continue
-        m = _FIELD_RE.match(line)
-        if m:
-            last = [m.group(1).lower(), m.group(2).strip()]
-            fields.append(last)  # type: ignore[arg-type]
-        else:
-            last = None
-    return _group([(f[0], f[1]) if f is not None else None for f in fields])
+    for paragraph in _BLANK_LINE_RE.split(text):
+        for name, value in _DSN_FIELD_RE.findall(paragraph):
+            if "\n" in value:
+                value = " ".join(value.split())
+            fields.append((name.lower(), value.strip()))
+        fields.append(None)
+    return _group(fields)
 
 
 def _blocks_from_part(part: Part) -> list[Block]:

@@ -48,7 +48,9 @@ _HEADER_END = re.compile(rb"\n[ \t]*\n")
 # Fields with their continuation lines (RFC 5322 folding), and the first line that is neither
 # (where the header ends). Both run in C over the whole block.
 _FIELDS_RE = re.compile(r"^([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
-_NOT_FIELD_LINE_RE = re.compile(r"^(?![!-9;-~]{1,100}[ \t]*:|[ \t])", re.MULTILINE)
+# Searched from a newline (a literal first character lets the regex engine skip ahead fast).
+_NOT_FIELD_LINE_RE = re.compile(r"\n(?![!-9;-~]{1,100}[ \t]*:|[ \t])")
+_FIELD_START_RE = re.compile(r"[!-9;-~]{1,100}[ \t]*:")
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("(?:[^"\\]|\\.){0,1000}"|[^;\s]{0,1000})')
 _ENCODED_WORD = "=?"
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
@@ -112,6 +114,7 @@ class Part:
     __slots__ = (
         "_children",
         "_decoded",
+        "_fields",
         "_index",
         "_params",
         "_text",
@@ -120,11 +123,12 @@ class Part:
         "ctype",
         "defects",
         "depth",
-        "fields",
+        "head",
     )
 
-    def __init__(self, fields: list[tuple[str, str]], body: bytes, depth: int, defects: list[str]) -> None:
-        self.fields = fields  # (lower-cased name, raw unfolded value), in order
+    def __init__(self, head: str, body: bytes, depth: int, defects: list[str]) -> None:
+        self.head = head  # the header block as text; fields are read from it on demand
+        self._fields: list[tuple[str, str]] | None = None
         self.body = body
         self.depth = depth
         self.defects = defects
@@ -138,12 +142,23 @@ class Part:
 
     # --- header access -----------------------------------------------------------------
 
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """(lower-cased name, unfolded value) of every header field, in order."""
+        if self._fields is None:
+            self._fields = _fields_of(self.head)
+        return self._fields
+
+    @property
+    def has_fields(self) -> bool:
+        return bool(self.head.strip())
+
     def get(self, name: str, default: str | None = None) -> str | None:
         index = self._index
         if index is None:
             index = {}
-            for k, v in self.fields:
-                index.setdefault(k, v)
+            for k, v in reversed(self.fields):  # the first occurrence wins
+                index[k] = v
             self._index = index
         return index.get(name.lower(), default)
 
@@ -237,24 +252,26 @@ def _b64decode(body: bytes) -> bytes:
         return b""
 
 
-def _read_fields(block: str) -> tuple[list[tuple[str, str]], int]:
-    """Header fields of `block` (LF lines); returns the fields and how many characters they used.
-    A line that is neither a field nor a continuation ends the header (it is body)."""
+def _header_extent(block: str) -> tuple[int, int]:
+    """(start, end) of the header fields in `block` (LF lines). A line that is neither a field
+    nor a continuation ends the header (it is body); a leading mbox "From " line is skipped."""
     start = 0
-    if block.startswith("From "):  # mbox separator line
+    if block.startswith("From "):
         start = block.find("\n") + 1 or len(block)
+    if not _FIELD_START_RE.match(block, start):
+        return start, start  # the first line is no field (or a continuation of nothing): no header
     stop = _NOT_FIELD_LINE_RE.search(block, start)
-    end = stop.start() if stop else len(block)
-    if stop and stop.start() == start and block[start : start + 1] in (" ", "\t"):
-        end = start  # a continuation line with nothing to continue: no header at all
-    found = _FIELDS_RE.findall(block, start, end)
+    return start, stop.start() + 1 if stop else len(block)
+
+
+def _fields_of(head: str) -> list[tuple[str, str]]:
+    found = _FIELDS_RE.findall(head)
     if len(found) > MAX_HEADER_LINES:
         found = found[:MAX_HEADER_LINES]
-    fields = [
+    return [
         (name.lower(), value.replace("\n", " ").strip() if "\n" in value else value.strip())
         for name, value in found
     ]
-    return fields, end
 
 
 def _decode_header_block(block: bytes) -> str:
@@ -272,17 +289,17 @@ def _parse_entity(data: bytes, depth: int) -> Part:
     else:
         head_bytes, body_start = data[: m.start()], m.end()
     head = _decode_header_block(head_bytes)
-    fields, used = _read_fields(head)
+    start, used = _header_extent(head)
     if body_start is None or used < len(head):
         # No blank line, or a non-field line inside the header: the body starts where fields stop.
-        if fields or (body_start is None and data.strip()):
+        if used > start or (body_start is None and data.strip()):
             defects.append("MissingHeaderBodySeparator")
         body = head[used:].encode("utf-8", "surrogateescape") if used < len(head) else b""
         if body_start is not None:
             body += b"\n\n" + data[body_start:]
     else:
         body = data[body_start:]
-    return Part(fields, body, depth, defects)
+    return Part(head[start:used], body, depth, defects)
 
 
 def _split_multipart(part: Part) -> list[Part]:
@@ -333,8 +350,9 @@ def parse_bytes(raw: bytes) -> Part:
 
 def headers_from_text(text: str) -> Part:
     """A header block given as text (text/rfc822-headers, inline copies), as a Part."""
-    fields, _ = _read_fields(text[:MAX_TEXT_CHARS].replace("\r\n", "\n"))
-    return Part(fields, b"", MAX_DEPTH, [])
+    block = text[:MAX_TEXT_CHARS].replace("\r\n", "\n")
+    start, end = _header_extent(block)
+    return Part(block[start:end], b"", MAX_DEPTH, [])
 
 
 def header(part: Part, name: str) -> str:

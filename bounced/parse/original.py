@@ -97,7 +97,7 @@ def _attached_original(msg: Part, into_messages: bool) -> Part | None:
         ctype = content_type(part)
         if ctype not in _ORIGINAL_TYPES:
             continue
-        if ctype in ("message/rfc822", "message/global") and part.children and part.children[0].fields:
+        if ctype in ("message/rfc822", "message/global") and part.children and part.children[0].has_fields:
             return part.children[0]
         text = part_text(part)
         if text.strip():

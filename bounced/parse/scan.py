@@ -20,7 +20,9 @@ from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code
 
 __all__ = ["scan"]
 
-_ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "X-Apparently-To")
+_ENVELOPE_HEADERS = frozenset(
+    ("x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "x-apparently-to")
+)
 MAX_FAILURES = 500
 
 
@@ -37,9 +39,9 @@ def _defects(msg: Part) -> tuple[str, ...]:
 
 def _envelope_to(msg: Part) -> tuple[str, ...]:
     seen: list[str] = []
-    for name in _ENVELOPE_HEADERS:
-        for value in msg.get_all(name) or []:
-            for address in find_addresses(str(value)):
+    for name, value in msg.fields:
+        if name in _ENVELOPE_HEADERS:
+            for address in find_addresses(value):
                 if address not in seen:
                     seen.append(address)
     return tuple(seen)
