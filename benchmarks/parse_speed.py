@@ -54,7 +54,8 @@ for my $i (1 .. $rounds) {
     my ($t0, $c0) = (time, clock);
     for my $t (@texts) { my $copy = $t; my $r = Sisimai->$method(\$copy); }
     my ($t1, $c1) = (time, clock);
-    printf("{\"round\": %d, \"seconds\": %.6f, \"cpu\": %.6f, \"messages\": %d, \"recipients\": %d, \"method\": \"%s\"}\n",
+    printf("{\"round\": %d, \"seconds\": %.6f, \"cpu\": %.6f, \"messages\": %d, "
+           . "\"recipients\": %d, \"method\": \"%s\"}\n",
            $i, $t1 - $t0, $c1 - $c0, scalar @texts, $found, $method);
 }
 """
