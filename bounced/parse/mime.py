@@ -50,6 +50,7 @@ _HEADER_END = re.compile(rb"\n[ \t]*\n")
 _FIELDS_RE = re.compile(r"^([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 # Searched from a newline (a literal first character lets the regex engine skip ahead fast).
 _NOT_FIELD_LINE_RE = re.compile(r"\n(?![!-9;-~]{1,100}[ \t]*:|[ \t])")
+_VALUE_RE = re.compile(r"[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
 _FIELD_START_RE = re.compile(r"[!-9;-~]{1,100}[ \t]*:")
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("(?:[^"\\]|\\.){0,1000}"|[^;\s]{0,1000})')
 _ENCODED_WORD = "=?"
@@ -116,6 +117,7 @@ class Part:
         "_decoded",
         "_fields",
         "_index",
+        "_lower",
         "_params",
         "_text",
         "_walks",
@@ -136,7 +138,8 @@ class Part:
         self._children: list[Part] | None = None
         self._text: str | None = None
         self._decoded: bytes | None = None
-        self._index: dict[str, str] | None = None
+        self._index: dict[str, str | None] | None = None
+        self._lower: str | None = None
         self._walks: dict[bool, list[tuple[int, Part]]] | None = None
         self.ctype = self._content_type()
 
@@ -154,17 +157,30 @@ class Part:
         return bool(self.head.strip())
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        """The first `name` field, unfolded. Looked up in a lower-cased copy of the header with
+        str.find, so asking a returned original for five fields never reads its fifty."""
+        key = name.lower()
         index = self._index
         if index is None:
-            index = {}
-            for k, v in reversed(self.fields):  # the first occurrence wins
-                index[k] = v
-            self._index = index
-        return index.get(name.lower(), default)
+            index = self._index = {}
+        elif key in index:
+            found = index[key]
+            return default if found is None else found
+        low = self._lower
+        if low is None:
+            low = self._lower = "\n" + self.head.lower()
+        value = _find_field(self.head, low, key)
+        index[key] = value
+        return default if value is None else value
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
-        return [v for k, v in self.fields if k == key]
+        if self._fields is not None:
+            return [v for k, v in self._fields if k == key]
+        low = self._lower
+        if low is None:
+            low = self._lower = "\n" + self.head.lower()
+        return _find_fields(self.head, low, key, first_only=False)
 
     def items(self) -> list[tuple[str, str]]:
         return list(self.fields)
@@ -262,6 +278,31 @@ def _header_extent(block: str) -> tuple[int, int]:
         return start, start  # the first line is no field (or a continuation of nothing): no header
     stop = _NOT_FIELD_LINE_RE.search(block, start)
     return start, stop.start() + 1 if stop else len(block)
+
+
+def _find_field(head: str, low: str, key: str) -> str | None:
+    """`key`'s first value in `head`; `low` is "\n" + head.lower() (so low[i] is head[i - 1])."""
+    found = _find_fields(head, low, key, first_only=True)
+    return found[0] if found else None
+
+
+def _find_fields(head: str, low: str, key: str, first_only: bool) -> list[str]:
+    needle = "\n" + key
+    size = len(low)
+    values: list[str] = []
+    pos = low.find(needle)
+    while pos != -1:
+        j = pos + len(needle)
+        while j < size and low[j] in " \t":
+            j += 1
+        if j < size and low[j] == ":":
+            m = _VALUE_RE.match(head, j)  # head[j] follows the colon
+            value = m.group(1) if m is not None else ""
+            values.append(value.replace("\n", " ").strip() if "\n" in value else value.strip())
+            if first_only or len(values) >= MAX_HEADER_LINES:
+                break
+        pos = low.find(needle, j)
+    return values
 
 
 def _fields_of(head: str) -> list[tuple[str, str]]:

@@ -20,9 +20,7 @@ from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code
 
 __all__ = ["scan"]
 
-_ENVELOPE_HEADERS = frozenset(
-    ("x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "x-apparently-to")
-)
+_ENVELOPE_HEADERS = ("x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "x-apparently-to")
 MAX_FAILURES = 500
 
 
@@ -39,8 +37,8 @@ def _defects(msg: Part) -> tuple[str, ...]:
 
 def _envelope_to(msg: Part) -> tuple[str, ...]:
     seen: list[str] = []
-    for name, value in msg.fields:
-        if name in _ENVELOPE_HEADERS:
+    for name in _ENVELOPE_HEADERS:
+        for value in msg.get_all(name):
             for address in find_addresses(value):
                 if address not in seen:
                     seen.append(address)
