@@ -120,11 +120,22 @@ class RelaySender:
             source_address=(ip, 0) if ip else None,
             timeout=relay.timeout,
             start_tls=relay.starttls,
-            username=relay.username,
-            password=relay.password,
             tls_context=ssl.create_default_context() if relay.starttls else None,
         )
         await client.connect()
+        if relay.username is not None and relay.password is not None:
+            try:
+                if not client.last_ehlo_response:
+                    await client.ehlo()
+                # PLAIN when offered, else LOGIN: a refusal is then one clear 535, not a retry
+                # of every mechanism. It counts as a network error (soft): our setup, not theirs.
+                if "plain" in client.server_auth_methods or not client.server_auth_methods:
+                    await client.auth_plain(relay.username, relay.password, timeout=relay.timeout)
+                else:
+                    await client.auth_login(relay.username, relay.password, timeout=relay.timeout)
+            except BaseException:
+                client.close()
+                raise
         return client
 
     async def send(self, envelope: Envelope) -> SendOutcome:

@@ -9,6 +9,7 @@ from datetime import datetime
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.errors import ConfigError, VerpError
+from bounced.intake.listener import domain_accepted
 from bounced.logfmt import kv
 from bounced.model import Attribution, IntakeMessage, ParsedMessage
 from bounced.resend.queue import ResendQueue
@@ -18,9 +19,24 @@ from bounced.store.base import Store
 from bounced.submission.listener import SubmissionHandler, SubmissionListener
 from bounced.verp import parse_verp_address, verify_token
 
-__all__ = ["SendingSide", "VerpAttributor"]
+__all__ = ["SendingSide", "VerpAttributor", "check_sending_config"]
 
 log = logging.getLogger(__name__)
+
+
+def check_sending_config(config: Config) -> None:
+    """Settings that only matter, and only fit together, when the sending side runs."""
+    if not config.verp.secret:
+        raise ConfigError("verp.secret", "expected a secret (HMAC key) when submission.enabled is true")
+    # Bounces come back to our return paths: the return-path listener must accept them.
+    if not domain_accepted(
+        f"{config.verp.local_prefix}@{config.verp.domain}", config.smtp.normalised_domains
+    ):
+        raise ConfigError(
+            "verp.domain",
+            f"{config.verp.domain!r} is not among smtp.domains {list(config.smtp.domains)}: "
+            "bounces to the return paths would be refused",
+        )
 
 
 class VerpAttributor:
@@ -91,8 +107,7 @@ class SendingSide:
 
     @classmethod
     async def start(cls, config: Config, store: Store, clock: Clock) -> SendingSide:
-        if not config.verp.secret:
-            raise ConfigError("verp.secret", "expected a secret (HMAC key) when submission.enabled is true")
+        check_sending_config(config)
         side = cls(config, store, clock)
         await side.scheduler.start()
         try:

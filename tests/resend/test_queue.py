@@ -201,3 +201,37 @@ async def test_new_rules_apply_to_future_scheduling(store: SQLiteStore, db_path:
     await queue.run_once()
     due = {j.recipient: (j.due_at - T0).total_seconds() for j in await store.list_resends()}
     assert due == {"a@dest.example": 60, "b@dest.example": 5}
+
+
+async def test_relay_auth(store: SQLiteStore, db_path: Path) -> None:
+    hop = await NextHop(auth=("sender", "s3cret")).start()
+    try:
+        clock = FakeClock(T0)
+        good = config(db_path, hop.port)
+        good = build(
+            Config,
+            {**_as_dict(good), "relay": {"port": hop.port, "username": "sender", "password": "s3cret"}},
+        )
+        queue = make_queue(store, good, clock)
+        await store.record_outbound(RAW, "p@x", [("a@dest.example", None)], T0)
+        assert (await queue.run_once()).delivered == 1
+        bad = build(
+            Config, {**_as_dict(good), "relay": {"port": hop.port, "username": "sender", "password": "x"}}
+        )
+        queue = make_queue(store, bad, clock)
+        await store.record_outbound(RAW, "p@x", [("b@dest.example", None)], T0)
+        run = await queue.run_once()
+        assert (run.delivered, run.bounced, run.scheduled) == (0, 1, 1)  # our problem: soft, retried later
+        [event] = await store.events_for("b@dest.example")
+        assert event.reason is Reason.NETWORKERROR and "535" in event.diagnostic
+        assert [r.recipient for r in hop.received] == ["a@dest.example"]
+    finally:
+        await hop.stop()
+
+
+def _as_dict(cfg: Config) -> dict[str, object]:
+    return {
+        "storage": {"path": cfg.storage.path},
+        "verp": {"domain": cfg.verp.domain, "secret": cfg.verp.secret},
+        "resend": {"default": {"delays": [60], "attempts": 2, "max_age": 3600}},
+    }

@@ -8,10 +8,11 @@ envelope sender and the peer IP, so tests can check VERP return paths and source
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.conftest import free_port
 
@@ -35,6 +36,7 @@ class NextHop:
     # (recipient, stage, reply, loop time) for every RCPT and every DATA
     attempts: list[tuple[str, str, str, float]] = field(default_factory=list)
     scripts: dict[tuple[str, str], deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    auth: tuple[str, str] | None = None  # require AUTH PLAIN/LOGIN with these credentials
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -78,9 +80,24 @@ class NextHop:
     async def start(self) -> NextHop:
         loop = asyncio.get_running_loop()
         self.port = self.port or free_port(self.host)
-        self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="nexthop.test", loop=loop), host=self.host, port=self.port
-        )
+        options: dict[str, object] = {}
+        if self.auth is not None:
+            login, password = (x.encode() for x in self.auth)
+
+            def check(
+                server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+            ) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and (data.login, data.password) == (login, password)
+                return AuthResult(success=ok, handled=False)
+
+            options = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+
+        def factory() -> SMTP:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # AUTH without TLS: loopback test only
+                return SMTP(self, hostname="nexthop.test", loop=loop, **options)  # type: ignore[arg-type]
+
+        self._server = await loop.create_server(factory, host=self.host, port=self.port)
         return self
 
     async def stop(self) -> None:

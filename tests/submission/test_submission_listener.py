@@ -97,3 +97,15 @@ async def test_submission_needs_a_verp_secret(tmp_path: Path, hop: NextHop) -> N
         async with running_daemon(config):
             pass
     assert exc.value.key == "verp.secret"
+
+
+async def test_verp_domain_must_be_accepted_by_the_return_path_listener(tmp_path: Path, hop: NextHop) -> None:
+    config = sending_config(tmp_path, hop, smtp={"domains": ["other.example"]})
+    with pytest.raises(ConfigError) as exc:
+        async with running_daemon(config):
+            pass
+    assert exc.value.key == "verp.domain"
+    # a wildcard that covers it is fine
+    config = sending_config(tmp_path, hop, smtp={"domains": ["*.example.net"]})
+    async with running_daemon(config) as d:
+        assert d.submission_port
