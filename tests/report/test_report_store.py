@@ -205,11 +205,18 @@ def _aggregates_match_events(db_path: Path) -> None:
             ("report_soft_daily", "received_at / 86400000000"),
             ("report_soft_monthly", "CAST(strftime('%Y%m', received_at / 1000000, 'unixepoch') AS INTEGER)"),
         ):
-            agg = set(conn.execute(f"SELECT * FROM {table}"))
+            agg = set(
+                conn.execute(
+                    f"SELECT a.*, t.recipient_domain, t.text_key FROM {table} AS a"
+                    " JOIN report_soft_texts AS t ON t.id = a.text_id"
+                )
+            )
             direct = set(
                 conn.execute(
-                    f"SELECT {bucket}, coalesce(from_domain, ''), coalesce(sending_ip, ''), recipient_domain,"
-                    " text_key, count(*) FROM bounce_events WHERE kind = 'soft' GROUP BY 1, 2, 3, 4, 5"
+                    f"SELECT {bucket}, coalesce(from_domain, ''), coalesce(sending_ip, ''), t.id, count(*),"
+                    " e.recipient_domain, e.text_key FROM bounce_events AS e JOIN report_soft_texts AS t"
+                    " ON t.recipient_domain = e.recipient_domain AND t.text_key = e.text_key"
+                    " WHERE kind = 'soft' GROUP BY 1, 2, 3, 4"
                 )
             )
             assert agg == direct, table

@@ -3,8 +3,8 @@
 A period is answered from three sources whose union is exactly the period's soft events:
 whole UTC months from `report_soft_monthly`, whole UTC days from `report_soft_daily` (both
 kept by triggers in the events' own transactions, migration 0003), and the partial days at
-either edge from the raw `bounce_events`. The example text of a row is the first soft event
-seen with that recipient domain and normalised text (`report_soft_examples`). Rows stream
+either edge from the raw `bounce_events`. Cells refer to `report_soft_texts`, one row per
+(recipient domain, normalised text) holding the first original text seen as the example. Rows stream
 out sorted by amount (largest first, ties by group, domain, text), so memory does not grow
 with the number of events.
 """
@@ -93,15 +93,16 @@ def _soft_groups_sql(
 ) -> tuple[str, list[Any]]:
     parts: list[str] = []
     params: list[Any] = []
-    agg_cols = f"{column} AS g, recipient_domain AS rd, text_key AS tk, amount AS n"
-    raw_cols = f"coalesce({column}, '') AS g, recipient_domain AS rd, text_key AS tk, 1 AS n"
+    agg_cols = f"{column} AS g, text_id AS tid, amount AS n"
+    raw = (
+        f"SELECT coalesce(e.{column}, '') AS g, t.id AS tid, 1 AS n FROM bounce_events AS e"
+        " JOIN report_soft_texts AS t ON t.recipient_domain = e.recipient_domain AND t.text_key = e.text_key"
+        " WHERE e.kind = 'soft' AND e.received_at >= ? AND e.received_at < ?"
+    )
     if mailing_id is not None:
         # Pre-aggregates are for all mailings; one mailing reads its own events (indexed).
-        parts.append(
-            f"SELECT {raw_cols} FROM bounce_events WHERE kind = 'soft' AND mailing_id = ?"
-            " AND received_at >= ? AND received_at < ?"
-        )
-        params += [mailing_id, start_us, end_us]
+        parts.append(raw + " AND e.mailing_id = ?")
+        params += [start_us, end_us, mailing_id]
     else:
         if plan.months is not None:
             parts.append(f"SELECT {agg_cols} FROM report_soft_monthly WHERE month >= ? AND month < ?")
@@ -110,19 +111,17 @@ def _soft_groups_sql(
             parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE day >= ? AND day < ?")
             params += [lo, hi]
         for lo, hi in plan.raw:
-            parts.append(
-                f"SELECT {raw_cols} FROM bounce_events WHERE kind = 'soft'"
-                " AND received_at >= ? AND received_at < ?"
-            )
+            parts.append(raw)
             params += [lo, hi]
     if not parts:
         parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE 0")
     union = "\nUNION ALL\n".join(parts)
     sql = (
-        "SELECT agg.g, agg.rd, agg.tk, agg.amount, e.diagnostic, e.reply_code, e.status, e.reason\n"
-        f"FROM (SELECT g, rd, tk, sum(n) AS amount FROM (\n{union}\n) GROUP BY g, rd, tk) AS agg\n"
-        "LEFT JOIN report_soft_examples AS e ON e.recipient_domain = agg.rd AND e.text_key = agg.tk\n"
-        "ORDER BY agg.amount DESC, agg.g, agg.rd, agg.tk"
+        "SELECT agg.g, t.recipient_domain, t.text_key, agg.amount, t.diagnostic, t.reply_code, t.status,"
+        " t.reason\n"
+        f"FROM (SELECT g, tid, sum(n) AS amount FROM (\n{union}\n) GROUP BY g, tid) AS agg\n"
+        "JOIN report_soft_texts AS t ON t.id = agg.tid\n"
+        "ORDER BY agg.amount DESC, agg.g, t.recipient_domain, t.text_key"
     )
     return sql, params
 
