@@ -125,3 +125,27 @@ async def test_restart_with_pending_resends_sends_each_once(tmp_path: Path, hop:
         assert await d.store.list_resends() == []
         counts = await d.store.queue_counts()
         assert counts["done"] == 6 and counts["pending"] == counts["running"] == 0
+
+
+async def test_soft_dsns_by_mail_until_rules_run_out(tmp_path: Path, hop: NextHop) -> None:
+    rcpt = "full@dest.example"
+    config = sending_config(tmp_path, hop, resend={"default": {"delays": [0.05], "attempts": 2}})
+    async with running_daemon(config) as d:
+        side = d.daemon.sending_side
+        await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
+        for attempt in range(1, 4):
+            await hop.wait_for(lambda n=attempt: len(hop.delivered_to(rcpt)) == n)
+            await side.run_until_idle()
+            rp = hop.delivered_to(rcpt)[-1].mail_from
+            text = f"452 4.2.2 Mailbox full (bounce {attempt})"
+            await send_mail(
+                d.smtp_port, "", [rp], dsn(rp, rcpt, "4.2.2", text, msgid="<Hello.full@shop.example>")
+            )
+            await d.drained()
+            await side.run_until_idle()
+        [nd] = await d.store.list_non_deliveries()
+        assert (nd.attempts, nd.last_bounce_text) == (3, "452 4.2.2 Mailbox full (bounce 3)")
+        await asyncio.sleep(0.2)
+        await side.run_until_idle()
+        assert len(hop.delivered_to(rcpt)) == 3
+        assert len(await d.store.list_non_deliveries()) == 1
