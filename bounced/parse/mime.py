@@ -82,6 +82,8 @@ def to_text(data: bytes | str, charset: str | None = None) -> str:
 
 def _unsurrogate(value: str) -> str:
     # Headers read through compat32 keep 8-bit bytes as surrogate escapes; recover them.
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
