@@ -213,6 +213,9 @@ class ResendQueue:
         async def attempt(item: OutboundAttempt, suppressed: bool) -> None:
             await self._attempt(item, run, suppressed, limiter)
 
+        first_due = await self.store.next_due_at()  # a read: idle polls take no write lock
+        if first_due is None or first_due > self.clock.now():
+            return run
         try:
             while True:
                 room = cfg.batch_size - len(in_flight)

@@ -38,6 +38,10 @@ class QueueScheduler:
         self.idle = asyncio.Event()  # set after a run that found nothing more to do
 
     async def start(self) -> None:
+        quiet = logging.getLogger("apscheduler")
+        if quiet.level == logging.NOTSET:
+            # Every wake would log "Running job ..." at INFO; keep its warnings and errors.
+            quiet.setLevel(logging.WARNING)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(
             self.wake, "interval", seconds=self.poll_interval, id="poll", coalesce=True, max_instances=1
