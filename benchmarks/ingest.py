@@ -1,0 +1,333 @@
+"""Ingest: how fast bounced accepts bounces durably, next to Postfix's smtpd on this machine.
+
+One run, both servers, same client: Postfix's `smtp-source` sends N copies of one bounce
+message over M parallel sessions (one message per connection, like MTAs returning
+bounces) to
+
+  - `bounced serve` (subprocess; 250 only after the SQLite commit), and
+  - a private Postfix instance (own config and queue directory under a temp dir,
+    `smtpd` on a free loopback port, every message put on hold so nothing is delivered;
+    Postfix answers 250 after cleanup has fsync'd the queue file).
+
+Rounds alternate the order; medians are printed. For bounced it also reports how fast the
+processor applied the messages (parse, classify, record) and the time from 250 to applied
+(intake received_at -> processed_at), and the peak RSS of the bounced process.
+
+    .venv/bin/python benchmarks/ingest.py [--messages 2000] [--sessions 20] [--rounds 3]
+
+Needs: postfix and smtp-source (Debian package `postfix`), root (Postfix's master).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "emails"
+DEFAULT_MESSAGE = CORPUS / "lhost-postfix-01.eml"  # a typical Postfix DSN, 2.3 kB
+RCPT = "b@bounces.example.com"
+
+GENERATED = """Return-Path: <>
+From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
+To: b@bounces.example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+Content-Type: text/plain
+
+<jane.doe@example.org>: host mail.example.org said: 550 5.1.1 User unknown
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; jane.doe@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <jane.doe@example.org>: User unknown
+
+--B1
+Content-Type: text/rfc822-headers
+
+From: news@shop.example.com
+To: jane.doe@example.org
+Subject: Offers
+Message-ID: <o1@shop.example.com>
+
+--B1--
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def smtp_source(port: int, message: Path, count: int, sessions: int) -> float:
+    """Send `count` messages; returns wall seconds. Raises if smtp-source failed."""
+    cmd = ["smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(message), "-f", "",
+           "-t", RCPT, f"127.0.0.1:{port}"]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+    return time.perf_counter() - start
+
+
+# --- Postfix ------------------------------------------------------------------------
+
+MASTER_CF = """{port} inet n - n - - smtpd
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+MAIN_CF = """compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench.localdomain
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+# Hold every message: accepted durably into the queue, never delivered.
+smtpd_recipient_restrictions = check_client_access static:HOLD, permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+"""
+
+
+class Postfix:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.etc = root / "etc"
+        self.port = free_port()
+
+    def start(self) -> None:
+        self.etc.mkdir(parents=True)
+        (self.root / "queue").mkdir()
+        (self.root / "data").mkdir()
+        shutil.chown(self.root / "data", "postfix")
+        (self.etc / "main.cf").write_text(MAIN_CF.format(root=self.root))
+        (self.etc / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
+        for action in ("check", "start"):
+            subprocess.run(["postfix", "-c", str(self.etc), action], check=True, capture_output=True)
+        wait_for_port(self.port)
+
+    def held(self) -> int:
+        return sum(len(files) for _, _, files in os.walk(self.root / "queue" / "hold"))
+
+    def clear(self) -> None:
+        cmd = ["postsuper", "-c", str(self.etc), "-d", "ALL", "hold"]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.etc), "stop"], check=False, capture_output=True)
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+# --- bounced ------------------------------------------------------------------------
+
+
+@dataclass
+class BouncedRound:
+    accept_s: float
+    apply_rate: float  # messages applied per second, first 250 to last applied
+    p50_ms: float
+    p99_ms: float
+    peak_rss_mb: float
+    applied: int
+
+
+def run_bounced(workdir: Path, message: Path, count: int, sessions: int) -> BouncedRound:
+    port = free_port()
+    db = workdir / "bounced.sqlite3"
+    config = workdir / "bounced.toml"
+    config.write_text(
+        f'[smtp]\nlisten = "127.0.0.1:{port}"\ndomains = ["bounces.example.com"]\n'
+        f'max_connections = {max(500, sessions * 2)}\n[storage]\npath = "{db}"\n[log]\nlevel = "warning"\n'
+    )
+    notify_name = f"bounced-bench-{uuid.uuid4().hex}"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind("\0" + notify_name)
+    notify.settimeout(30)
+    stderr = open(workdir / "stderr.log", "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("bounced")), "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NOTIFY_SOCKET": "@" + notify_name},
+    )  # fmt: skip
+    try:
+        while b"READY=1" not in notify.recv(4096).split(b"\n"):
+            pass
+        accept_s = smtp_source(port, message, count, sessions)
+        rows = wait_applied(db, count)
+        peak_kb = peak_rss_kb(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        if proc.wait(60) != 0:
+            raise RuntimeError(f"bounced exited {proc.returncode}: see {workdir / 'stderr.log'}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr.close()
+        notify.close()
+    first_received = min(r for r, _ in rows)
+    last_applied = max(p for _, p in rows)
+    latencies = sorted((p - r) / 1000 for r, p in rows)
+    return BouncedRound(
+        accept_s=accept_s,
+        apply_rate=len(rows) / ((last_applied - first_received) / 1e6),
+        p50_ms=latencies[len(latencies) // 2],
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        peak_rss_mb=peak_kb / 1024,
+        applied=len(rows),
+    )
+
+
+def wait_applied(db: Path, count: int, timeout: float = 600.0) -> list[tuple[int, int]]:
+    """(received_at, processed_at) in microseconds for every intake, once none is pending.
+    Read-only, from outside the daemon, as an operator's query would."""
+    deadline = time.monotonic() + timeout
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        while time.monotonic() < deadline:
+            rows = conn.execute("SELECT state, received_at, processed_at FROM intake").fetchall()
+            if len(rows) >= count and all(state != "pending" for state, _, _ in rows):
+                bad = [s for s, _, _ in rows if s != "applied"]
+                if bad:
+                    raise RuntimeError(f"{len(bad)} intake messages not applied: {set(bad)}")
+                return [(r, p) for _, r, p in rows]
+            time.sleep(0.05)
+    finally:
+        conn.close()
+    raise RuntimeError(f"not all {count} messages applied within {timeout}s")
+
+
+def peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+# --- main ---------------------------------------------------------------------------
+
+
+def prepare_message(path: Path | None, workdir: Path) -> tuple[Path, str]:
+    if path is None and DEFAULT_MESSAGE.is_file():
+        path = DEFAULT_MESSAGE
+    text = path.read_bytes().decode("utf-8", "replace") if path else GENERATED
+    # smtp-source -F sends each line with CRLF itself and dot-stuffs.
+    out = workdir / "message.eml"
+    out.write_text(text.replace("\r\n", "\n"))
+    return out, str(path) if path else "generated DSN (corpus absent)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--message", type=Path, help="bounce to send (default: a corpus DSN)")
+    args = ap.parse_args(argv)
+    for tool in ("smtp-source", "postfix", "postsuper"):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found: install Debian's postfix package", file=sys.stderr)
+            return 1
+    command = "benchmarks/ingest.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="bounced-ingest-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)  # Postfix's daemons run as the postfix user and must get in
+        message, label = prepare_message(args.message, root)
+        postfix = Postfix(root / "postfix")
+        postfix.start()
+        pf_times: list[float] = []
+        rounds: list[BouncedRound] = []
+        try:
+            for i in range(args.rounds):
+                order = ("postfix", "bounced") if i % 2 == 0 else ("bounced", "postfix")
+                for who in order:
+                    if who == "postfix":
+                        postfix.clear()
+                        seconds = smtp_source(postfix.port, message, args.messages, args.sessions)
+                        held = postfix.held()
+                        if held != args.messages:
+                            raise RuntimeError(f"postfix queued {held} of {args.messages}")
+                        pf_times.append(seconds)
+                        print(f"round {i + 1} postfix: {args.messages / seconds:8.0f} msg/s accepted")
+                    else:
+                        workdir = root / f"bounced-{i}"
+                        workdir.mkdir()
+                        r = run_bounced(workdir, message, args.messages, args.sessions)
+                        rounds.append(r)
+                        print(
+                            f"round {i + 1} bounced: {args.messages / r.accept_s:8.0f} msg/s accepted, "
+                            f"{r.apply_rate:6.0f} msg/s applied, 250->applied p50 {r.p50_ms:.0f} ms "
+                            f"p99 {r.p99_ms:.0f} ms, peak RSS {r.peak_rss_mb:.0f} MB"
+                        )
+        finally:
+            postfix.stop()
+    pf_rate = args.messages / statistics.median(pf_times)
+    b_rate = args.messages / statistics.median(r.accept_s for r in rounds)
+    apply_rate = statistics.median(r.apply_rate for r in rounds)
+    print()
+    print(f"command: {command}")
+    print(f"message: {label}; {args.messages} messages, {args.sessions} sessions, {args.rounds} rounds")
+    print(f"machine: {os.cpu_count()} CPUs; client: smtp-source (one message per connection)")
+    print(f"{'':28}{'median':>10}")
+    print(f"{'postfix smtpd accepted':28}{pf_rate:>10.0f} msg/s")
+    print(f"{'bounced accepted':28}{b_rate:>10.0f} msg/s   ratio {b_rate / pf_rate:.2f}x (goal >= 1.5x)")
+    print(f"{'bounced applied':28}{apply_rate:>10.0f} msg/s   ratio {apply_rate / pf_rate:.2f}x (goal >= 1x)")
+    print(f"{'250 -> applied p50':28}{statistics.median(r.p50_ms for r in rounds):>10.0f} ms")
+    print(f"{'250 -> applied p99':28}{statistics.median(r.p99_ms for r in rounds):>10.0f} ms")
+    print(f"{'bounced peak RSS':28}{max(r.peak_rss_mb for r in rounds):>10.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
