@@ -115,18 +115,23 @@ class OutboxMixin(SQLiteConnection):
         return await self._group_commit(insert)
 
     async def count_refusal(self, address: str, now: datetime) -> int:
-        """Count a submission refused because `address` is suppressed; returns the total."""
+        """Count a submission refused because `address` is suppressed; returns the total.
+        Shares a commit with concurrent callers (a platform may retry many at once)."""
         now_us = to_micros(now)
-        async with self._transaction() as conn:
+        params = (normalise_address(address), now_us, now_us)
+
+        async def upsert(conn: aiosqlite.Connection) -> int:
             cursor = await conn.execute(
                 "INSERT INTO submission_refusals (address, count, first_at, last_at) VALUES (?, 1, ?, ?)"
                 " ON CONFLICT (address) DO UPDATE SET count = count + 1, last_at = excluded.last_at"
                 " RETURNING count",
-                (normalise_address(address), now_us, now_us),
+                params,
             )
             row = await cursor.fetchone()
             await cursor.close()
-        return int(row[0]) if row else 0
+            return int(row[0]) if row else 0
+
+        return await self._group_commit(upsert)
 
     async def refusal_counts(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT address, count FROM submission_refusals ORDER BY address")
