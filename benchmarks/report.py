@@ -8,9 +8,10 @@ unaligned period with an offset, both groupings, times:
 
 - ours: `bounced report --format csv` end to end (open store, exact counts from the
   triggers' aggregates, descriptions, CSV written), in a fresh process each round; round 1
-  is cold (new process, empty SQLite cache), the rest warm; peak RSS of that process.
+  is cold (the database file's pages evicted from the OS page cache with
+  posix_fadvise(DONTNEED), new process), the rest warm; peak RSS of that process.
 - peer: the report a plain schema gives: one GROUP BY over the raw soft events with the
-  best index (query only, no descriptions or writing), fresh process too.
+  best index (query only, no descriptions or writing), fresh process, cold then warm.
 
 Every cell of ours is checked against the peer's count (mismatches must be 0).
 """
@@ -79,6 +80,7 @@ def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object
     began = time.perf_counter()
     total, rows = asyncio.run(main())
     elapsed = time.perf_counter() - began
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # before the check below
     import csv
 
     cells = {}
@@ -86,7 +88,6 @@ def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object
         for row in list(csv.reader(fh))[1:-1]:
             cells["\x00".join((row[0], row[1], row[2]))] = int(row[-1])
     target.unlink()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return {"seconds": elapsed, "rows": rows, "total": total, "rss_mb": rss, "cells": cells}
 
 
@@ -104,9 +105,9 @@ def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object
         (a, b),
     ).fetchall()
     elapsed = time.perf_counter() - began
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     conn.close()
     cells = {"\x00".join((g or "(unknown)", rd, tk)): n for g, rd, tk, n in rows}
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return {
         "seconds": elapsed,
         "rows": len(rows),
@@ -121,6 +122,22 @@ def _child(side: str, db: Path, start: str, end: str, group_by: str) -> dict[str
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def _evict(db: Path) -> None:
+    """Drop this database's pages from the OS page cache (only this file's), for cold runs."""
+    for path in (db, Path(f"{db}-wal")):
+        if path.exists():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def _cold_warm(runs: list[dict[str, object]]) -> tuple[float, float]:
+    seconds = [float(r["seconds"]) for r in runs]  # type: ignore[arg-type]
+    return seconds[0], statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
 
 
 def main() -> int:
@@ -146,26 +163,29 @@ def main() -> int:
     print(f"command: .venv/bin/python benchmarks/report.py --events {ns.events} --rounds {ns.rounds}")
     print("each run: .venv/bin/bounced report --from FROM --to TO --group-by G --format csv --output F")
     header = (
-        f"{'period':<10} {'group-by':<12} {'rows':>9} {'soft in period':>15}  {'ours cold':>9}"
-        f" {'ours warm':>9} {'RSS MB':>7}  {'peer':>8}  {'peer/ours':>9}  {'cells differ':>12}"
+        f"{'period':<10} {'group-by':<12} {'rows':>8} {'soft events':>11}  {'ours cold':>9} {'warm':>7}"
+        f" {'RSS MB':>6}  {'peer cold':>9} {'warm':>7}  {'peer/ours cold':>14} {'warm':>6}"
+        f"  {'cells differ':>12}"
     )
     print(header)
     print("-" * len(header))
     for label, start, end in CASES:
         for group_by in GROUPINGS:
+            _evict(db)
             ours = [_child("ours", db, start, end, group_by) for _ in range(ns.rounds)]
-            peer_rounds = 1 if label == "year" else ns.peer_rounds
+            _evict(db)
+            peer_rounds = 2 if label == "year" else ns.peer_rounds
             peer = [_child("peer", db, start, end, group_by) for _ in range(peer_rounds)]
-            cold = float(ours[0]["seconds"])  # type: ignore[arg-type]
-            warm = statistics.median(float(r["seconds"]) for r in ours[1:]) if len(ours) > 1 else cold  # type: ignore[arg-type]
-            peer_s = statistics.median(float(r["seconds"]) for r in peer)  # type: ignore[arg-type]
+            cold, warm = _cold_warm(ours)
+            peer_cold, peer_warm = _cold_warm(peer)
             mine, theirs = ours[0]["cells"], peer[0]["cells"]
             assert isinstance(mine, dict) and isinstance(theirs, dict)
             differ = len(set(mine.items()) ^ set(theirs.items()))
             rss = max(int(r["rss_mb"]) for r in ours)  # type: ignore[call-overload]
             print(
-                f"{label:<10} {group_by:<12} {ours[0]['rows']:>9,} {ours[0]['total']:>15,}  {cold:>8.2f}s"
-                f" {warm:>8.2f}s {rss:>7}  {peer_s:>7.2f}s  {peer_s / warm:>8.1f}x  {differ:>12}",
+                f"{label:<10} {group_by:<12} {ours[0]['rows']:>8,} {ours[0]['total']:>11,}  {cold:>8.2f}s"
+                f" {warm:>6.2f}s {rss:>6}  {peer_cold:>8.2f}s {peer_warm:>6.2f}s"
+                f"  {peer_cold / cold:>13.1f}x {peer_warm / warm:>5.1f}x  {differ:>12}",
                 flush=True,
             )
     return 0

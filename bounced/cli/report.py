@@ -160,19 +160,24 @@ async def produce_report(
         layout = soft_bounce_layout(group_by)
         describe = cached_describer()
 
-        async def soft_rows() -> AsyncIterator[tuple[str | int, ...]]:
-            async for group in store.soft_bounce_groups(start, end, group_by, mailing_id):
-                yield soft_bounce_values(group, describe)
+        async def soft_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
+            async for groups in store.soft_bounce_group_batches(start, end, group_by, mailing_id):
+                yield [soft_bounce_values(g, describe) for g in groups]
 
-        rows: AsyncIterator[tuple[str | int, ...]] = soft_rows()
+        batches: AsyncIterator[list[tuple[str | int, ...]]] = soft_batches()
     else:
         layout = non_delivery_layout()
 
-        async def undelivered_rows() -> AsyncIterator[tuple[str | int, ...]]:
+        async def undelivered_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
+            batch: list[tuple[str | int, ...]] = []
             async for item in store.non_deliveries_between(start, end, mailing_id):
-                yield non_delivery_values(item)
+                batch.append(non_delivery_values(item))
+                if len(batch) >= 2000:
+                    yield batch
+                    batch = []
+            yield batch
 
-        rows = undelivered_rows()
+        batches = undelivered_batches()
     meta = {
         "kind": kind,
         "from": start.isoformat(),
@@ -185,7 +190,7 @@ async def produce_report(
     try:
         with ExitStack() as stack:
             writer = _open_writer(stack, fmt, layout, partial, meta)
-            result = await write_report(rows, writer, layout)
+            result = await write_report(batches, writer, layout)
         if target is not None and partial is not None:
             os.replace(partial, target)
     finally:

@@ -2,8 +2,8 @@
 
 Each writer takes rows in batches (`write_rows`) and a total at the end (`finish`), so a
 report of any size is written in bounded memory. `write_report` feeds a writer from an
-async row source, running the writer's (blocking) work in a thread so an event loop that
-calls it is never stalled by file or XLSX writing.
+async source of batches, running the writer's (blocking) work in a thread so an event
+loop that calls it is never stalled by file or XLSX writing.
 """
 
 from __future__ import annotations
@@ -195,20 +195,17 @@ def _total_row(layout: ReportLayout, total: int) -> list[str | int]:
 
 
 async def write_report(
-    rows: AsyncIterable[Row], writer: ReportWriter, layout: ReportLayout, batch_size: int = 2000
+    batches: AsyncIterable[Sequence[Row]], writer: ReportWriter, layout: ReportLayout
 ) -> tuple[int, int]:
-    """Stream `rows` into `writer` in batches written off the event loop; (total, row count)."""
+    """Stream batches of rows into `writer`, each written off the event loop (a thread);
+    returns (total, row count)."""
     index = layout.keys.index(layout.total_column) if layout.total_column else None
     total = count = 0
-    batch: list[Row] = []
-    async for row in rows:
-        batch.append(row)
-        count += 1
-        total += int(row[index]) if index is not None else 1
-        if len(batch) >= batch_size:
-            await asyncio.to_thread(writer.write_rows, batch)
-            batch = []
-    if batch:
+    async for batch in batches:
+        if not batch:
+            continue
+        count += len(batch)
+        total += sum(int(row[index]) for row in batch) if index is not None else len(batch)
         await asyncio.to_thread(writer.write_rows, batch)
     await asyncio.to_thread(writer.finish, total, count)
     return total, count

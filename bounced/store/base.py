@@ -262,6 +262,16 @@ class ReportStore(Protocol):
         text), largest first (ties by group, domain, text); streamed."""
         ...
 
+    def soft_bounce_group_batches(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+        mailing_id: str | None = None,
+    ) -> AsyncIterator[list[SoftBounceGroup]]:
+        """The same, in batches of rows (less overhead per row for big reports)."""
+        ...
+
     def non_deliveries_between(
         self, start: datetime, end: datetime, mailing_id: str | None = None
     ) -> AsyncIterator[NonDelivery]:

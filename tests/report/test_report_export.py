@@ -96,16 +96,18 @@ def test_describer_cache_calls_once_per_text() -> None:
     assert calls == ["a", "b", "c"]  # bounded: full cache starts over, still correct
 
 
-async def _aiter(rows: list[tuple[str | int, ...]]) -> AsyncIterator[tuple[str | int, ...]]:
-    for row in rows:
-        yield row
+async def _aiter(
+    rows: list[tuple[str | int, ...]], size: int = 2
+) -> AsyncIterator[list[tuple[str | int, ...]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
 
 
 async def test_csv_round_trip_utf8_bom_crlf(tmp_path: Path) -> None:
     layout = soft_bounce_layout(ReportGrouping.FROM_DOMAIN)
     path = tmp_path / "r.csv"
     with path.open("wb") as fh:
-        total, count = await write_report(_aiter(_rows()), CsvWriter(fh, layout), layout, batch_size=2)
+        total, count = await write_report(_aiter(_rows()), CsvWriter(fh, layout), layout)
     assert (total, count) == (51, 4)
     data = path.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
@@ -141,7 +143,7 @@ async def test_xlsx_read_back(tmp_path: Path) -> None:
 async def test_json_document(tmp_path: Path) -> None:
     layout = soft_bounce_layout(ReportGrouping.FROM_DOMAIN)
     out = io.StringIO()
-    await write_report(_aiter(_rows()), JsonWriter(out, layout, {"kind": "soft"}), layout, batch_size=3)
+    await write_report(_aiter(_rows()), JsonWriter(out, layout, {"kind": "soft"}), layout)
     doc = json.loads(out.getvalue())
     assert doc["meta"] == {"kind": "soft"} and doc["total"] == 51 and doc["row_count"] == 4
     assert doc["rows"][1]["example"] == LONG and doc["rows"][2]["recipient_domain"] == "例え.jp"

@@ -240,3 +240,13 @@ async def test_aggregates_follow_updates_and_deletes(store: SQLiteStore, db_path
         conn.execute("DELETE FROM bounce_events WHERE id % 3 = 0")
     conn.close()
     _aggregates_match_events(db_path)
+
+
+async def test_a_reader_may_stop_early(store: SQLiteStore) -> None:
+    await _record(store, _make_events(seed=9, count=200))
+    stream = store.soft_bounce_groups(T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
+    first = await anext(stream)
+    await stream.aclose()  # the report connection is closed, the fetch in flight awaited
+    assert first.amount >= 1
+    again = await _report(store, T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
+    assert again[0] == first

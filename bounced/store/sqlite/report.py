@@ -11,6 +11,7 @@ with the number of events.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_mi
 __all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
 
 DAY_MICROS = 86_400 * 1_000_000
-_FETCH = 1000
-_CACHE_KIB = 128 * 1024
+_FETCH = 2000
+_CACHE_KIB = 128 * 1024  # page cache and sorter memory of a report connection
 _EPOCH_DAY = date(1970, 1, 1)
 _GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
 
@@ -136,22 +137,25 @@ class ReportMixin(SQLiteConnection):
     ) -> AsyncIterator[SoftBounceGroup]:
         """Soft-bounce counts for [start, end), one per (group, recipient domain, text key),
         largest first. Exact: every amount equals a count of the soft events in the period."""
+        async for batch in self.soft_bounce_group_batches(start, end, group_by, mailing_id):
+            for group in batch:
+                yield group
+
+    async def soft_bounce_group_batches(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+        mailing_id: str | None = None,
+    ) -> AsyncIterator[list[SoftBounceGroup]]:
+        """`soft_bounce_groups` in batches (for big reports: far less overhead per row)."""
         start_us, end_us = to_micros(start), to_micros(end)
         plan = plan_period(start_us, end_us)
         sql, params = _soft_groups_sql(
             plan, _GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
         )
-        async for row in self._stream(sql, params):
-            yield SoftBounceGroup(
-                group=row[0] or None,
-                recipient_domain=row[1],
-                text_key=row[2],
-                amount=int(row[3]),
-                example=row[4],
-                reply_code=row[5],
-                status=row[6],
-                reason=row[7],
-            )
+        async for rows in self._stream(sql, params):
+            yield [SoftBounceGroup(r[0] or None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     async def non_deliveries_between(
         self, start: datetime, end: datetime, mailing_id: str | None = None
@@ -165,35 +169,42 @@ class ReportMixin(SQLiteConnection):
         if mailing_id is not None:
             sql += " AND mailing_id = ?"
             params.append(mailing_id)
-        async for row in self._stream(sql + " ORDER BY at, id", params):
-            yield NonDelivery(
-                id=int(row[0]),
-                delivery_id=int(row[1]),
-                recipient=row[2],
-                at=from_micros(row[3]),
-                attempts=int(row[4]),
-                last_bounce_text=row[5],
-                mailing_id=row[6],
-                from_domain=row[7],
-                sending_ip=row[8],
-            )
+        async for rows in self._stream(sql + " ORDER BY at, id", params):
+            for row in rows:
+                yield NonDelivery(
+                    id=int(row[0]),
+                    delivery_id=int(row[1]),
+                    recipient=row[2],
+                    at=from_micros(row[3]),
+                    attempts=int(row[4]),
+                    last_bounce_text=row[5],
+                    mailing_id=row[6],
+                    from_domain=row[7],
+                    sending_ip=row[8],
+                )
 
-    async def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[tuple[Any, ...]]:
-        """Rows of one query, fetched in batches on a connection of its own: a long report
-        neither holds up the shared reader nor takes more than its bounded cache."""
+    async def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[list[Any]]:
+        """Rows of one query in batches, on a connection of its own (a long report neither
+        holds up the shared reader nor takes more than its bounded cache). The next batch is
+        fetched while the caller works on the current one."""
         conn = await self._report_connection()
+        pending: asyncio.Future[Any] | None = None
         try:
             cursor = await conn.execute(sql, params)
+            pending = asyncio.ensure_future(cursor.fetchmany(_FETCH))
             while True:
-                rows = await cursor.fetchmany(_FETCH)
+                rows = await pending
+                pending = None
                 if not rows:
                     break
-                for row in rows:
-                    yield row
+                pending = asyncio.ensure_future(cursor.fetchmany(_FETCH))
+                yield list(rows)
             await cursor.close()
         except sqlite3.Error as exc:
             raise StoreError(f"report query failed: {exc}") from exc
         finally:
+            if pending is not None:  # the caller stopped early: let the fetch finish first
+                await asyncio.gather(pending, return_exceptions=True)
             if conn is not self._reader:
                 await conn.close()
 
