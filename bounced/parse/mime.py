@@ -52,7 +52,7 @@ _FIELDS_RE = re.compile(r"^([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*
 _NOT_FIELD_LINE_RE = re.compile(r"\n(?![!-9;-~]{1,100}[ \t]*:|[ \t])")
 _VALUE_RE = re.compile(r"[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
 _FIELD_START_RE = re.compile(r"[!-9;-~]{1,100}[ \t]*:")
-_PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("(?:[^"\\]|\\.){0,1000}"|[^;\s]{0,1000})')
+_PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("[^"]{0,1000}"|[^;\s]{0,1000})')
 _ENCODED_WORD = "=?"
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
 _MESSAGE_TYPES = frozenset(("message/rfc822", "message/global", "message/rfc822-headers"))
