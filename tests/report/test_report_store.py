@@ -250,3 +250,50 @@ async def test_a_reader_may_stop_early(store: SQLiteStore) -> None:
     assert first.amount >= 1
     again = await _report(store, T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
     assert again[0] == first
+
+
+async def test_migration_counts_events_recorded_before_it(db_path: Path) -> None:
+    """A database that already holds events gets exact aggregates when 0003 runs."""
+    from importlib import resources
+
+    from bounced.config.storage import StorageConfig
+    from bounced.store import open_store
+
+    folder = resources.files("bounced.store") / "migrations"
+    conn = sqlite3.connect(db_path)
+    for name in ("0001_core.sql", "0002_outbox.sql"):
+        conn.executescript((folder / name).read_text(encoding="utf-8"))
+    conn.execute("PRAGMA user_version = 2")
+    events = _make_events(seed=21, count=300)
+    with conn:
+        conn.executemany(
+            "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, reply_code,"
+            " diagnostic, text_key, from_domain, sending_ip, mailing_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    _us(e.received_at),
+                    e.recipient,
+                    e.recipient_domain,
+                    e.kind.value,
+                    e.reason.value,
+                    e.reply_code,
+                    e.diagnostic,
+                    normalise_bounce_text(e.diagnostic, e.reply_code),
+                    e.from_domain,
+                    e.sending_ip,
+                    e.mailing_id,
+                )
+                for e in events
+            ],
+        )
+    conn.close()
+    store = await open_store(StorageConfig(path=str(db_path), busy_timeout=5.0))
+    try:
+        _aggregates_match_events(db_path)
+        start, end = PERIODS[1]
+        got = await _report(store, start, end, ReportGrouping.IP)
+        want = _expected(events, start, end, ReportGrouping.IP, None)
+        assert {(g.group, g.recipient_domain, g.text_key): g.amount for g in got} == dict(want)
+    finally:
+        await store.close()
