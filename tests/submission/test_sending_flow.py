@@ -3,6 +3,7 @@ bounces at SMTP time and by mail -> suppression, resend, non-delivery."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,23 @@ async def test_exhausted_rules_give_exactly_one_non_delivery(tmp_path: Path, hop
         delivery = await d.store.get_delivery(nd.delivery_id)
         assert delivery is not None and delivery.state is DeliveryState.UNDELIVERED
         assert await d.store.list_resends() == []
+
+
+async def test_concurrent_submissions_each_delivered_once(tmp_path: Path, hop: NextHop) -> None:
+    async with running_daemon(sending_config(tmp_path, hop)) as d:
+        port = d.submission_port
+        assert port
+
+        async def submit(i: int) -> None:
+            rcpts = [f"c{i}-{j}@dest{j}.example" for j in range(3)]
+            await send_mail(
+                port, "p@shop.example", rcpts, outbound(rcpts[0], subject=f"S{i}", mailing=f"m-{i}")
+            )
+
+        await asyncio.gather(*(submit(i) for i in range(30)))
+        await hop.wait_for(lambda: len(hop.received) == 90)
+        await d.daemon.sending_side.run_until_idle()
+        assert len({r.recipient for r in hop.received}) == 90
+        assert len({r.mail_from for r in hop.received}) == 90  # one VERP return path per delivery
+        counts = await d.store.queue_counts()
+        assert counts["done"] == 90 and counts["pending"] == counts["running"] == 0
