@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import replace
 from typing import Any
 
 from bounced.clock import Clock, SystemClock
 from bounced.config import Config, load_config
 from bounced.errors import ConfigError
 from bounced.intake.listener import BounceHandler, Listener
-from bounced.logfmt import kv
+from bounced.logfmt import kv, set_level
 from bounced.pipeline import Processor
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
@@ -138,20 +139,34 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused: bad config, keeping the old one", extra=kv(error=str(exc)))
             return False
-        for section in ("storage", "submission"):
-            if getattr(new, section) != getattr(self.config, section):
-                log.warning(f"reload: [{section}] changed; takes effect after a restart")
-        if new.smtp.listen != self.config.smtp.listen:
-            log.warning("reload: smtp.listen changed; takes effect after a restart")
-        # Sections that need a restart keep their running values.
-        new = Config(**{**new.__dict__, "storage": self.config.storage, "submission": self.config.submission})
-        if self._sending is not None:
-            await self._sending.reload(new)
+        try:
+            new = self._keep_restart_only_settings(new)
+            if self._sending is not None:
+                await self._sending.reload(new)
+        except ConfigError as exc:
+            log.error("reload refused: bad config, keeping the old one", extra=kv(error=str(exc)))
+            return False
+        if new.log.level != self.config.log.level:
+            set_level(new.log.level)
         self.config = new
         if self._processor is not None:
             self._processor.update_config(new)
         log.info("reloaded", extra=kv(source=source))
         return True
+
+    def _keep_restart_only_settings(self, new: Config) -> Config:
+        """Settings bound at start (sockets, database, TLS context) keep their running values;
+        the result is re-validated, e.g. an empty domain list on a public listener."""
+        old = self.config
+        for section in ("storage", "submission"):
+            if getattr(new, section) != getattr(old, section):
+                log.warning(f"reload: [{section}] changed; takes effect after a restart")
+        bound = ("listen", "tls_cert", "tls_key")
+        if any(getattr(new.smtp, k) != getattr(old.smtp, k) for k in bound):
+            log.warning("reload: smtp.listen/tls_cert/tls_key changed; take effect after a restart")
+        smtp = replace(new.smtp, **{k: getattr(old.smtp, k) for k in bound})
+        smtp.validate("smtp")
+        return replace(new, smtp=smtp, storage=old.storage, submission=old.submission)
 
     def _smtp_settings(self) -> Any:
         return self.config.smtp

@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Any
 
-__all__ = ["LogfmtFormatter", "configure_logging", "kv"]
+__all__ = ["LogfmtFormatter", "configure_logging", "kv", "set_level"]
 
 
 def kv(**fields: Any) -> dict[str, Any]:
@@ -43,8 +43,12 @@ class LogfmtFormatter(logging.Formatter):
 def configure_logging(level: str, with_time: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogfmtFormatter(with_time=with_time))
+    logging.getLogger().handlers[:] = [handler]
+    set_level(level)
+
+
+def set_level(level: str) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiosmtpd logs every command at INFO: far too chatty (and slow) for a busy MX.
     logging.getLogger("mail.log").setLevel(max(logging.WARNING, root.level))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from bounced.cli.common import add_config_option, config_from_args
+from bounced.errors import StoreError
 
 __all__ = ["register"]
 
@@ -34,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(serve(config))
+    except StoreError as exc:
+        print(f"bounced: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         listen = config.smtp.listen
         if exc.errno == errno.EADDRINUSE:

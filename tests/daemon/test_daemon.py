@@ -164,3 +164,14 @@ async def test_port_in_use_is_an_oserror_and_leaves_nothing_running(tmp_path: Pa
         second = Daemon(clash, notifier=Notifier(""))
         with pytest.raises(OSError):
             await second.start()
+
+
+async def test_reload_cannot_open_a_public_listener_to_every_domain(tmp_path: Path) -> None:
+    path = tmp_path / "bounced.toml"
+    path.write_text('[smtp]\nlisten = "0.0.0.0:2525"\ndomains = ["bounces.example.com"]\n')
+    daemon = Daemon(load_config(path), notifier=Notifier(""))  # not started: no socket needed
+    # The new file is valid on its own (loopback, any domain), but the running socket is public.
+    path.write_text('[smtp]\nlisten = "127.0.0.1:2525"\ndomains = []\n')
+    assert not await daemon.reload()
+    assert daemon.config.smtp.domains == ["bounces.example.com"]
+    assert daemon.config.smtp.listen == "0.0.0.0:2525"

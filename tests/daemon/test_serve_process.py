@@ -224,3 +224,13 @@ async def test_port_in_use_exits_1_with_a_clear_message(tmp_path: Path) -> None:
     assert code == 1
     assert "address already in use" in out
     assert f"127.0.0.1:{port}" in out
+
+
+async def test_database_in_a_missing_directory_exits_1_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_text(
+        f'[smtp]\nlisten = "127.0.0.1:{free_port()}"\n[storage]\npath = "{tmp_path}/no/such/db"\n'
+    )
+    code, out = await run_cli("serve", "--config", str(path))
+    assert code == 1
+    assert "cannot start" in out and "does not exist" in out
