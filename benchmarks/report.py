@@ -13,12 +13,15 @@ unaligned period with an offset, both groupings, times:
 - peer: the report a plain schema gives: one GROUP BY over the raw soft events with the
   best index (query only, no descriptions or writing), fresh process, cold then warm.
 
-Every cell of ours is checked against the peer's count (mismatches must be 0).
+"cells": whether every run's (group, domain, text, amount) set hashes the same as the
+peer's direct count (it must: the aggregates are exact).
+
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -53,7 +56,15 @@ def _ensure_db(events: int) -> Path:
     return path
 
 
-def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+def _digest(cells: dict[tuple[str, str, str], int]) -> str:
+    """One hash over every (group, domain, text, amount): equal digests, equal reports."""
+    h = hashlib.sha256()
+    for key in sorted(cells):
+        h.update("\x00".join((*key, str(cells[key]))).encode() + b"\n")
+    return h.hexdigest()
+
+
+def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -> dict[str, object]:
     import asyncio
 
     from bounced.cli.report import parse_when, produce_report
@@ -61,7 +72,7 @@ def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object
     from bounced.model import ReportGrouping
     from bounced.store import open_store
 
-    target = HERE / "out" / f"bench-{os.getpid()}.csv"
+    target = HERE / "out" / f"bench-{os.getpid()}.{fmt}"
 
     async def main() -> tuple[int, int]:
         store = await open_store(StorageConfig(path=str(db)))
@@ -71,7 +82,7 @@ def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object
                 start=parse_when(start),
                 end=parse_when(end),
                 group_by=ReportGrouping(group_by),
-                fmt="csv",
+                fmt=fmt,
                 output=str(target),
             )
         finally:
@@ -84,11 +95,20 @@ def _run_ours(db: Path, start: str, end: str, group_by: str) -> dict[str, object
     import csv
 
     cells = {}
-    with target.open(encoding="utf-8-sig", newline="") as fh:
-        for row in list(csv.reader(fh))[1:-1]:
-            cells["\x00".join((row[0], row[1], row[2]))] = int(row[-1])
+    if fmt == "csv":
+        with target.open(encoding="utf-8-sig", newline="") as fh:
+            for row in list(csv.reader(fh))[1:-1]:
+                cells[(row[0], row[1], row[2])] = int(row[-1])
+    size = target.stat().st_size
     target.unlink()
-    return {"seconds": elapsed, "rows": rows, "total": total, "rss_mb": rss, "cells": cells}
+    return {
+        "seconds": elapsed,
+        "rows": rows,
+        "total": total,
+        "rss_mb": rss,
+        "bytes": size,
+        "cells": _digest(cells),
+    }
 
 
 def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
@@ -107,18 +127,18 @@ def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object
     elapsed = time.perf_counter() - began
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     conn.close()
-    cells = {"\x00".join((g or "(unknown)", rd, tk)): n for g, rd, tk, n in rows}
+    cells = {(g or "(unknown)", rd, tk): n for g, rd, tk, n in rows}
     return {
         "seconds": elapsed,
         "rows": len(rows),
         "total": sum(cells.values()),
         "rss_mb": rss,
-        "cells": cells,
+        "cells": _digest(cells),
     }
 
 
-def _child(side: str, db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", side, "--db", str(db), start, end, group_by]
+def _child(side: str, db: Path, *args: str) -> dict[str, object]:
+    cmd = [sys.executable, __file__, "--child", side, "--db", str(db), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -165,7 +185,7 @@ def main() -> int:
     header = (
         f"{'period':<10} {'group-by':<12} {'rows':>8} {'soft events':>11}  {'ours cold':>9} {'warm':>7}"
         f" {'RSS MB':>6}  {'peer cold':>9} {'warm':>7}  {'peer/ours cold':>14} {'warm':>6}"
-        f"  {'cells differ':>12}"
+        f"  {'cells':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -178,15 +198,26 @@ def main() -> int:
             peer = [_child("peer", db, start, end, group_by) for _ in range(peer_rounds)]
             cold, warm = _cold_warm(ours)
             peer_cold, peer_warm = _cold_warm(peer)
-            mine, theirs = ours[0]["cells"], peer[0]["cells"]
-            assert isinstance(mine, dict) and isinstance(theirs, dict)
-            differ = len(set(mine.items()) ^ set(theirs.items()))
+            same = all(r["cells"] == peer[0]["cells"] for r in ours + peer)
             rss = max(int(r["rss_mb"]) for r in ours)  # type: ignore[call-overload]
             print(
                 f"{label:<10} {group_by:<12} {ours[0]['rows']:>8,} {ours[0]['total']:>11,}  {cold:>8.2f}s"
                 f" {warm:>6.2f}s {rss:>6}  {peer_cold:>8.2f}s {peer_warm:>6.2f}s"
-                f"  {peer_cold / cold:>13.1f}x {peer_warm / warm:>5.1f}x  {differ:>12}",
+                f"  {peer_cold / cold:>13.1f}x {peer_warm / warm:>5.1f}x"
+                f"  {'identical' if same else 'DIFFER':>9}",
                 flush=True,
+            )
+    print("\nsame reports written as XLSX and JSON (ours; cold = first round):")
+    for label, start, end in CASES[:1]:
+        for fmt in ("xlsx", "json"):
+            _evict(db)
+            runs = [_child("ours", db, start, end, "from-domain", fmt) for _ in range(3)]
+            cold, warm = _cold_warm(runs)
+            rss = max(int(r["rss_mb"]) for r in runs)  # type: ignore[call-overload]
+            size = int(runs[0]["bytes"]) / 1e6  # type: ignore[call-overload]
+            print(
+                f"{label:<10} from-domain  {fmt:<5} cold {cold:.2f}s warm {warm:.2f}s"
+                f"  RSS {rss} MB  {size:.1f} MB"
             )
     return 0
 
