@@ -42,10 +42,13 @@ class ReportWriter(Protocol):
     def finish(self, total: int, row_count: int) -> None: ...
 
 
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
 def csv_safe(value: str | int) -> str | int:
     """Bounce texts come from remote servers: a leading = + - @ would be a formula in a
     spreadsheet (CSV injection), so such a cell gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
         return "'" + value
     return value
 
@@ -117,7 +120,14 @@ class CsvWriter:
         self._csv.writerow([c.title for c in layout.columns])
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        self._csv.writerows([csv_safe(v) for v in row] for row in rows)
+        safe: list[Row] = []
+        for row in rows:
+            for value in row:  # almost no row needs it: check before copying
+                if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+                    row = [csv_safe(v) for v in row]
+                    break
+            safe.append(row)
+        self._csv.writerows(safe)
 
     def finish(self, total: int, row_count: int) -> None:
         self._csv.writerow(_total_row(self._layout, total))
