@@ -14,7 +14,7 @@ from bounced.parse.autoreply import read_autoreply
 from bounced.parse.detectors import FALLBACK_DETECTORS, FORMAT_DETECTORS
 from bounced.parse.detectors.base import Context, build_context, failures_for
 from bounced.parse.dsn import read_dsn
-from bounced.parse.mime import Part, header, iter_parts, parse_bytes
+from bounced.parse.mime import MAX_PARSE_BYTES, Part, header, iter_parts, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers
 from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code, first_address
 
@@ -48,13 +48,18 @@ def _envelope_to(msg: Part) -> tuple[str, ...]:
 def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
     """DSN fields without a diagnostic (Exchange, some gateways): take it from the prose."""
     filled: list[Failure] = []
+    lowered: str | None = None
     for f in failures:
         generic = f.status is None or f.status.endswith(".0.0")
-        if f.diagnostic and f.reply_code is not None and not generic:
-            filled.append(f)
+        if f.diagnostic and not generic:
+            # The server's words and a specific code: only a transcript can add a reply code.
+            lone = f.reply_code is None and len(failures) == 1
+            filled.append(_from_transcript(ctx, f) if lone else f)
             continue
-        found = failures_for(ctx, ctx.human, [f.recipient])
-        if not found or ctx.human.lower().find(f.recipient.lower()) < 0:
+        if lowered is None:
+            lowered = ctx.human.lower()
+        found = failures_for(ctx, ctx.human, [f.recipient]) if f.recipient.lower() in lowered else []
+        if not found:
             filled.append(_from_transcript(ctx, f) if len(failures) == 1 else f)
             continue
         g = found[0]
@@ -71,7 +76,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
 
 def _from_transcript(ctx: Context, f: Failure) -> Failure:
     """Sendmail warnings name no recipient in prose, but the session transcript holds the reply."""
-    if f.reply_code is not None:
+    if f.reply_code is not None or b"Transcript of session follows" not in ctx.raw[:MAX_PARSE_BYTES]:
         return f
     at = ctx.human.find("Transcript of session follows")
     if at < 0:
