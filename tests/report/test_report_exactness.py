@@ -225,6 +225,7 @@ async def test_report_counts_every_soft_bounce_exactly(tmp_path: Path) -> None:
             assert amounts == sorted(amounts, reverse=True)
             for row in csv_rows[1:-1]:  # the example is a whole original text of its row
                 assert row[3] and "<EMAIL>" not in row[3] and row[3][:3] == row[2][:3]
+                assert row[4] and row[5]  # every row has a reason label and a description
 
             xlsx_cells, xlsx_rows = _xlsx_cells(xlsx_path)
             assert xlsx_cells == expected
