@@ -161,8 +161,15 @@ class XlsxReportWriter:
         self._row += 1
 
     def write_rows(self, rows: Sequence[Row]) -> None:
+        write_string, write_number, r = self._sheet.write_string, self._sheet.write_number, self._row
         for row in rows:
-            self._write(row)
+            for col, value in enumerate(row):
+                if isinstance(value, int):
+                    write_number(r, col, value)
+                else:
+                    write_string(r, col, value if len(value) <= _XLSX_CELL_MAX else value[:_XLSX_CELL_MAX])
+            r += 1
+        self._row = r
 
     def finish(self, total: int, row_count: int) -> None:
         last_data_row = self._row - 1
