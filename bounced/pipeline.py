@@ -88,8 +88,8 @@ class Processor:
         self._task = None
 
     async def drained(self, timeout: float = 10.0) -> None:
-        """Wait until no intake is pending (applied, unparseable or failed); for tests and
-        `bounced serve --drain`. Raises TimeoutError, or the processor's own crash."""
+        """Wait until no intake is pending (applied, unparseable or failed), e.g. in tests.
+        Raises TimeoutError, or RuntimeError when the processor task died."""
         idle = asyncio.ensure_future(self._idle.wait())
         waiters: set[asyncio.Future[Any]] = {idle}
         if self._task is not None:
@@ -106,21 +106,26 @@ class Processor:
     # --- work ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        store_failures = 0
         try:
             while not self._stopping:
                 self._wake.clear()
                 try:
                     retry_pending = await self.run_once()
+                    store_failures = 0
                 except Exception:
                     # The store itself failed (disk full, locked too long): nothing is lost,
-                    # the intake stays pending; back off and try again.
-                    log.exception("processing pass failed; retrying")
+                    # the intake stays pending; back off (doubling, up to the safety poll).
+                    store_failures += 1
+                    log.exception("processing pass failed; retrying", extra=kv(failures=store_failures))
                     retry_pending = True
                 if self._stopping:
                     break
                 if not retry_pending and not self._wake.is_set():
                     self._idle.set()
                 delay = self.retry_delay if retry_pending else self.safety_poll
+                if store_failures:
+                    delay = min(self.retry_delay * 2 ** (store_failures - 1), self.safety_poll)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
         except BaseException as exc:
