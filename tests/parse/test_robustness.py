@@ -191,3 +191,9 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 @given(mutated_bounce())
 def test_mutated_bounces_never_raise(raw: bytes) -> None:
     _parse_bounded(raw)
+
+
+def test_long_prose_is_cut_at_a_line_end_not_inside_an_address() -> None:
+    head = b"From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: Undelivered Mail\n\n"
+    parsed = parse_message(head + b"<u@d.example>: 550 5.1.1 user unknown\n" * 20_000)
+    assert [f.recipient for f in parsed.failures] == ["u@d.example"]

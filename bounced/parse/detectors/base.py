@@ -84,7 +84,10 @@ class Context:
     def _texts(self) -> tuple[str, str]:
         if self._split is None:
             # Bounce prose is short; a huge text part is someone's message, and regexes cost time.
-            self._split = split_at_original(_human_text(self.msg)[:MAX_HUMAN_CHARS])
+            text = _human_text(self.msg)
+            if len(text) > MAX_HUMAN_CHARS:  # cut at a line end, never through an address
+                text = text[: text.rfind("\n", 0, MAX_HUMAN_CHARS) + 1 or MAX_HUMAN_CHARS]
+            self._split = split_at_original(text)
         return self._split
 
     def header(self, name: str) -> str:
