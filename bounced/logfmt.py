@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
 __all__ = ["LogfmtFormatter", "configure_logging", "kv", "set_level"]
+
+
+_KV_MESSAGE = re.compile(r"[a-z_]+=\S")
 
 
 def kv(**fields: Any) -> dict[str, Any]:
@@ -32,7 +36,9 @@ class LogfmtFormatter(logging.Formatter):
         if self.with_time:
             parts.append(f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}")
         parts += [f"level={record.levelname.lower()}", f"logger={record.name}"]
-        parts.append(f"msg={_quote(record.getMessage())}")
+        message = record.getMessage()
+        # Modules that already log key=value pairs ("event=bounce kind=hard ...") stay as they are.
+        parts.append(message if _KV_MESSAGE.match(message) else f"msg={_quote(message)}")
         for key, value in getattr(record, "kv", {}).items():
             parts.append(f"{key}={_quote(value)}")
         if record.exc_info:
