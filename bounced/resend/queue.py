@@ -51,6 +51,7 @@ __all__ = ["QueueRun", "ResendQueue", "bounce_text"]
 log = logging.getLogger(__name__)
 
 _WAITING = (DeliveryState.SCHEDULED, DeliveryState.QUEUED)  # a row is already pending
+_RAW_CACHE_BYTES = 64 * 1024 * 1024
 _FINISHED = (DeliveryState.UNDELIVERED, DeliveryState.HARD_BOUNCED, DeliveryState.SUPPRESSED)
 
 
@@ -127,6 +128,7 @@ class ResendQueue:
         self.rng = rng or random.Random()
         self.on_scheduled = on_scheduled
         self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
+        self._raw_cached = 0
         self._finisher = _Finisher(store)
         self._finish = self._finisher.finish
         self._stopping = False
@@ -241,14 +243,19 @@ class ResendQueue:
             if in_flight:  # let started attempts finish and record their outcome
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _raw(self, outbound_id: int) -> bytes:
+    async def _raw(self, outbound_id: int) -> bytes | None:
+        """The message's bytes, cached by size: a mailing to many recipients is read once."""
         raw = self._raw_cache.get(outbound_id)
         if raw is None:
             message = await self.store.get_outbound(outbound_id)
-            raw = message.raw if message is not None else b""
+            if message is None:
+                return None
+            raw = message.raw
             self._raw_cache[outbound_id] = raw
-            if len(self._raw_cache) > 64:
-                self._raw_cache.popitem(last=False)
+            self._raw_cached += len(raw)
+            while self._raw_cached > _RAW_CACHE_BYTES and len(self._raw_cache) > 1:
+                _, dropped = self._raw_cache.popitem(last=False)
+                self._raw_cached -= len(dropped)
         return raw
 
     async def _attempt(
@@ -272,6 +279,16 @@ class ResendQueue:
             )
             return
         raw = await self._raw(item.outbound_id)
+        if raw is None:  # cannot happen through the store's API; never send an empty message
+            now = self.clock.now()
+            await self._finish(item.job_id, item.delivery_id, DeliveryState.UNDELIVERED, now)
+            await self.store.give_up_delivery(
+                item.delivery_id, now, "outbound message missing from the store"
+            )
+            log.error(
+                "outbound message missing", extra=kv(delivery=item.delivery_id, message=item.outbound_id)
+            )
+            return
         return_path = make_return_path(item.delivery_id, item.recipient, self.config.verp)
         # Only the send holds a slot: recording the outcome waits for a (shared) commit, and
         # the next send need not wait for that.
