@@ -152,6 +152,11 @@ class RelaySender:
                 if client is None:
                     client = await self._connect(envelope.sending_ip)
                 outcome = await self._transaction(client, envelope)
+                if reused and outcome.reply_code == 421 and outcome.stage == "mail":
+                    # The relay timed out an idle connection ("421 4.4.2 timeout exceeded"):
+                    # about the connection, not the recipient. One fresh try.
+                    client.close()
+                    return await self._send_fresh(envelope)
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError) as exc:
                 if client is not None:
                     client.close()

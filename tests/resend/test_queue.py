@@ -235,3 +235,18 @@ def _as_dict(cfg: Config) -> dict[str, object]:
         "verp": {"domain": cfg.verp.domain, "secret": cfg.verp.secret},
         "resend": {"default": {"delays": [60], "attempts": 2, "max_age": 3600}},
     }
+
+
+async def test_idle_connection_timed_out_by_relay_is_not_a_bounce(
+    store: SQLiteStore, db_path: Path, hop: NextHop
+) -> None:
+    clock = FakeClock(T0)
+    queue = make_queue(store, config(db_path, hop.port), clock)
+    await store.record_outbound(RAW, "p@x", [("a@dest.example", None)], T0)
+    assert (await queue.run_once()).delivered == 1  # leaves an idle connection in the pool
+    hop.script("*", "mail", "421 4.4.2 nexthop.test Error: timeout exceeded")
+    await store.record_outbound(RAW, "p@x", [("b@dest.example", None)], T0)
+    run = await queue.run_once()
+    assert (run.delivered, run.bounced) == (1, 0)
+    assert await store.events_for("b@dest.example") == []
+    assert [r.recipient for r in hop.received] == ["a@dest.example", "b@dest.example"]

@@ -47,6 +47,17 @@ class NextHop:
         queue = self.scripts.get((recipient.lower(), stage))
         return queue.popleft() if queue else None
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self._next_reply("*", "mail")  # script("*", "mail", ...) answers the next MAILs
+        if reply is not None:
+            self.attempts.append(("*", "mail", reply, asyncio.get_running_loop().time()))
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
