@@ -309,6 +309,9 @@ class ResendQueue:
             classification = Classification(BounceKind.SOFT, Reason.NETWORKERROR, None, "smtp:network")
         else:
             classification = classify_failure(failure, MessageType.DSN, self.config.classify)
+            if outcome.stage == "mail" and classification.kind is BounceKind.HARD:
+                # Refused at MAIL FROM, before any recipient was named: about us, never them.
+                classification = Classification(BounceKind.BLOCKED, Reason.REJECTED, None, "smtp:mail-stage")
         return ClassifiedFailure(failure, classification)
 
     async def _record_refusal(

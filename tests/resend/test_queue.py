@@ -250,3 +250,14 @@ async def test_idle_connection_timed_out_by_relay_is_not_a_bounce(
     assert (run.delivered, run.bounced) == (1, 0)
     assert await store.events_for("b@dest.example") == []
     assert [r.recipient for r in hop.received] == ["a@dest.example", "b@dest.example"]
+
+
+async def test_5xx_at_mail_from_never_suppresses(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+    hop.script("*", "mail", "550 5.1.1 <b+x@bounces.example.net>: Sender address rejected: User unknown")
+    queue = make_queue(store, config(db_path, hop.port), FakeClock(T0))
+    await store.record_outbound(RAW, "p@x", [("a@dest.example", None)], T0)
+    run = await queue.run_once()
+    assert run.gave_up == 1
+    [event] = await store.events_for("a@dest.example")
+    assert (event.kind, event.reason, event.suppress) == (BounceKind.BLOCKED, Reason.REJECTED, False)
+    assert await store.get_suppression("a@dest.example") is None
