@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from bounced.clock import FakeClock
@@ -175,3 +176,23 @@ async def test_reload_cannot_open_a_public_listener_to_every_domain(tmp_path: Pa
     assert not await daemon.reload()
     assert daemon.config.smtp.domains == ["bounces.example.com"]
     assert daemon.config.smtp.listen == "0.0.0.0:2525"
+
+
+async def test_reload_changes_accepted_domains_for_the_next_rcpt_on_an_open_connection(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bounced.toml"
+    write_config(path, 0, tmp_path / "db.sqlite3")
+    daemon = Daemon(load_config(path), notifier=Notifier(""))
+    await daemon.start()
+    try:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=daemon.smtp_port, start_tls=False)
+        async with client:
+            await client.ehlo()
+            path.write_text(path.read_text().replace('"bounces.example.com"', '"returns.example.net"'))
+            assert await daemon.reload()
+            refused, _ = await client.sendmail("", ["a@bounces.example.com", "a@returns.example.net"], HARD)
+            assert list(refused) == ["a@bounces.example.com"]
+        assert daemon.config.smtp.normalised_domains == ("returns.example.net",)
+    finally:
+        await daemon.stop()
