@@ -6,6 +6,8 @@ parsed = parse_message(raw)
 
 from __future__ import annotations
 
+import email.errors
+
 from bounced.model import MessageType, ParsedMessage
 from bounced.parse.scan import scan
 
@@ -27,7 +29,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         AttributeError,
         UnicodeError,
         AssertionError,
-        IndexError,
+        ArithmeticError,
+        email.errors.MessageError,
     ) as exc:
         # The contract is "never raises on content": hostile input that trips the stdlib parser
         # becomes an unrecognised message whose defects say why, so the caller can keep it for a human.

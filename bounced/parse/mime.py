@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import email.errors
 import email.header
 import re
 from collections.abc import Iterator
@@ -106,8 +107,8 @@ def decode_header_value(value: object) -> str:
         try:
             chunks = email.header.decode_header(text)
             text = "".join(to_text(c, cs) if isinstance(c, bytes) else c for c, cs in chunks)
-        except (ValueError, LookupError, UnicodeError, AssertionError, IndexError):
-            pass
+        except (ValueError, LookupError, UnicodeError, AssertionError, IndexError, email.errors.MessageError):
+            pass  # a malformed encoded word stays as written
     return " ".join(text.split())
 
 

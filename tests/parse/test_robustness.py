@@ -71,6 +71,13 @@ def test_encoded_word_subject_is_decoded(parse_fixture: Callable) -> None:  # ty
     assert [f.recipient for f in parsed.failures] == ["b@y.example"]
 
 
+def test_broken_encoded_words_stay_as_written() -> None:
+    raw = b"From: MAILER-DAEMON@x.example\nSubject: =?utf-8?b?QUJDRA?= =?utf-8?q?=ZZ?=\n\n<b@y.example>: 550 x\n"
+    parsed = parse_message(raw)
+    assert parsed.subject is not None and "=?utf-8?b?QUJDRA?=" in parsed.subject
+    assert [f.recipient for f in parsed.failures] == ["b@y.example"]
+
+
 def test_truncated_report_still_yields_the_recipient() -> None:
     raw = (FIXTURES / "rfc3464.eml").read_bytes()
     cut = raw[: raw.index(b"Final-Recipient: rfc822; bob")]
