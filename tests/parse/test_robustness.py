@@ -72,9 +72,10 @@ def test_encoded_word_subject_is_decoded(parse_fixture: Callable) -> None:  # ty
 
 
 def test_broken_encoded_words_stay_as_written() -> None:
-    raw = b"From: MAILER-DAEMON@x.example\nSubject: =?utf-8?b?QUJDRA?= =?utf-8?q?=ZZ?=\n\n<b@y.example>: 550 x\n"
+    # Python's decoder raises on this word (bad base64 padding).
+    raw = b"From: MAILER-DAEMON@x.example\nSubject: Failed =?utf-8?b?QUJDR?=\n\n<b@y.example>: 550 x\n"
     parsed = parse_message(raw)
-    assert parsed.subject is not None and "=?utf-8?b?QUJDRA?=" in parsed.subject
+    assert parsed.subject == "Failed =?utf-8?b?QUJDR?="
     assert [f.recipient for f in parsed.failures] == ["b@y.example"]
 
 
