@@ -179,6 +179,8 @@ def mutated_bounce(draw: st.DrawFn) -> bytes:
                         b"Final-Recipient: rfc822;",
                         b"\n\n",
                         b"<<<@@@",
+                        b"=?utf-8?b?A?=",
+                        b"Content-Transfer-Encoding: base64\n",
                     ]
                 )
             )
