@@ -184,7 +184,33 @@ class BouncedRound:
     applied: int
 
 
-def run_bounced(workdir: Path, message: Path, count: int, sessions: int) -> BouncedRound:
+# Diagnostic contender: the same daemon with its processor stopped, so the listener has the
+# Python process to itself (what intake costs without applying alongside).
+SPOOL_ONLY_SERVER = """
+import asyncio, signal, sys
+from bounced.cli.serve import _loop_factory
+from bounced.config import load_config
+from bounced.daemon import Daemon
+from bounced.logfmt import configure_logging
+
+async def main():
+    configure_logging("warning")
+    daemon = Daemon(load_config(sys.argv[1]))
+    await daemon.start()
+    await daemon.processor.stop()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await daemon.stop()
+
+with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    runner.run(main())
+"""
+
+
+def run_bounced(
+    workdir: Path, message: Path, count: int, sessions: int, spool_only: bool = False
+) -> BouncedRound:
     port = free_port()
     db = workdir / "bounced.sqlite3"
     config = workdir / "bounced.toml"
@@ -197,14 +223,23 @@ def run_bounced(workdir: Path, message: Path, count: int, sessions: int) -> Boun
     notify.bind("\0" + notify_name)
     notify.settimeout(30)
     stderr = open(workdir / "stderr.log", "wb")  # noqa: SIM115 - handed to the child
+    if spool_only:
+        cmd = [sys.executable, "-c", SPOOL_ONLY_SERVER, str(config)]
+    else:
+        cmd = [str(Path(sys.executable).with_name("bounced")), "serve", "--config", str(config)]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("bounced")), "serve", "--config", str(config)],
+        cmd,
         stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "NOTIFY_SOCKET": "@" + notify_name},
     )  # fmt: skip
     try:
         while b"READY=1" not in notify.recv(4096).split(b"\n"):
             pass
         accept_s = smtp_source(port, message, count, sessions)
+        if spool_only:
+            spooled = count_spooled(db)
+            if spooled != count:
+                raise RuntimeError(f"spooled {spooled} of {count}")
+            return BouncedRound(accept_s, 0.0, 0.0, 0.0, peak_rss_kb(proc.pid) / 1024, 0)
         rows = wait_applied(db, count)
         peak_kb = peak_rss_kb(proc.pid)
         proc.send_signal(signal.SIGTERM)
@@ -248,6 +283,14 @@ def wait_applied(db: Path, count: int, timeout: float = 600.0) -> list[tuple[int
     raise RuntimeError(f"not all {count} messages applied within {timeout}s")
 
 
+def count_spooled(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def peak_rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -268,52 +311,70 @@ def prepare_message(path: Path | None, workdir: Path) -> tuple[Path, str]:
     return out, str(path) if path else "generated DSN (corpus absent)"
 
 
+def run_round(
+    i: int, who: str, args: argparse.Namespace, root: Path, message: Path, postfix: Postfix
+) -> tuple[float, BouncedRound | None]:
+    """One contender's round: seconds to accept, and bounced's figures (prints its line)."""
+    if who == "postfix":
+        postfix.clear()
+        seconds = smtp_source(postfix.port, message, args.messages, args.sessions)
+        held = postfix.held()
+        if held != args.messages:
+            raise RuntimeError(f"postfix queued {held} of {args.messages}")
+        print(f"round {i + 1} {who}: {args.messages / seconds:8.0f} msg/s accepted")
+        return seconds, None
+    workdir = root / f"{who}-{i}"
+    workdir.mkdir()
+    r = run_bounced(workdir, message, args.messages, args.sessions, spool_only=who == "listener-only")
+    if who == "listener-only":
+        print(f"round {i + 1} {who}: {args.messages / r.accept_s:8.0f} msg/s accepted (processor stopped)")
+        return r.accept_s, None
+    print(
+        f"round {i + 1} {who}: {args.messages / r.accept_s:8.0f} msg/s accepted, "
+        f"{r.apply_rate:6.0f} msg/s applied, 250->applied p50 {r.p50_ms:.0f} ms "
+        f"p99 {r.p99_ms:.0f} ms, peak RSS {r.peak_rss_mb:.0f} MB"
+    )
+    return r.accept_s, r
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--message", type=Path, help="bounce to send (default: a corpus DSN)")
+    ap.add_argument(
+        "--listener-only",
+        action="store_true",
+        help="also run bounced with its processor stopped (diagnostic)",
+    )
     args = ap.parse_args(argv)
     for tool in ("smtp-source", "postfix", "postsuper"):
         if shutil.which(tool) is None:
             print(f"{tool} not found: install Debian's postfix package", file=sys.stderr)
             return 1
     command = "benchmarks/ingest.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    contenders = ["postfix", "bounced"] + (["listener-only"] if args.listener_only else [])
+    times: dict[str, list[float]] = {who: [] for who in contenders}
+    rounds: list[BouncedRound] = []
     with tempfile.TemporaryDirectory(prefix="bounced-ingest-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)  # Postfix's daemons run as the postfix user and must get in
         message, label = prepare_message(args.message, root)
         postfix = Postfix(root / "postfix")
         postfix.start()
-        pf_times: list[float] = []
-        rounds: list[BouncedRound] = []
         try:
             for i in range(args.rounds):
-                order = ("postfix", "bounced") if i % 2 == 0 else ("bounced", "postfix")
+                order = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
                 for who in order:
-                    if who == "postfix":
-                        postfix.clear()
-                        seconds = smtp_source(postfix.port, message, args.messages, args.sessions)
-                        held = postfix.held()
-                        if held != args.messages:
-                            raise RuntimeError(f"postfix queued {held} of {args.messages}")
-                        pf_times.append(seconds)
-                        print(f"round {i + 1} postfix: {args.messages / seconds:8.0f} msg/s accepted")
-                    else:
-                        workdir = root / f"bounced-{i}"
-                        workdir.mkdir()
-                        r = run_bounced(workdir, message, args.messages, args.sessions)
-                        rounds.append(r)
-                        print(
-                            f"round {i + 1} bounced: {args.messages / r.accept_s:8.0f} msg/s accepted, "
-                            f"{r.apply_rate:6.0f} msg/s applied, 250->applied p50 {r.p50_ms:.0f} ms "
-                            f"p99 {r.p99_ms:.0f} ms, peak RSS {r.peak_rss_mb:.0f} MB"
-                        )
+                    seconds, figures = run_round(i, who, args, root, message, postfix)
+                    times[who].append(seconds)
+                    if figures is not None:
+                        rounds.append(figures)
         finally:
             postfix.stop()
-    pf_rate = args.messages / statistics.median(pf_times)
-    b_rate = args.messages / statistics.median(r.accept_s for r in rounds)
+    rate = {who: args.messages / statistics.median(t) for who, t in times.items()}
+    pf_rate = rate["postfix"]
     apply_rate = statistics.median(r.apply_rate for r in rounds)
     print()
     print(f"command: {command}")
@@ -321,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs; client: smtp-source (one message per connection)")
     print(f"{'':28}{'median':>10}")
     print(f"{'postfix smtpd accepted':28}{pf_rate:>10.0f} msg/s")
+    b_rate = rate["bounced"]
     print(f"{'bounced accepted':28}{b_rate:>10.0f} msg/s   ratio {b_rate / pf_rate:.2f}x (goal >= 1.5x)")
+    if "listener-only" in rate:
+        lo = rate["listener-only"]
+        print(f"{'  listener alone':28}{lo:>10.0f} msg/s   ratio {lo / pf_rate:.2f}x (processor stopped)")
     print(f"{'bounced applied':28}{apply_rate:>10.0f} msg/s   ratio {apply_rate / pf_rate:.2f}x (goal >= 1x)")
     print(f"{'250 -> applied p50':28}{statistics.median(r.p50_ms for r in rounds):>10.0f} ms")
     print(f"{'250 -> applied p99':28}{statistics.median(r.p99_ms for r in rounds):>10.0f} ms")
