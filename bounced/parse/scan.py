@@ -13,6 +13,7 @@ from bounced.parse.arf import is_feedback_report, read_feedback_report
 from bounced.parse.autoreply import read_autoreply
 from bounced.parse.detectors import FALLBACK_DETECTORS, FORMAT_DETECTORS
 from bounced.parse.detectors.base import Context, build_context, failures_for
+from bounced.parse.detectors.generic import bounce_wording
 from bounced.parse.dsn import read_dsn
 from bounced.parse.mime import MAX_PARSE_BYTES, Part, header, iter_parts, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers
@@ -146,7 +147,8 @@ def scan(raw: bytes) -> ParsedMessage:
         if failures:
             return result(MessageType.DSN, failures)
     vacation = read_autoreply(msg)
-    if vacation is not None:
+    # Bounces often carry "Auto-Submitted: auto-replied" too; one whose words say so is no vacation.
+    if vacation is not None and not bounce_wording(ctx):
         orig = (
             original
             if original_headers is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bounced.model import Action, MessageType, ParsedMessage
+from bounced.parse import parse_message
 
 Parse = Callable[[str], ParsedMessage]
 
@@ -123,3 +124,24 @@ def test_ordinary_reply_is_not_a_bounce(parse_fixture: Parse) -> None:
     parsed = parse_fixture("nonbounce.eml")
     assert parsed.message_type is MessageType.NONE
     assert parsed.failures == ()
+
+
+def test_vacation_mentioning_delivery_is_still_an_autoreply() -> None:
+    raw = (
+        b"From: Ann <ann@example.org>\nTo: news@sender.example\nSubject: Automatic reply: Delivery schedule\n"
+        b"Auto-Submitted: auto-replied\n\nI am away until Monday. For urgent matters write to bob@example.org.\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.message_type is MessageType.AUTOREPLY
+    assert [(f.recipient, f.reason_hint) for f in parsed.failures] == [("ann@example.org", "vacation")]
+
+
+def test_bounce_flagged_auto_replied_is_not_a_vacation() -> None:
+    raw = (
+        b"From: Gateway <gw@relay.example>\nTo: news@sender.example\nSubject: Notice\nAuto-Submitted: auto-replied\n"
+        b"\nYour message could not be delivered to <zed@example.net>: 550 5.1.1 user unknown\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.message_type is MessageType.DSN
+    [f] = parsed.failures
+    assert (f.recipient, f.reply_code, f.status, f.reason_hint) == ("zed@example.net", 550, "5.1.1", None)

@@ -19,6 +19,7 @@ __all__ = [
     "FluflBounce",
     "OriginalRecipient",
     "ProseHeuristic",
+    "bounce_wording",
     "looks_like_bounce",
 ]
 
@@ -49,6 +50,11 @@ def looks_like_bounce(ctx: Context) -> bool:
         return True
     if _BOUNCE_SUBJECT_RE.search(ctx.subject):
         return True
+    return bounce_wording(ctx)
+
+
+def bounce_wording(ctx: Context) -> bool:
+    """The prose says delivery failed ("could not be delivered", "user unknown", ...)."""
     return bool(_BOUNCE_BODY_RE.search(ctx.human[:20000]))
 
 
