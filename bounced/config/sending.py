@@ -47,6 +47,7 @@ class RelayConfig:
     host: str = "127.0.0.1"
     port: int = 25
     starttls: bool = False
+    ca_file: str | None = None  # PEM bundle to verify the relay's certificate (default: system CAs)
     username: str | None = None
     password: str | None = None
     timeout: float = 60.0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from bounced.config.sending import RelayConfig
+from bounced.errors import ConfigError
 from bounced.logfmt import kv
 from bounced.model import Action, Failure
 
@@ -89,12 +90,14 @@ class RelaySender:
         self.relay = relay
         self.local_hostname = local_hostname or relay.helo or None
         self._pools: dict[str | None, _Pool] = {}
+        self._tls: ssl.SSLContext | None = None
         self._closed = False
 
     def update(self, relay: RelayConfig) -> None:
         """New relay settings apply to new connections; idle ones are dropped."""
         if relay != self.relay:
             self.relay = relay
+            self._tls = None
             old, self._pools = self._pools, {}
             for pool in old.values():
                 for client in pool.idle:
@@ -111,6 +114,19 @@ class RelaySender:
             self._pools[ip] = pool
         return pool
 
+    def prepare(self) -> None:
+        """Fail at start, with the key named, on settings that would fail every send."""
+        if self.relay.starttls:
+            self._tls_context()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            try:
+                self._tls = ssl.create_default_context(cafile=self.relay.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError("relay.ca_file", f"expected a readable PEM CA bundle: {exc}") from None
+        return self._tls
+
     async def _connect(self, ip: str | None) -> aiosmtplib.SMTP:
         relay = self.relay
         client = aiosmtplib.SMTP(
@@ -120,7 +136,7 @@ class RelaySender:
             source_address=(ip, 0) if ip else None,
             timeout=relay.timeout,
             start_tls=relay.starttls,
-            tls_context=ssl.create_default_context() if relay.starttls else None,
+            tls_context=self._tls_context() if relay.starttls else None,
         )
         await client.connect()
         if relay.username is not None and relay.password is not None:

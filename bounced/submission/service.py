@@ -109,6 +109,7 @@ class SendingSide:
     async def start(cls, config: Config, store: Store, clock: Clock) -> SendingSide:
         check_sending_config(config)
         side = cls(config, store, clock)
+        side.sender.prepare()
         await side.scheduler.start()
         try:
             await side.listener.start()

@@ -8,6 +8,7 @@ envelope sender and the peer IP, so tests can check VERP return paths and source
 from __future__ import annotations
 
 import asyncio
+import ssl
 import warnings
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class NextHop:
     attempts: list[tuple[str, str, str, float]] = field(default_factory=list)
     scripts: dict[tuple[str, str], deque[str]] = field(default_factory=lambda: defaultdict(deque))
     auth: tuple[str, str] | None = None  # require AUTH PLAIN/LOGIN with these credentials
+    tls: ssl.SSLContext | None = None  # offer STARTTLS (and then require it for AUTH)
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -101,7 +103,13 @@ class NextHop:
                 ok = isinstance(data, LoginPassword) and (data.login, data.password) == (login, password)
                 return AuthResult(success=ok, handled=False)
 
-            options = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+            options = {
+                "authenticator": check,
+                "auth_required": True,
+                "auth_require_tls": self.tls is not None,
+            }
+        if self.tls is not None:
+            options["tls_context"] = self.tls
 
         def factory() -> SMTP:
             with warnings.catch_warnings():
