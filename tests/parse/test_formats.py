@@ -129,7 +129,8 @@ def test_ordinary_reply_is_not_a_bounce(parse_fixture: Parse) -> None:
 def test_vacation_mentioning_delivery_is_still_an_autoreply() -> None:
     raw = (
         b"From: Ann <ann@example.org>\nTo: news@sender.example\nSubject: Automatic reply: Delivery schedule\n"
-        b"Auto-Submitted: auto-replied\n\nI am away until Monday. For urgent matters write to bob@example.org.\n"
+        b"Auto-Submitted: auto-replied\n\n"
+        b"I am away until Monday. For urgent matters write to bob@example.org.\n"
     )
     parsed = parse_message(raw)
     assert parsed.message_type is MessageType.AUTOREPLY
@@ -138,7 +139,8 @@ def test_vacation_mentioning_delivery_is_still_an_autoreply() -> None:
 
 def test_bounce_flagged_auto_replied_is_not_a_vacation() -> None:
     raw = (
-        b"From: Gateway <gw@relay.example>\nTo: news@sender.example\nSubject: Notice\nAuto-Submitted: auto-replied\n"
+        b"From: Gateway <gw@relay.example>\nTo: news@sender.example\nSubject: Notice\n"
+        b"Auto-Submitted: auto-replied\n"
         b"\nYour message could not be delivered to <zed@example.net>: 550 5.1.1 user unknown\n"
     )
     parsed = parse_message(raw)
