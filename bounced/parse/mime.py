@@ -1,23 +1,28 @@
-"""A small, forgiving MIME reader: bytes to a tree of `Part`s, and the decoding helpers.
+"""A small, forgiving MIME reader: bytes to a tree of `Part`s.
 
 Why not `email.parser`: even with compat32 it costs ~300 us per bounce, more than all the
-rest of parsing, and a bounce needs only header fields, part boundaries and decoded text.
-This reader splits with C-level searches, decodes lazily, bounds depth, part count and bytes
-scanned, and never raises on content (a missing boundary leaves the body as text, bad base64
-decodes what it can). `email_message(raw)` still gives a stdlib Message for code that needs
-one (flufl.bounce, in the last-resort detector).
+rest of parsing, and a bounce needs only a few header fields, part boundaries and decoded
+text. This reader splits with C-level searches, decodes lazily, bounds depth, part count and
+bytes scanned, and never raises on content (a missing boundary leaves the body as text, bad
+base64 decodes what it can). Field and charset decoding live in `fields.py`.
 """
 
 from __future__ import annotations
 
 import binascii
-import email
-import email.errors
-import email.header
 import re
 from collections.abc import Iterator
-from email.message import Message
-from email.policy import compat32
+
+from bounced.parse.fields import (
+    b64decode_lenient,
+    decode_header_block,
+    decode_header_value,
+    fields_of,
+    find_field,
+    find_fields,
+    header_extent,
+    to_text,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -26,7 +31,6 @@ __all__ = [
     "Part",
     "content_type",
     "decode_header_value",
-    "email_message",
     "header",
     "headers_from_text",
     "iter_parts",
@@ -42,19 +46,9 @@ MAX_PARSE_BYTES = 1_000_000
 MAX_TEXT_CHARS = 200_000  # cap on the decoded text of one part handed to regexes
 MAX_DEPTH = 12  # nested multipart / message levels we read into
 MAX_PARTS = 200
-MAX_HEADER_LINES = 2000
 
-_NEWLINES = re.compile(rb"\r\n?")
 _HEADER_END = re.compile(rb"\n[ \t]*\n")
-# Fields with their continuation lines (RFC 5322 folding), and the first line that is neither
-# (where the header ends). Both run in C over the whole block.
-_FIELDS_RE = re.compile(r"^([!-9;-~]{1,100})[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
-# Searched from a newline (a literal first character lets the regex engine skip ahead fast).
-_NOT_FIELD_LINE_RE = re.compile(r"\n(?![!-9;-~]{1,100}[ \t]*:|[ \t])")
-_VALUE_RE = re.compile(r"[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
-_FIELD_START_RE = re.compile(r"[!-9;-~]{1,100}[ \t]*:")
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("[^"]{0,1000}"|[^;\s]{0,1000})')
-_ENCODED_WORD = "=?"
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
 _MESSAGE_TYPES = frozenset(("message/rfc822", "message/global", "message/rfc822-headers"))
 
@@ -63,53 +57,7 @@ def normalise_newlines(raw: bytes) -> bytes:
     """CRLF and bare CR become LF (old Mac and some Windows gateways send bare CR)."""
     if b"\r" not in raw:
         return raw
-    return _NEWLINES.sub(b"\n", raw)
-
-
-def to_text(data: bytes | str, charset: str | None = None) -> str:
-    """Decode with the declared charset, else UTF-8, else latin-1 (which cannot fail)."""
-    if isinstance(data, str):
-        return data
-    if charset:
-        try:
-            return data.decode(charset, "replace")
-        except (LookupError, ValueError):
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _unsurrogate(value: str) -> str:
-    # Headers read through compat32 keep 8-bit bytes as surrogate escapes; recover them.
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return to_text(value.encode("utf-8", "surrogateescape"))
-    return value
-
-
-def decode_header_value(value: object) -> str:
-    """A header value as clean text: 8-bit bytes recovered, RFC 2047 words decoded, unfolded."""
-    if value is None:
-        return ""
-    if isinstance(value, email.header.Header):
-        try:
-            text = str(value)
-        except (UnicodeError, LookupError):
-            text = value.encode()
-    else:
-        text = _unsurrogate(str(value))
-    if _ENCODED_WORD in text:
-        try:
-            chunks = email.header.decode_header(text)
-            text = "".join(to_text(c, cs) if isinstance(c, bytes) else c for c, cs in chunks)
-        except (ValueError, LookupError, UnicodeError, AssertionError, IndexError, email.errors.MessageError):
-            pass  # a malformed encoded word stays as written
-    return " ".join(text.split())
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 class Part:
@@ -152,7 +100,7 @@ class Part:
     def fields(self) -> list[tuple[str, str]]:
         """(lower-cased name, unfolded value) of every header field, in order."""
         if self._fields is None:
-            self._fields = _fields_of(self.head)
+            self._fields = fields_of(self.head)
         return self._fields
 
     @property
@@ -172,7 +120,7 @@ class Part:
         low = self._lower
         if low is None:
             low = self._lower = "\n" + self.head.lower()
-        value = _find_field(self.head, low, key)
+        value = find_field(self.head, low, key)
         index[key] = value
         return default if value is None else value
 
@@ -183,7 +131,7 @@ class Part:
         low = self._lower
         if low is None:
             low = self._lower = "\n" + self.head.lower()
-        return _find_fields(self.head, low, key, first_only=False)
+        return find_fields(self.head, low, key, first_only=False)
 
     def items(self) -> list[tuple[str, str]]:
         return list(self.fields)
@@ -247,7 +195,7 @@ class Part:
             cte = (self.get("content-transfer-encoding") or "").strip().lower()
             body = self.body
             if cte == "base64":
-                body = _b64decode(body)
+                body = b64decode_lenient(body, MAX_TEXT_CHARS * 4)
             elif cte == "quoted-printable":
                 try:
                     body = binascii.a2b_qp(body)
@@ -262,69 +210,6 @@ class Part:
         return self._text
 
 
-def _b64decode(body: bytes) -> bytes:
-    data = re.sub(rb"[^A-Za-z0-9+/]", b"", body[: MAX_TEXT_CHARS * 4])
-    data = data[: len(data) - len(data) % 4]
-    try:
-        return binascii.a2b_base64(data)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _header_extent(block: str) -> tuple[int, int]:
-    """(start, end) of the header fields in `block` (LF lines). A line that is neither a field
-    nor a continuation ends the header (it is body); a leading mbox "From " line is skipped."""
-    start = 0
-    if block.startswith("From "):
-        start = block.find("\n") + 1 or len(block)
-    if not _FIELD_START_RE.match(block, start):
-        return start, start  # the first line is no field (or a continuation of nothing): no header
-    stop = _NOT_FIELD_LINE_RE.search(block, start)
-    return start, stop.start() + 1 if stop else len(block)
-
-
-def _find_field(head: str, low: str, key: str) -> str | None:
-    """`key`'s first value in `head`; `low` is "\n" + head.lower() (so low[i] is head[i - 1])."""
-    found = _find_fields(head, low, key, first_only=True)
-    return found[0] if found else None
-
-
-def _find_fields(head: str, low: str, key: str, first_only: bool) -> list[str]:
-    needle = "\n" + key
-    size = len(low)
-    values: list[str] = []
-    pos = low.find(needle)
-    while pos != -1:
-        j = pos + len(needle)
-        while j < size and low[j] in " \t":
-            j += 1
-        if j < size and low[j] == ":":
-            m = _VALUE_RE.match(head, j)  # head[j] follows the colon
-            value = m.group(1) if m is not None else ""
-            values.append(value.replace("\n", " ").strip() if "\n" in value else value.strip())
-            if first_only or len(values) >= MAX_HEADER_LINES:
-                break
-        pos = low.find(needle, j)
-    return values
-
-
-def _fields_of(head: str) -> list[tuple[str, str]]:
-    found = _FIELDS_RE.findall(head)
-    if len(found) > MAX_HEADER_LINES:
-        found = found[:MAX_HEADER_LINES]
-    return [
-        (name.lower(), value.replace("\n", " ").strip() if "\n" in value else value.strip())
-        for name, value in found
-    ]
-
-
-def _decode_header_block(block: bytes) -> str:
-    try:
-        return block.decode("utf-8")
-    except UnicodeDecodeError:
-        return block.decode("latin-1")
-
-
 def _parse_entity(data: bytes, depth: int) -> Part:
     defects: list[str] = []
     m = _HEADER_END.search(data, 0, 512_000)
@@ -332,8 +217,8 @@ def _parse_entity(data: bytes, depth: int) -> Part:
         head_bytes, body_start = data[:512_000], None
     else:
         head_bytes, body_start = data[: m.start()], m.end()
-    head = _decode_header_block(head_bytes)
-    start, used = _header_extent(head)
+    head = decode_header_block(head_bytes)
+    start, used = header_extent(head)
     if body_start is None or used < len(head):
         # No blank line, or a non-field line inside the header: the body starts where fields stop.
         if used > start or (body_start is None and data.strip()):
@@ -395,7 +280,7 @@ def parse_bytes(raw: bytes) -> Part:
 def headers_from_text(text: str) -> Part:
     """A header block given as text (text/rfc822-headers, inline copies), as a Part."""
     block = text[:MAX_TEXT_CHARS].replace("\r\n", "\n")
-    start, end = _header_extent(block)
+    start, end = header_extent(block)
     return Part(block[start:end], b"", MAX_DEPTH, [])
 
 
@@ -437,8 +322,3 @@ def _walk(root: Part, into_messages: bool) -> Iterator[tuple[int, Part]]:
         yield part.depth - root.depth, part
         if into_messages or part.ctype not in _MESSAGE_TYPES or part is root:
             stack.extend(reversed(part.children))
-
-
-def email_message(raw: bytes) -> Message:
-    """The stdlib view of `raw` (compat32), for code written against email.message."""
-    return email.message_from_bytes(normalise_newlines(raw[:MAX_PARSE_BYTES]), policy=compat32)
