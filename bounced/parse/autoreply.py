@@ -19,12 +19,10 @@ _SUBJECT_RE = re.compile(
     r"\bauto:|autoreply|abwesenheit|away from|\baway until\b|on vacation|vacation|urlaub|"
     r"r[ée]ponse automatique|absence|risposta automatica|fuera de la oficina|"
     r"自動応答|自動返信|不在",
-    re.IGNORECASE,
 )
 _BOUNCE_SUBJECT_RE = re.compile(
     r"undeliver|delivery (?:status|failure|notification)|returned mail|failure notice|mail delivery|"
     r"non[- ]?delivery|could not be delivered|delivery has failed",
-    re.IGNORECASE,
 )
 
 
@@ -33,7 +31,8 @@ def read_autoreply(msg: Part) -> Failure | None:
     if not sender or is_daemon_address(sender):
         return None
     subject = header(msg, "Subject")
-    if _BOUNCE_SUBJECT_RE.search(subject):
+    lowered = subject.lower()  # the patterns are lower-case
+    if _BOUNCE_SUBJECT_RE.search(lowered):
         return None
     auto_submitted = header(msg, "Auto-Submitted").lower()
     flagged = (
@@ -42,7 +41,7 @@ def read_autoreply(msg: Part) -> Failure | None:
         or bool(header(msg, "X-Autorespond"))
         or header(msg, "Precedence").lower() in ("auto_reply", "auto-reply")
     )
-    if not flagged and not _SUBJECT_RE.search(subject):
+    if not flagged and not _SUBJECT_RE.search(lowered):
         return None
     diagnostic = " ".join(subject.split())
     return Failure(recipient=sender, reason_hint="vacation", diagnostic=diagnostic)

@@ -33,8 +33,9 @@ ORIGINAL_SEPARATOR_RE = re.compile(
     r"original message header|returned mail:? see transcript|"
     r"続きを読む|元のメッセージ|送信メッセージ"
     r")[^\n]{0,120}$",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,  # matched against lower-cased ASCII text; see split_at_original
 )
+_SEPARATOR_RE_I = re.compile(ORIGINAL_SEPARATOR_RE.pattern, re.IGNORECASE | re.MULTILINE)
 _INDENTED_HEADER_RE = re.compile(r"^([ \t]{0,8})[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
 
 
@@ -81,7 +82,8 @@ def _header_block_start(text: str) -> int | None:
 def split_at_original(text: str) -> tuple[str, str]:
     """(human-readable part, inline original) split at the first separator line, else at the
     first block of header lines that looks like a copied message."""
-    m = ORIGINAL_SEPARATOR_RE.search(text)
+    # Lower-cased ASCII keeps every offset; elsewhere fall back to the (slower) IGNORECASE regex.
+    m = ORIGINAL_SEPARATOR_RE.search(text.lower()) if text.isascii() else _SEPARATOR_RE_I.search(text)
     if m:
         return text[: m.start()], text[m.end() :]
     start = _header_block_start(text)

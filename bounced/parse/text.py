@@ -31,7 +31,7 @@ _REPLY_WITH_STATUS_RE = re.compile(r"(?<![\d.])([245]\d\d)[ -]#?([245])\.\d{1,3}
 _REPLY_LEAD_RE = re.compile(
     r"(?:^|said:|says:|<<<|\]:|\):|;|code\W{0,3}|\berror\W{0,3}|\breply\W{0,3})"
     r"\s{0,8}([245]\d\d)(?![\d.])(?:[ ,:-]|$)",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,  # matched against lower-cased text: far faster than re.IGNORECASE
 )
 _REPLY_ANY_RE = re.compile(r"(?:^[ \t>]{0,8}|[:(\[]\s{0,2})([45][0-5]\d)(?=[ -][A-Za-z<#(\[])", re.MULTILINE)
 
@@ -69,7 +69,7 @@ def find_reply_code(text: str) -> int | None:
     m = _REPLY_WITH_STATUS_RE.search(text)
     if m and m.group(1)[0] == m.group(2):
         return int(m.group(1))
-    m = _REPLY_LEAD_RE.search(text)
+    m = _REPLY_LEAD_RE.search(text.lower())
     if m:
         return int(m.group(1))
     m = _REPLY_ANY_RE.search(text)

@@ -108,6 +108,7 @@ def test_autoreply(parse_fixture: Parse) -> None:
     assert parsed.message_type is MessageType.AUTOREPLY
     [f] = parsed.failures
     assert (f.recipient, f.reason_hint) == ("heidi@example.de", "vacation")
+    assert f.diagnostic == "Abwesenheitsnotiz: Spring sale"
     assert parsed.original.message_id == "<sale-heidi@sender.example>"
 
 

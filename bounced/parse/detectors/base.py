@@ -25,22 +25,23 @@ from bounced.parse.text import (
 __all__ = ["Context", "Detector", "build_context", "failure_near", "failures_for"]
 
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")
+# The word lists below are matched against lower-cased text (the regex engine skips ahead on a
+# pattern's first characters only without re.IGNORECASE: 4-7x faster on bounce prose).
 _DELAY_RE = re.compile(
     r"\bdelay(?:ed)?\b|will (?:retry|continue|keep trying|be retried)|still (?:trying|being retried)|"
     r"not yet been delivered|warning: (?:message|could not)|temporar(?:y|ily) (?:failure|deferred)|"
     r"has been deferred",
-    re.IGNORECASE,
 )
 _GIVEN_UP_RE = re.compile(
     r"permanent|given up|giving up|not going to try again|too long|gave up|will not be retried|"
     r"could not be delivered|undeliverable|delivery has failed|failed permanently",
-    re.IGNORECASE,
 )
 _ID_LINE_RE = re.compile(
     r"^[ \t>]{0,8}(?:message-id|in-reply-to|references|x-message-id|x-ms-exchange[a-z-]{0,60}|"
     r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
+_ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
 MAX_HUMAN_CHARS = 64_000
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
 _SKIP_PART_TYPES = (
@@ -154,16 +155,35 @@ def failure_near(ctx: Context, address: str, window: str, action: Action | None 
     if action is None:
         klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
         delayed = klass == "4" or (
-            not klass and bool(_DELAY_RE.search(ctx.subject) or _DELAY_RE.search(window))
+            not klass and bool(_DELAY_RE.search(ctx.subject.lower()) or _DELAY_RE.search(window.lower()))
         )
         # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
-        if delayed and not (_GIVEN_UP_RE.search(window) or _GIVEN_UP_RE.search(ctx.human[:3000])):
+        if delayed and not (
+            _GIVEN_UP_RE.search(window.lower()) or _GIVEN_UP_RE.search(ctx.human[:3000].lower())
+        ):
             action = Action.DELAYED
         else:
             action = Action.FAILED
     return Failure(
         recipient=address, action=action, status=status, reply_code=reply_code, diagnostic=diagnostic
     )
+
+
+def _without_id_lines(text: str) -> str:
+    """`text` with Message-ID-like lines blanked (their ids look like addresses)."""
+    if not text.isascii():  # lower() may change lengths outside ASCII: use the slower regex
+        return _ID_LINE_RE_I.sub(" ", text)
+    spans = [m.span() for m in _ID_LINE_RE.finditer(text.lower())]
+    if not spans:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(" ")
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _window(text: str, start: int, stop: int) -> str:
@@ -183,7 +203,7 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
     each with the diagnostic found after its first mention, up to the next candidate."""
     if candidates is None:
         # Message-IDs look like addresses; never take one for a recipient.
-        candidates = [a for a in find_addresses(_ID_LINE_RE.sub(" ", text)) if ctx.is_candidate(a)]
+        candidates = [a for a in find_addresses(_without_id_lines(text)) if ctx.is_candidate(a)]
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)

@@ -30,7 +30,6 @@ _BOUNCE_SUBJECT_RE = re.compile(
     r"undeliver|deliver(?:y|ed)|returned|failure|failed|bounce|non[- ]?remis|rejected|not delivered|"
     r"mail system error|error|warning|delay|nicht zustellbar|unzustellbar|no entregado|"
     r"不達|エラー|未送达|退信|배달",
-    re.IGNORECASE,
 )
 _BOUNCE_BODY_RE = re.compile(
     r"could not be delivered|couldn'?t be delivered|undeliverable|permanent(?:ly)? (?:error|fail)|"
@@ -40,7 +39,6 @@ _BOUNCE_BODY_RE = re.compile(
     r"does not exist|doesn'?t exist|remote host said|smtp error|transcript of session|"
     r"unable to deliver|delivery failure|message delivery failed|"
     r"not (?:a )?member of (?:this|the) (?:mailing )?list",
-    re.IGNORECASE,
 )
 
 
@@ -48,14 +46,14 @@ def looks_like_bounce(ctx: Context) -> bool:
     sender = (ctx.from_address or "").lower()
     if sender.startswith(("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")):
         return True
-    if _BOUNCE_SUBJECT_RE.search(ctx.subject):
+    if _BOUNCE_SUBJECT_RE.search(ctx.subject.lower()):
         return True
     return bounce_wording(ctx)
 
 
 def bounce_wording(ctx: Context) -> bool:
     """The prose says delivery failed ("could not be delivered", "user unknown", ...)."""
-    return bool(_BOUNCE_BODY_RE.search(ctx.human[:20000]))
+    return bool(_BOUNCE_BODY_RE.search(ctx.human[:20000].lower()))  # lower-case patterns
 
 
 class FailedRecipientsHeader:
