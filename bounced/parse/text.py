@@ -26,15 +26,19 @@ ADDRESS_RE = re.compile(
 )
 
 # RFC 3463: class.subject.detail; not part of a dotted number such as an IP address or a version.
-_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
-_REPLY_WITH_STATUS_RE = re.compile(r"(?<![\d.])([245]\d\d)[ -]#?([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
-_REPLY_LEAD_RE = re.compile(
-    r"(?:^|said:|says:|<<<|\]:|\):|;|code\W{0,3}|\berror\W{0,3}|\breply\W{0,3})"
-    r"\s{0,8}([245]\d\d)(?![\d.])(?:[ ,:-]|$)",
+# Patterns start with the digit itself, never a look-behind, so the regex engine can skip to
+# candidate digits; what must not precede a code (a digit or a dot) is checked in Python.
+_STATUS_RE = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
+_REPLY_WITH_STATUS_RE = re.compile(r"([245]\d\d)[ -]#?([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
+# A reply code leading a reply: at a line start or after "said:", "<<<", "code", "error" ...
+_CODE_RE = re.compile(r"([245]\d\d)(?![\d.])(?=[ ,:-]|$)", re.MULTILINE)
+_LEAD_CONTEXT_RE = re.compile(
+    r"(?:^|said:|says:|<<<|\]:|\):|;|code\W{0,3}|\berror\W{0,3}|\breply\W{0,3})\s{0,8}$",
     re.MULTILINE,  # matched against lower-cased text: far faster than re.IGNORECASE
 )
 _REPLY_ANY_RE = re.compile(r"(?:^[ \t>]{0,8}|[:(\[]\s{0,2})([45][0-5]\d)(?=[ -][A-Za-z<#(\[])", re.MULTILINE)
 
+_DIGIT_OR_DOT = frozenset("0123456789.")
 _ANY_CODE_RE = re.compile(r"[245]\d\d")
 _DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "daemon", "mailerdaemon")
 
@@ -56,6 +60,9 @@ def is_daemon_address(address: str) -> bool:
 def find_status(text: str) -> str | None:
     """The first plausible RFC 3463 code ("5.1.1") in `text`; subject and detail below 1000."""
     for m in _STATUS_RE.finditer(text):
+        start = m.start()
+        if start and text[start - 1] in _DIGIT_OR_DOT:  # part of an IP address or a version
+            continue
         klass, subject, detail = m.groups()
         if int(subject) < 8 and len(detail) <= 3:
             return f"{klass}.{int(subject)}.{int(detail)}"
@@ -66,12 +73,21 @@ def find_reply_code(text: str) -> int | None:
     """The SMTP reply code in a diagnostic: one paired with a status code, else one leading a reply."""
     if not _ANY_CODE_RE.search(text):  # cheap pre-check: most text has no three-digit code at all
         return None
-    m = _REPLY_WITH_STATUS_RE.search(text)
-    if m and m.group(1)[0] == m.group(2):
-        return int(m.group(1))
-    m = _REPLY_LEAD_RE.search(text.lower())
-    if m:
-        return int(m.group(1))
+    for m in _REPLY_WITH_STATUS_RE.finditer(text):
+        start = m.start()
+        if start and text[start - 1] in _DIGIT_OR_DOT:
+            continue
+        if m.group(1)[0] == m.group(2):
+            return int(m.group(1))
+        break
+    low = text.lower()
+    for m in _CODE_RE.finditer(low):
+        start = m.start()
+        head = max(0, start - 24)
+        # A sentinel keeps "^" from matching where the slice, not a line, begins.
+        before = ("\n" if head == 0 or low[head - 1] == "\n" else "\x00") + low[head:start]
+        if _LEAD_CONTEXT_RE.search(before):
+            return int(m.group(1))
     m = _REPLY_ANY_RE.search(text)
     if m:
         return int(m.group(1))
