@@ -107,6 +107,14 @@ class Part:
     def has_fields(self) -> bool:
         return bool(self.head.strip())
 
+    @property
+    def lowered_head(self) -> str:
+        """"\n" + the header block lower-cased (so index i is the header's i - 1)."""
+        low = self._lower
+        if low is None:
+            low = self._lower = "\n" + self.head.lower()
+        return low
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first `name` field, unfolded. Looked up in a lower-cased copy of the header with
         str.find, so asking a returned original for five fields never reads its fifty."""

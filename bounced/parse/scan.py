@@ -6,6 +6,7 @@ auto-replies, then heuristics (X-Failed-Recipients, bounce prose, flufl.bounce).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bounced.model import Failure, MessageType, OriginalMessage, ParsedMessage
@@ -22,6 +23,7 @@ from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code
 __all__ = ["scan"]
 
 _ENVELOPE_HEADERS = ("x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "x-apparently-to")
+_ENVELOPE_RE = re.compile(r"\n(?:" + "|".join(_ENVELOPE_HEADERS) + r")[ \t]*:")
 MAX_FAILURES = 500
 
 
@@ -37,6 +39,8 @@ def _defects(msg: Part) -> tuple[str, ...]:
 
 
 def _envelope_to(msg: Part) -> tuple[str, ...]:
+    if not _ENVELOPE_RE.search(msg.lowered_head):  # one scan instead of five lookups
+        return ()
     seen: list[str] = []
     for name in _ENVELOPE_HEADERS:
         for value in msg.get_all(name):
