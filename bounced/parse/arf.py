@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bounced.model import Failure
-from bounced.parse.mime import Part, content_type, header, iter_parts, part_text
+from bounced.parse.mime import Part, header, iter_parts, part_text
 from bounced.parse.text import find_addresses
 
 __all__ = ["FEEDBACK_TYPES", "is_feedback_report", "read_feedback_report"]
@@ -12,7 +12,7 @@ FEEDBACK_TYPES = ("message/feedback-report",)
 
 
 def is_feedback_report(msg: Part) -> bool:
-    return any(content_type(p) in FEEDBACK_TYPES for _, p in iter_parts(msg))
+    return any(p.ctype in FEEDBACK_TYPES for _, p in iter_parts(msg))
 
 
 def _report_fields(part: Part) -> list[tuple[str, str]]:
@@ -29,7 +29,7 @@ def read_feedback_report(msg: Part, original: Part | None) -> list[Failure]:
     feedback_type: str | None = None
     recipients: list[str] = []
     for _, part in iter_parts(msg):
-        if content_type(part) not in FEEDBACK_TYPES:
+        if part.ctype not in FEEDBACK_TYPES:
             continue
         for name, value in _report_fields(part):
             if name == "feedback-type" and feedback_type is None:

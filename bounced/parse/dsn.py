@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from bounced.model import Action, Failure
-from bounced.parse.mime import Part, content_type, iter_parts, part_text
+from bounced.parse.mime import Part, iter_parts, part_text
 from bounced.parse.text import ADDRESS_RE, clean_diagnostic, find_reply_code, find_status
 
 __all__ = [
@@ -172,7 +172,7 @@ def read_dsn(msg: Part, nested: bool = False) -> tuple[list[Failure], Block]:
     failures: list[Failure] = []
     fields: Block = {}
     for _, part in iter_parts(msg, into_messages=nested):
-        if content_type(part) not in DSN_TYPES:
+        if part.ctype not in DSN_TYPES:
             continue
         report = parse_delivery_status(part)
         for k, v in report.message_fields.items():

@@ -109,7 +109,7 @@ class Part:
 
     @property
     def lowered_head(self) -> str:
-        """"\n" + the header block lower-cased (so index i is the header's i - 1)."""
+        """ "\n" + the header block lower-cased (so index i is the header's i - 1)."""
         low = self._lower
         if low is None:
             low = self._lower = "\n" + self.head.lower()

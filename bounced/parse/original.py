@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from bounced.model import OriginalMessage
-from bounced.parse.mime import Part, content_type, header, headers_from_text, iter_parts, part_text
+from bounced.parse.mime import Part, header, headers_from_text, iter_parts, part_text
 from bounced.parse.text import first_address
 
 __all__ = ["ORIGINAL_SEPARATOR_RE", "find_original_headers", "original_from_headers", "split_at_original"]
@@ -96,7 +96,7 @@ def _attached_original(msg: Part, into_messages: bool) -> Part | None:
     for depth, part in iter_parts(msg, into_messages=into_messages):
         if depth == 0:
             continue
-        ctype = content_type(part)
+        ctype = part.ctype
         if ctype not in _ORIGINAL_TYPES:
             continue
         if ctype in ("message/rfc822", "message/global") and part.children and part.children[0].has_fields:

@@ -18,7 +18,8 @@ __all__ = [
 ]
 
 # A leading quote or dot is punctuation around the address, not part of it.
-_LOCAL = r"[A-Za-z0-9!#$%&*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{0,127}"
+# Possessive: "@" is not in the class, so giving characters back can never help a match.
+_LOCAL = r"[A-Za-z0-9!#$%&*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{0,127}+"
 _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.){1,16}[A-Za-z]{2,63}"
 _QUOTED_LOCAL = r'"[^"\n\\]{1,64}"'  # RFC 5321 quoted-string local part, kept with its quotes
 ADDRESS_RE = re.compile(
