@@ -58,10 +58,15 @@ _KEY_HEADERS = frozenset(
     )
 )
 _FIELD_LINE_RE = re.compile(r"^[ \t]{0,4}([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,2}:")
+# The same lines, for key headers only, found in one pass over the lower-cased text.
+_KEY_LINE_RE = re.compile(r"\n[ \t]{0,4}(" + "|".join(sorted(_KEY_HEADERS)) + r")[ \t]{0,2}:")
 
 
 def _header_block_start(text: str) -> int | None:
     """Offset of the first run of header lines that looks like a message's header block."""
+    # Most bounce prose has no three distinct key header lines at all: then no line-by-line walk.
+    if len(set(_KEY_LINE_RE.findall("\n" + text.lower()))) < 3:
+        return None
     offset = 0
     run_start: int | None = None
     names: set[str] = set()
