@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from bounced.model import OriginalMessage
-from bounced.parse.mime import Part, header, headers_from_text, iter_parts, part_text
+from bounced.parse.mime import Part, decode_header_value, header, headers_from_text, iter_parts, part_text
 from bounced.parse.text import first_address
 
 __all__ = ["ORIGINAL_SEPARATOR_RE", "find_original_headers", "original_from_headers", "split_at_original"]
@@ -140,12 +140,19 @@ def _address(value: str) -> str | None:
 def original_from_headers(headers: Part | None, return_path_fallback: str | None = None) -> OriginalMessage:
     if headers is None:
         return OriginalMessage(return_path=return_path_fallback)
-    message_id = header(headers, "Message-ID").strip() or None
-    return_path = _address(header(headers, "Return-Path")) or return_path_fallback
     return OriginalMessage(
-        message_id=message_id,
-        from_address=_address(header(headers, "From")),
+        message_id=(headers.get("message-id") or "").strip() or None,
+        from_address=_field_address(headers, "from"),
         mailing_id=header(headers, "X-Mailing-ID").strip() or None,
-        return_path=return_path,
-        to_address=_address(header(headers, "To")),
+        return_path=_field_address(headers, "return-path") or return_path_fallback,
+        to_address=_field_address(headers, "to"),
     )
+
+
+def _field_address(headers: Part, name: str) -> str | None:
+    """The first address in a field; RFC 2047 decoding only when the raw value has none
+    (display names may be encoded, the address itself normally is not)."""
+    raw = headers.get(name)
+    if not raw:
+        return None
+    return first_address(raw) or (first_address(decode_header_value(raw)) if "=?" in raw else None)

@@ -130,8 +130,10 @@ def _human_text(msg: Part) -> str:
 
 
 def build_context(msg: Part, raw: bytes = b"") -> Context:
-    from_address = first_address(header(msg, "From"))
-    to_addresses = tuple(find_addresses(header(msg, "To")))
+    # Addresses are read from the raw fields; RFC 2047 decoding only if that finds none.
+    raw_from, raw_to = msg.get("from") or "", msg.get("to") or ""
+    from_address = first_address(raw_from) or first_address(header(msg, "From"))
+    to_addresses = tuple(find_addresses(raw_to) or find_addresses(header(msg, "To")))
     excluded = {a.lower() for a in to_addresses}
     if from_address:
         excluded.add(from_address.lower())
