@@ -81,7 +81,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
 
 def _from_transcript(ctx: Context, f: Failure) -> Failure:
     """Sendmail warnings name no recipient in prose, but the session transcript holds the reply."""
-    if f.reply_code is not None or b"Transcript of session follows" not in ctx.raw[:MAX_PARSE_BYTES]:
+    if f.reply_code is not None or ctx.raw.find(b"Transcript of session follows", 0, MAX_PARSE_BYTES) < 0:
         return f
     at = ctx.human.find("Transcript of session follows")
     if at < 0:
