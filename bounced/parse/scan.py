@@ -141,9 +141,8 @@ def scan(raw: bytes) -> ParsedMessage:
         )
 
     if is_feedback_report(msg):
-        failures = read_feedback_report(msg, original_headers)
-        if failures:
-            return result(MessageType.ARF, failures)
+        # A report that names no recipient is still a complaint: the VERP envelope may tell whose.
+        return result(MessageType.ARF, read_feedback_report(msg, original_headers))
     if dsn_failures:
         return result(MessageType.DSN, _fill_from_prose(ctx, dsn_failures))
     for detector in FORMAT_DETECTORS:

@@ -148,3 +148,12 @@ def test_bounce_flagged_auto_replied_is_not_a_vacation() -> None:
     assert parsed.message_type is MessageType.DSN
     [f] = parsed.failures
     assert (f.recipient, f.reply_code, f.status, f.reason_hint) == ("zed@example.net", 550, "5.1.1", None)
+
+
+def test_arf_without_a_recipient_is_still_a_complaint(fixture_bytes: Callable[[str], bytes]) -> None:
+    raw = fixture_bytes("arf.eml").replace(b"Original-Rcpt-To: <ivan@isp.example>\n", b"")
+    raw = raw.replace(b"To: ivan@isp.example\n", b"To: <Undisclosed Recipients>\n")
+    parsed = parse_message(raw)
+    assert parsed.message_type is MessageType.ARF
+    assert parsed.failures == ()
+    assert parsed.original.return_path == "b-77.ivan=isp.example@bounces.sender.example"
