@@ -6,7 +6,9 @@ Fills (once; cached under benchmarks/out/) a store with `--events` bounce events
 (see _report_data.py for the distributions), then for a month, a whole year and an
 unaligned period with an offset, both groupings, times:
 
-- ours: `bounced report --format csv` end to end (open store, exact counts from the
+- ours, query: the store's exact cells for the period, streamed out, nothing written (what
+  the peer measures too); cold and warm as below.
+- ours, CSV report: `bounced report --format csv` end to end (open store, exact counts from the
   triggers' aggregates, descriptions, CSV written), in a fresh process each round; round 1
   is cold (the database file's pages evicted from the OS page cache with
   posix_fadvise(DONTNEED), new process), the rest warm; peak RSS of that process.
@@ -111,6 +113,42 @@ def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -
     }
 
 
+def _run_ours_query(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+    """The counting alone (what the peer does): every cell out of the store, nothing written."""
+    import asyncio
+
+    from bounced.cli.report import parse_when
+    from bounced.config.storage import StorageConfig
+    from bounced.model import ReportGrouping
+    from bounced.store import open_store
+
+    cells: dict[tuple[str, str, str], int] = {}
+
+    async def main() -> float:
+        store = await open_store(StorageConfig(path=str(db)))
+        try:
+            began = time.perf_counter()
+            batches = store.soft_bounce_group_batches(
+                parse_when(start), parse_when(end), ReportGrouping(group_by)
+            )
+            async for batch in batches:
+                for g in batch:
+                    cells[(g.group or "(unknown)", g.recipient_domain, g.text_key)] = g.amount
+            return time.perf_counter() - began
+        finally:
+            await store.close()
+
+    elapsed = asyncio.run(main())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return {
+        "seconds": elapsed,
+        "rows": len(cells),
+        "total": sum(cells.values()),
+        "rss_mb": rss,
+        "cells": _digest(cells),
+    }
+
+
 def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
     from bounced.cli.report import parse_when
 
@@ -165,12 +203,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--rounds", type=int, default=5, help="rounds of ours (first is cold)")
     parser.add_argument("--peer-rounds", type=int, default=3)
-    parser.add_argument("--child", choices=("ours", "peer"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("ours", "query", "peer"), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.child:
-        run = _run_ours if ns.child == "ours" else _run_peer
+        run = {"ours": _run_ours, "query": _run_ours_query, "peer": _run_peer}[ns.child]
         print(json.dumps(run(ns.db, *ns.args)))
         return 0
 
@@ -183,28 +221,32 @@ def main() -> int:
     print(f"command: .venv/bin/python benchmarks/report.py --events {ns.events} --rounds {ns.rounds}")
     print("each run: .venv/bin/bounced report --from FROM --to TO --group-by G --format csv --output F")
     header = (
-        f"{'period':<10} {'group-by':<12} {'rows':>8} {'soft events':>11}  {'ours cold':>9} {'warm':>7}"
-        f" {'RSS MB':>6}  {'peer cold':>9} {'warm':>7}  {'peer/ours cold':>14} {'warm':>6}"
-        f"  {'cells':>9}"
+        f"{'period':<10} {'group-by':<12} {'rows':>9} {'soft events':>11} | {'ours: query':>11} {'warm':>6}"
+        f" | {'CSV report':>10} {'warm':>6} {'RSS MB':>6} | {'peer: query':>11} {'warm':>6}"
+        f" | {'peer/ours query':>15} {'warm':>5} | {'cells':>9}"
     )
     print(header)
     print("-" * len(header))
     for label, start, end in CASES:
         for group_by in GROUPINGS:
             _evict(db)
+            query = [_child("query", db, start, end, group_by) for _ in range(ns.rounds)]
+            _evict(db)
             ours = [_child("ours", db, start, end, group_by) for _ in range(ns.rounds)]
             _evict(db)
             peer_rounds = 2 if label == "year" else ns.peer_rounds
             peer = [_child("peer", db, start, end, group_by) for _ in range(peer_rounds)]
+            q_cold, q_warm = _cold_warm(query)
             cold, warm = _cold_warm(ours)
             peer_cold, peer_warm = _cold_warm(peer)
-            same = all(r["cells"] == peer[0]["cells"] for r in ours + peer)
+            same = all(r["cells"] == peer[0]["cells"] for r in query + ours + peer)
             rss = max(int(r["rss_mb"]) for r in ours)  # type: ignore[call-overload]
             print(
-                f"{label:<10} {group_by:<12} {ours[0]['rows']:>8,} {ours[0]['total']:>11,}  {cold:>8.2f}s"
-                f" {warm:>6.2f}s {rss:>6}  {peer_cold:>8.2f}s {peer_warm:>6.2f}s"
-                f"  {peer_cold / cold:>13.1f}x {peer_warm / warm:>5.1f}x"
-                f"  {'identical' if same else 'DIFFER':>9}",
+                f"{label:<10} {group_by:<12} {ours[0]['rows']:>9,} {ours[0]['total']:>11,} |"
+                f" {q_cold:>10.2f}s {q_warm:>5.2f}s | {cold:>9.2f}s {warm:>5.2f}s {rss:>6} |"
+                f" {peer_cold:>10.2f}s {peer_warm:>5.2f}s |"
+                f" {peer_cold / q_cold:>14.1f}x {peer_warm / q_warm:>4.1f}x |"
+                f" {'identical' if same else 'DIFFER':>9}",
                 flush=True,
             )
     print("\nsame reports written as XLSX and JSON (ours; cold = first round):")

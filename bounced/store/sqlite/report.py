@@ -29,7 +29,7 @@ __all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
 
 DAY_MICROS = 86_400 * 1_000_000
 _FETCH = 2000
-_CACHE_KIB = 128 * 1024  # page cache and sorter memory of a report connection
+_CACHE_KIB = 64 * 1024  # page cache and sorter memory of a report connection
 _EPOCH_DAY = date(1970, 1, 1)
 _GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
 
