@@ -128,7 +128,7 @@ def scan(raw: bytes) -> ParsedMessage:
     ctx.original_to = original.to_address
     for address in (original.from_address, original.return_path):
         if address:
-            ctx.excluded.add(address.lower())
+            ctx.exclude(address)
 
     def result(kind: MessageType, failures: list[Failure], orig: OriginalMessage = original) -> ParsedMessage:
         return ParsedMessage(

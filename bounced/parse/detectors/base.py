@@ -65,11 +65,43 @@ class Context:
     msg: Part
     raw: bytes  # the message as received, for detectors that need the stdlib view
     subject: str
-    from_address: str | None
-    to_addresses: tuple[str, ...]
-    excluded: set[str] = field(default_factory=set)  # lower-cased addresses that are not recipients
     original_to: str | None = None  # the returned original's To address, set by the scan
     _split: tuple[str, str] | None = None
+    _pending: list[str] = field(default_factory=list)
+    _addresses: tuple[str | None, tuple[str, ...], set[str]] | None = None
+
+    # The bounce's own From/To are read lazily too: only prose detectors need them.
+    @property
+    def from_address(self) -> str | None:
+        return self._read_addresses()[0]
+
+    @property
+    def to_addresses(self) -> tuple[str, ...]:
+        return self._read_addresses()[1]
+
+    @property
+    def excluded(self) -> set[str]:
+        """Lower-cased addresses that are not recipients (the bounce's From and To, our sender)."""
+        return self._read_addresses()[2]
+
+    def exclude(self, address: str) -> None:
+        if self._addresses is None:
+            self._pending.append(address)
+        else:
+            self._addresses[2].add(address.lower())
+
+    def _read_addresses(self) -> tuple[str | None, tuple[str, ...], set[str]]:
+        if self._addresses is None:
+            msg = self.msg
+            # Addresses are read from the raw fields; RFC 2047 decoding only if that finds none.
+            raw_from, raw_to = msg.get("from") or "", msg.get("to") or ""
+            from_address = first_address(raw_from) or first_address(header(msg, "From"))
+            to_addresses = tuple(find_addresses(raw_to) or find_addresses(header(msg, "To")))
+            excluded = {a.lower() for a in (*to_addresses, *self._pending)}
+            if from_address:
+                excluded.add(from_address.lower())
+            self._addresses = (from_address, to_addresses, excluded)
+        return self._addresses
 
     # The prose is read lazily: a well-formed RFC 3464 report never needs it.
     @property
@@ -130,21 +162,7 @@ def _human_text(msg: Part) -> str:
 
 
 def build_context(msg: Part, raw: bytes = b"") -> Context:
-    # Addresses are read from the raw fields; RFC 2047 decoding only if that finds none.
-    raw_from, raw_to = msg.get("from") or "", msg.get("to") or ""
-    from_address = first_address(raw_from) or first_address(header(msg, "From"))
-    to_addresses = tuple(find_addresses(raw_to) or find_addresses(header(msg, "To")))
-    excluded = {a.lower() for a in to_addresses}
-    if from_address:
-        excluded.add(from_address.lower())
-    return Context(
-        msg=msg,
-        raw=raw,
-        subject=header(msg, "Subject"),
-        from_address=from_address,
-        to_addresses=to_addresses,
-        excluded=excluded,
-    )
+    return Context(msg=msg, raw=raw, subject=header(msg, "Subject"))
 
 
 def failure_near(ctx: Context, address: str, window: str, action: Action | None = None) -> Failure:
