@@ -69,6 +69,14 @@ class Context:
     _split: tuple[str, str] | None = None
     _pending: list[str] = field(default_factory=list)
     _addresses: tuple[str | None, tuple[str, ...], set[str]] | None = None
+    _gave_up: bool | None = None
+
+    @property
+    def gave_up(self) -> bool:
+        """The start of the prose says the MTA gave up ("permanent error", "not going to try again")."""
+        if self._gave_up is None:
+            self._gave_up = bool(_GIVEN_UP_RE.search(self.human[:3000].lower()))
+        return self._gave_up
 
     # The bounce's own From/To are read lazily too: only prose detectors need them.
     @property
@@ -167,26 +175,30 @@ def build_context(msg: Part, raw: bytes = b"") -> Context:
 
 def failure_near(ctx: Context, address: str, window: str, action: Action | None = None) -> Failure:
     """A Failure for `address` with the codes and diagnostic found in `window`."""
-    diagnostic = clean_diagnostic(window)
+    status, reply_code, found_action = _codes_near(ctx, window)
+    return Failure(
+        recipient=address,
+        action=action or found_action,
+        status=status,
+        reply_code=reply_code,
+        diagnostic=clean_diagnostic(window),
+    )
+
+
+def _codes_near(ctx: Context, window: str) -> tuple[str | None, int | None, Action]:
+    """(status, reply code, action) that `window` states."""
     status = find_status(window)
     reply_code = find_reply_code(window)
     if reply_code is not None and status is not None and str(reply_code)[0] != status[0]:
         status = None if reply_code >= 400 and status[0] == "2" else status
-    if action is None:
-        klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
-        delayed = klass == "4" or (
-            not klass and bool(_DELAY_RE.search(ctx.subject.lower()) or _DELAY_RE.search(window.lower()))
-        )
-        # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
-        if delayed and not (
-            _GIVEN_UP_RE.search(window.lower()) or _GIVEN_UP_RE.search(ctx.human[:3000].lower())
-        ):
-            action = Action.DELAYED
-        else:
-            action = Action.FAILED
-    return Failure(
-        recipient=address, action=action, status=status, reply_code=reply_code, diagnostic=diagnostic
+    klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
+    delayed = klass == "4" or (
+        not klass and bool(_DELAY_RE.search(ctx.subject.lower()) or _DELAY_RE.search(window.lower()))
     )
+    # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
+    if delayed and not (_GIVEN_UP_RE.search(window.lower()) or ctx.gave_up):
+        return status, reply_code, Action.DELAYED
+    return status, reply_code, Action.FAILED
 
 
 def _without_id_lines(text: str) -> str:
@@ -250,13 +262,14 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
         failure = failure_near(ctx, address, window)
         if failure.reply_code is None and failure.status is None:
             # Sendmail and friends print the codes in a transcript further down.
-            extra = failure_near(ctx, address, text[:6000])
+            head = text[:6000]
+            status, reply_code, action = _codes_near(ctx, head)
             failure = Failure(
                 recipient=address,
-                action=extra.action,
-                status=extra.status,
-                reply_code=extra.reply_code,
-                diagnostic=failure.diagnostic or extra.diagnostic,
+                action=action,
+                status=status,
+                reply_code=reply_code,
+                diagnostic=failure.diagnostic or clean_diagnostic(head),
             )
         failures.append(failure)
     return failures
