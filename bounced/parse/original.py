@@ -36,6 +36,9 @@ ORIGINAL_SEPARATOR_RE = re.compile(
     re.MULTILINE,  # matched against lower-cased ASCII text; see split_at_original
 )
 _SEPARATOR_RE_I = re.compile(ORIGINAL_SEPARATOR_RE.pattern, re.IGNORECASE | re.MULTILINE)
+# The same, anchored on a literal newline (searched in "\n" + text): the regex engine can then
+# jump from line to line instead of trying every position.
+_SEPARATOR_LINE_RE = re.compile("\n" + ORIGINAL_SEPARATOR_RE.pattern[1:], re.MULTILINE)
 _INDENTED_HEADER_RE = re.compile(r"^([ \t]{0,8})[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]", re.MULTILINE)
 
 
@@ -88,9 +91,14 @@ def split_at_original(text: str) -> tuple[str, str]:
     """(human-readable part, inline original) split at the first separator line, else at the
     first block of header lines that looks like a copied message."""
     # Lower-cased ASCII keeps every offset; elsewhere fall back to the (slower) IGNORECASE regex.
-    m = ORIGINAL_SEPARATOR_RE.search(text.lower()) if text.isascii() else _SEPARATOR_RE_I.search(text)
-    if m:
-        return text[: m.start()], text[m.end() :]
+    if text.isascii():
+        m = _SEPARATOR_LINE_RE.search("\n" + text.lower())
+        if m:  # offsets in "\n" + text: the match starts at the newline before the line
+            return text[: m.start()], text[m.end() - 1 :]
+    else:
+        m = _SEPARATOR_RE_I.search(text)
+        if m:
+            return text[: m.start()], text[m.end() :]
     start = _header_block_start(text)
     if start is None:
         return text, ""
