@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
 _DSN_FIELD_RE = re.compile(
     r"^([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,8}:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE
@@ -168,10 +169,24 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
 
 def read_dsn(msg: Part, nested: bool = False) -> tuple[list[Failure], Block]:
     """Failures from every delivery-status part of `msg`, and the merged per-message fields.
-    With `nested`, also from reports inside attached messages (a bounce forwarded to us)."""
+    With `nested`, only from reports attached as messages (a bounce forwarded to us)."""
     failures: list[Failure] = []
     fields: Block = {}
-    for _, part in iter_parts(msg, into_messages=nested):
+    if nested:
+        # Enter only attached messages that are reports themselves: an ordinary returned
+        # original can be large and holds nothing for us.
+        for _, part in iter_parts(msg):
+            if (
+                part.ctype in _MESSAGE_TYPES
+                and part.children
+                and part.children[0].ctype == "multipart/report"
+            ):
+                inner, inner_fields = read_dsn(part.children[0])
+                failures.extend(inner)
+                for k, v in inner_fields.items():
+                    fields.setdefault(k, v)
+        return failures, fields
+    for _, part in iter_parts(msg):
         if part.ctype not in DSN_TYPES:
             continue
         report = parse_delivery_status(part)
