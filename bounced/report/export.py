@@ -185,16 +185,18 @@ class JsonWriter:
         self._stream = stream
         self._keys = layout.keys
         self._first = True
+        self._encoder = json.JSONEncoder(ensure_ascii=False)
         head = json.dumps({"meta": dict(meta), "columns": list(self._keys)}, ensure_ascii=False)
         self._stream.write(head[:-1] + ', "rows": [')
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        out = []
-        for row in rows:
-            item = json.dumps(dict(zip(self._keys, row, strict=True)), ensure_ascii=False)
-            out.append(("\n" if self._first else ",\n") + item)
-            self._first = False
-        self._stream.write("".join(out))
+        if not rows:
+            return
+        keys = self._keys
+        # One encoder call per batch (a batch per line): `[{...}, {...}]` minus the brackets.
+        body = self._encoder.encode([dict(zip(keys, row, strict=True)) for row in rows])[1:-1]
+        self._stream.write(("\n" if self._first else ",\n") + body)
+        self._first = False
 
     def finish(self, total: int, row_count: int) -> None:
         self._stream.write(f'\n], "total": {total}, "row_count": {row_count}}}\n')

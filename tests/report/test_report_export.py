@@ -183,3 +183,13 @@ def test_non_delivery_rows() -> None:
     values = non_delivery_values(item)
     assert values == ("2026-03-01 08:30:00", "a@b.test", "m-1", UNKNOWN, UNKNOWN, 4, "452 Mailbox full")
     assert len(values) == len(non_delivery_layout().columns)
+
+
+async def test_json_text_that_looks_like_json_stays_intact() -> None:
+    layout = soft_bounce_layout(ReportGrouping.FROM_DOMAIN)
+    tricky = [("g", "d", 'x}, {"y": 1', "ex\n}, {", "r", "desc", "undefined", 2)] * 3
+    out = io.StringIO()
+    await write_report(_aiter(tricky), JsonWriter(out, layout, {}), layout)
+    doc = json.loads(out.getvalue())
+    assert [r["bounce_text"] for r in doc["rows"]] == ['x}, {"y": 1'] * 3
+    assert doc["rows"][0]["example"] == "ex\n}, {" and doc["total"] == 6
