@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bounced.report.bounce_text import normalise_bounce_text
 
-__all__ = ["GENERATOR_VERSION", "YEAR_START", "apply_migrations", "generate", "migrations_digest"]
+__all__ = ["DAY_US", "GENERATOR_VERSION", "YEAR_START", "apply_migrations", "generate", "migrations_digest"]
 
 GENERATOR_VERSION = 4
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -203,10 +203,10 @@ def migrations_digest() -> str:
     return h.hexdigest()[:12]
 
 
-def apply_migrations(conn: sqlite3.Connection) -> None:
+def apply_migrations(conn: sqlite3.Connection, skip: str | None = None) -> None:
     folder = resources.files("bounced.store") / "migrations"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".sql"):
+        if not entry.name.endswith(".sql") or (skip and entry.name.startswith(skip)):
             continue
         conn.executescript(entry.read_text(encoding="utf-8"))
         conn.execute(f"PRAGMA user_version = {int(entry.name[:4])}")

@@ -198,11 +198,68 @@ def _cold_warm(runs: list[dict[str, object]]) -> tuple[float, float]:
     return seconds[0], statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
 
 
+def insert_cost(count: int = 100_000, rounds: int = 3) -> None:
+    """What the report's triggers cost the writer: soft events inserted per second into a
+    fresh store with every migration, and with every migration but 0003 (the peer)."""
+    import random
+
+    import _report_data as data
+
+    rng = random.Random(1)
+    rows = []
+    for i in range(count):
+        domain = f"d{int(rng.paretovariate(1.1)) % 5000}.example"
+        rows.append(
+            (
+                data.DAY_US * 20089 + i * 300_000_000,
+                f"u{i}@{domain}",
+                domain,
+                "soft",
+                "mailboxfull",
+                452,
+                f"452 4.2.2 <u{i}@{domain}>: Mailbox full",
+                f"452 4.2.2 <EMAIL>: Mailbox full ({i % 50})",
+                f"news{i % 40}.example",
+                f"198.51.100.{i % 8}",
+                f"m{i % 400}",
+                f"key-{i}",
+            )
+        )
+    sql = (
+        "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, reply_code,"
+        " diagnostic, text_key, from_domain, sending_ip, mailing_id, dedup_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    print(
+        f"\ninsert cost: {count:,} soft events, 100 per transaction, synchronous=NORMAL, median of {rounds}"
+    )
+    for label, skip in (("without 0003 (peer)", "0003_"), ("with 0003 triggers", None)):
+        rates = []
+        for _ in range(rounds):
+            path = HERE / "out" / "insert-cost.sqlite3"
+            for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                p.unlink(missing_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            data.apply_migrations(conn, skip=skip)
+            began = time.perf_counter()
+            for i in range(0, count, 100):
+                conn.execute("BEGIN")
+                conn.executemany(sql, rows[i : i + 100])
+                conn.execute("COMMIT")
+            rates.append(count / (time.perf_counter() - began))
+            conn.close()
+        rate = statistics.median(rates)
+        print(f"  {label:<22} {rate:>9,.0f} events/s  ({1e6 / rate:.1f} us each)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--rounds", type=int, default=5, help="rounds of ours (first is cold)")
     parser.add_argument("--peer-rounds", type=int, default=3)
+    parser.add_argument("--insert-cost", action="store_true", help="only measure the triggers' write cost")
     parser.add_argument("--child", choices=("ours", "query", "peer"), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
@@ -212,6 +269,9 @@ def main() -> int:
         print(json.dumps(run(ns.db, *ns.args)))
         return 0
 
+    if ns.insert_cost:
+        insert_cost()
+        return 0
     db = _ensure_db(ns.events)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     n_events, n_soft = conn.execute("SELECT count(*), sum(kind = 'soft') FROM bounce_events").fetchone()
