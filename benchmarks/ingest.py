@@ -1,13 +1,18 @@
 """Ingest: how fast bounced accepts bounces durably, next to Postfix's smtpd on this machine.
 
-One run, both servers, same client: Postfix's `smtp-source` sends N copies of one bounce
-message over M parallel sessions (one message per connection, like MTAs returning
-bounces) to
+One run, both servers, same client: N distinct bounce messages over M parallel sessions
+(one message per connection, like MTAs returning bounces) go to
 
   - `bounced serve` (subprocess; 250 only after the SQLite commit), and
   - a private Postfix instance (own config and queue directory under a temp dir,
     `smtpd` on a free loopback port, every message put on hold so nothing is delivered;
     Postfix answers 250 after cleanup has fsync'd the queue file).
+
+The messages are one corpus DSN made distinct per message (its own Message-ID, its own
+failed recipient), so bounced's dedup does not turn all but the first into cheap
+duplicates; they are sent by a small asyncio SMTP client (uvloop) in this process.
+`--client smtp-source` sends N identical copies with Postfix's `smtp-source` instead (the
+figures before November 2026).
 
 Rounds alternate the order; medians are printed. For bounced it also reports how fast the
 processor applied the messages (parse, classify, record) and the time from 250 to applied
@@ -21,7 +26,10 @@ Needs: postfix and smtp-source (Debian package `postfix`), root (Postfix's maste
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -87,6 +95,82 @@ def smtp_source(port: int, message: Path, count: int, sessions: int) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
     return time.perf_counter() - start
+
+
+_MESSAGE_ID_HEADER = re.compile(r"^Message-Id:[ \t]*.*(?:\n[ \t].*)*$", re.IGNORECASE | re.MULTILINE)
+
+
+def distinct_messages(text: str, recipient: str | None, count: int) -> list[bytes]:
+    """`count` variants of one bounce, ready for DATA (CRLF, dot-stuffed): each with its own
+    Message-ID (a new bounce message, not a retransmission) and, when the failed recipient
+    is known, its own recipient (`local+i@domain`), so profiles are created, not only bumped."""
+    head, sep, body = text.partition("\n\n")
+    out = []
+    for i in range(count):
+        new_id = f"Message-Id: <bench.{i}.{uuid.uuid4().hex[:8]}@mx.bench.test>"
+        varied_head = _MESSAGE_ID_HEADER.sub(new_id, head, count=1)
+        if varied_head == head:
+            varied_head = f"{head}\n{new_id}"
+        message = varied_head + sep + body
+        if recipient:
+            local, _, domain = recipient.partition("@")
+            message = re.sub(re.escape(recipient), f"{local}+{i}@{domain}", message, flags=re.IGNORECASE)
+        lines = message.replace("\r\n", "\n").split("\n")
+        stuffed = "\r\n".join("." + line if line.startswith(".") else line for line in lines)
+        out.append(stuffed.encode("utf-8", "surrogateescape").rstrip(b"\r\n") + b"\r\n.\r\n")
+    return out
+
+
+def send_distinct(port: int, messages: list[bytes], sessions: int) -> float:
+    """Send each message on its own connection, `sessions` at a time; returns wall seconds.
+    Raises if any message was not accepted with 250."""
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(_send_all(port, messages, sessions))
+
+
+async def _send_all(port: int, messages: list[bytes], sessions: int) -> float:
+    queue = iter(messages)
+
+    async def session() -> None:
+        for data in queue:
+            await _send_one(port, data)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    return time.perf_counter() - start
+
+
+async def _send_one(port: int, data: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await _expect(reader, b"220")
+        for command, code in (
+            (b"EHLO client.bench.test\r\n", b"250"),
+            (b"MAIL FROM:<>\r\n", b"250"),
+            (f"RCPT TO:<{RCPT}>\r\n".encode(), b"250"),
+            (b"DATA\r\n", b"354"),
+            (data, b"250"),
+            (b"QUIT\r\n", b"221"),
+        ):
+            writer.write(command)
+            await _expect(reader, code)
+    finally:
+        writer.close()
+
+
+async def _expect(reader: asyncio.StreamReader, code: bytes) -> None:
+    while True:
+        line = await reader.readline()
+        if not line.startswith(code):
+            raise RuntimeError(f"expected {code.decode()}, got {line!r}")
+        if line[3:4] != b"-":
+            return
 
 
 # --- Postfix ------------------------------------------------------------------------
@@ -208,9 +292,8 @@ with asyncio.Runner(loop_factory=_loop_factory()) as runner:
 """
 
 
-def run_bounced(
-    workdir: Path, message: Path, count: int, sessions: int, spool_only: bool = False
-) -> BouncedRound:
+def run_bounced(workdir: Path, load: Workload, spool_only: bool = False) -> BouncedRound:
+    count, sessions = load.count, load.sessions
     port = free_port()
     db = workdir / "bounced.sqlite3"
     config = workdir / "bounced.toml"
@@ -234,7 +317,7 @@ def run_bounced(
     try:
         while b"READY=1" not in notify.recv(4096).split(b"\n"):
             pass
-        accept_s = smtp_source(port, message, count, sessions)
+        accept_s = load.send(port)
         if spool_only:
             spooled = count_spooled(db)
             if spooled != count:
@@ -301,23 +384,59 @@ def peak_rss_kb(pid: int) -> int:
 # --- main ---------------------------------------------------------------------------
 
 
-def prepare_message(path: Path | None, workdir: Path) -> tuple[Path, str]:
+@dataclass
+class Workload:
+    """What the client sends: N distinct variants of one bounce (asyncio client), or N
+    copies of it (`smtp-source`)."""
+
+    client: str  # "distinct" or "smtp-source"
+    file: Path  # the message, for smtp-source (which adds CRLF and dot-stuffs itself)
+    messages: list[bytes]  # the distinct variants, ready for DATA
+    count: int
+    sessions: int
+    label: str
+
+    def send(self, port: int) -> float:
+        if self.client == "smtp-source":
+            return smtp_source(port, self.file, self.count, self.sessions)
+        return send_distinct(port, self.messages, self.sessions)
+
+
+def prepare_workload(args: argparse.Namespace, workdir: Path) -> Workload:
+    path: Path | None = args.message
     if path is None and DEFAULT_MESSAGE.is_file():
         path = DEFAULT_MESSAGE
     text = path.read_bytes().decode("utf-8", "replace") if path else GENERATED
-    # smtp-source -F sends each line with CRLF itself and dot-stuffs.
+    text = text.replace("\r\n", "\n")
     out = workdir / "message.eml"
-    out.write_text(text.replace("\r\n", "\n"))
-    return out, str(path) if path else "generated DSN (corpus absent)"
+    out.write_text(text)
+    recipient = expected_recipient(path) if path else "jane.doe@example.org"
+    distinct = args.client == "distinct"
+    messages = distinct_messages(text, recipient, args.messages) if distinct else []
+    label = str(path) if path else "generated DSN (corpus absent)"
+    label += f"; {'distinct variants' if distinct else 'identical copies'}, client {args.client}"
+    return Workload(args.client, out, messages, args.messages, args.sessions, label)
+
+
+def expected_recipient(path: Path) -> str | None:
+    """The failed recipient the corpus lists for `path` (None when not a corpus file)."""
+    expected = CORPUS.parent / "expected.jsonl"
+    if not expected.is_file():
+        return None
+    for line in expected.read_text().splitlines():
+        entry = json.loads(line)
+        if (CORPUS.parent / entry["file"]).resolve() == path.resolve() and entry.get("recipient"):
+            return str(entry["recipient"])
+    return None
 
 
 def run_round(
-    i: int, who: str, args: argparse.Namespace, root: Path, message: Path, postfix: Postfix
+    i: int, who: str, args: argparse.Namespace, root: Path, load: Workload, postfix: Postfix
 ) -> tuple[float, BouncedRound | None]:
     """One contender's round: seconds to accept, and bounced's figures (prints its line)."""
     if who == "postfix":
         postfix.clear()
-        seconds = smtp_source(postfix.port, message, args.messages, args.sessions)
+        seconds = load.send(postfix.port)
         held = postfix.held()
         if held != args.messages:
             raise RuntimeError(f"postfix queued {held} of {args.messages}")
@@ -325,7 +444,7 @@ def run_round(
         return seconds, None
     workdir = root / f"{who}-{i}"
     workdir.mkdir()
-    r = run_bounced(workdir, message, args.messages, args.sessions, spool_only=who == "listener-only")
+    r = run_bounced(workdir, load, spool_only=who == "listener-only")
     if who == "listener-only":
         print(f"round {i + 1} {who}: {args.messages / r.accept_s:8.0f} msg/s accepted (processor stopped)")
         return r.accept_s, None
@@ -344,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--message", type=Path, help="bounce to send (default: a corpus DSN)")
     ap.add_argument(
+        "--client",
+        choices=("distinct", "smtp-source"),
+        default="distinct",
+        help="distinct variants over an asyncio client (default), or identical copies via smtp-source",
+    )
+    ap.add_argument(
         "--listener-only",
         action="store_true",
         help="also run bounced with its processor stopped (diagnostic)",
@@ -360,14 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bounced-ingest-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)  # Postfix's daemons run as the postfix user and must get in
-        message, label = prepare_message(args.message, root)
+        load = prepare_workload(args, root)
         postfix = Postfix(root / "postfix")
         postfix.start()
         try:
             for i in range(args.rounds):
                 order = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
                 for who in order:
-                    seconds, figures = run_round(i, who, args, root, message, postfix)
+                    seconds, figures = run_round(i, who, args, root, load, postfix)
                     times[who].append(seconds)
                     if figures is not None:
                         rounds.append(figures)
@@ -378,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     apply_rate = statistics.median(r.apply_rate for r in rounds)
     print()
     print(f"command: {command}")
-    print(f"message: {label}; {args.messages} messages, {args.sessions} sessions, {args.rounds} rounds")
-    print(f"machine: {os.cpu_count()} CPUs; client: smtp-source (one message per connection)")
+    print(f"message: {load.label}")
+    sessions = f"{args.sessions} sessions (one message per connection)"
+    print(f"{args.messages} messages, {sessions}, {args.rounds} rounds")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'':28}{'median':>10}")
     print(f"{'postfix smtpd accepted':28}{pf_rate:>10.0f} msg/s")
     b_rate = rate["bounced"]

@@ -99,8 +99,9 @@ class Daemon:
         self.notifier.ready(status)
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight spools answer, finish the intake being applied,
-        stop the sending side, close the store. Pending intake stays for the next start."""
+        """Stop accepting, let in-flight spools answer, finish the intake being applied (and
+        stop the analyser's worker processes), stop the sending side, close the store.
+        Pending intake stays for the next start."""
         self.notifier.stopping("stopping")
         log.info("stopping")
         await self._shutdown_parts()
@@ -158,7 +159,7 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("storage", "submission"):
+        for section in ("storage", "submission", "processing"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
         bound = ("listen", "tls_cert", "tls_key")
@@ -166,7 +167,9 @@ class Daemon:
             log.warning("reload: smtp.listen/tls_cert/tls_key changed; take effect after a restart")
         smtp = replace(new.smtp, **{k: getattr(old.smtp, k) for k in bound})
         smtp.validate("smtp")
-        return replace(new, smtp=smtp, storage=old.storage, submission=old.submission)
+        return replace(
+            new, smtp=smtp, storage=old.storage, submission=old.submission, processing=old.processing
+        )
 
     def _smtp_settings(self) -> Any:
         return self.config.smtp

@@ -1,8 +1,11 @@
 """The processor: applies spooled bounces in id order, never loses or loops on one.
 
-Each pending intake goes through `bounced.apply.apply_intake` (parse, classify, attribute,
-policy, one store transaction that also marks it applied). An unexpected exception is
-recorded on the intake with its attempt count; after `max_attempts` the intake is marked
+Pending intake is taken in windows (`processing.batch_size` messages, bounded by bytes) and
+each window goes through `bounced.apply.apply_batch`: parse and classify (in worker
+processes for big windows, `processing.workers`), attribute, policy, and one store
+transaction that records them all and marks them applied; when that transaction fails the
+window is recorded message by message. An unexpected exception is recorded on the intake
+with its attempt count; after `max_attempts` the intake is marked
 `failed` and left for a human (Mailman's shunt queue), so one poison message cannot block
 the rest. Whatever was accepted but not applied before a crash is pending at start and is
 simply processed first. The listener wakes the processor after each spool; a slow safety
@@ -39,7 +42,9 @@ class Processor:
         max_attempts: int = 3,
         retry_delay: float = 1.0,
         safety_poll: float = 30.0,
-        batch_size: int = 200,
+        batch_size: int | None = None,
+        batch_delay: float | None = None,
+        analyser: Any | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -48,7 +53,13 @@ class Processor:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.safety_poll = safety_poll
-        self.batch_size = batch_size
+        self.batch_size = batch_size or config.processing.batch_size
+        self.batch_delay = config.processing.batch_delay if batch_delay is None else batch_delay
+        if analyser is None:
+            from bounced.apply.workers import Analyser
+
+            analyser = Analyser(config.processing.workers, config.processing.pool_min_batch)
+        self.analyser = analyser  # bounced.apply.workers.Analyser; its processes start lazily
         self.applied = 0
         self.failed = 0
         self._wake = asyncio.Event()
@@ -74,18 +85,22 @@ class Processor:
             self._task = asyncio.create_task(self._run(), name="bounced-processor")
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Finish the intake being applied, then stop (the rest stays pending for next start)."""
+        """Finish the window being applied, then stop (the rest stays pending for next start);
+        stops the analyser's worker processes."""
         self._stopping = True
         self._wake.set()
-        if self._task is None:
-            return
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout)
-        except TimeoutError:
-            log.warning("processor did not stop in time; cancelling")
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+            if self._task is None:
+                return
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout)
+            except TimeoutError:
+                log.warning("processor did not stop in time; cancelling")
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        finally:
+            await self.analyser.close()
 
     async def drained(self, timeout: float = 10.0) -> None:
         """Wait until no intake is pending (applied, unparseable or failed), e.g. in tests.
@@ -110,6 +125,7 @@ class Processor:
         try:
             while not self._stopping:
                 self._wake.clear()
+                done_before = self.applied + self.failed
                 try:
                     retry_pending = await self.run_once()
                     store_failures = 0
@@ -128,6 +144,10 @@ class Processor:
                     delay = min(self.retry_delay * 2 ** (store_failures - 1), self.safety_poll)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                if self.applied + self.failed > done_before and self.batch_delay and not self._stopping:
+                    # A burst: let the next window fill (one transaction and fsync for many
+                    # messages, big enough for the worker processes) instead of chasing each.
+                    await asyncio.sleep(self.batch_delay)
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self._error = exc
@@ -143,26 +163,26 @@ class Processor:
             batch = await self.store.pending_intake(limit=self.batch_size, after_id=after_id)
             if not batch:
                 break
-            for intake in batch:
-                if self._stopping:
-                    break
-                if not await self._apply_one(intake):
-                    retry_pending = True
-                after_id = intake.id
+            if not await self._apply_batch(batch):
+                retry_pending = True
+            after_id = batch[-1].id
         return retry_pending
 
-    async def _apply_one(self, intake: IntakeMessage) -> bool:
-        """Apply one intake; True when it left the pending state."""
-        from bounced.apply import apply_intake  # S's module; imported late to keep start-up light
+    async def _apply_batch(self, batch: list[IntakeMessage]) -> bool:
+        """Apply a window of intake; True when all of it left the pending state."""
+        from bounced.apply import apply_batch  # imported late to keep start-up light
 
-        try:
-            await apply_intake(self.store, intake, self.config, self.clock, self.attributor)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            return await self._record_failure(intake, exc)
-        self.applied += 1
-        return True
+        results = await apply_batch(
+            self.store, batch, self.config, self.clock, self.attributor, self.analyser
+        )
+        all_done = True
+        for intake, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                if not await self._record_failure(intake, result):
+                    all_done = False
+            else:
+                self.applied += 1
+        return all_done
 
     async def _record_failure(self, intake: IntakeMessage, exc: Exception) -> bool:
         error = "".join(traceback.format_exception_only(exc)).strip()[:2000]

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from bounced.apply.apply import ApplyResult, apply_intake, bounce_message_id, looks_like_mail
+from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse, bounce_message_id, looks_like_mail
+from bounced.apply.apply import ApplyResult, apply_batch, apply_intake
 from bounced.apply.attribution import Attributor
 from bounced.apply.policy import plan_events
+from bounced.apply.workers import Analyser
 
-__all__ = ["ApplyResult", "Attributor", "apply_intake", "bounce_message_id", "looks_like_mail", "plan_events"]
+__all__ = [
+    "Analyser",
+    "Analysis",
+    "AnalysisOutcome",
+    "ApplyResult",
+    "Attributor",
+    "analyse",
+    "apply_batch",
+    "apply_intake",
+    "bounce_message_id",
+    "looks_like_mail",
+    "plan_events",
+]

@@ -1,23 +1,28 @@
-"""Apply one spooled message: parse -> classify -> attribute -> policy -> record.
+"""Apply spooled messages: analyse -> attribute -> policy -> record.
 
-Content never makes this raise: a message that is not mail at all is marked `unparseable`,
-one the parser or classifier crashes on is marked `failed` (quarantined for a human, since a
-pure step fails the same way every time). Store errors propagate: they are transient, and
-the caller retries the message later.
+`apply_batch` takes a window of intake messages: the pure analysis (parse, classify) runs
+through an `Analyser` (worker processes for big batches), attribution (async, reads the
+store) and policy run here, and everything is recorded in ONE store transaction. Content
+never makes a message fail: one that is not mail at all is marked `unparseable`, one the
+parser or classifier crashes on is marked `failed` (quarantined for a human, since a pure
+step fails the same way every time). Other errors (the attributor, the store) are returned
+per message: when the batch transaction fails, its messages are recorded one by one, so one
+message that makes the store step fail cannot hold back the others. `apply_intake` is a
+batch of one that raises its error.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse_many, bounce_message_id, looks_like_mail
 from bounced.apply.attribution import Attributor
 from bounced.apply.policy import plan_events
-from bounced.classify import classify_message
+from bounced.apply.workers import Analyser
 from bounced.clock import Clock
 from bounced.config import Config
-from bounced.errors import ParseError
 from bounced.model import (
     Attribution,
     BounceEvent,
@@ -25,17 +30,11 @@ from bounced.model import (
     IntakeState,
     MessageType,
 )
-from bounced.parse import parse_message
-from bounced.store.base import Store
+from bounced.store.base import IntakeRecording, RecordOutcome, Store
 
-__all__ = ["ApplyResult", "apply_intake", "bounce_message_id", "looks_like_mail"]
+__all__ = ["ApplyResult", "apply_batch", "apply_intake", "bounce_message_id", "looks_like_mail"]
 
 log = logging.getLogger("bounced.apply")
-
-# RFC 5322 field name: printable ASCII except colon; or an mbox "From " separator line.
-_FIRST_LINE = re.compile(rb"^(?:[!-9;-~]+[ \t]*:|From )")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +53,6 @@ class ApplyResult:
         return tuple(e for e in self.events if e.id is not None)
 
 
-def looks_like_mail(raw: bytes) -> bool:
-    """False for input with no header at all (empty, binary junk): not a message to parse."""
-    head = raw.lstrip(b"\r\n \t")[:1000]
-    return bool(head) and _FIRST_LINE.match(head) is not None
-
-
-def bounce_message_id(raw: bytes) -> str | None:
-    """The bounce message's own Message-ID (not the returned original's): what tells a
-    retransmitted bounce from a new bounce about the same original message."""
-    end = _HEADER_END.search(raw, 0, 64 * 1024)
-    match = _MESSAGE_ID.search(raw, 0, end.start() if end else min(len(raw), 64 * 1024))
-    if match is None:
-        return None
-    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
-    return value[:998] or None
-
-
 async def apply_intake(
     store: Store,
     intake: IntakeMessage,
@@ -79,62 +61,144 @@ async def apply_intake(
     attributor: Attributor | None = None,
 ) -> ApplyResult:
     """Process one spooled message and record the outcome in one transaction."""
-    if not looks_like_mail(intake.raw):
-        return await _unparseable(store, intake, clock, "no message header found")
-    try:
-        parsed = parse_message(intake.raw)
-    except ParseError as exc:
-        return await _unparseable(store, intake, clock, str(exc) or "not a mail message")
-    except Exception as exc:  # a parser bug: keep the message for a human, do not loop on it
-        return await _failed(store, intake, clock, "parse", exc)
-    try:
-        classified = classify_message(parsed, config.classify)
-    except Exception as exc:  # a classifier bug, same treatment
-        return await _failed(store, intake, clock, "classify", exc)
+    [result] = await apply_batch(store, [intake], config, clock, attributor)
+    if isinstance(result, Exception):
+        raise result
+    return result
 
+
+async def apply_batch(
+    store: Store,
+    intakes: Sequence[IntakeMessage],
+    config: Config,
+    clock: Clock,
+    attributor: Attributor | None = None,
+    analyser: Analyser | None = None,
+) -> list[ApplyResult | Exception]:
+    """Apply `intakes` (recorded in one transaction when all goes well); per message, its
+    result or the error that kept it pending (the caller counts the attempt)."""
+    raws = [intake.raw for intake in intakes]
+    if analyser is not None:
+        analyses = await analyser.analyse_all(raws, config.classify)
+    else:
+        analyses = analyse_many(raws, config.classify)
+    planned: list[tuple[IntakeMessage, IntakeRecording, Attribution | None]] = []
+    results: list[ApplyResult | Exception | None] = []
+    for intake, analysis in zip(intakes, analyses, strict=True):
+        try:
+            recording, attribution = await _plan(intake, analysis, config, attributor)
+        except Exception as exc:  # the attributor (or policy) failed: this one stays pending
+            results.append(exc)
+            continue
+        planned.append((intake, recording, attribution))
+        results.append(None)
+    outcomes = await _record(store, [recording for _, recording, _ in planned], clock)
+    done = iter(zip(planned, outcomes, strict=True))
+    final: list[ApplyResult | Exception] = []
+    for result in results:
+        if result is not None:
+            final.append(result)
+            continue
+        (intake, recording, attribution), outcome = next(done)
+        final.append(outcome if isinstance(outcome, Exception) else _result(recording, outcome, attribution))
+    for intake, analysis, result in zip(intakes, analyses, final, strict=True):
+        if isinstance(result, ApplyResult):
+            _log_outcome(intake, analysis, result)
+    return final
+
+
+async def _plan(
+    intake: IntakeMessage, analysis: Analysis, config: Config, attributor: Attributor | None
+) -> tuple[IntakeRecording, Attribution | None]:
+    if analysis.outcome is AnalysisOutcome.UNPARSEABLE:
+        return IntakeRecording(intake.id, state=IntakeState.UNPARSEABLE, error=analysis.error), None
+    if analysis.outcome is AnalysisOutcome.CRASHED or analysis.parsed is None:
+        return IntakeRecording(intake.id, state=IntakeState.FAILED, error=analysis.error), None
+    parsed = analysis.parsed
     attribution = await attributor.attribute(intake, parsed) if attributor is not None else None
     message_type = parsed.message_type if parsed.failures else MessageType.NONE
     events = plan_events(
-        classified, parsed, attribution, config.verp.unsigned_bounces, intake.received_at, intake.id
+        list(analysis.classified),
+        parsed,
+        attribution,
+        config.verp.unsigned_bounces,
+        intake.received_at,
+        intake.id,
     )
-    outcome = await store.record_events_outcome(
-        intake.id, events, clock.now(), message_type, bounce_message_id(intake.raw)
+    recording = IntakeRecording(
+        intake.id, tuple(events), message_type=message_type, bounce_id=analysis.bounce_id
     )
+    return recording, attribution
+
+
+async def _record(
+    store: Store, recordings: Sequence[IntakeRecording], clock: Clock
+) -> list[RecordOutcome | Exception]:
+    """One transaction for all; if it fails, one each, so only the culprit fails."""
+    if not recordings:
+        return []
+    try:
+        return list(await store.record_batch(recordings, clock.now()))
+    except Exception as exc:
+        if len(recordings) == 1:
+            return [exc]
+        log.warning(
+            "event=batch_failed size=%d error=%s; recording one by one", len(recordings), _quote(str(exc))
+        )
+    outcomes: list[RecordOutcome | Exception] = []
+    for recording in recordings:
+        try:
+            [outcome] = await store.record_batch([recording], clock.now())
+        except Exception as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _result(
+    recording: IntakeRecording, outcome: RecordOutcome, attribution: Attribution | None
+) -> ApplyResult:
+    assert recording.intake_id is not None
+    if recording.state is not IntakeState.APPLIED:
+        return ApplyResult(intake_id=recording.intake_id, state=recording.state, error=recording.error)
     written = tuple(
         e if event_id is None else _with_id(e, event_id)
-        for e, event_id in zip(events, outcome.event_ids, strict=True)
+        for e, event_id in zip(recording.events, outcome.event_ids, strict=True)
     )
-    duplicates = sum(1 for i in outcome.event_ids if i is None)
-    result = ApplyResult(
-        intake_id=intake.id,
+    return ApplyResult(
+        intake_id=recording.intake_id,
         state=IntakeState.APPLIED,
-        message_type=message_type,
+        message_type=recording.message_type,
         events=written,
-        duplicates=duplicates,
+        duplicates=sum(1 for i in outcome.event_ids if i is None),
         suppressed=outcome.suppressed,
         attribution=attribution,
     )
-    _log_result(result, outcome.event_ids)
-    return result
 
 
 def _with_id(event: BounceEvent, event_id: int) -> BounceEvent:
     return replace(event, id=event_id)
 
 
-async def _unparseable(store: Store, intake: IntakeMessage, clock: Clock, why: str) -> ApplyResult:
-    await store.mark_intake(intake.id, IntakeState.UNPARSEABLE, why, clock.now())
-    log.warning("event=unparseable intake=%d size=%d error=%s", intake.id, len(intake.raw), _quote(why))
-    return ApplyResult(intake_id=intake.id, state=IntakeState.UNPARSEABLE, error=why)
-
-
-async def _failed(
-    store: Store, intake: IntakeMessage, clock: Clock, stage: str, exc: Exception
-) -> ApplyResult:
-    error = f"{stage} crashed: {type(exc).__name__}: {exc}"
-    await store.mark_intake(intake.id, IntakeState.FAILED, error, clock.now())
-    log.exception("event=quarantined intake=%d stage=%s error=%s", intake.id, stage, _quote(error))
-    return ApplyResult(intake_id=intake.id, state=IntakeState.FAILED, error=error)
+def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult) -> None:
+    if result.state is IntakeState.UNPARSEABLE:
+        log.warning(
+            "event=unparseable intake=%d size=%d error=%s",
+            intake.id,
+            len(intake.raw),
+            _quote(result.error or ""),
+        )
+    elif result.state is IntakeState.FAILED:
+        log.error(
+            "event=quarantined intake=%d stage=%s error=%s\n%s",
+            intake.id,
+            analysis.stage,
+            _quote(result.error or ""),
+            (analysis.trace or "").rstrip(),
+        )
+    else:
+        _log_result(result, tuple(e.id for e in result.events))
 
 
 def _log_result(result: ApplyResult, event_ids: tuple[int | None, ...]) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.config.loader import build
+from bounced.config.processing import ProcessingConfig
 from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
 from bounced.config.smtp import SmtpConfig, split_host_port
@@ -25,6 +26,7 @@ __all__ = [
     "Config",
     "LogConfig",
     "PoolConfig",
+    "ProcessingConfig",
     "RelayConfig",
     "ResendConfig",
     "RetryRuleConfig",
@@ -50,6 +52,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     submission: SubmissionConfig = field(default_factory=SubmissionConfig)
     relay: RelayConfig = field(default_factory=RelayConfig)
     verp: VerpConfig = field(default_factory=VerpConfig)

@@ -32,6 +32,7 @@ from bounced.model import (
 
 __all__ = [
     "BounceStore",
+    "IntakeRecording",
     "IntakeStore",
     "OutboundAttempt",
     "OutboxStore",
@@ -50,6 +51,20 @@ class RecordOutcome:
 
     event_ids: tuple[int | None, ...]
     suppressed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRecording:
+    """One intake message's result for `record_batch`: its events (state applied), or the
+    state unparseable/failed with the reason. `intake_id` None: events with no intake
+    message (the next hop's synchronous reply), nothing marked."""
+
+    intake_id: int | None
+    events: tuple[BounceEvent, ...] = ()
+    state: IntakeState = IntakeState.APPLIED
+    message_type: MessageType | None = None
+    bounce_id: str | None = None  # the bounce's own Message-ID (see `record_events`)
+    error: str | None = None
 
 
 class IntakeStore(Protocol):
@@ -105,6 +120,13 @@ class BounceStore(Protocol):
         bounce_id: str | None = None,
     ) -> RecordOutcome:
         """`record_events`, telling which events were new and what got suppressed."""
+        ...
+
+    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
+        """`record_events_outcome` for many intake messages in ONE transaction (one fsync),
+        in order: an event duplicating one earlier in the batch is a duplicate too. Items
+        with state unparseable/failed only mark their intake. All or nothing: on an error
+        nothing is recorded (the caller may retry the items one by one)."""
         ...
 
     async def events_for(self, recipient: str) -> list[BounceEvent]: ...

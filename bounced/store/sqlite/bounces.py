@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
+from bounced.errors import StoreError
 from bounced.model import (
     Action,
     BounceEvent,
@@ -20,7 +23,7 @@ from bounced.model import (
     ResendState,
     normalise_address,
 )
-from bounced.store.base import RecordOutcome
+from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
 
 __all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
@@ -33,6 +36,15 @@ _EVENT_COLUMNS = (
 )
 _BOUNCING = (BounceKind.HARD, BounceKind.SOFT, BounceKind.BLOCKED)
 _SUPPRESSING = (BounceKind.HARD, BounceKind.COMPLAINT)
+
+_INSERT_EVENT = (
+    "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, action,"
+    " status, reply_code, diagnostic, text_key, remote_mta, retry_after, mailing_id, from_domain,"
+    " sending_ip, message_id, intake_id, delivery_id, signed, source, dedup_key, resend_state)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dedup_key) DO NOTHING"
+)
+_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 
 _UPSERT_PROFILE = """
 INSERT INTO profiles (address, status, bounce_count, soft_bounce_count, hard_bounce_count,
@@ -75,6 +87,65 @@ def dedup_key(event: BounceEvent, recipient: str, bounce_identity: str | None) -
     status = event.status or f"{event.kind.value}:{event.reason.value}"
     material = "\x00".join((bounce_identity, event.message_id or "", recipient, status))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    recipient: str  # normalised
+    received_us: int
+    dedup_key: str | None
+    params: tuple[Any, ...]  # for _INSERT_EVENT
+
+
+def _event_row(event: BounceEvent, text_key: str, identity: str | None) -> _EventRow:
+    recipient = normalise_address(event.recipient)
+    received_us = to_micros(event.received_at)
+    key = dedup_key(event, recipient, identity)
+    resend = ResendState.PENDING.value if event.kind is BounceKind.SOFT and event.delivery_id else None
+    params = (
+        received_us,
+        recipient,
+        recipient.rpartition("@")[2],
+        event.kind.value,
+        event.reason.value,
+        None if event.action is None else event.action.value,
+        event.status,
+        event.reply_code,
+        event.diagnostic,
+        text_key,
+        event.remote_mta,
+        event.retry_after,
+        event.mailing_id,
+        event.from_domain,
+        event.sending_ip,
+        event.message_id,
+        event.intake_id,
+        event.delivery_id,
+        int(event.signed),
+        event.source,
+        key,
+        resend,
+    )
+    return _EventRow(recipient, received_us, key, params)
+
+
+def _outcomes(
+    count: int,
+    planned: Sequence[tuple[int, BounceEvent, str]],
+    rows: Sequence[_EventRow],
+    event_ids: Sequence[int | None],
+    suppressed: set[int],
+) -> list[RecordOutcome]:
+    ids_per_item: list[list[int | None]] = [[] for _ in range(count)]
+    suppressed_per_item: list[list[str]] = [[] for _ in range(count)]
+    for (index, _, _), row, event_id in zip(planned, rows, event_ids, strict=True):
+        ids_per_item[index].append(event_id)
+        if event_id is not None and event_id in suppressed:
+            suppressed_per_item[index].append(row.recipient)
+    return [
+        RecordOutcome(event_ids=tuple(ids), suppressed=tuple(sup))
+        for ids, sup in zip(ids_per_item, suppressed_per_item, strict=True)
+    ]
 
 
 def _row_to_event(row: Sequence[Any]) -> BounceEvent:
@@ -130,114 +201,175 @@ class BouncesMixin(SQLiteConnection):
 
         `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
         hash of the intake's raw bytes identifies the bounce."""
+        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
+        [outcome] = await self.record_batch([item], now)
+        return outcome
+
+    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
+        """`record_events_outcome` for many intake messages in one transaction (see
+        `store.base.BounceStore.record_batch`).
+
+        Set-based, so a batch costs a dozen statements (each a hop to the connection's
+        thread) instead of several per event: events go in with one `executemany` and their
+        ids are read back (ids above the previous maximum, in insertion order, under the
+        write lock); profiles, suppressions, audit entries and intake states follow, each
+        one `executemany` in event order, which leaves the same rows as recording the
+        events one by one. Everything from the first read to the last write runs in one
+        transaction holding the write lock, so the ids read back are this batch's."""
         now_us = to_micros(now)
-        text_keys = [text_key_for(e.diagnostic, e.reply_code) for e in events]
-        event_ids: list[int | None] = []
-        suppressed: list[str] = []
-        async with self._transaction() as conn:
-            identity = bounce_id or await self._intake_hash(conn, intake_id)
-            for event, text_key in zip(events, text_keys, strict=True):
-                event_id, newly = await self._record_one(conn, event, text_key, identity, now_us)
-                event_ids.append(event_id)
-                if newly:
-                    suppressed.append(newly)
-            if intake_id is not None:
-                await conn.execute(
-                    "UPDATE intake SET state = 'applied', error = NULL, processed_at = ?,"
-                    " message_type = COALESCE(?, message_type) WHERE id = ?",
-                    (now_us, None if message_type is None else message_type.value, intake_id),
-                )
-        return RecordOutcome(event_ids=tuple(event_ids), suppressed=tuple(suppressed))
-
-    async def _intake_hash(self, conn: aiosqlite.Connection, intake_id: int | None) -> str | None:
-        if intake_id is None:
-            return None
-        cursor = await conn.execute("SELECT sha256 FROM intake WHERE id = ?", (intake_id,))
-        row = await cursor.fetchone()
-        await cursor.close()
-        return None if row is None else str(row[0])
-
-    async def _record_one(
-        self, conn: aiosqlite.Connection, event: BounceEvent, text_key: str, identity: str | None, now_us: int
-    ) -> tuple[int | None, str | None]:
-        """Insert one event; returns (new event id or None, address newly suppressed or None)."""
-        recipient = normalise_address(event.recipient)
-        resend = ResendState.PENDING.value if event.kind is BounceKind.SOFT and event.delivery_id else None
-        cursor = await conn.execute(
-            "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, action,"
-            " status, reply_code, diagnostic, text_key, remote_mta, retry_after, mailing_id, from_domain,"
-            " sending_ip, message_id, intake_id, delivery_id, signed, source, dedup_key, resend_state)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (dedup_key) DO NOTHING",
+        planned = [
+            (index, event, text_key_for(event.diagnostic, event.reply_code))
+            for index, item in enumerate(items)
+            for event in item.events
+        ]
+        marks = [
             (
-                to_micros(event.received_at),
-                recipient,
-                recipient.rpartition("@")[2],
-                event.kind.value,
-                event.reason.value,
-                None if event.action is None else event.action.value,
-                event.status,
-                event.reply_code,
-                event.diagnostic,
-                text_key,
-                event.remote_mta,
-                event.retry_after,
-                event.mailing_id,
-                event.from_domain,
-                event.sending_ip,
-                event.message_id,
-                event.intake_id,
-                event.delivery_id,
-                int(event.signed),
-                event.source,
-                dedup_key(event, recipient, identity),
-                resend,
-            ),
-        )
-        if cursor.rowcount == 0:
-            return None, None
-        event_id = int(cursor.lastrowid or 0)
-        received_us = to_micros(event.received_at)
-        hard_suppress = event.kind is BounceKind.HARD and event.suppress
-        if event.kind in _BOUNCING:
-            status = ProfileStatus.HARD_BOUNCED if hard_suppress else ProfileStatus.ACTIVE
-            await conn.execute(
-                _UPSERT_PROFILE,
-                (
-                    recipient,
-                    status.value,
-                    int(event.kind is BounceKind.SOFT),
-                    int(event.kind is BounceKind.HARD),
-                    received_us,
-                    event.reason.value,
-                    now_us,
-                    now_us,
-                ),
+                item.state.value,
+                item.error,
+                now_us,
+                None if item.message_type is None else item.message_type.value,
+                item.intake_id,
             )
-        elif event.kind is BounceKind.COMPLAINT:
-            await conn.execute(
+            for item in items
+            if item.intake_id is not None
+        ]
+
+        async def record(conn: aiosqlite.Connection) -> list[RecordOutcome]:
+            identities = await self._identities(conn, items)
+            rows = [_event_row(event, text_key, identities[index]) for index, event, text_key in planned]
+            event_ids = await self._insert_events(conn, rows)
+            suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
+            if marks:
+                await conn.executemany(
+                    "UPDATE intake SET state = ?, error = ?, processed_at = ?,"
+                    " message_type = COALESCE(?, message_type) WHERE id = ?",
+                    marks,
+                )
+            return _outcomes(len(items), planned, rows, event_ids, suppressed)
+
+        # Shares the commit (and its fsync) with the listener's spools in flight; if the
+        # shared transaction fails, this runs alone (connection.py `_group_commit`).
+        return await self._group_commit(record)
+
+    async def _identities(
+        self, conn: aiosqlite.Connection, items: Sequence[IntakeRecording]
+    ) -> list[str | None]:
+        """Each item's bounce identity: its bounce_id, else its intake's raw hash."""
+        wanted = [i.intake_id for i in items if i.events and not i.bounce_id and i.intake_id is not None]
+        hashes: dict[int, str] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            found = await conn.execute_fetchall(
+                f"SELECT id, sha256 FROM intake WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            hashes.update((int(r[0]), str(r[1])) for r in found)
+        return [
+            item.bounce_id or (None if item.intake_id is None else hashes.get(item.intake_id))
+            for item in items
+        ]
+
+    async def _insert_events(self, conn: aiosqlite.Connection, rows: Sequence[_EventRow]) -> list[int | None]:
+        """Insert events, duplicates (same dedup_key, in the table or earlier here) skipped;
+        the new id of each, or None for a duplicate."""
+        if not rows:
+            return []
+        [(before,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM bounce_events")
+        await conn.executemany(_INSERT_EVENT, [row.params for row in rows])
+        # Under the write lock a new row's id is above every existing one, assigned in order.
+        inserted = await conn.execute_fetchall(
+            "SELECT id, dedup_key FROM bounce_events WHERE id > ? ORDER BY id", (before,)
+        )
+        by_key: dict[str, int] = {}
+        keyless: deque[int] = deque()
+        for event_id, key in inserted:
+            if key is None:
+                keyless.append(int(event_id))
+            else:
+                by_key[key] = int(event_id)
+        ids: list[int | None] = []
+        for row in rows:
+            if row.dedup_key is None:
+                ids.append(keyless.popleft() if keyless else None)
+            else:
+                ids.append(by_key.pop(row.dedup_key, None))  # a second copy in the batch: None
+        if keyless or by_key:
+            raise StoreError("bounce_events: the rows inserted do not match the batch")
+        return ids
+
+    async def _apply_consequences(
+        self,
+        conn: aiosqlite.Connection,
+        planned: Sequence[tuple[int, BounceEvent, str]],
+        rows: Sequence[_EventRow],
+        event_ids: Sequence[int | None],
+        now_us: int,
+    ) -> set[int]:
+        """Profiles and suppressions for the newly inserted events; returns the ids of the
+        events whose suppression is new (an address already suppressed keeps its entry)."""
+        upserts: list[tuple[Any, ...]] = []
+        complaints: list[tuple[Any, ...]] = []
+        suppressions: list[tuple[Any, ...]] = []
+        for (_, event, _), row, event_id in zip(planned, rows, event_ids, strict=True):
+            if event_id is None:
+                continue
+            if event.kind in _BOUNCING:
+                hard_suppress = event.kind is BounceKind.HARD and event.suppress
+                status = ProfileStatus.HARD_BOUNCED if hard_suppress else ProfileStatus.ACTIVE
+                upserts.append(
+                    (
+                        row.recipient,
+                        status.value,
+                        int(event.kind is BounceKind.SOFT),
+                        int(event.kind is BounceKind.HARD),
+                        row.received_us,
+                        event.reason.value,
+                        now_us,
+                        now_us,
+                    )
+                )
+            elif event.kind is BounceKind.COMPLAINT:
+                complaints.append((row.recipient, now_us, now_us))
+            if event.suppress and event.kind in _SUPPRESSING:
+                complaint = event.kind is BounceKind.COMPLAINT
+                reason = "complaint" if complaint else event.reason.value
+                suppressions.append(
+                    (row.recipient, reason, now_us, "complaint" if complaint else "bounce", event_id)
+                )
+        # A complaint's profile insert and a bounce's upsert commute: either order leaves the
+        # same row (counts start at 0, created_at is `now` for both).
+        if upserts:
+            await conn.executemany(_UPSERT_PROFILE, upserts)
+        if complaints:
+            await conn.executemany(
                 "INSERT INTO profiles (address, status, created_at, updated_at) VALUES (?, 'active', ?, ?)"
                 " ON CONFLICT (address) DO NOTHING",
-                (recipient, now_us, now_us),
+                complaints,
             )
-        if not (event.suppress and event.kind in _SUPPRESSING):
-            return event_id, None
-        complaint = event.kind is BounceKind.COMPLAINT
-        reason = "complaint" if complaint else event.reason.value
-        created_by = "complaint" if complaint else "bounce"
-        cursor = await conn.execute(
+        if not suppressions:
+            return set()
+        [(before,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(rowid), 0) FROM suppressions")
+        await conn.executemany(
             "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING",
-            (recipient, reason, now_us, created_by, event_id),
+            suppressions,
         )
-        if cursor.rowcount == 0:
-            return event_id, None  # already suppressed: the first entry stands
-        await conn.execute(
+        added = await conn.execute_fetchall(
+            "SELECT bounce_event_id FROM suppressions WHERE rowid > ? ORDER BY rowid", (before,)
+        )
+        new_ids = {int(r[0]) for r in added}
+        audit = [
+            (now_us, created_by, address, f"{reason} (bounce event {event_id})")
+            for address, reason, _, created_by, event_id in suppressions
+            if event_id in new_ids
+        ]
+        if len(audit) != len(new_ids):
+            raise StoreError("suppressions: the rows inserted do not match the batch")
+        await conn.executemany(
             "INSERT INTO audit_log (at, actor, action, address, reason)"
             " VALUES (?, ?, 'suppression.add', ?, ?)",
-            (now_us, created_by, recipient, f"{reason} (bounce event {event_id})"),
+            audit,
         )
-        return event_id, recipient
+        return new_ids
 
     async def events_for(self, recipient: str) -> list[BounceEvent]:
         """Every recorded event about `recipient`, oldest first."""

@@ -7,11 +7,13 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
+from bounced.config.storage import StorageConfig
 from bounced.errors import SpoolError, StoreError
 from bounced.model import IntakeMessage, IntakeState
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
@@ -22,6 +24,45 @@ _COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, er
 # Hashing a big message would stall the event loop; above this size it runs in a thread.
 _HASH_INLINE_LIMIT = 256 * 1024
 PENDING_BATCH_BYTES = 64 * 1024 * 1024
+_INSERT_CHUNK = 500  # rows per INSERT: 6 parameters each, well under SQLite's limit
+
+
+async def _insert_intake(
+    conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[int | StoreError]:
+    """Insert intake rows, one statement per chunk; per row its id, in order, or the error
+    when that row breaks a constraint (SQLite undoes just the failed statement, so the
+    chunk is then inserted row by row and the transaction goes on for the others)."""
+    results: list[int | StoreError] = []
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start : start + _INSERT_CHUNK]
+        try:
+            results.extend(await _insert_rows(conn, chunk))
+        except sqlite3.IntegrityError as exc:
+            if len(chunk) == 1:
+                results.append(StoreError(f"database write failed: {exc}"))
+                continue
+            for row in chunk:
+                try:
+                    results.extend(await _insert_rows(conn, [row]))
+                except sqlite3.IntegrityError as row_exc:
+                    results.append(StoreError(f"database write failed: {row_exc}"))
+    return results
+
+
+async def _insert_rows(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows))
+    returned = await conn.execute_fetchall(
+        "INSERT INTO intake (received_at, mail_from, rcpt_tos, peer, raw, sha256)"
+        f" VALUES {values} RETURNING id",
+        [value for row in rows for value in row],
+    )
+    # RETURNING gives rows in no promised order; ids grow in VALUES order (max + 1, under
+    # the write lock), so sorted they line up with the rows.
+    ids = sorted(int(r[0]) for r in returned)
+    if len(ids) != len(rows):
+        raise StoreError(f"intake insert returned {len(ids)} ids for {len(rows)} rows")
+    return ids
 
 
 def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
@@ -38,14 +79,28 @@ def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
     )
 
 
+@dataclass(slots=True)
+class _WaitingSpool:
+    params: tuple[Any, ...]
+    future: asyncio.Future[int]
+
+
 class IntakeMixin(SQLiteConnection):
+    def __init__(self, config: StorageConfig) -> None:
+        super().__init__(config)
+        # Spools waiting for the insert that will carry them (see `spool`).
+        self._spools_waiting: list[_WaitingSpool] = []
+        self._spool_tasks: set[asyncio.Task[None]] = set()
+
     async def spool(
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
     ) -> int:
         """Store a received message and return its id once the commit is on disk.
 
-        Concurrent callers share one transaction (group commit). Raises SpoolError when the
-        message could not be made durable: the client must then get a 4xx, not 250.
+        Concurrent callers share one transaction (group commit) and one INSERT statement:
+        the messages that arrive while the previous commit is in flight are inserted
+        together, one round trip to the database thread for all of them. Raises SpoolError
+        when the message could not be made durable: the client must then get a 4xx, not 250.
         """
         if len(raw) > _HASH_INLINE_LIMIT:
             digest = await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
@@ -55,20 +110,55 @@ class IntakeMixin(SQLiteConnection):
             params = (to_micros(received_at), mail_from, json.dumps(list(rcpt_tos)), peer, raw, digest)
         except (StoreError, TypeError, ValueError) as exc:
             raise SpoolError(f"message from {mail_from!r} not spooled: {exc}") from exc
-
-        async def insert(conn: aiosqlite.Connection) -> int:
-            cursor = await conn.execute(
-                "INSERT INTO intake (received_at, mail_from, rcpt_tos, peer, raw, sha256)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                params,
-            )
-            assert cursor.lastrowid is not None
-            return int(cursor.lastrowid)
-
+        if self._closed:
+            raise SpoolError(f"message from {mail_from!r} not spooled: store is closed")
+        waiting = _WaitingSpool(params, asyncio.get_running_loop().create_future())
+        self._spools_waiting.append(waiting)
+        if len(self._spools_waiting) == 1:  # the first of a new insert: queue it
+            task = asyncio.create_task(self._commit_spools(self._spools_waiting))
+            self._spool_tasks.add(task)
+            task.add_done_callback(self._spool_tasks.discard)
         try:
-            return await self._group_commit(insert)
+            return await waiting.future
         except (StoreError, sqlite3.Error, OSError) as exc:
             raise SpoolError(f"message from {mail_from!r} not spooled: {exc}") from exc
+
+    async def close(self) -> None:
+        """Let spools already accepted commit first (then close the connections)."""
+        while self._spool_tasks:
+            await asyncio.wait(set(self._spool_tasks))
+        await super().close()
+
+    async def _commit_spools(self, batch: list[_WaitingSpool]) -> None:
+        """Insert `batch` in a group-committed transaction, then answer each spool. A task
+        of its own, so a caller that gives up (cancelled) cannot strand the others."""
+
+        async def insert(conn: aiosqlite.Connection) -> list[tuple[_WaitingSpool, int | StoreError]]:
+            if self._spools_waiting is batch:  # later spools start the next insert
+                self._spools_waiting = []
+            # Re-run as a whole when the shared transaction failed and is retried alone.
+            live = [w for w in batch if not w.future.done()]  # a caller that gave up: skipped
+            return list(zip(live, await _insert_intake(conn, [w.params for w in live]), strict=True))
+
+        try:
+            inserted = await self._group_commit(insert)
+        except BaseException as exc:
+            if self._spools_waiting is batch:
+                self._spools_waiting = []
+            error = exc if isinstance(exc, Exception) else StoreError(f"spool stopped: {type(exc).__name__}")
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for waiting, result in inserted:
+            if waiting.future.done():
+                continue
+            if isinstance(result, StoreError):
+                waiting.future.set_exception(result)
+            else:
+                waiting.future.set_result(result)
 
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
         """Spooled messages not yet applied, oldest first (ids greater than `after_id`).

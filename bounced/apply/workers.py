@@ -1,0 +1,87 @@
+"""Analysing batches of messages in worker processes, off the event loop's core.
+
+Parsing and classifying are pure CPU (about 1 ms a message): in the daemon's process they
+compete with the SMTP listener for one core. `Analyser` sends batches of at least
+`min_batch` messages to a `ProcessPoolExecutor` started lazily with the "forkserver" context
+(plain fork would copy a process that runs threads: aiosqlite's, the loop's executor), and
+runs smaller batches inline, so tests and a quiet daemon never pay the start-up.
+
+A worker that dies (killed, out of memory) breaks the pool: that batch is analysed inline,
+the pool is dropped and a new one is started for the next batch; a pool that cannot work at
+all (workers fail to start) is logged and the analyser stays inline. Nothing is lost, because
+analysing has no side effects: recording happens afterwards, in the daemon's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from bounced.apply.analyse import Analysis, analyse_many
+from bounced.config.classify import ClassifyConfig
+
+__all__ = ["Analyser"]
+
+log = logging.getLogger("bounced.apply")
+
+
+class Analyser:
+    def __init__(self, workers: int = 0, min_batch: int = 16) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        self.workers = workers
+        self.min_batch = min_batch
+        self.pool_batches = 0  # batches analysed in worker processes (tests, benchmarks)
+        self.broken_pools = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def analyse_all(self, raws: Sequence[bytes], classify_config: ClassifyConfig) -> list[Analysis]:
+        """One Analysis per message, in order."""
+        if self.workers == 0 or len(raws) < self.min_batch:
+            return analyse_many(raws, classify_config)
+        pool = self._pool_started()
+        loop = asyncio.get_running_loop()
+        size = -(-len(raws) // self.workers)  # one chunk per worker: one pickle round trip each
+        chunks = [list(raws[i : i + size]) for i in range(0, len(raws), size)]
+        try:
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, analyse_many, chunk, classify_config) for chunk in chunks)
+            )
+        except BrokenProcessPool as exc:
+            self.broken_pools += 1
+            log.warning("event=analyser_pool_broken error=%s; analysing this batch inline", exc)
+            self._discard(pool)
+            return analyse_many(raws, classify_config)
+        except Exception:
+            # The pool cannot work in this process at all (no worker could be started, e.g.
+            # an embedding program without a `__main__` guard; a result that does not
+            # pickle): analyse inline from now on rather than fail the same way every batch.
+            log.exception("event=analyser_pool_unusable; analysing inline from now on")
+            self.workers = 0
+            self._discard(pool)
+            return analyse_many(raws, classify_config)
+        self.pool_batches += 1
+        return [analysis for part in parts for analysis in part]
+
+    async def close(self) -> None:
+        """Stop the worker processes (waits for a batch in progress)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    def _pool_started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            log.info("event=analyser_pool_started workers=%d method=%s", self.workers, method)
+        return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)

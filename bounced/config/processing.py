@@ -1,0 +1,40 @@
+"""[processing]: how spooled bounces are applied (batching, worker processes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bounced.errors import ConfigError
+
+__all__ = ["ProcessingConfig"]
+
+_MAX_WORKERS = 64
+_MAX_BATCH_DELAY = 10.0
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    # Processes that parse and classify, off the listener's core (for batches of at least
+    # `pool_min_batch` messages); 0: always in the daemon's process. One per spare core.
+    workers: int = 1
+    pool_min_batch: int = 16
+    # Intake messages applied per store transaction (and fsync); also bounded by bytes.
+    batch_size: int = 200
+    # Seconds the processor lets a burst accumulate before taking its next window.
+    batch_delay: float = 0.05
+
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else "processing."
+        if not 0 <= self.workers <= _MAX_WORKERS:
+            raise ConfigError(
+                f"{prefix}workers", f"expected 0 (inline) to {_MAX_WORKERS} processes, got {self.workers!r}"
+            )
+        for name in ("pool_min_batch", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{prefix}{name}", f"expected a positive integer, got {getattr(self, name)!r}"
+                )
+        if not 0 <= self.batch_delay <= _MAX_BATCH_DELAY:
+            raise ConfigError(
+                f"{prefix}batch_delay", f"expected 0 to {_MAX_BATCH_DELAY} seconds, got {self.batch_delay!r}"
+            )

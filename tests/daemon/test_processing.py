@@ -1,0 +1,79 @@
+"""[processing]: batches applied through worker processes by the running daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from bounced.clock import FakeClock
+from bounced.config import Config, ProcessingConfig
+from bounced.config.loader import build
+from bounced.errors import ConfigError
+from bounced.model import IntakeState
+from bounced.store import open_store
+from tests.apply.bounce_messages import dsn
+from tests.harness import make_config, running_daemon, send_mail
+
+RCPT = ["b@bounces.example.com"]
+DOMAINS = {"domains": ["bounces.example.com"]}
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"workers": -1}, "processing.workers"),
+        ({"workers": 1000}, "processing.workers"),
+        ({"batch_size": 0}, "processing.batch_size"),
+        ({"pool_min_batch": 0}, "processing.pool_min_batch"),
+        ({"batch_delay": 60.0}, "processing.batch_delay"),
+        ({"workers": "two"}, "processing.workers"),
+    ],
+)
+def test_bad_processing_settings_name_the_key(section: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(Config, {"processing": section})
+    assert caught.value.key == key
+
+
+def test_defaults() -> None:
+    assert Config().processing == ProcessingConfig(
+        workers=1, pool_min_batch=16, batch_size=200, batch_delay=0.05
+    )
+
+
+async def test_a_backlog_is_applied_through_the_worker_pool_which_stops_with_the_daemon(
+    tmp_path: Path,
+) -> None:
+    config = make_config(
+        tmp_path,
+        smtp=DOMAINS,
+        verp={"unsigned_bounces": "suppress"},
+        processing={"workers": 1, "pool_min_batch": 4, "batch_size": 10},
+    )
+    store = await open_store(config.storage)
+    for i in range(25):  # pending at start: windows of 10, 10 and 5 go to the worker
+        raw = dsn(f"user{i}@example.org", "5.1.1", "550 5.1.1 User unknown", bounce_id=f"<{i}@mx>")
+        await store.spool(raw, "", RCPT, "192.0.2.1:25", FakeClock().now())
+    await store.close()
+    async with running_daemon(config) as d:
+        await d.drained(timeout=30)
+        # and a message over SMTP afterwards (a window of one: inline)
+        await send_mail(d.smtp_port, "", RCPT, dsn("late@example.org", "5.1.1", "550 5.1.1 User unknown"))
+        await d.drained()
+        counts = await d.store.intake_counts()
+        assert counts[IntakeState.APPLIED] == 26 and counts[IntakeState.PENDING] == 0
+        for address in ("user0@example.org", "user24@example.org", "late@example.org"):
+            assert await d.store.get_suppression(address) is not None
+        analyser = d.daemon.processor.analyser
+        assert analyser.pool_batches == 3 and analyser.broken_pools == 0
+        assert multiprocessing.active_children()
+    await asyncio.to_thread(_no_children_left)
+
+
+def _no_children_left() -> None:
+    for child in multiprocessing.active_children():
+        child.join(10)
+    assert multiprocessing.active_children() == []
