@@ -25,8 +25,15 @@ import re
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from bounced.classify.phrase_matcher import compile_alternation
 from bounced.classify.providers import provider_reason
-from bounced.classify.reasons import MAX_EXAMINED, REASON_PATTERNS, normalise_text, retry_after_seconds
+from bounced.classify.reason_table import REASON_TABLE
+from bounced.classify.reasons import (
+    MAX_EXAMINED,
+    first_rule,
+    normalise_text,
+    retry_after_seconds,
+)
 from bounced.classify.status import (
     find_reply_code,
     find_status,
@@ -114,7 +121,15 @@ _STRONG_STATUS: frozenset[Reason] = frozenset(
         Reason.REQUIREPTR,
     }
 )
-_NETWORK_TEXT = tuple(rule.pattern for rule in REASON_PATTERNS if rule.reason is Reason.NETWORKERROR)
+# Every networkerror section of the reason table as one pattern.
+_NETWORK_TEXT = compile_alternation(
+    [
+        fragment
+        for reason, _, fragments in REASON_TABLE
+        if reason is Reason.NETWORKERROR
+        for fragment in fragments
+    ]
+)
 # Where MTAs name the command a reply answered: Postfix "(in reply to RCPT TO command)",
 # Exim "after MAIL FROM", qmail "Connected to x but sender was rejected", DragonFly
 # "did not like our RCPT TO".
@@ -152,11 +167,16 @@ _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 
 def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
     """The reason for one failure from the parser's hint, the diagnostic text and codes."""
+    text = normalise_text(failure.diagnostic)
+    return _decide(failure, text, find_status(text) if text else None, provider_patterns)
+
+
+def _decide(failure: Failure, text: str, in_text: str | None, provider_patterns: bool) -> Reason:
+    """`decide_reason` over the normalised diagnostic and the status code found in it."""
     hint = (failure.reason_hint or "").strip().lower()
     if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
         return Reason(hint)
-    text = normalise_text(failure.diagnostic)
-    status = _specific_status(failure, text)
+    status = _specific_status(failure, in_text)
     if (
         provider_patterns
         and text
@@ -179,7 +199,7 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
     status_reason = reason_for_status(status)
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
         status_reason = None
-    rule = next((rule for rule in REASON_PATTERNS if rule.pattern.search(text)), None) if text else None
+    rule = first_rule(text)
     if rule is not None:
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
@@ -193,7 +213,7 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         if (
             first is Reason.HOSTUNKNOWN
             and (_TRANSIENT_LOOKUP.search(text) or status_class(status) == 4)
-            and any(pattern.search(text) for pattern in _NETWORK_TEXT)
+            and _NETWORK_TEXT.search(text)
         ):
             return Reason.NETWORKERROR  # "host not found, try again": the lookup failed
         if rule.generic and failure.action is Action.DELAYED:
@@ -228,16 +248,15 @@ def smtp_command(text: str) -> str | None:
     return None
 
 
-def _specific_status(failure: Failure, text: str) -> str | None:
+def _specific_status(failure: Failure, in_text: str | None) -> str | None:
     """The enhanced status to read a meaning from: the in-text one when it says more."""
-    in_text = find_status(text) if text else None
     dsn = normalise_status(failure.status)
     if in_text and (dsn is None or dsn.endswith(".0.0") or reason_for_status(dsn) is None):
         return in_text
     return dsn or in_text
 
 
-def _failure_class(failure: Failure, text: str) -> tuple[int | None, str]:
+def _failure_class(failure: Failure, text: str, in_text: str | None) -> tuple[int | None, str]:
     """(2/4/5 or None, which evidence decided) following the precedence in the docstring."""
     remote: list[tuple[int, str]] = []
     reply = failure.reply_code if reply_class(failure.reply_code) else None
@@ -245,7 +264,7 @@ def _failure_class(failure: Failure, text: str) -> tuple[int | None, str]:
         reply = find_reply_code(text)
     if (cls := reply_class(reply)) in (4, 5) or (cls == 2 and failure.action in _SUCCESS):
         remote.append((cls, "reply"))  # type: ignore[arg-type]
-    if text and (cls := status_class(find_status(text))) in (4, 5):
+    if (cls := status_class(in_text)) in (4, 5):
         remote.append((cls, "text-status"))
     for wanted in (4, 5, 2):
         for cls, source in remote:
@@ -290,8 +309,9 @@ def classify_failure(failure: Failure, message_type: MessageType, config: Classi
     elif message_type is MessageType.NONE:
         kind, reason, rule = BounceKind.NONE, Reason.UNDEFINED, "default:none"
     else:
-        reason = decide_reason(failure, config.provider_patterns)
-        cls, _source = _failure_class(failure, text)
+        in_text = find_status(text) if text else None  # once for both steps
+        reason = _decide(failure, text, in_text, config.provider_patterns)
+        cls, _source = _failure_class(failure, text, in_text)
         kind, rule = _kind_for(cls, reason, failure.action)
     for index, override in enumerate(config.overrides):
         if _override_matches(override, failure, reason, text):

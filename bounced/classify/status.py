@@ -78,10 +78,12 @@ STATUS_REASONS: dict[str, Reason] = {
 }
 
 # Not part of a longer dotted number: "RFC 2821 4.1.1.1" and "10.5.4.3" are not statuses.
-_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
+# Both start at the digit, checking what comes before it with a look-behind afterwards: a
+# pattern that opens with a look-behind or an alternation is tried at every position.
+_STATUS_RE = re.compile(r"([245])(?<![\d.].)\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
 # A reply code opens a line or follows "said:"/"reply:"; "550-5.1.1" continuation included.
 _REPLY_RE = re.compile(
-    r"(?:^|[\s:;(>\]\"'])([245][0-5]\d)(?=[\s\-.,:;)\]]|$)"
+    r"([245](?<![^\s:;(>\]\"'][245])[0-5]\d)(?=[\s\-.,:;)\]]|$)"
     r"(?![\s\-]*(?:sec|min|hour|day|byte|[kmg]b\b|messages|recipients|times))"
 )
 _EXAMINED = 4096  # codes sit at the start of a diagnostic; never scan megabytes for them
