@@ -142,12 +142,16 @@ class Processor:
                 delay = self.retry_delay if retry_pending else self.safety_poll
                 if store_failures:
                     delay = min(self.retry_delay * 2 ** (store_failures - 1), self.safety_poll)
+                waited_from = asyncio.get_running_loop().time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                if self.applied + self.failed > done_before and self.batch_delay and not self._stopping:
-                    # A burst: let the next window fill (one transaction and fsync for many
-                    # messages, big enough for the worker processes) instead of chasing each.
-                    await asyncio.sleep(self.batch_delay)
+                if self.applied + self.failed > done_before and not self._stopping:
+                    # A burst (woken again within batch_delay of a pass that did work): let
+                    # the next window fill (one transaction and fsync for many messages, big
+                    # enough for the worker processes) instead of chasing each message.
+                    waited = asyncio.get_running_loop().time() - waited_from
+                    if waited < self.batch_delay:
+                        await asyncio.sleep(self.batch_delay - waited)
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self._error = exc
