@@ -14,6 +14,7 @@ import pytest
 
 from bounced.apply import Analyser, AnalysisOutcome, analyse
 from bounced.apply.analyse import analyse_many
+from bounced.apply.workers import WORKER_NICENESS
 from bounced.config import ClassifyConfig
 from tests.apply.bounce_messages import arf, dsn, plain
 
@@ -72,6 +73,7 @@ async def test_the_pool_gives_what_inline_gives_over_the_corpus(corpus: Path) ->
 
 
 async def test_a_killed_worker_loses_nothing_and_the_pool_comes_back() -> None:
+    # (the workers also run at a lower CPU priority than the listener)
     raws = written_messages() * 20
     expected = analyse_many(raws, CONFIG)
     analyser = Analyser(workers=1, min_batch=2)
@@ -91,6 +93,8 @@ async def test_a_killed_worker_loses_nothing_and_the_pool_comes_back() -> None:
         # killed while idle: noticed at the next batch, same treatment
         [worker] = multiprocessing.active_children()
         assert worker.pid is not None
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, ours + WORKER_NICENESS)
         os.kill(worker.pid, signal.SIGKILL)
         await asyncio.to_thread(worker.join, 10)
         assert await analyser.analyse_all(raws, CONFIG) == expected
