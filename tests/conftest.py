@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from bounced.config.storage import StorageConfig
+from bounced.store import SQLiteStore, open_store
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -28,3 +32,13 @@ def corpus() -> Path:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "bounced.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    """A real SQLite store on a temporary file, opened through `open_store` (all migrations)."""
+    opened = await open_store(StorageConfig(path=str(db_path), busy_timeout=5.0))
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -8,7 +8,6 @@ Exit codes: 0 done / suppressed / found, 1 not suppressed / unknown / store prob
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import os
@@ -16,14 +15,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args
+from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.clock import SystemClock
-from bounced.errors import StoreError
 from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry, normalise_address
-from bounced.store import SQLiteStore, open_store
+from bounced.store import SQLiteStore
 
 __all__ = ["current_actor", "register"]
 
@@ -97,26 +94,9 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
         if hasattr(args, name) and not str(getattr(args, name)).strip():
             print(f"bounced: --{name} must not be empty", file=sys.stderr)
             return 2
-    path = config.storage.path
-    if needs_db and path != ":memory:" and not Path(path).exists():
-        print(
-            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
-            file=sys.stderr,
-        )
+    if needs_db and missing_database(config):
         return 1
-
-    async def main() -> int:
-        store = await open_store(config.storage)
-        try:
-            return await command(store, args)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"bounced: store error: {exc}", file=sys.stderr)
-        return 1
+    return run_with_store(config, lambda store: command(store, args))
 
 
 def _address_problem(email: str) -> str | None:

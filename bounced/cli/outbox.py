@@ -6,18 +6,15 @@ Exit codes: 0 done / found, 1 not found / no database / store problem, 2 bad usa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args
-from bounced.errors import StoreError
+from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.model import NonDelivery, ResendJob
-from bounced.store import SQLiteStore, open_store
+from bounced.store import SQLiteStore
 
 __all__ = ["parse_date", "register"]
 
@@ -62,26 +59,9 @@ def _common(parser: argparse.ArgumentParser, command: Command) -> None:
 
 def _run(args: argparse.Namespace, command: Command) -> int:
     config = config_from_args(args)
-    path = config.storage.path
-    if path != ":memory:" and not Path(path).exists():
-        print(
-            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
-            file=sys.stderr,
-        )
+    if missing_database(config):
         return 1
-
-    async def main() -> int:
-        store = await open_store(config.storage)
-        try:
-            return await command(store, args)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"bounced: store error: {exc}", file=sys.stderr)
-        return 1
+    return run_with_store(config, lambda store: command(store, args))
 
 
 def _when(value: datetime | None) -> str:
