@@ -15,6 +15,7 @@ analysing has no side effects: recording happens afterwards, in the daemon's pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -38,7 +39,9 @@ WORKER_NICENESS = 10
 
 def _lower_priority() -> None:
     """Worker initializer (top level: the forkserver imports it by name)."""
-    if hasattr(os, "nice"):
+    # A sandbox may forbid it (the unit's SystemCallFilter=~@resources denies setpriority):
+    # then the worker runs at normal priority rather than not at all.
+    with contextlib.suppress(OSError, AttributeError):
         os.nice(WORKER_NICENESS)
 
 
