@@ -17,5 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # raises ConfigError -> exit 2
+    if config.submission.enabled:
+        from bounced.submission.service import check_sending_config
+
+        check_sending_config(config)  # settings that must fit together when sending
     print(f"config ok: {config.source or 'built-in defaults'}")
     return 0
