@@ -37,6 +37,7 @@ from bounced.report.softbounce import (
     cached_describer,
     non_delivery_layout,
     non_delivery_values,
+    soft_bounce_cell_values,
     soft_bounce_layout,
     soft_bounce_values,
 )
@@ -161,6 +162,11 @@ async def produce_report(
         describe = cached_describer()
 
         async def soft_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
+            cell_batches = getattr(store, "soft_bounce_cell_batches", None)
+            if cell_batches is not None:  # the SQLite store: plain tuples, no object per row
+                async for cells in cell_batches(start, end, group_by, mailing_id):
+                    yield soft_bounce_cell_values(cells, describe)
+                return
             async for groups in store.soft_bounce_group_batches(start, end, group_by, mailing_id):
                 yield [soft_bounce_values(g, describe) for g in groups]
 

@@ -108,31 +108,49 @@ class TableWriter:
         self._stream.flush()
 
 
+def _csv_field(value: str | int) -> str:
+    """One CSV cell exactly as `csv.writer` (QUOTE_MINIMAL, doubled quotes) writes it, after
+    `csv_safe`; a few C-speed scans instead of the csv module's per-character loop."""
+    if value.__class__ is not str:
+        return "" if value is None else str(value)
+    if value[:1] in _FORMULA_STARTS:
+        value = "'" + value  # type: ignore[operator]
+    if '"' in value:  # type: ignore[operator]
+        return '"' + value.replace('"', '""') + '"'  # type: ignore[union-attr]
+    if "," in value or "\n" in value or "\r" in value:  # type: ignore[operator]
+        return '"' + value + '"'  # type: ignore[operator]
+    return value  # type: ignore[return-value]
+
+
 class CsvWriter:
     """RFC 4180: comma, double quotes, CRLF; UTF-8 with a BOM so Excel and LibreOffice read
-    non-ASCII text right. The last row is the total."""
+    non-ASCII text right. The last row is the total.
+
+    Rows are formatted in Python (`_csv_field`, byte for byte what `csv.writer` writes) and
+    each batch goes to the file as one encoded chunk: the csv module's per-character loop
+    was the slowest part of a month's 60 MB report."""
 
     def __init__(self, stream: IO[bytes], layout: ReportLayout) -> None:
-        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
+        self._stream = stream
         self._layout = layout
-        self._text.write("\ufeff")
-        self._csv = csv.writer(self._text, lineterminator="\r\n")
-        self._csv.writerow([c.title for c in layout.columns])
+        self._stream.write("\ufeff".encode())
+        self._write_with_csv([[c.title for c in layout.columns]])
+
+    def _write_with_csv(self, rows: Sequence[Sequence[str | int]]) -> None:
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        self._stream.write(buffer.getvalue().encode("utf-8"))
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        safe: list[Row] = []
-        for row in rows:
-            for value in row:  # almost no row needs it: check before copying
-                if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
-                    row = [csv_safe(v) for v in row]
-                    break
-            safe.append(row)
-        self._csv.writerows(safe)
+        if not rows:
+            return
+        field = _csv_field
+        text = "\r\n".join([",".join(map(field, row)) for row in rows])
+        self._stream.write((text + "\r\n").encode("utf-8"))
 
     def finish(self, total: int, row_count: int) -> None:
-        self._csv.writerow(_total_row(self._layout, total))
-        self._text.flush()
-        self._text.detach()  # the caller owns (and closes) the underlying stream
+        self._write_with_csv([_total_row(self._layout, total)])
+        self._stream.flush()
 
 
 class XlsxReportWriter:

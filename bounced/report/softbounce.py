@@ -6,9 +6,10 @@ Pure: no I/O. The store already counted (exactly) and sorted; this adds the huma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bounced.classify.soft_texts import describe_bounce_text
 from bounced.model import NonDelivery, ReportGrouping, SoftBounceGroup
@@ -22,6 +23,7 @@ __all__ = [
     "cached_describer",
     "non_delivery_layout",
     "non_delivery_values",
+    "soft_bounce_cell_values",
     "soft_bounce_layout",
     "soft_bounce_row",
     "soft_bounce_values",
@@ -126,6 +128,31 @@ def soft_bounce_values(group: SoftBounceGroup, describe: Describer) -> tuple[str
         reason_code,
         group.amount,
     )
+
+
+def soft_bounce_cell_values(
+    cells: Sequence[Sequence[Any]], describe: Describer
+) -> list[tuple[str | int, ...]]:
+    """`soft_bounce_values` for a batch of plain cells in `SoftBounceGroup`'s field order
+    (group, recipient domain, text key, amount, example, reply code, status, reason)."""
+    out = []
+    append = out.append
+    for group, domain, text_key, amount, example, reply_code, _status, reason in cells:
+        reason_code = reason or "undefined"
+        label, description = describe(text_key, reply_code, reason_code)
+        append(
+            (
+                group or UNKNOWN,
+                domain or UNKNOWN,
+                text_key,
+                example if example is not None else text_key,
+                label,
+                description,
+                reason_code,
+                amount,
+            )
+        )
+    return out
 
 
 def soft_bounce_row(group: SoftBounceGroup, describe: Describer) -> SoftBounceRow:

@@ -193,3 +193,47 @@ async def test_json_text_that_looks_like_json_stays_intact() -> None:
     doc = json.loads(out.getvalue())
     assert [r["bounce_text"] for r in doc["rows"]] == ['x}, {"y": 1'] * 3
     assert doc["rows"][0]["example"] == "ex\n}, {" and doc["total"] == 6
+
+
+def test_csv_rows_byte_for_byte_as_csv_module() -> None:
+    """The fast row formatting writes exactly what csv.writer writes (after csv_safe)."""
+    layout = soft_bounce_layout(ReportGrouping.FROM_DOMAIN)
+    tricky = [
+        "",
+        " ",
+        "a,b",
+        'say "hi"',
+        '"',
+        "line\nbreak",
+        "cr\rhere",
+        "crlf\r\n",
+        "=1+2",
+        "+x",
+        "-",
+        "@a",
+        "\tx",
+        "\rx",
+        "tab\tinside",
+        "ü ñ 日本",
+        "'quoted'",
+        "a;b",
+        "x" * 5000,
+        '=",\n',
+    ]
+    rows: list[tuple[str | int, ...]] = []
+    for i, text in enumerate(tricky):
+        rows.append((text, "example.org", text, text[::-1], "Label", "desc, with comma", "greylisted", i))
+        rows.append(("g", text, "t", "e", text, text, text, 0))
+    fast = io.BytesIO()
+    writer = CsvWriter(fast, layout)
+    writer.write_rows(rows[:7])
+    writer.write_rows([])
+    writer.write_rows(rows[7:])
+    writer.finish(123, len(rows))
+    expected = io.StringIO(newline="")
+    expected.write("\ufeff")
+    plain = csv.writer(expected, lineterminator="\r\n")
+    plain.writerow([c.title for c in layout.columns])
+    plain.writerows([[csv_safe(v) for v in row] for row in rows])
+    plain.writerow(["Total", "", "", "", "", "", "", 123])
+    assert fast.getvalue() == expected.getvalue().encode("utf-8")
