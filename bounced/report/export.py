@@ -144,9 +144,21 @@ class CsvWriter:
     def write_rows(self, rows: Sequence[Row]) -> None:
         if not rows:
             return
-        field = _csv_field
-        text = "\r\n".join([",".join(map(field, row)) for row in rows])
-        self._stream.write((text + "\r\n").encode("utf-8"))
+        # Within a batch the same group, text, label and description recur on many rows:
+        # each distinct cell is formatted once (the cache lives for this batch only).
+        done: dict[str | int, str] = {}
+        get, field = done.get, _csv_field
+        lines = []
+        for row in rows:
+            cells = []
+            for value in row:
+                cell = get(value)
+                if cell is None:
+                    cell = done[value] = field(value)
+                cells.append(cell)
+            lines.append(",".join(cells))
+        lines.append("")
+        self._stream.write("\r\n".join(lines).encode("utf-8"))
 
     def finish(self, total: int, row_count: int) -> None:
         self._write_with_csv([_total_row(self._layout, total)])
