@@ -31,6 +31,7 @@ __all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
 DAY_MICROS = 86_400 * 1_000_000
 _FETCH = 2000
 _PREFETCH_THREADS = 8  # concurrent readers warming the text rows' pages (see _TextPrefetch)
+_PREFETCH_SPAN = 28 * 86_400 * 1_000_000  # periods from four weeks up (all mailings) use them
 _CACHE_KIB = 64 * 1024  # page cache and sorter memory of a report connection
 _EPOCH_DAY = date(1970, 1, 1)
 _GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
@@ -138,8 +139,8 @@ class _TextPrefetch:
     triggers between millions of events, so their pages lie scattered over the whole file,
     and one query reads them one random page at a time: cold, that was half the report
     (1.1-1.4 s for a month). Several readers at once keep the disk busy (the same pages in
-    ~0.2-0.3 s); the query then finds them in the OS page cache. Only used for periods with
-    a whole month (whose cells refer to most text rows anyway); warm, it costs ~0.1 s of CPU
+    ~0.2-0.3 s); the query then finds them in the OS page cache. Only used for periods of four
+    weeks or more (whose cells refer to most text rows anyway); warm, it costs ~0.1 s of CPU
     on another core. It reads nothing the report does not read and holds no data: each
     connection's cache is 1 MiB."""
 
@@ -258,7 +259,7 @@ class ReportMixin(SQLiteConnection):
             plan, _GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
         )
         prefetch = None
-        if mailing_id is None and plan.months is not None and self._path != ":memory:":
+        if mailing_id is None and end_us - start_us >= _PREFETCH_SPAN and self._path != ":memory:":
             prefetch = _TextPrefetch(self._path)
             prefetch.start()
         try:
