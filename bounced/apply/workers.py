@@ -20,6 +20,8 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,12 +39,27 @@ log = logging.getLogger("bounced.apply")
 WORKER_NICENESS = 10
 
 
-def _lower_priority() -> None:
+def _init_worker(daemon_pid: int) -> None:
     """Worker initializer (top level: the forkserver imports it by name)."""
     # A sandbox may forbid it (the unit's SystemCallFilter=~@resources denies setpriority):
     # then the worker runs at normal priority rather than not at all.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(WORKER_NICENESS)
+    # Workers are children of the forkserver, not of the daemon, and keep the forkserver
+    # alive: if the daemon dies without shutting the pool down (SIGKILL, OOM), nothing would
+    # ever end them. Each worker watches the daemon and exits when it is gone.
+    threading.Thread(target=_exit_with, args=(daemon_pid,), name="daemon-watch", daemon=True).start()
+
+
+def _exit_with(daemon_pid: int, interval: float = 1.0) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            os.kill(daemon_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass  # exists, owned by someone else: still there
 
 
 class Analyser:
@@ -93,7 +110,10 @@ class Analyser:
         if self._pool is None:
             method = "forkserver" if sys.platform.startswith("linux") else "spawn"
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context(method), initializer=_lower_priority
+                self.workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
             log.info("event=analyser_pool_started workers=%d method=%s", self.workers, method)
         return self._pool

@@ -117,7 +117,26 @@ def hard_bounce_for(i: int) -> bytes:
     return HARD.replace(b"jane.doe@example.org", f"user{i}@example.org".encode())
 
 
+async def no_process_writes_to(log: Path, timeout: float) -> bool:
+    """True once no process has `log` as its stderr (children of a killed daemon included)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        holders = []
+        for fd2 in Path("/proc").glob("[0-9]*/fd/2"):
+            try:
+                if os.readlink(fd2) == str(log):
+                    holders.append(fd2.parent.parent.name)
+            except OSError:
+                continue  # the process ended meanwhile
+        if not holders:
+            return True
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+
+
 async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(serve: ServeProcess) -> None:
+    serve.write_config("[processing]\npool_min_batch = 1\n")  # analysis in worker processes
     await serve.start()
     total, connections = 200, 10
     ids: list[int] = []
@@ -132,6 +151,10 @@ async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(ser
     await asyncio.gather(*(one_connection(c) for c in range(connections)))
     assert await serve.signal(signal.SIGKILL) == -signal.SIGKILL
     assert len(set(ids)) == total  # every message got its own 250 and id
+    # The killed daemon's analysis workers (and their forkserver) end by themselves.
+    killed_log = serve.tmp_path / f"stderr.{serve.runs}.log"
+    assert "analyser_pool_started" in killed_log.read_text()
+    assert await no_process_writes_to(killed_log, timeout=10)
     store = await open_store(StorageConfig(path=str(serve.db)))
     try:
         at_kill = await store.intake_counts()
