@@ -23,7 +23,7 @@ from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
 from bounced.store.base import IntakeStore
 
-__all__ = ["BounceHandler", "Listener", "domain_accepted", "make_tls_context"]
+__all__ = ["BounceHandler", "Listener", "domain_accepted", "make_tls_context", "message_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,12 @@ class BounceHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content
-        if raw is None:
-            raw = envelope.content if isinstance(envelope.content, bytes) else b""
+        raw = message_bytes(envelope)
         self.in_flight += 1
         self._idle.clear()
         try:
             intake_id = await self.store.spool(
-                bytes(raw),
+                raw,
                 _reverse_path(envelope.mail_from),
                 tuple(envelope.rcpt_tos),
                 _peer_text(session.peer),
@@ -119,6 +117,14 @@ class BounceHandler:
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+
+def message_bytes(envelope: Envelope) -> bytes:
+    """The message exactly as received (aiosmtpd keeps it in `original_content`)."""
+    raw = envelope.original_content
+    if raw is None:
+        raw = envelope.content if isinstance(envelope.content, bytes) else b""
+    return bytes(raw)
 
 
 def make_tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:

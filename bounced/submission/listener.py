@@ -28,6 +28,7 @@ from bounced.clock import Clock
 from bounced.config import Config
 from bounced.config.smtp import is_loopback_host
 from bounced.errors import ConfigError
+from bounced.intake.listener import message_bytes
 from bounced.logfmt import kv
 from bounced.model import address_domain, normalise_address
 from bounced.store.base import Store
@@ -97,10 +98,7 @@ class SubmissionHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content
-        if raw is None:
-            raw = envelope.content if isinstance(envelope.content, bytes) else b""
-        raw = bytes(raw)
+        raw = message_bytes(envelope)
         cfg = self.config()
         mailing_id, from_domain, message_id = message_facts(raw)
         ips = cfg.pools.ips_for(from_domain)

@@ -7,7 +7,6 @@ the workbook must match, and hard bounces, auto-replies and complaints must not 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import random
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import openpyxl
 
-from bounced.cli import main as cli_main
 from tests.harness import make_config, running_daemon, send_mail
+from tests.report.cli_runner import report_runner
 
 RCPT = ["b@bounces.example.com"]
 FROM_DOMAINS = ["shop.example.com", "bank.example.net", "club.example.org", None]
@@ -194,19 +193,7 @@ async def test_report_counts_every_soft_bounce_exactly(tmp_path: Path) -> None:
     traffic = build_traffic()
     assert traffic.not_counted >= 7 and sum(traffic.by_domain.values()) > 30
     config = make_config(tmp_path, smtp={"domains": ["bounces.example.com"]})
-    toml = tmp_path / "bounced.toml"
-    toml.write_text(f'[storage]\npath = "{config.storage.path}"\n', encoding="utf-8")
-    today = datetime.now(UTC).date()
-    period = [
-        "--from",
-        (today - timedelta(days=1)).isoformat(),
-        "--to",
-        (today + timedelta(days=2)).isoformat(),
-    ]
-
-    async def report(*options: str) -> None:
-        argv = ["report", "--config", str(toml), *period, *options]
-        assert await asyncio.to_thread(cli_main, argv) == 0
+    report = report_runner(tmp_path, config)
 
     async with running_daemon(config) as d:
         for raw in traffic.messages:

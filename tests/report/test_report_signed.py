@@ -7,18 +7,16 @@ not from the returned headers (which here name the wrong domain on purpose).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bounced.cli import main as cli_main
 from tests.harness import running_daemon, send_mail
+from tests.report.cli_runner import report_runner
 from tests.submission.nexthop import NextHop
 from tests.submission.test_bounces_by_mail import dsn
 from tests.submission.test_sending_flow import outbound, sending_config
@@ -67,15 +65,7 @@ async def test_report_by_ip_and_from_domain_from_signed_bounces(tmp_path: Path, 
         by_ip[(IPS[sender], domain, TEXTS[text][2])] += times
         by_domain[(sender, domain, TEXTS[text][2])] += times
 
-    toml = tmp_path / "bounced.toml"
-    toml.write_text(f'[storage]\npath = "{config.storage.path}"\n', encoding="utf-8")
-    today = datetime.now(UTC).date()
-    period = [
-        "--from",
-        (today - timedelta(days=1)).isoformat(),
-        "--to",
-        (today + timedelta(days=2)).isoformat(),
-    ]
+    report = report_runner(tmp_path, config)
 
     async with running_daemon(config) as d:
         for i, (sender, rcpt, _, _) in enumerate(plan):
@@ -96,6 +86,5 @@ async def test_report_by_ip_and_from_domain_from_signed_bounces(tmp_path: Path, 
 
         for group_by, expected in (("ip", by_ip), ("from-domain", by_domain)):
             out = tmp_path / f"{group_by}.csv"
-            argv = ["report", "--config", str(toml), *period, "--group-by", group_by, "--format", "csv"]
-            assert await asyncio.to_thread(cli_main, [*argv, "--output", str(out)]) == 0
+            await report("--group-by", group_by, "--format", "csv", "--output", str(out))
             assert _cells(out) == expected
