@@ -7,8 +7,11 @@ Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
+from typing import Any, TypeVar
 
 __all__ = [
     "Action",
@@ -150,9 +153,33 @@ def address_domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+_T = TypeVar("_T")
+
+
+def pickled_by_constructor(cls: type[_T]) -> type[_T]:
+    """Class decorator (outermost, after `@dataclass`): pickle as `cls(*field values)`.
+
+    Slots dataclasses otherwise pickle through dataclasses' generic `__getstate__` /
+    `__setstate__`, which call `fields()` for every object: the analysis results that
+    worker processes send to the daemon (`bounced.apply.workers`) unpickled twice as
+    slowly, on the process that also answers SMTP. Every field stays included.
+    """
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if len(names) < 2 or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
+        raise TypeError(f"{cls.__name__}: needs two or more init fields")
+    values: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
+
+
 # --- parse output -------------------------------------------------------------------
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class OriginalMessage:
     """What the returned original message (or its headers) tells."""
@@ -170,6 +197,7 @@ class OriginalMessage:
         return self.return_path.rpartition("@")[0] or None
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Failure:
     """One recipient reported by one bounce message (before classification)."""
@@ -196,6 +224,7 @@ class MessageType(enum.StrEnum):
     NONE = "none"
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     message_type: MessageType
@@ -211,6 +240,7 @@ class ParsedMessage:
 # --- classification -----------------------------------------------------------------
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Classification:
     kind: BounceKind
@@ -219,6 +249,7 @@ class Classification:
     rule: str | None = None  # which rule decided, for logs ("default:4xx", "override[2]")
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class ClassifiedFailure:
     failure: Failure
@@ -288,6 +319,10 @@ class BounceEvent:
     # False for unsigned bounces under the safe default, and for every soft/blocked event.
     suppress: bool = False
     id: int | None = None
+    # The report's grouping key of `diagnostic` (report.bounce_text.normalise_bounce_text),
+    # computed with the analysis in a worker process so the daemon's process does not;
+    # None: the store computes it. Not part of the event's identity (equality, repr).
+    text_key: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def recipient_domain(self) -> str:

@@ -1,7 +1,10 @@
 """The pure half of applying a bounce: is it mail, what does it say, how is it classified.
 
 `analyse(raw, classify_config)` takes bytes and returns a value, touching no store, clock or
-loop, so it can run in a worker process (`bounced.apply.workers`); the result pickles.
+loop, so it can run in a worker process (`bounced.apply.workers`); the result pickles
+(cheaply: `pickled_by_constructor`). What policy derives from the message alone is computed
+here too, off the daemon's process (`policy.precompute`: each failure's report text key, the
+original's From domain).
 Content never makes it raise: input that is not mail is `unparseable`, and a parser or
 classifier crash is `crashed` (the message is quarantined for a human, since a pure step
 fails the same way every time).
@@ -15,10 +18,11 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bounced.apply.policy import Precomputed, precompute
 from bounced.classify import classify_message
 from bounced.config.classify import ClassifyConfig
 from bounced.errors import ParseError
-from bounced.model import ClassifiedFailure, ParsedMessage
+from bounced.model import ClassifiedFailure, ParsedMessage, pickled_by_constructor
 from bounced.parse import parse_message
 
 __all__ = ["Analysis", "AnalysisOutcome", "analyse", "analyse_many", "bounce_message_id", "looks_like_mail"]
@@ -35,6 +39,7 @@ class AnalysisOutcome(enum.StrEnum):
     CRASHED = "crashed"  # the parser or classifier raised: a bug, quarantine the message
 
 
+@pickled_by_constructor
 @dataclass(frozen=True, slots=True)
 class Analysis:
     outcome: AnalysisOutcome
@@ -44,6 +49,7 @@ class Analysis:
     error: str | None = None  # why unparseable, or what crashed
     stage: str | None = None  # "parse" or "classify" when crashed
     trace: str | None = None  # the crash's traceback, for the log of the process that records it
+    precomputed: Precomputed | None = None  # policy.precompute(classified, parsed)
 
 
 def looks_like_mail(raw: bytes) -> bool:
@@ -75,9 +81,12 @@ def analyse(raw: bytes, classify_config: ClassifyConfig) -> Analysis:
         return _crashed("parse", exc)
     try:
         classified = tuple(classify_message(parsed, classify_config))
-    except Exception as exc:  # a classifier bug, same treatment
+        precomputed = precompute(classified, parsed)
+    except Exception as exc:  # a classifier (or normaliser) bug, same treatment
         return _crashed("classify", exc)
-    return Analysis(AnalysisOutcome.PARSED, parsed, classified, bounce_message_id(raw))
+    return Analysis(
+        AnalysisOutcome.PARSED, parsed, classified, bounce_message_id(raw), precomputed=precomputed
+    )
 
 
 def analyse_many(raws: Sequence[bytes], classify_config: ClassifyConfig) -> list[Analysis]:

@@ -124,6 +124,7 @@ async def _plan(
         config.verp.unsigned_bounces,
         intake.received_at,
         intake.id,
+        analysis.precomputed,
     )
     recording = IntakeRecording(
         intake.id, tuple(events), message_type=message_type, bounce_id=analysis.bounce_id

@@ -15,6 +15,7 @@ from the returned message's X-Mailing-ID and from-domain from its From header.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from typing import Literal
@@ -27,9 +28,11 @@ from bounced.model import (
     ParsedMessage,
     address_domain,
     normalise_address,
+    pickled_by_constructor,
 )
+from bounced.report.bounce_text import normalise_bounce_text
 
-__all__ = ["SUPPRESSING_KINDS", "UnsignedPolicy", "counted_index", "plan_events"]
+__all__ = ["SUPPRESSING_KINDS", "Precomputed", "UnsignedPolicy", "counted_index", "plan_events", "precompute"]
 
 UnsignedPolicy = Literal["record", "suppress"]
 SUPPRESSING_KINDS = frozenset({BounceKind.HARD, BounceKind.COMPLAINT})
@@ -55,6 +58,24 @@ def _from_domain(from_header: str | None) -> str | None:
     return address_domain(normalise_address(address)) if "@" in address else None
 
 
+@pickled_by_constructor
+@dataclass(frozen=True, slots=True)
+class Precomputed:
+    """What `plan_events` derives from the message alone (not from the attribution, which
+    needs the store): computed with the analysis, in a worker process, so the daemon's
+    process does not normalise texts or parse From headers."""
+
+    text_keys: tuple[str, ...]  # per classified failure: the report's key (normalised text)
+    from_domain: str | None  # of the returned original's From
+
+
+def precompute(classified: Sequence[ClassifiedFailure], parsed: ParsedMessage) -> Precomputed:
+    return Precomputed(
+        tuple(normalise_bounce_text(c.failure.diagnostic, c.failure.reply_code) for c in classified),
+        _from_domain(parsed.original.from_address),
+    )
+
+
 def plan_events(
     classified: list[ClassifiedFailure],
     parsed: ParsedMessage,
@@ -62,13 +83,21 @@ def plan_events(
     unsigned_policy: str,
     received_at: datetime,
     intake_id: int | None,
+    precomputed: Precomputed | None = None,
 ) -> list[BounceEvent]:
-    """One BounceEvent per classified failure, with `suppress` decided."""
+    """One BounceEvent per classified failure, with `suppress` decided. `precomputed`:
+    `precompute(classified, parsed)`, done earlier (else the From domain is parsed here
+    and the store computes the text keys)."""
     if unsigned_policy not in ("record", "suppress"):
         raise ValueError(f"verp.unsigned_bounces: expected 'record' or 'suppress', got {unsigned_policy!r}")
+    if precomputed is not None and len(precomputed.text_keys) != len(classified):
+        raise ValueError(f"{len(precomputed.text_keys)} text keys for {len(classified)} failures")
     original = parsed.original
     own_mailing_id = original.mailing_id
-    own_from_domain = _from_domain(original.from_address)
+    if precomputed is None:
+        own_from_domain, text_keys = _from_domain(original.from_address), None
+    else:
+        own_from_domain, text_keys = precomputed.from_domain, precomputed.text_keys
     signed = attribution is not None and attribution.signed
     counted = counted_index(classified, attribution.recipient) if attribution is not None and signed else None
 
@@ -117,6 +146,7 @@ def plan_events(
                 signed=is_signed,
                 source="mail",
                 suppress=suppress,
+                text_key=None if text_keys is None else text_keys[index],
             )
         )
     return events

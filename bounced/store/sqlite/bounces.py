@@ -23,6 +23,7 @@ from bounced.model import (
     ResendState,
     normalise_address,
 )
+from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
 
@@ -66,12 +67,15 @@ ON CONFLICT (address) DO UPDATE SET
 
 
 def text_key_for(diagnostic: str, reply_code: int | None) -> str:
-    """The report's grouping key for a diagnostic (C's normaliser; raw text until it exists)."""
-    try:
-        from bounced.report.bounce_text import normalise_bounce_text
-    except ImportError:
-        return " ".join(diagnostic.split())
+    """The report's grouping key for a diagnostic."""
     return normalise_bounce_text(diagnostic, reply_code)
+
+
+def _text_key(event: BounceEvent) -> str:
+    # Events from apply carry the key, computed in a worker process with the analysis; the
+    # others (the next hop's synchronous replies) are normalised here.
+    key = event.text_key
+    return text_key_for(event.diagnostic, event.reply_code) if key is None else key
 
 
 def dedup_key(event: BounceEvent, recipient: str, bounce_identity: str | None) -> str | None:
@@ -218,9 +222,7 @@ class BouncesMixin(SQLiteConnection):
         transaction holding the write lock, so the ids read back are this batch's."""
         now_us = to_micros(now)
         planned = [
-            (index, event, text_key_for(event.diagnostic, event.reply_code))
-            for index, item in enumerate(items)
-            for event in item.events
+            (index, event, _text_key(event)) for index, item in enumerate(items) for event in item.events
         ]
         marks = [
             (
