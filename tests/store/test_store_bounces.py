@@ -228,3 +228,18 @@ async def test_store_errors_are_store_errors(store: SQLiteStore) -> None:
         await store.record_events(999, [replace(event, intake_id=999)], NOW)  # no such intake
     assert await store.events_for("rae@example.org") == []
     assert len(await store.record_events(None, [event], NOW)) == 1  # the writer is still usable
+
+
+async def test_text_key_given_with_the_event_is_stored_else_computed(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    # apply sends the key computed with the analysis (in a worker process); others send none
+    given = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, text_key="452 precomputed")
+    plain = _event(
+        "per@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, diagnostic="452 Mailbox full (ola@x.org)"
+    )
+    await store.record_events(None, [given, plain], NOW)
+    with sqlite3.connect(db_path) as conn:
+        keys = dict(conn.execute("SELECT recipient, text_key FROM bounce_events").fetchall())
+    assert keys == {"ola@example.org": "452 precomputed", "per@example.org": "452 Mailbox full (<EMAIL>)"}
+    assert given == replace(given, text_key=None)  # not part of the event's identity
