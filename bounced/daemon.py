@@ -16,6 +16,7 @@ from typing import Any
 from bounced.clock import Clock, SystemClock
 from bounced.config import Config, load_config
 from bounced.errors import ConfigError
+from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import kv, set_level
 from bounced.pipeline import Processor
@@ -34,7 +35,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self._store: Store | None = None
         self._processor: Processor | None = None
-        self._listener: Listener | None = None
+        self._listener: Listener | AcceptorPool | None = None
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
         self._reload_lock = asyncio.Lock()
 
@@ -87,8 +88,14 @@ class Daemon:
                 attributor = self._sending.attributor
             self._processor = Processor(self._store, self.config, self.clock, attributor)
             await self._processor.start()
-            handler = BounceHandler(self._store, self.clock, self._smtp_settings, self._processor.wake)
-            self._listener = Listener(handler, self._smtp_settings)
+            if self.config.smtp.acceptors:
+                self._listener = AcceptorPool(
+                    self.config.smtp.acceptors, self._smtp_settings, self._log_level,
+                    self._store, self.clock, self._processor.wake,
+                )  # fmt: skip
+            else:
+                handler = BounceHandler(self._store, self.clock, self._smtp_settings, self._processor.wake)
+                self._listener = Listener(handler, self._smtp_settings)
             await self._listener.start()
         except BaseException:
             await self._shutdown_parts()
@@ -152,6 +159,8 @@ class Daemon:
         self.config = new
         if self._processor is not None:
             self._processor.update_config(new)
+        if isinstance(self._listener, AcceptorPool):
+            self._listener.reload()
         log.info("reloaded", extra=kv(source=source))
         return True
 
@@ -162,9 +171,9 @@ class Daemon:
         for section in ("storage", "submission", "processing"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
-        bound = ("listen", "tls_cert", "tls_key")
+        bound = ("listen", "tls_cert", "tls_key", "acceptors")
         if any(getattr(new.smtp, k) != getattr(old.smtp, k) for k in bound):
-            log.warning("reload: smtp.listen/tls_cert/tls_key changed; take effect after a restart")
+            log.warning("reload: smtp.listen/tls_cert/tls_key/acceptors changed; take effect after a restart")
         smtp = replace(new.smtp, **{k: getattr(old.smtp, k) for k in bound})
         smtp.validate("smtp")
         return replace(
@@ -173,6 +182,9 @@ class Daemon:
 
     def _smtp_settings(self) -> Any:
         return self.config.smtp
+
+    def _log_level(self) -> str:
+        return self.config.log.level
 
 
 async def serve(config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> int:

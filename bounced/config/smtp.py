@@ -9,6 +9,8 @@ from bounced.errors import ConfigError
 
 __all__ = ["SmtpConfig", "is_loopback_host", "split_host_port"]
 
+_MAX_ACCEPTORS = 64
+
 
 def split_host_port(key: str, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
@@ -41,6 +43,9 @@ class SmtpConfig:
     shutdown_grace: float = 10.0  # seconds stop waits for sessions in the middle of DATA
     tls_cert: str | None = None  # PEM certificate chain; with tls_key enables STARTTLS
     tls_key: str | None = None
+    # Processes that run the SMTP sessions (each takes its share of max_connections); the
+    # daemon's own process keeps the database. 0: sessions in the daemon's process.
+    acceptors: int = 0
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -58,6 +63,11 @@ class SmtpConfig:
         for name in ("max_message_size", "max_recipients", "max_connections"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{prefix}{name}", "expected a positive integer")
+        if not 0 <= self.acceptors <= _MAX_ACCEPTORS:
+            raise ConfigError(
+                f"{prefix}acceptors",
+                f"expected 0 (in the daemon) to {_MAX_ACCEPTORS} processes, got {self.acceptors!r}",
+            )
         for name in ("idle_timeout", "data_timeout", "shutdown_grace"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{prefix}{name}", "expected a positive number of seconds")

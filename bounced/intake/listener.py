@@ -11,8 +11,9 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -21,11 +22,19 @@ from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
 from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
-from bounced.store.base import IntakeStore
 
-__all__ = ["BounceHandler", "Listener", "domain_accepted", "make_tls_context", "message_bytes"]
+__all__ = ["BounceHandler", "Listener", "Spool", "domain_accepted", "make_tls_context", "message_bytes"]
 
 log = logging.getLogger(__name__)
+
+
+class Spool(Protocol):
+    """Where the handler makes a message durable: the store itself, or, in an acceptor
+    process, the link to the daemon that owns the store (`bounced.intake.acceptor`)."""
+
+    async def spool(
+        self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
+    ) -> int: ...
 
 
 def domain_accepted(address: str, domains: tuple[str, ...]) -> bool:
@@ -61,7 +70,7 @@ class BounceHandler:
 
     def __init__(
         self,
-        store: IntakeStore,
+        store: Spool,
         clock: Clock,
         settings: Callable[[], SmtpConfig],
         on_spooled: Callable[[int], None],
@@ -147,7 +156,8 @@ class Listener:
         self.connections: set[BounceSMTP] = set()
         self._server: asyncio.Server | None = None
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on `smtp.listen`, or on `sock`, a listening socket bound by the daemon."""
         cfg = self.settings()
         host, port = cfg.host_port
         if not cfg.domains and not is_loopback_host(host):
@@ -179,7 +189,10 @@ class Listener:
                 built_for = current
             return template.clone()
 
-        self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
+        if sock is not None:
+            self._server = await loop.create_server(factory, sock=sock)
+        else:
+            self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
 
     @property
     def port(self) -> int:

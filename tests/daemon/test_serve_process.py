@@ -50,8 +50,9 @@ class NotifySocket:
 
 
 class ServeProcess:
-    def __init__(self, tmp_path: Path, extra_config: str = "") -> None:
+    def __init__(self, tmp_path: Path, extra_config: str = "", acceptors: int = 0) -> None:
         self.tmp_path = tmp_path
+        self.acceptors = acceptors
         self.port = free_port()
         self.db = tmp_path / "bounced.sqlite3"
         self.config = tmp_path / "bounced.toml"
@@ -63,6 +64,7 @@ class ServeProcess:
     def write_config(self, extra: str = "") -> None:
         self.config.write_text(
             f'[smtp]\nlisten = "127.0.0.1:{self.port}"\ndomains = ["bounces.example.com"]\n'
+            f"acceptors = {self.acceptors}\n"
             f'[storage]\npath = "{self.db}"\n[verp]\nunsigned_bounces = "suppress"\n{extra}'
         )
 
@@ -93,8 +95,8 @@ class ServeProcess:
 
 
 @pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    process = ServeProcess(tmp_path)
+async def serve(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[ServeProcess]:
+    process = ServeProcess(tmp_path, acceptors=getattr(request, "param", 0))
     yield process
     await process.close()
 
@@ -135,6 +137,7 @@ async def no_process_writes_to(log: Path, timeout: float) -> bool:
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("serve", [0, 2], indirect=True, ids=["in-process", "2-acceptors"])
 async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(serve: ServeProcess) -> None:
     serve.write_config("[processing]\npool_min_batch = 1\n")  # analysis in worker processes
     await serve.start()
@@ -151,7 +154,8 @@ async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(ser
     await asyncio.gather(*(one_connection(c) for c in range(connections)))
     assert await serve.signal(signal.SIGKILL) == -signal.SIGKILL
     assert len(set(ids)) == total  # every message got its own 250 and id
-    # The killed daemon's analysis workers (and their forkserver) end by themselves.
+    # The killed daemon's analysis workers (and their forkserver), and its acceptors, end by
+    # themselves.
     killed_log = serve.tmp_path / f"stderr.{serve.runs}.log"
     assert "analyser_pool_started" in killed_log.read_text()
     assert await no_process_writes_to(killed_log, timeout=10)
@@ -178,6 +182,7 @@ async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(ser
     assert await serve.signal(signal.SIGTERM) == 0
 
 
+@pytest.mark.parametrize("serve", [0, 2], indirect=True, ids=["in-process", "2-acceptors"])
 async def test_sigterm_stops_gracefully_with_exit_0(serve: ServeProcess) -> None:
     await serve.start()
     await send_mail(serve.port, "", RCPT, HARD)
@@ -257,3 +262,37 @@ async def test_database_in_a_missing_directory_exits_1_with_a_clear_message(tmp_
     code, out = await run_cli("serve", "--config", str(path))
     assert code == 1
     assert "cannot start" in out and "does not exist" in out
+
+
+def acceptor_pids(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"bounced.intake.acceptor" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.parametrize("serve", [2], indirect=True, ids=["2-acceptors"])
+async def test_sigterm_to_the_whole_cgroup_stops_cleanly(serve: ServeProcess) -> None:
+    """systemd's stop signals every process of the unit at once, acceptors included."""
+    await serve.start()
+    assert serve.proc is not None
+    children = acceptor_pids(serve.proc.pid)
+    assert len(children) == 2
+    await send_mail(serve.port, "", RCPT, HARD)
+    for pid in children:
+        os.kill(pid, signal.SIGTERM)
+    async with asyncio.timeout(10):  # the worst order: the acceptors are gone first
+        while acceptor_pids(serve.proc.pid):
+            await asyncio.sleep(0.02)
+    assert await serve.signal(signal.SIGTERM) == 0
+    assert "msg=stopped" in serve.stderr()
+    assert "acceptor exited; starting another" not in serve.stderr()
+    assert await no_process_writes_to(serve.tmp_path / f"stderr.{serve.runs}.log", timeout=10)
+    counts = await wait_until_applied(serve.db, 1)
+    assert sum(counts.values()) == 1

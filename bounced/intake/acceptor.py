@@ -1,0 +1,150 @@
+"""An acceptor process: SMTP sessions on the daemon's listening socket; each message is handed
+to the daemon, which commits it, and the client gets 250 only once that commit is on disk.
+
+Started by `bounced.intake.acceptor_pool.AcceptorPool` as
+`python -m bounced.intake.acceptor LISTEN_FD LINK_FD`; the first frame on the link is its
+config. Sessions are where an MX spends its CPU (aiosmtpd is Python), so several of these
+use several cores while one process keeps the single SQLite writer and its grouped commits.
+It stops when told to, on SIGTERM/SIGINT (systemd signals the whole cgroup), and when the
+link closes (the daemon is gone: nothing could be made durable any more, so no session may
+go on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from bounced.clock import SystemClock
+from bounced.config.smtp import SmtpConfig
+from bounced.errors import SpoolError
+from bounced.intake.link import LinkClosed, read_frame, write_frame
+from bounced.intake.listener import BounceHandler, Listener
+from bounced.logfmt import configure_logging, kv, set_level
+
+__all__ = ["RemoteSpool", "main", "run_acceptor"]
+
+log = logging.getLogger("bounced.intake.acceptor")
+
+
+class RemoteSpool:
+    """`spool()` over the link: the daemon stamps, commits and answers with the intake id."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._seq = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[int]] = {}
+        self._closed_why: str | None = None
+
+    async def spool(
+        self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
+    ) -> int:
+        if self._closed_why is not None:
+            raise SpoolError(f"message from {mail_from!r} not spooled: {self._closed_why}")
+        seq = next(self._seq)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting[seq] = future
+        try:
+            write_frame(self._writer, ("spool", seq, mail_from, tuple(rcpt_tos), peer, raw))
+            await self._writer.drain()
+            return await future
+        except (ConnectionError, RuntimeError) as exc:
+            raise SpoolError(f"message from {mail_from!r} not spooled: daemon link: {exc}") from None
+        finally:
+            self._waiting.pop(seq, None)
+
+    def answer(self, frame: tuple[object, ...]) -> None:
+        tag, seq, value = frame
+        future = self._waiting.get(seq)  # type: ignore[arg-type]
+        if future is None or future.done():
+            return
+        if tag == "stored" and isinstance(value, int):
+            future.set_result(value)
+        else:
+            future.set_exception(SpoolError(f"not spooled: {value}"))
+
+    def close(self, why: str) -> None:
+        """Every waiting session gets its 4xx; the client keeps the message and retries."""
+        self._closed_why = why
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(SpoolError(f"not spooled: {why}"))
+
+
+async def run_acceptor(listen_fd: int, link_fd: int) -> int:
+    link_sock = socket.socket(fileno=link_fd)
+    reader, writer = await asyncio.open_unix_connection(sock=link_sock)
+    first = await read_frame(reader)
+    if first[0] != "config":
+        raise LinkClosed(f"expected the config first, got {first[0]!r}")
+    config: SmtpConfig = first[1]
+    configure_logging(first[2])
+    spool = RemoteSpool(writer)
+    handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None)
+    listener = Listener(handler, lambda: config)
+    await listener.start(sock=socket.socket(fileno=listen_fd))
+    write_frame(writer, ("ready",))
+
+    stop = asyncio.Event()
+    grace = config.shutdown_grace
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come from the daemon, as frames
+
+    async def follow_link() -> None:
+        nonlocal config, grace
+        try:
+            while True:
+                frame = await read_frame(reader)
+                if frame[0] in ("stored", "refused"):
+                    spool.answer(frame)
+                elif frame[0] == "config":
+                    config = frame[1]  # the listener's factory sees it at the next connection
+                    set_level(frame[2])
+                elif frame[0] == "stop":
+                    grace = float(frame[1])
+                    stop.set()
+        except LinkClosed as exc:
+            spool.close(f"daemon link closed ({exc})")
+            if not stop.is_set():
+                log.error("daemon gone: acceptor stopping", extra=kv(error=str(exc)))
+            stop.set()
+
+    follower = asyncio.create_task(follow_link())
+    await stop.wait()
+    await listener.stop(grace)  # in-flight spools still get their answer over the link
+    try:
+        write_frame(writer, ("stopped",))
+        await writer.drain()
+    except (ConnectionError, RuntimeError):
+        pass
+    follower.cancel()
+    writer.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or not all(a.isdigit() for a in args):
+        print("usage: python -m bounced.intake.acceptor LISTEN_FD LINK_FD (started by bounced serve)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from bounced.cli.serve import _loop_factory
+
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(run_acceptor(int(args[0]), int(args[1])))
+    except LinkClosed as exc:
+        print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

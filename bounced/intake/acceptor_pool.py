@@ -1,0 +1,228 @@
+"""`[smtp] acceptors = N`: N acceptor processes run the SMTP sessions; this process keeps the
+store and makes their messages durable.
+
+The daemon binds the listening socket once (so port 25 needs the capability in one place and
+port 0 works in tests) and hands it to each acceptor with a socketpair link. An acceptor
+sends each message over its link; the daemon stamps it with its clock, spools it (grouped
+with every other session's, one SQLite writer) and answers with the intake id, and only then
+does the acceptor answer 250. An acceptor that dies is started again; the daemon's death
+closes the links and every acceptor stops (`bounced.intake.acceptor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from bounced.clock import Clock
+from bounced.config.smtp import SmtpConfig
+from bounced.intake.link import LinkClosed, read_frame, write_frame
+from bounced.intake.listener import Spool, make_tls_context
+from bounced.logfmt import kv
+
+__all__ = ["AcceptorPool"]
+
+log = logging.getLogger("bounced.intake.acceptor")
+
+_START_TIMEOUT = 30.0
+_BACKLOG = 1024
+_RESTART_DELAY_MAX = 30.0
+_SIGNALLED_GRACE = 2.0
+
+
+@dataclass
+class _Acceptor:
+    index: int
+    process: asyncio.subprocess.Process
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    started: float
+    ready: asyncio.Future[None]
+    stopped: bool = False  # it said so: a signal or our "stop", not a crash
+    follower: asyncio.Task[None] | None = None
+    spools: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class AcceptorPool:
+    def __init__(
+        self,
+        count: int,
+        settings: Callable[[], SmtpConfig],
+        log_level: Callable[[], str],
+        store: Spool,
+        clock: Clock,
+        on_spooled: Callable[[int], None],
+    ) -> None:
+        self.count = count
+        self.settings = settings
+        self.log_level = log_level
+        self.store = store
+        self.clock = clock
+        self.on_spooled = on_spooled
+        self.acceptors: dict[int, _Acceptor] = {}
+        self._sock: socket.socket | None = None
+        self._stopping = False
+        self._failures = [0] * count  # quick deaths in a row, per slot: the restart back-off
+
+    @property
+    def port(self) -> int:
+        assert self._sock is not None
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def pids(self) -> list[int]:
+        return [a.process.pid for a in self.acceptors.values()]
+
+    async def start(self) -> None:
+        """Bind, start every acceptor and wait until each listens. OSError on bind; RuntimeError
+        when an acceptor does not come up (after stopping the others)."""
+        cfg = self.settings()
+        make_tls_context(cfg)  # a bad certificate is a ConfigError here, not in N children
+        self._sock = _bind(*cfg.host_port)
+        try:
+            await asyncio.gather(*(self._start_one(i) for i in range(self.count)))
+        except BaseException:
+            await self.stop(0.0)
+            raise
+
+    async def _start_one(self, index: int) -> None:
+        assert self._sock is not None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with theirs:
+            env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}  # READY is ours
+            fds = (self._sock.fileno(), theirs.fileno())
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bounced.intake.acceptor", *map(str, fds),
+                pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, env=env,
+            )  # fmt: skip
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        loop = asyncio.get_running_loop()
+        acceptor = _Acceptor(index, process, reader, writer, time.monotonic(), loop.create_future())
+        self.acceptors[index] = acceptor
+        write_frame(writer, ("config", self._config_for_one(), self.log_level()))
+        acceptor.follower = asyncio.create_task(self._follow(acceptor))
+        try:
+            await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
+        except TimeoutError:
+            raise RuntimeError(f"acceptor {index} did not start within {_START_TIMEOUT:.0f} s") from None
+
+    def _config_for_one(self) -> SmtpConfig:
+        """The connection limit is shared: each acceptor takes its part of it."""
+        cfg = self.settings()
+        return replace(cfg, max_connections=math.ceil(cfg.max_connections / self.count))
+
+    async def _follow(self, acceptor: _Acceptor) -> None:
+        try:
+            while True:
+                frame = await read_frame(acceptor.reader)
+                if frame[0] == "spool":
+                    task = asyncio.create_task(self._spool(acceptor, frame))
+                    acceptor.spools.add(task)
+                    task.add_done_callback(acceptor.spools.discard)
+                elif frame[0] == "ready" and not acceptor.ready.done():
+                    acceptor.ready.set_result(None)
+                elif frame[0] == "stopped":
+                    acceptor.stopped = True
+        except LinkClosed:
+            pass
+        returncode = await acceptor.process.wait()
+        if acceptor.spools:
+            await asyncio.gather(*acceptor.spools, return_exceptions=True)
+        acceptor.writer.close()
+        if not acceptor.ready.done():
+            acceptor.ready.set_exception(
+                RuntimeError(f"acceptor {acceptor.index} exited {returncode} at start")
+            )
+            return
+        if acceptor.stopped and not self._stopping:
+            # Stopped by a signal: under systemd the whole unit is being stopped, and the
+            # daemon's own SIGTERM is on its way; give it a moment before replacing this one.
+            await asyncio.sleep(_SIGNALLED_GRACE)
+        if self._stopping:
+            return
+        log.error("acceptor exited; starting another", extra=kv(index=acceptor.index, rc=returncode))
+        await self._restart(acceptor)
+
+    async def _restart(self, old: _Acceptor) -> None:
+        quick = time.monotonic() - old.started < 10.0
+        self._failures[old.index] = self._failures[old.index] + 1 if quick else 0
+        delay = min(_RESTART_DELAY_MAX, 0.5 * 2 ** self._failures[old.index]) if quick else 0.0
+        while True:
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            try:
+                await self._start_one(old.index)
+                return
+            except (OSError, RuntimeError) as exc:
+                log.error("acceptor restart failed", extra=kv(index=old.index, error=str(exc)))
+                delay = _RESTART_DELAY_MAX
+
+    async def _spool(self, acceptor: _Acceptor, frame: tuple[object, ...]) -> None:
+        _, seq, mail_from, rcpt_tos, peer, raw = frame
+        try:
+            intake_id = await self.store.spool(raw, mail_from, rcpt_tos, peer, self.clock.now())  # type: ignore[arg-type]
+        except Exception as exc:
+            # Not durable: the acceptor answers 451 and the sender keeps the message.
+            log.exception("spool failed", extra=kv(peer=peer, size=len(raw)))  # type: ignore[arg-type]
+            reply: tuple[object, ...] = ("refused", seq, str(exc))
+        else:
+            self.on_spooled(intake_id)
+            reply = ("stored", seq, intake_id)
+        # If the acceptor is gone, its client saw no 250 and sends again (applied once).
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            write_frame(acceptor.writer, reply)
+
+    def reload(self) -> None:
+        """Send the current [smtp] settings and log level to every acceptor (next connection)."""
+        for acceptor in self.acceptors.values():
+            # One that is exiting misses it; its replacement starts with the new settings.
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                write_frame(acceptor.writer, ("config", self._config_for_one(), self.log_level()))
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting everywhere; in-flight messages are still spooled and answered."""
+        self._stopping = True
+        for acceptor in self.acceptors.values():
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                write_frame(acceptor.writer, ("stop", grace))
+        waits = [a.process.wait() for a in self.acceptors.values()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), grace + 5.0)
+        except TimeoutError:
+            for acceptor in self.acceptors.values():
+                if acceptor.process.returncode is None:
+                    log.warning("acceptor did not stop in time; killed", extra=kv(index=acceptor.index))
+                    acceptor.process.kill()
+            await asyncio.gather(*(a.process.wait() for a in self.acceptors.values()))
+        spools = [task for a in self.acceptors.values() for task in a.spools]
+        await asyncio.gather(*spools, return_exceptions=True)  # the store is still open
+        for acceptor in self.acceptors.values():
+            if acceptor.follower is not None:
+                acceptor.follower.cancel()  # one may be waiting to restart
+        followers = [a.follower for a in self.acceptors.values() if a.follower is not None]
+        await asyncio.gather(*followers, return_exceptions=True)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
