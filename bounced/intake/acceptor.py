@@ -24,7 +24,7 @@ from datetime import datetime
 from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import SpoolError
-from bounced.intake.link import LinkClosed, read_frame, write_frame
+from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
 
@@ -36,8 +36,8 @@ log = logging.getLogger("bounced.intake.acceptor")
 class RemoteSpool:
     """`spool()` over the link: the daemon stamps, commits and answers with the intake id."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
+    def __init__(self, link: FrameWriter) -> None:
+        self._link = link
         self._seq = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[int]] = {}
         self._closed_why: str | None = None
@@ -51,8 +51,8 @@ class RemoteSpool:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting[seq] = future
         try:
-            write_frame(self._writer, ("spool", seq, mail_from, tuple(rcpt_tos), peer, raw))
-            await self._writer.drain()
+            self._link.send(("spool", seq, mail_from, tuple(rcpt_tos), peer, raw))
+            await self._link.drain()
             return await future
         except (ConnectionError, RuntimeError) as exc:
             raise SpoolError(f"message from {mail_from!r} not spooled: daemon link: {exc}") from None
@@ -79,17 +79,18 @@ class RemoteSpool:
 
 async def run_acceptor(listen_fd: int, link_fd: int) -> int:
     link_sock = socket.socket(fileno=link_fd)
-    reader, writer = await asyncio.open_unix_connection(sock=link_sock)
+    reader, stream_writer = await asyncio.open_unix_connection(sock=link_sock)
+    link = FrameWriter(stream_writer)
     first = await read_frame(reader)
     if first[0] != "config":
         raise LinkClosed(f"expected the config first, got {first[0]!r}")
     config: SmtpConfig = first[1]
     configure_logging(first[2])
-    spool = RemoteSpool(writer)
+    spool = RemoteSpool(link)
     handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None)
     listener = Listener(handler, lambda: config)
     await listener.start(sock=socket.socket(fileno=listen_fd))
-    write_frame(writer, ("ready",))
+    link.send(("ready",))
 
     stop = asyncio.Event()
     grace = config.shutdown_grace
@@ -121,12 +122,12 @@ async def run_acceptor(listen_fd: int, link_fd: int) -> int:
     await stop.wait()
     await listener.stop(grace)  # in-flight spools still get their answer over the link
     try:
-        write_frame(writer, ("stopped",))
-        await writer.drain()
+        link.send(("stopped",))
+        await link.drain()
     except (ConnectionError, RuntimeError):
         pass
     follower.cancel()
-    writer.close()
+    link.close()
     return 0
 
 

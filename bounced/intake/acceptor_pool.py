@@ -12,7 +12,6 @@ closes the links and every acceptor stops (`bounced.intake.acceptor`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
-from bounced.intake.link import LinkClosed, read_frame, write_frame
+from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import Spool, make_tls_context
 from bounced.logfmt import kv
 
@@ -43,7 +42,7 @@ class _Acceptor:
     index: int
     process: asyncio.subprocess.Process
     reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    link: FrameWriter
     started: float
     ready: asyncio.Future[None]
     stopped: bool = False  # it said so: a signal or our "stop", not a crash
@@ -104,10 +103,11 @@ class AcceptorPool:
                 pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, env=env,
             )  # fmt: skip
         reader, writer = await asyncio.open_unix_connection(sock=ours)
+        link = FrameWriter(writer)
         loop = asyncio.get_running_loop()
-        acceptor = _Acceptor(index, process, reader, writer, time.monotonic(), loop.create_future())
+        acceptor = _Acceptor(index, process, reader, link, time.monotonic(), loop.create_future())
         self.acceptors[index] = acceptor
-        write_frame(writer, ("config", self._config_for_one(), self.log_level()))
+        link.send(("config", self._config_for_one(), self.log_level()))
         acceptor.follower = asyncio.create_task(self._follow(acceptor))
         try:
             await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
@@ -136,7 +136,7 @@ class AcceptorPool:
         returncode = await acceptor.process.wait()
         if acceptor.spools:
             await asyncio.gather(*acceptor.spools, return_exceptions=True)
-        acceptor.writer.close()
+        acceptor.link.close()
         if not acceptor.ready.done():
             acceptor.ready.set_exception(
                 RuntimeError(f"acceptor {acceptor.index} exited {returncode} at start")
@@ -178,22 +178,19 @@ class AcceptorPool:
             self.on_spooled(intake_id)
             reply = ("stored", seq, intake_id)
         # If the acceptor is gone, its client saw no 250 and sends again (applied once).
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            write_frame(acceptor.writer, reply)
+        acceptor.link.send(reply)
 
     def reload(self) -> None:
         """Send the current [smtp] settings and log level to every acceptor (next connection)."""
         for acceptor in self.acceptors.values():
             # One that is exiting misses it; its replacement starts with the new settings.
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                write_frame(acceptor.writer, ("config", self._config_for_one(), self.log_level()))
+            acceptor.link.send(("config", self._config_for_one(), self.log_level()))
 
     async def stop(self, grace: float) -> None:
         """Stop accepting everywhere; in-flight messages are still spooled and answered."""
         self._stopping = True
         for acceptor in self.acceptors.values():
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                write_frame(acceptor.writer, ("stop", grace))
+            acceptor.link.send(("stop", grace))
         waits = [a.process.wait() for a in self.acceptors.values()]
         try:
             await asyncio.wait_for(asyncio.gather(*waits), grace + 5.0)
