@@ -291,6 +291,8 @@ class IntakeMessage:
     state: IntakeState
     attempts: int = 0
     error: str | None = None
+    # Set when retention ([storage] keep_raw_days) dropped the raw bytes: `raw` is then b"".
+    raw_pruned_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
