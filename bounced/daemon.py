@@ -20,6 +20,7 @@ from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import kv, set_level
 from bounced.pipeline import Processor
+from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
 
@@ -37,6 +38,7 @@ class Daemon:
         self._processor: Processor | None = None
         self._listener: Listener | AcceptorPool | None = None
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
+        self._retention: RetentionTask | None = None
         self._reload_lock = asyncio.Lock()
 
     # --- parts, for callers and tests ----------------------------------------------
@@ -80,6 +82,8 @@ class Daemon:
 
         self._store = await open_store(self.config.storage)
         try:
+            self._retention = RetentionTask(self._store, self.config.storage, self.clock)
+            self._retention.start()
             attributor = None
             if self.config.submission.enabled:
                 from bounced.submission.service import SendingSide  # only when it is wanted
@@ -115,6 +119,9 @@ class Daemon:
         log.info("stopped")
 
     async def _shutdown_parts(self) -> None:
+        if self._retention is not None:
+            await self._retention.stop()
+            self._retention = None
         if self._listener is not None:
             await self._listener.stop(self.config.smtp.shutdown_grace)
             self._listener = None
@@ -159,6 +166,8 @@ class Daemon:
         self.config = new
         if self._processor is not None:
             self._processor.update_config(new)
+        if self._retention is not None:
+            self._retention.update_config(new.storage)
         if isinstance(self._listener, AcceptorPool):
             self._listener.reload()
         log.info("reloaded", extra=kv(source=source))
@@ -168,17 +177,18 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("storage", "submission", "processing"):
+        for section in ("submission", "processing"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
+        if (new.storage.path, new.storage.busy_timeout) != (old.storage.path, old.storage.busy_timeout):
+            log.warning("reload: storage.path/busy_timeout changed; take effect after a restart")
+        storage = replace(new.storage, path=old.storage.path, busy_timeout=old.storage.busy_timeout)
         bound = ("listen", "tls_cert", "tls_key", "acceptors")
         if any(getattr(new.smtp, k) != getattr(old.smtp, k) for k in bound):
             log.warning("reload: smtp.listen/tls_cert/tls_key/acceptors changed; take effect after a restart")
         smtp = replace(new.smtp, **{k: getattr(old.smtp, k) for k in bound})
         smtp.validate("smtp")
-        return replace(
-            new, smtp=smtp, storage=old.storage, submission=old.submission, processing=old.processing
-        )
+        return replace(new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing)
 
     def _smtp_settings(self) -> Any:
         return self.config.smtp

@@ -1,8 +1,10 @@
-"""[storage]: where the database lives."""
+"""[storage]: where the database lives, and how long it keeps the raw bytes of bounces."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bounced.errors import ConfigError
 
 __all__ = ["StorageConfig"]
 
@@ -11,3 +13,20 @@ __all__ = ["StorageConfig"]
 class StorageConfig:
     path: str = "bounced.sqlite3"  # relative to the working directory (StateDirectory under systemd)
     busy_timeout: float = 30.0
+    # Raw bytes of applied bounces older than this many days are dropped (the row, its
+    # envelope, hash and events stay); 0 keeps them forever. Failed/unparseable: always kept.
+    keep_raw_days: int = 30
+    prune_interval: float = 3600.0  # seconds between two retention runs of the daemon
+
+    def validate(self, key: str) -> None:
+        prefix = f"{key}." if key else "storage."
+        if self.keep_raw_days < 0:
+            raise ConfigError(
+                f"{prefix}keep_raw_days",
+                f"expected a number of days (0: keep raw bytes forever), got {self.keep_raw_days!r}",
+            )
+        if not self.prune_interval > 0:
+            raise ConfigError(
+                f"{prefix}prune_interval",
+                f"expected a positive number of seconds, got {self.prune_interval!r}",
+            )

@@ -33,6 +33,7 @@ from bounced.model import (
 __all__ = [
     "BounceStore",
     "IntakeRecording",
+    "IntakeStats",
     "IntakeStore",
     "OutboundAttempt",
     "OutboxStore",
@@ -67,6 +68,16 @@ class IntakeRecording:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeStats:
+    """`intake_stats`: messages per state (every state present), raw bytes still stored, and
+    how many messages had their raw bytes dropped by retention."""
+
+    counts: dict[IntakeState, int]
+    raw_bytes: int
+    pruned: int
+
+
 class IntakeStore(Protocol):
     async def spool(
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
@@ -90,6 +101,14 @@ class IntakeStore(Protocol):
         ...
 
     async def intake_counts(self) -> dict[IntakeState, int]: ...
+
+    async def prune_intake_raw(self, older_than: datetime, limit: int, now: datetime | None = None) -> int:
+        """Retention: drop the raw bytes (keep the row, raw_pruned_at = now) of at most
+        `limit` applied messages received before `older_than`, in one short transaction;
+        returns how many. Never touches pending, failed or unparseable messages."""
+        ...
+
+    async def intake_stats(self) -> IntakeStats: ...
 
 
 class BounceStore(Protocol):

@@ -1,17 +1,17 @@
-"""The intake spool: group commit, durability, pending/mark."""
+"""The intake spool: group commit, durability, pending/mark, retention of raw bytes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bounced.errors import SpoolError, StoreError
-from bounced.model import IntakeState
+from bounced.model import Action, BounceEvent, BounceKind, IntakeState, Reason
 from bounced.store import SQLiteStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -125,3 +125,118 @@ async def test_pending_batches_are_bounded_in_bytes(
         seen.extend(m.id for m in batch)
         after = batch[-1].id
     assert seen == ids
+
+
+# --- retention: prune_intake_raw / intake_stats -------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+async def _intake(store: SQLiteStore, state: IntakeState, age_days: float, body: str = "x") -> int:
+    """An intake message received `age_days` before NOW, then put in `state`."""
+    raw = f"Subject: bounce\r\n\r\n{body}\r\n".encode()
+    intake_id = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW - age_days * DAY)
+    if state is not IntakeState.PENDING:
+        await store.mark_intake(intake_id, state, None, NOW)
+    return intake_id
+
+
+def _raw_and_hash(db_path: Path) -> dict[int, tuple[bytes, str, int | None]]:
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute("SELECT id, raw, sha256, raw_pruned_at FROM intake").fetchall()
+    return {int(r[0]): (bytes(r[1]), str(r[2]), r[3]) for r in rows}
+
+
+async def test_prune_drops_only_old_applied_raw_bytes_and_keeps_the_row(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    old_applied = [await _intake(store, IntakeState.APPLIED, 40, f"old {i}") for i in range(2)]
+    at_cutoff = await _intake(store, IntakeState.APPLIED, 30)  # not *before* the cutoff: kept
+    young = await _intake(store, IntakeState.APPLIED, 29)
+    kept_for_humans = [
+        await _intake(store, IntakeState.PENDING, 90),
+        await _intake(store, IntakeState.FAILED, 90),
+        await _intake(store, IntakeState.UNPARSEABLE, 90),
+    ]
+    before = _raw_and_hash(db_path)
+    pruned_at = NOW + timedelta(seconds=5)
+
+    assert await store.prune_intake_raw(NOW - 30 * DAY, 100, pruned_at) == 2
+
+    after = _raw_and_hash(db_path)
+    for intake_id in old_applied:
+        message = await store.get_intake(intake_id)
+        assert message is not None and message.raw == b"" and message.raw_pruned_at == pruned_at
+        assert message.state is IntakeState.APPLIED and message.rcpt_tos == ("b@bounces.test",)
+        assert message.received_at == NOW - 40 * DAY
+        assert after[intake_id][1] == before[intake_id][1]  # sha256 kept: dedup still works
+    for intake_id in [at_cutoff, young, *kept_for_humans]:
+        message = await store.get_intake(intake_id)
+        assert message is not None and message.raw_pruned_at is None
+        assert message.raw == before[intake_id][0] != b""
+
+
+async def test_prune_goes_in_bounded_batches_oldest_first_and_is_idempotent(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    ids = [await _intake(store, IntakeState.APPLIED, 60 - i, f"m{i}") for i in range(7)]
+    cutoff = NOW - 30 * DAY
+    first = NOW + timedelta(hours=1)
+    assert await store.prune_intake_raw(cutoff, 3, first) == 3
+    assert {i for i, row in _raw_and_hash(db_path).items() if row[2] is not None} == set(ids[:3])
+    assert await store.prune_intake_raw(cutoff, 3, first) == 3
+    assert await store.prune_intake_raw(cutoff, 3, first) == 1
+    assert await store.prune_intake_raw(cutoff, 3, NOW + DAY) == 0  # again: nothing left
+    assert await store.prune_intake_raw(cutoff, 0, NOW + DAY) == 0
+    stamps = {row[2] for row in _raw_and_hash(db_path).values()}
+    assert stamps == {int(first.timestamp() * 1_000_000)}  # a re-run did not touch them
+
+
+async def test_pruned_message_cannot_be_sent_back_to_pending(store: SQLiteStore) -> None:
+    intake_id = await _intake(store, IntakeState.APPLIED, 40)
+    kept = await _intake(store, IntakeState.APPLIED, 1)
+    assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
+    with pytest.raises(StoreError, match="pruned"):
+        await store.mark_intake(intake_id, IntakeState.PENDING)
+    assert await store.pending_intake() == []
+    await store.mark_intake(kept, IntakeState.PENDING)  # bytes still there: allowed
+    assert [m.id for m in await store.pending_intake()] == [kept]
+    with pytest.raises(StoreError, match="no intake message"):
+        await store.mark_intake(kept + 100, IntakeState.PENDING)
+
+
+async def test_stats_count_states_kept_bytes_and_pruned(store: SQLiteStore) -> None:
+    empty = await store.intake_stats()
+    assert empty.counts == dict.fromkeys(IntakeState, 0) and empty.raw_bytes == 0 and empty.pruned == 0
+    old = await _intake(store, IntakeState.APPLIED, 40, "a" * 100)
+    young = await _intake(store, IntakeState.APPLIED, 1, "b" * 200)
+    failed = await _intake(store, IntakeState.FAILED, 40, "c" * 300)
+    sizes = {}
+    for intake_id in (old, young, failed):
+        message = await store.get_intake(intake_id)
+        assert message is not None
+        sizes[intake_id] = len(message.raw)
+    stats = await store.intake_stats()
+    assert stats.raw_bytes == sum(sizes.values()) and stats.pruned == 0
+    assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
+    stats = await store.intake_stats()
+    assert stats.counts[IntakeState.APPLIED] == 2 and stats.counts[IntakeState.FAILED] == 1
+    assert stats.raw_bytes == sizes[young] + sizes[failed] and stats.pruned == 1
+
+
+async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLiteStore) -> None:
+    # Without its own Message-ID a bounce is recognised by the intake's hash, which pruning keeps.
+    raw = b"Subject: Delivery delayed\r\n\r\nsame bytes\r\n"
+    event = BounceEvent(
+        recipient="carol@example.org",
+        kind=BounceKind.SOFT,
+        reason=Reason.MAILBOXFULL,
+        received_at=NOW - 40 * DAY,
+        action=Action.DELAYED,
+        status="4.2.2",
+    )
+    first = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW - 40 * DAY)
+    assert len(await store.record_events(first, [event], NOW - 40 * DAY)) == 1
+    assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
+    again = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
+    assert await store.record_events(again, [event], NOW) == []

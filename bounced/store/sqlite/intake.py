@@ -16,11 +16,12 @@ import aiosqlite
 from bounced.config.storage import StorageConfig
 from bounced.errors import SpoolError, StoreError
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
+from bounced.store.base import IntakeStats
+from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
 __all__ = ["PENDING_BATCH_BYTES", "IntakeMixin"]
 
-_COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error"
+_COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error, raw_pruned_at"
 # Hashing a big message would stall the event loop; above this size it runs in a thread.
 _HASH_INLINE_LIMIT = 256 * 1024
 PENDING_BATCH_BYTES = 64 * 1024 * 1024
@@ -76,6 +77,7 @@ def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
         state=IntakeState(row[6]),
         attempts=int(row[7]),
         error=row[8],
+        raw_pruned_at=from_micros_opt(row[9]),
     )
 
 
@@ -192,13 +194,18 @@ class IntakeMixin(SQLiteConnection):
     async def mark_intake(
         self, intake_id: int, state: IntakeState, error: str | None = None, now: datetime | None = None
     ) -> None:
-        """Set an intake message's state (applied / unparseable / failed / back to pending)."""
+        """Set an intake message's state (applied / unparseable / failed / back to pending).
+        A message whose raw bytes were pruned cannot go back to pending: nothing to parse."""
         async with self._transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE intake SET state = ?, error = ?, processed_at = ? WHERE id = ?",
-                (state.value, error, None if now is None else to_micros(now), intake_id),
+                "UPDATE intake SET state = ?, error = ?, processed_at = ?"
+                " WHERE id = ? AND (? != 'pending' OR raw_pruned_at IS NULL)",
+                (state.value, error, None if now is None else to_micros(now), intake_id, state.value),
             )
             if cursor.rowcount == 0:
+                exists = await conn.execute_fetchall("SELECT 1 FROM intake WHERE id = ?", (intake_id,))
+                if exists:
+                    raise StoreError(f"intake message {intake_id}: raw bytes pruned, cannot process it again")
                 raise StoreError(f"no intake message with id {intake_id}")
 
     async def note_intake_attempt(self, intake_id: int, error: str) -> int:
@@ -221,3 +228,39 @@ class IntakeMixin(SQLiteConnection):
         for state, count in rows:
             counts[IntakeState(state)] = int(count)
         return counts
+
+    async def prune_intake_raw(self, older_than: datetime, limit: int, now: datetime | None = None) -> int:
+        """Drop the raw bytes of at most `limit` applied messages received before
+        `older_than`, oldest first, in one transaction; returns how many. The rows stay
+        (events reference them; sha256 keeps dedup working) with `raw_pruned_at` = `now`
+        (default: `older_than`). Pending, failed and unparseable messages are never touched.
+
+        Callers loop until it returns less than `limit`: a small `limit` keeps each
+        transaction (and the wait of the listener's group commit behind it) short."""
+        if limit <= 0:
+            return 0
+        stamp = to_micros(now if now is not None else older_than)
+        async with self._transaction() as conn:
+            # The subquery walks the partial index intake_raw_prunable (0005), oldest first.
+            cursor = await conn.execute(
+                "UPDATE intake SET raw = x'', raw_pruned_at = ? WHERE id IN ("
+                " SELECT id FROM intake WHERE state = 'applied' AND raw_pruned_at IS NULL"
+                " AND received_at < ? ORDER BY received_at LIMIT ?)",
+                (stamp, to_micros(older_than), limit),
+            )
+            return int(cursor.rowcount)
+
+    async def intake_stats(self) -> IntakeStats:
+        """Messages per state, raw bytes still kept, and messages whose bytes were pruned.
+        Scans the table; length() reads the record header only, not the bytes."""
+        rows = await self._fetchall(
+            "SELECT state, COUNT(*), COALESCE(SUM(length(raw)), 0), COUNT(raw_pruned_at)"
+            " FROM intake GROUP BY state"
+        )
+        counts = dict.fromkeys(IntakeState, 0)
+        raw_bytes = pruned = 0
+        for state, count, size, pruned_here in rows:
+            counts[IntakeState(state)] = int(count)
+            raw_bytes += int(size)
+            pruned += int(pruned_here)
+        return IntakeStats(counts=counts, raw_bytes=raw_bytes, pruned=pruned)
