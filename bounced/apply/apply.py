@@ -43,15 +43,31 @@ class ApplyResult:
     intake_id: int
     state: IntakeState  # applied, unparseable or failed
     message_type: MessageType | None = None
-    events: tuple[BounceEvent, ...] = ()  # as planned; `id` set for the newly written ones
-    duplicates: int = 0  # events already recorded from an earlier copy of this bounce
+    planned: tuple[BounceEvent, ...] = ()  # as planned (no ids)
+    event_ids: tuple[int | None, ...] = ()  # per planned event: its new id, None: a duplicate
     suppressed: tuple[str, ...] = ()  # addresses newly put on the suppression list
     attribution: Attribution | None = None
     error: str | None = None
 
+    # The events with their ids are built on demand: the daemon's process only counts
+    # results, and a frozen 22-field event costs as much to copy as to plan.
+    @property
+    def events(self) -> tuple[BounceEvent, ...]:
+        """As planned; `id` set for the newly written ones."""
+        return tuple(
+            e if i is None else _with_id(e, i) for e, i in zip(self.planned, self.event_ids, strict=True)
+        )
+
     @property
     def written(self) -> tuple[BounceEvent, ...]:
-        return tuple(e for e in self.events if e.id is not None)
+        return tuple(
+            _with_id(e, i) for e, i in zip(self.planned, self.event_ids, strict=True) if i is not None
+        )
+
+    @property
+    def duplicates(self) -> int:
+        """Events already recorded from an earlier copy of this bounce."""
+        return self.event_ids.count(None)
 
 
 async def apply_intake(
@@ -164,16 +180,14 @@ def _result(
     assert recording.intake_id is not None
     if recording.state is not IntakeState.APPLIED:
         return ApplyResult(intake_id=recording.intake_id, state=recording.state, error=recording.error)
-    written = tuple(
-        e if event_id is None else _with_id(e, event_id)
-        for e, event_id in zip(recording.events, outcome.event_ids, strict=True)
-    )
+    if len(outcome.event_ids) != len(recording.events):
+        raise ValueError(f"{len(outcome.event_ids)} ids for {len(recording.events)} events")
     return ApplyResult(
         intake_id=recording.intake_id,
         state=IntakeState.APPLIED,
         message_type=recording.message_type,
-        events=written,
-        duplicates=sum(1 for i in outcome.event_ids if i is None),
+        planned=recording.events,
+        event_ids=outcome.event_ids,
         suppressed=outcome.suppressed,
         attribution=attribution,
     )
@@ -209,15 +223,15 @@ def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult)
             (analysis.trace or "").rstrip(),
         )
     elif log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
-        _log_result(result, tuple(e.id for e in result.events))
+        _log_result(result)
 
 
-def _log_result(result: ApplyResult, event_ids: tuple[int | None, ...]) -> None:
-    if not result.events:
+def _log_result(result: ApplyResult) -> None:
+    if not result.planned:
         log.info("event=none intake=%d type=%s", result.intake_id, result.message_type)
         return
     suppressed = set(result.suppressed)
-    for event, event_id in zip(result.events, event_ids, strict=True):
+    for event, event_id in zip(result.planned, result.event_ids, strict=True):
         log.info(
             "event=bounce kind=%s reason=%s recipient=%s status=%s intake=%d suppressed=%s signed=%s%s",
             event.kind.value,
