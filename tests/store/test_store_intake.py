@@ -218,7 +218,10 @@ async def test_stats_count_states_kept_bytes_and_pruned(store: SQLiteStore) -> N
         sizes[intake_id] = len(message.raw)
     stats = await store.intake_stats()
     assert stats.raw_bytes == sum(sizes.values()) and stats.pruned == 0
-    assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
+    called_at = datetime.now(UTC)
+    assert await store.prune_intake_raw(NOW - 30 * DAY, 10) == 1  # no `now`: the wall clock
+    pruned = await store.get_intake(old)
+    assert pruned is not None and pruned.raw_pruned_at is not None and pruned.raw_pruned_at >= called_at
     stats = await store.intake_stats()
     assert stats.counts[IntakeState.APPLIED] == 2 and stats.counts[IntakeState.FAILED] == 1
     assert stats.raw_bytes == sizes[young] + sizes[failed] and stats.pruned == 1

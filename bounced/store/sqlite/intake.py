@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from bounced.clock import utcnow
 from bounced.config.storage import StorageConfig
 from bounced.errors import SpoolError, StoreError
 from bounced.model import IntakeMessage, IntakeState
@@ -233,13 +234,13 @@ class IntakeMixin(SQLiteConnection):
         """Drop the raw bytes of at most `limit` applied messages received before
         `older_than`, oldest first, in one transaction; returns how many. The rows stay
         (events reference them; sha256 keeps dedup working) with `raw_pruned_at` = `now`
-        (default: `older_than`). Pending, failed and unparseable messages are never touched.
+        (default: the wall clock). Pending, failed and unparseable messages are never touched.
 
         Callers loop until it returns less than `limit`: a small `limit` keeps each
         transaction (and the wait of the listener's group commit behind it) short."""
         if limit <= 0:
             return 0
-        stamp = to_micros(now if now is not None else older_than)
+        stamp = to_micros(now if now is not None else utcnow())
         async with self._transaction() as conn:
             # The subquery walks the partial index intake_raw_prunable (0005), oldest first.
             cursor = await conn.execute(
