@@ -253,15 +253,13 @@ class IntakeMixin(SQLiteConnection):
 
     async def intake_stats(self) -> IntakeStats:
         """Messages per state, raw bytes still kept, and messages whose bytes were pruned.
-        Scans the table; length() reads the record header only, not the bytes."""
-        rows = await self._fetchall(
-            "SELECT state, COUNT(*), COALESCE(SUM(length(raw)), 0), COUNT(raw_pruned_at)"
-            " FROM intake GROUP BY state"
-        )
+        Scans the table. Two queries: length(raw) alone reads only the record header, but
+        beside columns stored after `raw` it loads the bytes (4x the CPU in one query)."""
+        rows = await self._fetchall("SELECT state, COUNT(*), COUNT(raw_pruned_at) FROM intake GROUP BY state")
+        size = await self._fetchone("SELECT COALESCE(SUM(length(raw)), 0) FROM intake")
         counts = dict.fromkeys(IntakeState, 0)
-        raw_bytes = pruned = 0
-        for state, count, size, pruned_here in rows:
+        pruned = 0
+        for state, count, pruned_here in rows:
             counts[IntakeState(state)] = int(count)
-            raw_bytes += int(size)
             pruned += int(pruned_here)
-        return IntakeStats(counts=counts, raw_bytes=raw_bytes, pruned=pruned)
+        return IntakeStats(counts=counts, raw_bytes=int(size[0]) if size else 0, pruned=pruned)
