@@ -21,6 +21,7 @@ from bounced.config.storage import StorageConfig
 from bounced.daemon import Daemon
 from bounced.errors import ConfigError
 from bounced.model import IntakeState
+from bounced.retention import prune_raw
 from bounced.sdnotify import Notifier
 from bounced.store import SQLiteStore, open_store
 from bounced.store.base import Store
@@ -142,6 +143,19 @@ async def test_reload_applies_new_retention_at_once(tmp_path: Path) -> None:
         await eventually(pruned_is(daemon.store, 1), timeout=3.0)  # now, not in an hour
     finally:
         await daemon.stop()
+
+
+async def test_prune_raw_loops_over_batches_while_spools_keep_committing(store: SQLiteStore) -> None:
+    old = START - timedelta(days=40)
+    for i in range(7):
+        intake_id = await store.spool(f"Subject: {i}\r\n\r\n".encode(), "", RCPT, "127.0.0.1", old)
+        await store.mark_intake(intake_id, IntakeState.APPLIED, None, START)
+    spools = [store.spool(b"Subject: new\r\n\r\n", "", RCPT, "127.0.0.1", START) for _ in range(20)]
+    pruned, *ids = await asyncio.gather(prune_raw(store, START - timedelta(days=30), START, batch=2), *spools)
+    assert pruned == 7 and len(set(ids)) == 20
+    stats = await store.intake_stats()
+    assert stats.pruned == 7 and stats.counts[IntakeState.PENDING] == 20
+    assert await prune_raw(store, START - timedelta(days=30), START, batch=2) == 0
 
 
 # --- bounced intake prune|stats ------------------------------------------------------------
