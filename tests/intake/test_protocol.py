@@ -22,6 +22,9 @@ class _Handler:
     async def handle_RCPT(self, *args: object) -> str:
         return "250 OK"
 
+    async def handle_DATA(self, *args: object) -> str:
+        return "250 OK"
+
 
 def make() -> BounceSMTP:
     return BounceSMTP(_Handler(), _Listener(), hostname="mx.test", loop=asyncio.get_running_loop())  # type: ignore[arg-type]
