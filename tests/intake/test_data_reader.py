@@ -12,6 +12,7 @@ import itertools
 import tracemalloc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -52,11 +53,12 @@ class _Listener:
 class Recorder:
     def __init__(self) -> None:
         self.stored: list[bytes] = []
+        self.content: list[str | bytes | None] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.original_content, bytes)
-        assert envelope.content == envelope.original_content  # decode_data=False
         self.stored.append(envelope.original_content)
+        self.content.append(envelope.content)
         return "250 OK stored"
 
 
@@ -68,10 +70,10 @@ class Server:
 
 
 @asynccontextmanager
-async def serving(cls: type[BounceSMTP], size: int | None = SIZE) -> AsyncIterator[Server]:
+async def serving(cls: type[BounceSMTP], size: int | None = SIZE, **options: Any) -> AsyncIterator[Server]:
     loop = asyncio.get_running_loop()
     recorder, listener = Recorder(), _Listener()
-    template = cls(recorder, listener, hostname="mx.test", data_size_limit=size, loop=loop)  # type: ignore[arg-type]
+    template = cls(recorder, listener, hostname="mx.test", data_size_limit=size, loop=loop, **options)  # type: ignore[arg-type]
     server = await loop.create_server(template.clone, host="127.0.0.1", port=0)
     try:
         yield Server(server, recorder, listener)
@@ -124,6 +126,7 @@ async def both(
                 break
             await asyncio.sleep(0.001)
         assert not fast.listener.connections and not ref.listener.connections
+        assert fast.recorder.content == fast.recorder.stored  # decode_data=False: content is the bytes
         return (replies[0], fast.recorder.stored), (replies[1], ref.recorder.stored)
 
 
@@ -258,6 +261,22 @@ async def test_memory_stays_bounded_when_the_client_sends_far_too_much() -> None
                                   b"500 Line too long (see RFC5321 4.5.3.1.6)\r\n221 Bye\r\n"))  # fmt: skip
             assert peak < 4 * 1024 * 1024, peak
     assert fast.recorder.stored == []
+
+
+@pytest.mark.parametrize("utf8", [False, True])
+async def test_decode_data_matches_aiosmtpd(utf8: bool) -> None:
+    """The daemon runs with decode_data=False; the other setting still behaves as aiosmtpd's."""
+    for data in (b"plain\r\n..dot\r\n.\r\nQUIT\r\n", "caf\u00e9\r\n.\r\nQUIT\r\n".encode()):
+        options = {"decode_data": True, "enable_SMTPUTF8": utf8}
+        async with serving(Fast, **options) as fast, serving(Reference, **options) as ref:
+            replies = await asyncio.gather(converse(fast.port, [data]), converse(ref.port, [data]))
+        assert replies[0] == replies[1]
+        assert fast.recorder.content == ref.recorder.content
+        assert fast.recorder.stored == ref.recorder.stored
+        if not utf8 and data.startswith(b"caf"):
+            assert b"500 Error: strict ASCII mode" in replies[0] and fast.recorder.stored == []
+        else:
+            assert isinstance(fast.recorder.content[0], str)
 
 
 @pytest.mark.parametrize("longest", [1001, 1002])
