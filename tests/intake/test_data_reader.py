@@ -135,37 +135,6 @@ def line(length: int, fill: bytes = b"x") -> bytes:
     return fill * (length - 2) + b"\r\n"
 
 
-SPECIAL = [
-    b"\r\n", b".", b"..", b".\r\n", b"..\r\n", b"...\r\n", b"\r\n..\r\n", b"\r", b"\n", b"\r\n.",
-    b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r", b".\r", b"\r\r\n", b"\n\r\n",
-    line(LINE), line(LINE - 1), line(LINE + 1), line(LINE + 2), line(LINE + 3), line(LINE + 4),
-    b"." + line(LINE), b"y" * (3 * LINE), line(LINE, b"z") * 4, line(LINE, b"w") * 9, b"QUIT\r\n",
-]  # fmt: skip
-fragment = st.one_of(
-    st.sampled_from(SPECIAL),
-    st.binary(max_size=50),
-    st.text("ab.\r\n", max_size=24).map(str.encode),
-)
-body = st.lists(fragment, max_size=24).map(b"".join)
-cuts = st.lists(st.integers(min_value=0, max_value=4000), max_size=16)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=body, cuts=cuts, drop=st.booleans())
-def test_same_replies_and_bytes_as_aiosmtpd(body: bytes, cuts: list[int], drop: bool) -> None:
-    first = (b"\r\n" + body).find(END)  # where aiosmtpd's data ends, in `body`: first + 3
-    if drop:  # the connection goes away before the end of data: cut just before it
-        stream = body if first < 0 else body[: first + 2]
-    elif first >= 0:  # QUIT pipelined right after the terminator (more: tested below)
-        stream = body[: first + 3] + b"QUIT\r\n"
-    else:
-        stream = body + (b".\r\n" if (b"\r\n" + body).endswith(b"\r\n") else END) + b"QUIT\r\n"
-    fast, ref = asyncio.run(both(split(stream, cuts), drop=drop))
-    assert fast == ref
-    if drop:
-        assert fast[0].endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n") and fast[1] == []
-
-
 BOUNDARY_CASES = {
     "empty message": b".\r\n",
     "one empty line": b"\r\n.\r\n",
@@ -292,3 +261,34 @@ async def test_production_limits_match_aiosmtpd(longest: int) -> None:
         assert fast.recorder.stored == [message[:-9].replace(b"\r\n..dot", b"\r\n.dot")]
     else:
         assert fast.recorder.stored == [] and b"500 Line too long" in replies[0]
+
+
+SPECIAL = [
+    b"\r\n", b".", b"..", b".\r\n", b"..\r\n", b"...\r\n", b"\r\n..\r\n", b"\r", b"\n", b"\r\n.",
+    b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r", b".\r", b"\r\r\n", b"\n\r\n",
+    line(LINE), line(LINE - 1), line(LINE + 1), line(LINE + 2), line(LINE + 3), line(LINE + 4),
+    b"." + line(LINE), b"y" * (3 * LINE), line(LINE, b"z") * 4, line(LINE, b"w") * 9, b"QUIT\r\n",
+]  # fmt: skip
+fragment = st.one_of(
+    st.sampled_from(SPECIAL),
+    st.binary(max_size=50),
+    st.text("ab.\r\n", max_size=24).map(str.encode),
+)
+body = st.lists(fragment, max_size=24).map(b"".join)
+cuts = st.lists(st.integers(min_value=0, max_value=4000), max_size=16)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=body, cuts=cuts, drop=st.booleans())
+def test_same_replies_and_bytes_as_aiosmtpd(body: bytes, cuts: list[int], drop: bool) -> None:
+    first = (b"\r\n" + body).find(END)  # where aiosmtpd's data ends, in `body`: first + 3
+    if drop:  # the connection goes away before the end of data: cut just before it
+        stream = body if first < 0 else body[: first + 2]
+    elif first >= 0:  # QUIT pipelined right after the terminator (more: tested below)
+        stream = body[: first + 3] + b"QUIT\r\n"
+    else:
+        stream = body + (b".\r\n" if (b"\r\n" + body).endswith(b"\r\n") else END) + b"QUIT\r\n"
+    fast, ref = asyncio.run(both(split(stream, cuts), drop=drop))
+    assert fast == ref
+    if drop:
+        assert fast[0].endswith(b"354 End data with <CR><LF>.<CR><LF>\r\n") and fast[1] == []
