@@ -146,7 +146,7 @@ BOUNDARY_CASES = {
     "long line, no CRLF for a while": b"q" * (10 * LINE) + b"\r\n.\r\n",
     "size exactly the limit": line(LINE) * 10 + b".\r\n",
     "size one over": line(LINE) * 10 + b"x\r\n.\r\n",
-    "size exactly the limit, then a line three over": line(LINE) * 10 + line(LINE + 3) + b".\r\n",
+    "size exactly the limit, then a line three over": line(LINE) * 10 + line(LINE + 3) + b"y\r\n.\r\n",
     "size over on a line two over the limit": line(LINE) * 9 + line(LINE + 2) + b".\r\n",
     "size over on a line three over the limit": line(LINE) * 9 + line(LINE + 3) + b".\r\n",
     "long line then size over": line(LINE + 5) + line(LINE) * 11 + b".\r\n",
