@@ -44,6 +44,7 @@ class Processor:
         safety_poll: float = 30.0,
         batch_size: int | None = None,
         batch_delay: float | None = None,
+        burst_hold: float | None = None,
         analyser: Any | None = None,
     ) -> None:
         self.store = store
@@ -55,6 +56,7 @@ class Processor:
         self.safety_poll = safety_poll
         self.batch_size = batch_size or config.processing.batch_size
         self.batch_delay = config.processing.batch_delay if batch_delay is None else batch_delay
+        self.burst_hold = config.processing.burst_hold if burst_hold is None else burst_hold
         if analyser is None:
             from bounced.apply.workers import Analyser
 
@@ -67,12 +69,21 @@ class Processor:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        # Spools since the last pass began: how many, the first and the last (loop time).
+        self._arrivals = 0
+        self._first_arrival = 0.0
+        self._last_arrival = 0.0
 
     # --- control ---------------------------------------------------------------------
 
     def wake(self, intake_id: int | None = None) -> None:
         """Called by the listener right after a spool commits (before the 250 goes out),
         so `drained()` called after the client saw 250 waits for that message."""
+        now = asyncio.get_running_loop().time()
+        if not self._arrivals:
+            self._first_arrival = now
+        self._arrivals += 1
+        self._last_arrival = now
         self._idle.clear()
         self._wake.set()
 
@@ -124,7 +135,9 @@ class Processor:
         store_failures = 0
         try:
             while not self._stopping:
+                await self._hold_for_burst()
                 self._wake.clear()
+                self._arrivals = 0  # those arriving during the pass count for the next one
                 done_before = self.applied + self.failed
                 try:
                     retry_pending = await self.run_once()
@@ -157,6 +170,19 @@ class Processor:
                 self._error = exc
                 log.critical("processor crashed", exc_info=True)
             raise
+
+    async def _hold_for_burst(self) -> None:
+        """While bounces keep arriving, let the SMTP sessions have the CPU: apply once they
+        pause for `batch_delay`, or once the first waiting one has waited `burst_hold`
+        (a long flood is then applied alongside, at most that far behind). One message
+        alone is applied at once."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping and self._arrivals > 1 and self.burst_hold > 0:
+            now = loop.time()
+            wake_at = min(self._last_arrival + self.batch_delay, self._first_arrival + self.burst_hold)
+            if now >= wake_at:
+                return
+            await asyncio.sleep(wake_at - now)
 
     async def run_once(self) -> bool:
         """Apply everything pending now, in id order. Returns True when some intake failed

@@ -10,6 +10,7 @@ __all__ = ["ProcessingConfig"]
 
 _MAX_WORKERS = 64
 _MAX_BATCH_DELAY = 10.0
+_MAX_BURST_HOLD = 60.0
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class ProcessingConfig:
     batch_size: int = 200
     # Seconds the processor lets a burst accumulate before taking its next window.
     batch_delay: float = 0.05
+    # Seconds applying may wait while bounces keep arriving, so the SMTP sessions get the
+    # CPU first (a burst is accepted, then applied); 0: apply alongside, as they come.
+    burst_hold: float = 2.0
 
     def validate(self, key: str) -> None:
         prefix = f"{key}." if key else "processing."
@@ -34,6 +38,10 @@ class ProcessingConfig:
                 raise ConfigError(
                     f"{prefix}{name}", f"expected a positive integer, got {getattr(self, name)!r}"
                 )
+        if not 0 <= self.burst_hold <= _MAX_BURST_HOLD:
+            raise ConfigError(
+                f"{prefix}burst_hold", f"expected 0 to {_MAX_BURST_HOLD} seconds, got {self.burst_hold!r}"
+            )
         if not 0 <= self.batch_delay <= _MAX_BATCH_DELAY:
             raise ConfigError(
                 f"{prefix}batch_delay", f"expected 0 to {_MAX_BATCH_DELAY} seconds, got {self.batch_delay!r}"

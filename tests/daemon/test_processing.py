@@ -29,6 +29,8 @@ DOMAINS = {"domains": ["bounces.example.com"]}
         ({"batch_size": 0}, "processing.batch_size"),
         ({"pool_min_batch": 0}, "processing.pool_min_batch"),
         ({"batch_delay": 60.0}, "processing.batch_delay"),
+        ({"burst_hold": -1.0}, "processing.burst_hold"),
+        ({"burst_hold": 3600.0}, "processing.burst_hold"),
         ({"workers": "two"}, "processing.workers"),
     ],
 )
@@ -40,7 +42,7 @@ def test_bad_processing_settings_name_the_key(section: dict[str, object], key: s
 
 def test_defaults() -> None:
     assert Config().processing == ProcessingConfig(
-        workers=1, pool_min_batch=16, batch_size=200, batch_delay=0.05
+        workers=1, pool_min_batch=16, batch_size=200, batch_delay=0.05, burst_hold=2.0
     )
 
 
@@ -77,3 +79,60 @@ def _no_children_left() -> None:
     for child in multiprocessing.active_children():
         child.join(10)
     assert multiprocessing.active_children() == []
+
+
+async def _spool_one(d: object, i: int) -> None:
+    from tests.harness import RunningDaemon
+
+    assert isinstance(d, RunningDaemon)
+    raw = dsn(f"burst{i}@example.org", "5.1.1", "550 5.1.1 User unknown", bounce_id=f"<b{i}@mx>")
+    await d.store.spool(raw, "", RCPT, "192.0.2.1:25", d.daemon.clock.now())
+    d.daemon.processor.wake()  # what the listener does after each spool
+
+
+async def test_a_burst_is_accepted_first_and_applied_once_it_pauses(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, smtp=DOMAINS, processing={"workers": 0, "batch_delay": 0.3, "burst_hold": 5.0}
+    )
+    async with running_daemon(config) as d:
+        for i in range(40):  # arrivals 10 ms apart: well inside batch_delay
+            await _spool_one(d, i)
+            await asyncio.sleep(0.01)
+        counts = await d.store.intake_counts()
+        # The first bounce of the burst may be applied at once; then applying waits.
+        assert counts[IntakeState.PENDING] >= 38
+        await d.drained(timeout=5)  # the burst paused: everything applied in one go
+        counts = await d.store.intake_counts()
+        assert counts[IntakeState.APPLIED] == 40
+
+
+async def test_a_long_flood_is_applied_at_most_burst_hold_behind(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, smtp=DOMAINS, processing={"workers": 0, "batch_delay": 0.3, "burst_hold": 0.4}
+    )
+    async with running_daemon(config) as d:
+        loop = asyncio.get_running_loop()
+        start, i = loop.time(), 0
+        applied_during_flood = 0
+        while loop.time() - start < 1.5:  # never a pause of batch_delay
+            await _spool_one(d, i)
+            i += 1
+            await asyncio.sleep(0.01)
+            if loop.time() - start > 1.2:
+                applied_during_flood = (await d.store.intake_counts())[IntakeState.APPLIED]
+        assert applied_during_flood > 1  # not just the first one: the hold ran out mid-flood
+        await d.drained(timeout=5)
+        assert (await d.store.intake_counts())[IntakeState.APPLIED] == i
+
+
+async def test_burst_hold_zero_applies_alongside(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, smtp=DOMAINS, processing={"workers": 0, "batch_delay": 0.0, "burst_hold": 0.0}
+    )
+    async with running_daemon(config) as d:
+        for i in range(20):
+            await _spool_one(d, i)
+            await asyncio.sleep(0.02)
+        counts = await d.store.intake_counts()
+        assert counts[IntakeState.PENDING] <= 2  # applied as they came
+        await d.drained(timeout=5)

@@ -139,7 +139,8 @@ async def no_process_writes_to(log: Path, timeout: float) -> bool:
 
 @pytest.mark.parametrize("serve", [0, 2], indirect=True, ids=["in-process", "2-acceptors"])
 async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(serve: ServeProcess) -> None:
-    serve.write_config("[processing]\npool_min_batch = 1\n")  # analysis in worker processes
+    # Analysis in worker processes, applying alongside the burst: the kill lands mid-apply.
+    serve.write_config("[processing]\npool_min_batch = 1\nburst_hold = 0.0\n")
     await serve.start()
     total, connections = 200, 10
     ids: list[int] = []
