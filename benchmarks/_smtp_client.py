@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 
-__all__ = ["distinct_messages", "send_distinct"]
+__all__ = ["distinct_messages", "send_distinct", "send_paced"]
 
 _MESSAGE_ID_HEADER = re.compile(r"^Message-Id:[ \t]*.*(?:\n[ \t].*)*$", re.IGNORECASE | re.MULTILINE)
 
@@ -40,23 +40,41 @@ def distinct_messages(text: str, recipient: str | None, count: int) -> list[byte
 def send_distinct(port: int, messages: list[bytes], sessions: int, rcpt: str) -> float:
     """Send each message on its own connection, `sessions` at a time; returns wall seconds.
     Raises if any message was not accepted with 250."""
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
-    with runner:
+    with _runner() as runner:
         return runner.run(_send_all(port, messages, sessions, rcpt))
 
 
-async def _send_all(port: int, messages: list[bytes], sessions: int, rcpt: str) -> float:
-    queue = iter(messages)
+def send_paced(port: int, messages: list[bytes], sessions: int, rcpt: str, rate: float) -> float:
+    """Like `send_distinct`, but message k is not started before k/rate seconds: a steady
+    offered load (as fast as the sessions allow if they cannot keep up). Wall seconds."""
+    with _runner() as runner:
+        return runner.run(_send_all(port, messages, sessions, rcpt, rate))
+
+
+def _runner() -> asyncio.Runner:
+    try:
+        import uvloop
+
+        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        return asyncio.Runner()
+
+
+async def _send_all(
+    port: int, messages: list[bytes], sessions: int, rcpt: str, rate: float | None = None
+) -> float:
+    queue = iter(enumerate(messages))
+    loop = asyncio.get_running_loop()
 
     async def session() -> None:
-        for data in queue:
+        for k, data in queue:
+            if rate is not None:
+                delay = start_loop + k / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             await _send_one(port, data, rcpt)
 
+    start_loop = loop.time()
     start = time.perf_counter()
     await asyncio.gather(*(session() for _ in range(sessions)))
     return time.perf_counter() - start

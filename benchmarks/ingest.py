@@ -26,6 +26,7 @@ Needs: postfix and smtp-source (Debian package `postfix`), root (Postfix's maste
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -36,12 +37,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from _smtp_client import distinct_messages, send_distinct
+from _smtp_client import distinct_messages, send_distinct, send_paced
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "emails"
@@ -216,8 +219,12 @@ with asyncio.Runner(loop_factory=_loop_factory()) as runner:
 """
 
 
-def run_bounced(workdir: Path, load: Workload, acceptors: int, spool_only: bool = False) -> BouncedRound:
-    count, sessions = load.count, load.sessions
+@contextlib.contextmanager
+def bounced_process(
+    workdir: Path, acceptors: int, sessions: int, spool_only: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """A `bounced serve` (or the spool-only variant) until READY=1: (process, port, db).
+    Stopped with SIGTERM at the end, which must exit 0."""
     port = free_port()
     db = workdir / "bounced.sqlite3"
     config = workdir / "bounced.toml"
@@ -242,14 +249,7 @@ def run_bounced(workdir: Path, load: Workload, acceptors: int, spool_only: bool 
     try:
         while b"READY=1" not in notify.recv(4096).split(b"\n"):
             pass
-        accept_s = load.send(port)
-        if spool_only:
-            spooled = count_spooled(db)
-            if spooled != count:
-                raise RuntimeError(f"spooled {spooled} of {count}")
-            return BouncedRound(accept_s, 0.0, 0.0, 0.0, peak_rss_kb(proc.pid) / 1024, 0)
-        rows = wait_applied(db, count)
-        peak_kb = sum(peak_rss_kb(pid) for pid in process_tree(proc.pid))
+        yield proc, port, db
         proc.send_signal(signal.SIGTERM)
         if proc.wait(60) != 0:
             raise RuntimeError(f"bounced exited {proc.returncode}: see {workdir / 'stderr.log'}")
@@ -259,6 +259,19 @@ def run_bounced(workdir: Path, load: Workload, acceptors: int, spool_only: bool 
             proc.wait()
         stderr.close()
         notify.close()
+
+
+def run_bounced(workdir: Path, load: Workload, acceptors: int, spool_only: bool = False) -> BouncedRound:
+    count = load.count
+    with bounced_process(workdir, acceptors, load.sessions, spool_only) as (proc, port, db):
+        accept_s = load.send(port)
+        if spool_only:
+            spooled = count_spooled(db)
+            if spooled != count:
+                raise RuntimeError(f"spooled {spooled} of {count}")
+            return BouncedRound(accept_s, 0.0, 0.0, 0.0, peak_rss_kb(proc.pid) / 1024, 0)
+        rows = wait_applied(db, count)
+        peak_kb = sum(peak_rss_kb(pid) for pid in process_tree(proc.pid))
     first_received = min(r for r, _ in rows)
     last_applied = max(p for _, p in rows)
     latencies = sorted((p - r) / 1000 for r, p in rows)
@@ -324,6 +337,79 @@ def peak_rss_kb(pid: int) -> int:
     return 0
 
 
+# --- sustained load ------------------------------------------------------------------
+
+
+@dataclass
+class Sustained:
+    offered: float  # msg/s asked of the client
+    achieved: float  # msg/s it got 250 for
+    max_backlog: int  # pending intake, sampled every 0.25 s while sending
+    end_backlog: int  # pending when the last 250 came
+    drain_s: float  # last 250 to last applied
+    p50_ms: float
+    p99_ms: float
+
+
+def run_sustained(
+    workdir: Path,
+    text: str,
+    recipient: str | None,
+    acceptors: int,
+    rate: float,
+    seconds: float,
+    sessions: int,
+) -> Sustained:
+    """Distinct bounces offered at `rate` for `seconds` (the asyncio client, paced), applying
+    running as it would under a long flood; the pending backlog is sampled from outside."""
+    count = int(rate * seconds)
+    messages = distinct_messages(text, recipient, count)
+    with bounced_process(workdir, acceptors, sessions) as (_, port, db):
+        samples: list[int] = []
+        sending = threading.Event()
+        sending.set()
+
+        def sample() -> None:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                while sending.is_set():
+                    samples.append(
+                        conn.execute("SELECT COUNT(*) FROM intake WHERE state = 'pending'").fetchone()[0]
+                    )
+                    time.sleep(0.25)
+            finally:
+                conn.close()
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            sent_s = send_paced(port, messages, sessions, RCPT, rate)
+        finally:
+            sending.clear()
+            sampler.join()
+        end_backlog = count_pending(db)
+        rows = wait_applied(db, count)
+    last_received = max(r for r, _ in rows)
+    latencies = sorted((p - r) / 1000 for r, p in rows)
+    return Sustained(
+        offered=rate,
+        achieved=count / sent_s,
+        max_backlog=max([*samples, end_backlog]),
+        end_backlog=end_backlog,
+        drain_s=(max(p for _, p in rows) - last_received) / 1e6,
+        p50_ms=latencies[len(latencies) // 2],
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    )
+
+
+def count_pending(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM intake WHERE state = 'pending'").fetchone()[0])
+    finally:
+        conn.close()
+
+
 # --- main ---------------------------------------------------------------------------
 
 
@@ -338,6 +424,8 @@ class Workload:
     count: int
     sessions: int
     label: str
+    text: str  # the bounce, LF line ends
+    recipient: str | None  # its failed recipient, varied per distinct message
 
     def send(self, port: int) -> float:
         if self.client == "smtp-source":
@@ -358,7 +446,7 @@ def prepare_workload(args: argparse.Namespace, workdir: Path) -> Workload:
     messages = distinct_messages(text, recipient, args.messages) if distinct else []
     label = str(path) if path else "generated DSN (corpus absent)"
     label += f"; {'distinct variants' if distinct else 'identical copies'}, client {args.client}"
-    return Workload(args.client, out, messages, args.messages, args.sessions, label)
+    return Workload(args.client, out, messages, args.messages, args.sessions, label, text, recipient)
 
 
 def expected_recipient(path: Path) -> str | None:
@@ -420,6 +508,14 @@ def main(argv: list[str] | None = None) -> int:
         help="distinct variants over an asyncio client (default), or identical copies via smtp-source",
     )
     ap.add_argument(
+        "--sustained",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="then offer distinct bounces at Postfix's measured rate for SECONDS to each bounced "
+        "variant and report the backlog (does applying keep up with a long flood?)",
+    )
+    ap.add_argument(
         "--listener-only",
         action="store_true",
         help="also run bounced with its processor stopped (diagnostic)",
@@ -450,29 +546,55 @@ def main(argv: list[str] | None = None) -> int:
                         rounds[who].append(figures)
         finally:
             postfix.stop()
-    rate = {who: args.messages / statistics.median(t) for who, t in times.items()}
-    pf_rate = rate["postfix"]
+        rate = {who: args.messages / statistics.median(t) for who, t in times.items()}
+        pf_rate = rate["postfix"]
+        sustained: dict[str, Sustained] = {}
+        for who in variants if args.sustained else []:
+            workdir = root / f"{who}-sustained"
+            workdir.mkdir()
+            acceptors = int(who.rpartition("=")[2])
+            sustained[who] = s = run_sustained(
+                workdir, load.text, load.recipient, acceptors, pf_rate, args.sustained, args.sessions
+            )
+            print(
+                f"sustained {who}: offered {s.offered:.0f} msg/s, got 250 for {s.achieved:.0f} msg/s, "
+                f"backlog max {s.max_backlog}, at the end {s.end_backlog}, drained {s.drain_s:.2f} s later"
+            )
     print()
     print(f"command: {command}")
     print(f"message: {load.label}")
     sessions = f"{args.sessions} sessions (one message per connection)"
     print(f"{args.messages} messages, {sessions}, {args.rounds} rounds")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'':28}{'median':>10}")
-    print(f"{'postfix smtpd accepted':28}{pf_rate:>10.0f} msg/s")
+
+    def line(label: str, value: str, note: str = "") -> None:
+        print(f"{label:30}{value:>12}   {note}".rstrip())
+
+    def ratio(value: float, goal: str = "") -> str:
+        return f"ratio {value / pf_rate:.2f}x" + (f" (goal >= {goal})" if goal else "")
+
+    line("", "median")
+    line("postfix smtpd accepted", f"{pf_rate:.0f} msg/s")
     for who in variants:
         print(who)
-        b_rate, runs = rate[who], rounds[who]
-        apply_rate = statistics.median(r.apply_rate for r in runs)
-        print(f"{'  accepted':28}{b_rate:>10.0f} msg/s   ratio {b_rate / pf_rate:.2f}x (goal >= 1.5x)")
-        print(f"{'  applied':28}{apply_rate:>10.0f} msg/s   ratio {apply_rate / pf_rate:.2f}x (goal >= 1x)")
-        print(f"{'  250 -> applied p50':28}{statistics.median(r.p50_ms for r in runs):>10.0f} ms")
-        print(f"{'  250 -> applied p99':28}{statistics.median(r.p99_ms for r in runs):>10.0f} ms")
-        print(f"{'  peak RSS, all processes':28}{max(r.peak_rss_mb for r in runs):>10.0f} MB")
+        runs = rounds[who]
+        burst_apply = statistics.median(r.apply_rate for r in runs)
+        line("  accepted", f"{rate[who]:.0f} msg/s", ratio(rate[who], "1.5x"))
+        line("  applied, first 250 to last", f"{burst_apply:.0f} msg/s", ratio(burst_apply))
+        line("  250 -> applied p50", f"{statistics.median(r.p50_ms for r in runs):.0f} ms")
+        line("  250 -> applied p99", f"{statistics.median(r.p99_ms for r in runs):.0f} ms")
+        line("  peak RSS, all processes", f"{max(r.peak_rss_mb for r in runs):.0f} MB")
+        if who in sustained:
+            st = sustained[who]
+            print(f"  sustained {args.sustained:.0f} s, distinct bounces offered at Postfix's rate:")
+            line("    offered / got 250 for", f"{st.offered:.0f} / {st.achieved:.0f}", "msg/s")
+            line("    backlog max / at the end", f"{st.max_backlog} / {st.end_backlog}", "messages")
+            catch_up = st.end_backlog / st.drain_s if st.drain_s > 0 else 0.0
+            line("    drained after the last 250", f"{st.drain_s:.2f} s", f"{catch_up:.0f} msg/s")
+            line("    250 -> applied p50 / p99", f"{st.p50_ms:.0f} / {st.p99_ms:.0f}", "ms")
     if "listener-only" in rate:
-        lo = rate["listener-only"]
         print(f"listener alone (processor stopped, acceptors={args.acceptors[0]})")
-        print(f"{'  accepted':28}{lo:>10.0f} msg/s   ratio {lo / pf_rate:.2f}x")
+        line("  accepted", f"{rate['listener-only']:.0f} msg/s", ratio(rate["listener-only"]))
     return 0
 
 

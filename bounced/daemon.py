@@ -40,6 +40,8 @@ class Daemon:
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
         self._retention: RetentionTask | None = None
         self._reload_lock = asyncio.Lock()
+        self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
+        self.failure: str | None = None
 
     # --- parts, for callers and tests ----------------------------------------------
 
@@ -95,7 +97,7 @@ class Daemon:
             if self.config.smtp.acceptors:
                 self._listener = AcceptorPool(
                     self.config.smtp.acceptors, self._smtp_settings, self._log_level,
-                    self._store, self.clock, self._processor.wake,
+                    self._store, self.clock, self._processor.wake, self._fail,
                 )  # fmt: skip
             else:
                 handler = BounceHandler(self._store, self.clock, self._smtp_settings, self._processor.wake)
@@ -190,6 +192,11 @@ class Daemon:
         smtp.validate("smtp")
         return replace(new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing)
 
+    def _fail(self, reason: str) -> None:
+        log.critical("giving up", extra=kv(reason=reason))
+        self.failure = reason
+        self.failed.set()
+
     def _smtp_settings(self) -> Any:
         return self.config.smtp
 
@@ -198,7 +205,8 @@ class Daemon:
 
 
 async def serve(config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> int:
-    """Run until SIGTERM/SIGINT (graceful stop, returns 0); SIGHUP reloads."""
+    """Run until SIGTERM/SIGINT (graceful stop, returns 0) or until a part gives up (stops
+    the same way, returns 1 so systemd's Restart=on-failure starts it anew); SIGHUP reloads."""
     daemon = Daemon(config, clock, notifier)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -216,7 +224,12 @@ async def serve(config: Config, clock: Clock | None = None, notifier: Notifier |
     try:
         await daemon.start()
         started = True
-        await stop_requested.wait()
+        waits = [asyncio.create_task(stop_requested.wait()), asyncio.create_task(daemon.failed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
@@ -224,4 +237,4 @@ async def serve(config: Config, clock: Clock | None = None, notifier: Notifier |
             await asyncio.gather(*reloads, return_exceptions=True)
         if started:
             await daemon.stop()
-    return 0
+    return 1 if daemon.failed.is_set() else 0

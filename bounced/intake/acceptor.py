@@ -23,7 +23,7 @@ from datetime import datetime
 
 from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
-from bounced.errors import SpoolError
+from bounced.errors import ConfigError, SpoolError
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             return runner.run(run_acceptor(int(args[0]), int(args[1])))
     except LinkClosed as exc:
         print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError) as exc:  # e.g. the certificate went away since the daemon started
+        print(f"bounced acceptor: cannot start: {exc}", file=sys.stderr)
         return 1
 
 

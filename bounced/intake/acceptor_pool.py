@@ -33,7 +33,10 @@ log = logging.getLogger("bounced.intake.acceptor")
 
 _START_TIMEOUT = 30.0
 _BACKLOG = 1024
+RESTART_DELAY = 0.5  # doubled for each quick death in a row
 _RESTART_DELAY_MAX = 30.0
+_QUICK_DEATH = 10.0  # seconds: dying sooner after start counts as failing to start
+_MAX_QUICK_FAILURES = 5
 _SIGNALLED_GRACE = 2.0
 
 
@@ -59,6 +62,7 @@ class AcceptorPool:
         store: Spool,
         clock: Clock,
         on_spooled: Callable[[int], None],
+        on_fatal: Callable[[str], None],
     ) -> None:
         self.count = count
         self.settings = settings
@@ -66,6 +70,7 @@ class AcceptorPool:
         self.store = store
         self.clock = clock
         self.on_spooled = on_spooled
+        self.on_fatal = on_fatal
         self.acceptors: dict[int, _Acceptor] = {}
         self._sock: socket.socket | None = None
         self._stopping = False
@@ -81,8 +86,8 @@ class AcceptorPool:
         return [a.process.pid for a in self.acceptors.values()]
 
     async def start(self) -> None:
-        """Bind, start every acceptor and wait until each listens. OSError on bind; RuntimeError
-        when an acceptor does not come up (after stopping the others)."""
+        """Bind, start every acceptor and wait until each listens. OSError on bind or when an
+        acceptor does not come up (after stopping the others)."""
         cfg = self.settings()
         make_tls_context(cfg)  # a bad certificate is a ConfigError here, not in N children
         self._sock = _bind(*cfg.host_port)
@@ -112,7 +117,7 @@ class AcceptorPool:
         try:
             await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
         except TimeoutError:
-            raise RuntimeError(f"acceptor {index} did not start within {_START_TIMEOUT:.0f} s") from None
+            raise OSError(f"acceptor {index} did not start within {_START_TIMEOUT:.0f} s") from None
 
     def _config_for_one(self) -> SmtpConfig:
         """The connection limit is shared: each acceptor takes its part of it."""
@@ -138,9 +143,7 @@ class AcceptorPool:
             await asyncio.gather(*acceptor.spools, return_exceptions=True)
         acceptor.link.close()
         if not acceptor.ready.done():
-            acceptor.ready.set_exception(
-                RuntimeError(f"acceptor {acceptor.index} exited {returncode} at start")
-            )
+            acceptor.ready.set_exception(OSError(f"acceptor {acceptor.index} exited {returncode} at start"))
             return
         if acceptor.stopped and not self._stopping:
             # Stopped by a signal: under systemd the whole unit is being stopped, and the
@@ -152,19 +155,23 @@ class AcceptorPool:
         await self._restart(acceptor)
 
     async def _restart(self, old: _Acceptor) -> None:
-        quick = time.monotonic() - old.started < 10.0
-        self._failures[old.index] = self._failures[old.index] + 1 if quick else 0
-        delay = min(_RESTART_DELAY_MAX, 0.5 * 2 ** self._failures[old.index]) if quick else 0.0
-        while True:
-            await asyncio.sleep(delay)
+        """Start a replacement, backing off while they die soon after start. After
+        `_MAX_QUICK_FAILURES` in a row the pool gives up and calls `on_fatal`: a port that
+        takes connections nobody answers is worse than a unit systemd sees failing."""
+        quick = time.monotonic() - old.started < _QUICK_DEATH
+        failures = self._failures[old.index] + 1 if quick else 0
+        while failures < _MAX_QUICK_FAILURES:
+            await asyncio.sleep(min(_RESTART_DELAY_MAX, RESTART_DELAY * 2**failures) if failures else 0.0)
             if self._stopping:
                 return
             try:
                 await self._start_one(old.index)
+                self._failures[old.index] = failures
                 return
-            except (OSError, RuntimeError) as exc:
+            except OSError as exc:
                 log.error("acceptor restart failed", extra=kv(index=old.index, error=str(exc)))
-                delay = _RESTART_DELAY_MAX
+                failures += 1
+        self.on_fatal(f"acceptor {old.index} failed {failures} times in a row soon after start")
 
     async def _spool(self, acceptor: _Acceptor, frame: tuple[object, ...]) -> None:
         _, seq, mail_from, rcpt_tos, peer, raw = frame

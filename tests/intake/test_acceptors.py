@@ -15,9 +15,12 @@ import pytest
 
 from bounced.config import SmtpConfig
 from bounced.config.loader import build
+from bounced.daemon import serve
 from bounced.errors import ConfigError
+from bounced.intake import acceptor_pool
 from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.model import ProfileStatus
+from bounced.sdnotify import Notifier
 from tests.harness import RunningDaemon, make_config, running_daemon, send_mail
 
 FIXTURES = Path(__file__).parent.parent / "daemon" / "fixtures"
@@ -162,3 +165,42 @@ def test_acceptors_out_of_range_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError) as info:
         build(SmtpConfig, {"acceptors": "two"}, "smtp")
     assert "smtp.acceptors" in str(info.value)
+
+
+async def test_acceptors_that_keep_failing_make_serve_stop_and_exit_1(
+    tmp_path: Path, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acceptor_pool, "RESTART_DELAY", 0.01)  # the back-off, in a test's time
+    cert, key = tls_files
+    config = make_config(tmp_path, smtp={"acceptors": 1, "tls_cert": cert, "tls_key": key})
+    served = asyncio.create_task(serve(config, notifier=Notifier("")))
+    async with asyncio.timeout(20):
+        while not (children := child_acceptors()):
+            await asyncio.sleep(0.05)
+        while True:  # an acceptor is up: the greeting comes (the port alone is the daemon's)
+            try:
+                reader, writer = await asyncio.open_connection(*config.smtp.host_port)
+                greeting = await reader.readline()
+                writer.close()
+                if greeting.startswith(b"220"):
+                    break
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+    Path(cert).unlink()  # every new acceptor now fails at start
+    os.kill(children[0], signal.SIGKILL)
+    assert await asyncio.wait_for(served, 60) == 1
+    assert child_acceptors() == []
+
+
+def child_acceptors() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if parent == os.getpid() and b"bounced.intake.acceptor" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids

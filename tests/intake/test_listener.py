@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -193,19 +191,6 @@ def test_domain_accepted_wildcards() -> None:
     assert not domain_accepted("x@mail.example.net", domains)
     assert not domain_accepted("x@evilbounces.example.com", domains)
     assert not domain_accepted("x@example.com", domains)
-
-
-@pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[str, str]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl command not found: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mx.test",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
 
 
 async def test_starttls_is_offered_and_works(db_path: Path, tls_files: tuple[str, str]) -> None:
