@@ -3,7 +3,8 @@
 One run, both servers, same client: N distinct bounce messages over M parallel sessions
 (one message per connection, like MTAs returning bounces) go to
 
-  - `bounced serve` (subprocess; 250 only after the SQLite commit), and
+  - `bounced serve` (subprocess; 250 only after the SQLite commit), once per value of
+    `--acceptors` (its `[smtp] acceptors`: SMTP sessions in that many processes), and
   - a private Postfix instance (own config and queue directory under a temp dir,
     `smtpd` on a free loopback port, every message put on hold so nothing is delivered;
     Postfix answers 250 after cleanup has fsync'd the queue file).
@@ -11,14 +12,16 @@ One run, both servers, same client: N distinct bounce messages over M parallel s
 The messages are one corpus DSN made distinct per message (its own Message-ID, its own
 failed recipient), so bounced's dedup does not turn all but the first into cheap
 duplicates; they are sent by a small asyncio SMTP client (uvloop) in this process.
-`--client smtp-source` sends N identical copies with Postfix's `smtp-source` instead (the
-figures before November 2026).
+`--client smtp-source` sends N identical copies with Postfix's `smtp-source` instead.
 
-Rounds alternate the order; medians are printed. For bounced it also reports how fast the
-processor applied the messages (parse, classify, record) and the time from 250 to applied
-(intake received_at -> processed_at), and the peak RSS of the bounced process.
+Rounds alternate the order; medians are printed. For bounced it also reports the time from
+the first 250 to the last message applied (parse, classify, record), 250 -> applied
+latencies (intake received_at -> processed_at) and the peak RSS of its process tree.
+`--sustained SECONDS` then offers distinct bounces at Postfix's measured rate for that long
+to each bounced variant and samples the pending backlog: does applying keep up with a
+flood longer than `processing.burst_hold`?
 
-    .venv/bin/python benchmarks/ingest.py [--messages 2000] [--sessions 20] [--rounds 3]
+    .venv/bin/python benchmarks/ingest.py --messages 3000 --sessions 20 --rounds 3 --sustained 20
 
 Needs: postfix and smtp-source (Debian package `postfix`), root (Postfix's master).
 """

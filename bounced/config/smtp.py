@@ -45,7 +45,7 @@ class SmtpConfig:
     tls_key: str | None = None
     # Processes that run the SMTP sessions (each takes its share of max_connections); the
     # daemon's own process keeps the database. 0: sessions in the daemon's process.
-    acceptors: int = 0
+    acceptors: int = 2
 
     @property
     def host_port(self) -> tuple[str, int]:
