@@ -15,9 +15,10 @@ _MAX_BURST_HOLD = 60.0
 
 @dataclass(frozen=True)
 class ProcessingConfig:
-    # Processes that parse and classify, off the listener's core (for batches of at least
-    # `pool_min_batch` messages); 0: always in the daemon's process. One per spare core.
-    workers: int = 1
+    # Processes that parse and classify, off the daemon's process (for batches of at least
+    # `pool_min_batch` messages), niced; 0: always in the daemon's process. Each window is
+    # split between them, so a burst is applied sooner after it ends.
+    workers: int = 2
     pool_min_batch: int = 16
     # Intake messages applied per store transaction (and fsync); also bounded by bytes.
     batch_size: int = 200

@@ -42,7 +42,7 @@ def test_bad_processing_settings_name_the_key(section: dict[str, object], key: s
 
 def test_defaults() -> None:
     assert Config().processing == ProcessingConfig(
-        workers=1, pool_min_batch=16, batch_size=200, batch_delay=0.05, burst_hold=2.0
+        workers=2, pool_min_batch=16, batch_size=200, batch_delay=0.05, burst_hold=2.0
     )
 
 
