@@ -7,11 +7,10 @@ Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
-from typing import Any, TypeVar
+
+from bounced.pickling import pickled_by_constructor
 
 __all__ = [
     "Action",
@@ -151,29 +150,6 @@ def normalise_address(address: str) -> str:
 
 def address_domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
-
-
-_T = TypeVar("_T")
-
-
-def pickled_by_constructor(cls: type[_T]) -> type[_T]:
-    """Class decorator (outermost, after `@dataclass`): pickle as `cls(*field values)`.
-
-    Slots dataclasses otherwise pickle through dataclasses' generic `__getstate__` /
-    `__setstate__`, which call `fields()` for every object: the analysis results that
-    worker processes send to the daemon (`bounced.apply.workers`) unpickled twice as
-    slowly, on the process that also answers SMTP. Every field stays included.
-    """
-    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    if len(names) < 2 or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
-        raise TypeError(f"{cls.__name__}: needs two or more init fields")
-    values: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
-
-    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
-        return cls, values(self)
-
-    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
-    return cls
 
 
 # --- parse output -------------------------------------------------------------------

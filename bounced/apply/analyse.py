@@ -22,8 +22,9 @@ from bounced.apply.policy import Precomputed, precompute
 from bounced.classify import classify_message
 from bounced.config.classify import ClassifyConfig
 from bounced.errors import ParseError
-from bounced.model import ClassifiedFailure, ParsedMessage, pickled_by_constructor
+from bounced.model import ClassifiedFailure, ParsedMessage
 from bounced.parse import parse_message
+from bounced.pickling import pickled_by_constructor
 
 __all__ = ["Analysis", "AnalysisOutcome", "analyse", "analyse_many", "bounce_message_id", "looks_like_mail"]
 

@@ -28,8 +28,8 @@ from bounced.model import (
     ParsedMessage,
     address_domain,
     normalise_address,
-    pickled_by_constructor,
 )
+from bounced.pickling import pickled_by_constructor
 from bounced.report.bounce_text import normalise_bounce_text
 
 __all__ = ["SUPPRESSING_KINDS", "Precomputed", "UnsignedPolicy", "counted_index", "plan_events", "precompute"]
