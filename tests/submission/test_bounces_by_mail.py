@@ -149,3 +149,49 @@ async def test_soft_dsns_by_mail_until_rules_run_out(tmp_path: Path, hop: NextHo
         await side.run_until_idle()
         assert len(hop.delivered_to(rcpt)) == 3
         assert len(await d.store.list_non_deliveries()) == 1
+
+
+async def test_signed_hard_dsn_by_mail_closes_the_delivery_and_its_pending_resend(
+    tmp_path: Path, hop: NextHop
+) -> None:
+    config = sending_config(tmp_path, hop, resend={"default": {"delays": [60.0], "attempts": 3}})
+    delivered, waiting = "gone@dest.example", "full-then-gone@dest.example"
+    async with running_daemon(config) as d:
+        side = d.daemon.sending_side
+        for rcpt in (delivered, waiting):
+            await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
+        await hop.wait_for(lambda: len(hop.received) == 2)
+        await side.run_until_idle()
+        path = {r.recipient: r.mail_from for r in hop.received}
+        # The second one first soft-bounces by mail: a resend is scheduled a minute later.
+        soft = dsn(path[waiting], waiting, "4.2.2", "452 4.2.2 Mailbox full", msgid="<s@shop.example>")
+        await send_mail(d.smtp_port, "", [path[waiting]], soft)
+        await d.drained()
+        await side.run_until_idle()
+        assert [j.recipient for j in await d.store.list_resends()] == [waiting]
+        for rcpt in (delivered, waiting):
+            hard = dsn(path[rcpt], rcpt, "5.1.1", "550 5.1.1 User unknown", msgid=f"<h.{rcpt}>")
+            await send_mail(d.smtp_port, "", [path[rcpt]], hard)
+        await d.drained()
+        for rcpt in (delivered, waiting):
+            delivery = next(
+                x for x in [await d.store.get_delivery(i) for i in (1, 2)] if x and x.recipient == rcpt
+            )
+            assert delivery.state is DeliveryState.HARD_BOUNCED
+            assert delivery.last_bounce_text is not None and "User unknown" in delivery.last_bounce_text
+            assert await d.store.get_suppression(rcpt) is not None
+        assert await d.store.list_resends() == []  # cancelled: nothing more goes to a dead address
+        assert len(hop.received) == 2
+
+
+async def test_unsigned_hard_dsn_leaves_the_delivery_alone(tmp_path: Path, hop: NextHop) -> None:
+    rcpt = "someone@dest.example"
+    async with running_daemon(sending_config(tmp_path, hop)) as d:
+        await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
+        await hop.wait_for(lambda: len(hop.delivered_to(rcpt)) == 1)
+        await d.daemon.sending_side.run_until_idle()
+        unsigned = f"bounces@{VERP_DOMAIN}"
+        await send_mail(d.smtp_port, "", [unsigned], dsn(unsigned, rcpt, "5.1.1", "550 5.1.1 User unknown"))
+        await d.drained()
+        delivery = await d.store.get_delivery(1)
+        assert delivery is not None and delivery.state is DeliveryState.DELIVERED

@@ -311,9 +311,12 @@ class BouncesMixin(SQLiteConnection):
         upserts: list[tuple[Any, ...]] = []
         complaints: list[tuple[Any, ...]] = []
         suppressions: list[tuple[Any, ...]] = []
+        hard_deliveries: list[tuple[Any, ...]] = []
         for (_, event, _), row, event_id in zip(planned, rows, event_ids, strict=True):
             if event_id is None:
                 continue
+            if event.kind is BounceKind.HARD and event.signed and event.delivery_id is not None:
+                hard_deliveries.append((event.diagnostic or event.reason.value, now_us, event.delivery_id))
             if event.kind in _BOUNCING:
                 hard_suppress = event.kind is BounceKind.HARD and event.suppress
                 status = ProfileStatus.HARD_BOUNCED if hard_suppress else ProfileStatus.ACTIVE
@@ -347,6 +350,8 @@ class BouncesMixin(SQLiteConnection):
                 " ON CONFLICT (address) DO NOTHING",
                 complaints,
             )
+        if hard_deliveries:
+            await self._close_hard_bounced(conn, hard_deliveries)
         if not suppressions:
             return set()
         [(before,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(rowid), 0) FROM suppressions")
@@ -372,6 +377,22 @@ class BouncesMixin(SQLiteConnection):
             audit,
         )
         return new_ids
+
+    @staticmethod
+    async def _close_hard_bounced(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """A signed hard bounce by mail about one of our deliveries (it had been handed on
+        with 250, or was waiting for a resend): the delivery is hard_bounced and its pending
+        resends are cancelled. Only signed bounces: an unsigned one could be forged."""
+        await conn.executemany(
+            "UPDATE deliveries SET state = 'hard_bounced', last_bounce_text = ?1"
+            " WHERE id = ?3 AND state IN ('delivered', 'soft_bounced', 'scheduled')",
+            rows,
+        )
+        await conn.executemany(
+            "UPDATE resend_jobs SET state = 'cancelled', lease_until = NULL, finished_at = ?2"
+            " WHERE delivery_id = ?3 AND state = 'pending'",
+            rows,
+        )
 
     async def events_for(self, recipient: str) -> list[BounceEvent]:
         """Every recorded event about `recipient`, oldest first."""
