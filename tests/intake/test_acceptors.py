@@ -4,9 +4,11 @@ the daemon's process. Real processes, real loopback SMTP, a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -204,3 +206,33 @@ def child_acceptors() -> list[int]:
         if parent == os.getpid() and b"bounced.intake.acceptor" in cmdline:
             pids.append(int(stat.parent.name))
     return pids
+
+
+async def test_starttls_and_a_big_message_through_an_acceptor(
+    tmp_path: Path, tls_files: tuple[str, str]
+) -> None:
+    cert, key = tls_files
+    config = make_config(
+        tmp_path,
+        smtp={"acceptors": 2, "tls_cert": cert, "tls_key": key, "max_message_size": 8_000_000},
+        processing={"burst_hold": 0.0},
+        verp={"unsigned_bounces": "suppress"},
+    )
+    # A 5 MB bounce (a returned original with a big attachment), every byte kept.
+    body = b"".join(b"line %07d of the returned original, long enough\r\n" % i for i in range(100_000))
+    big = HARD.replace(b"\r\n\r\n", b"\r\nX-Filler: yes\r\n\r\n", 1) + body
+    async with running_daemon(config) as d:
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=d.smtp_port, start_tls=False, tls_context=context)
+        async with client:
+            await client.ehlo()
+            assert client.supports_extension("starttls")
+            await client.starttls()
+            _, reply = await client.sendmail("", RCPT, big)
+        intake_id = int(reply.rsplit(" ", 1)[1])
+        await d.drained(timeout=30)
+        stored = await d.store.get_intake(intake_id)
+        assert stored is not None
+        assert hashlib.sha256(stored.raw).digest() == hashlib.sha256(big).digest()
+        assert await d.store.get_suppression("jane.doe@example.org") is not None
