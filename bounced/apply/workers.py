@@ -41,7 +41,7 @@ WORKER_NICENESS = 10
 
 def _init_worker(daemon_pid: int) -> None:
     """Worker initializer (top level: the forkserver imports it by name)."""
-    # A sandbox may forbid it (the unit's SystemCallFilter=~@resources denies setpriority):
+    # A sandbox may forbid it (our unit denies @resources but allows setpriority back):
     # then the worker runs at normal priority rather than not at all.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(WORKER_NICENESS)

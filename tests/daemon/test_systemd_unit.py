@@ -35,7 +35,11 @@ def test_unit_declares_notify_user_capabilities_and_hardening() -> None:
         assert s[key] == ["yes"], key
     assert s["ProtectSystem"] == ["strict"]
     assert s["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
-    assert "@system-service" in s["SystemCallFilter"]
+    filters = s["SystemCallFilter"]
+    assert filters[0] == "@system-service"
+    # @resources is denied, but the analysis workers must be able to lower their priority.
+    denied = next(i for i, f in enumerate(filters) if f.startswith("~") and "@resources" in f)
+    assert "setpriority" in filters[denied + 1 :]
     assert s["Restart"] == ["on-failure"] and "TimeoutStopSec" in s
 
 
