@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +22,35 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def self_signed_certificate(directory: Path, common_name: str) -> tuple[str, str]:
+    """A throwaway certificate and key (PEM) valid for 127.0.0.1 and localhost; skips the
+    test when openssl is absent."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not found: cannot make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={common_name}", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def child_pids(parent: int, marker: bytes) -> list[int]:
+    """Live children of `parent` whose command line contains `marker` (zombies have none)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        if ppid == parent and marker in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 @pytest.fixture

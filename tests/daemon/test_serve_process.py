@@ -17,7 +17,7 @@ import pytest
 from bounced.config import StorageConfig
 from bounced.model import BounceKind, IntakeState
 from bounced.store import open_store
-from tests.conftest import free_port
+from tests.conftest import child_pids, free_port
 from tests.harness import send_mail
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -265,31 +265,18 @@ async def test_database_in_a_missing_directory_exits_1_with_a_clear_message(tmp_
     assert "cannot start" in out and "does not exist" in out
 
 
-def acceptor_pids(parent: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == parent and b"bounced.intake.acceptor" in cmdline:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 @pytest.mark.parametrize("serve", [2], indirect=True, ids=["2-acceptors"])
 async def test_sigterm_to_the_whole_cgroup_stops_cleanly(serve: ServeProcess) -> None:
     """systemd's stop signals every process of the unit at once, acceptors included."""
     await serve.start()
     assert serve.proc is not None
-    children = acceptor_pids(serve.proc.pid)
+    children = child_pids(serve.proc.pid, b"bounced.intake.acceptor")
     assert len(children) == 2
     await send_mail(serve.port, "", RCPT, HARD)
     for pid in children:
         os.kill(pid, signal.SIGTERM)
     async with asyncio.timeout(10):  # the worst order: the acceptors are gone first
-        while acceptor_pids(serve.proc.pid):
+        while child_pids(serve.proc.pid, b"bounced.intake.acceptor"):
             await asyncio.sleep(0.02)
     assert await serve.signal(signal.SIGTERM) == 0
     assert "msg=stopped" in serve.stderr()

@@ -23,6 +23,7 @@ from bounced.intake import acceptor_pool
 from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.model import ProfileStatus
 from bounced.sdnotify import Notifier
+from tests.conftest import child_pids
 from tests.harness import RunningDaemon, make_config, running_daemon, send_mail
 
 FIXTURES = Path(__file__).parent.parent / "daemon" / "fixtures"
@@ -177,7 +178,7 @@ async def test_acceptors_that_keep_failing_make_serve_stop_and_exit_1(
     config = make_config(tmp_path, smtp={"acceptors": 1, "tls_cert": cert, "tls_key": key})
     served = asyncio.create_task(serve(config, notifier=Notifier("")))
     async with asyncio.timeout(20):
-        while not (children := child_acceptors()):
+        while not (children := child_pids(os.getpid(), b"bounced.intake.acceptor")):
             await asyncio.sleep(0.05)
         while True:  # an acceptor is up: the greeting comes (the port alone is the daemon's)
             try:
@@ -192,20 +193,7 @@ async def test_acceptors_that_keep_failing_make_serve_stop_and_exit_1(
     Path(cert).unlink()  # every new acceptor now fails at start
     os.kill(children[0], signal.SIGKILL)
     assert await asyncio.wait_for(served, 60) == 1
-    assert child_acceptors() == []
-
-
-def child_acceptors() -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if parent == os.getpid() and b"bounced.intake.acceptor" in cmdline:
-            pids.append(int(stat.parent.name))
-    return pids
+    assert child_pids(os.getpid(), b"bounced.intake.acceptor") == []
 
 
 async def test_starttls_and_a_big_message_through_an_acceptor(

@@ -3,15 +3,14 @@ listener (AUTH over TLS). Certificates are made by the openssl command for the t
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 
 from bounced.errors import ConfigError
+from tests.conftest import self_signed_certificate
 from tests.harness import running_daemon
 from tests.submission.nexthop import NextHop
 from tests.submission.test_sending_flow import outbound, sending_config
@@ -19,15 +18,7 @@ from tests.submission.test_sending_flow import outbound, sending_config
 
 @pytest.fixture
 def cert_files(tmp_path: Path) -> tuple[str, str]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl command not found: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=relay.test",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
+    return self_signed_certificate(tmp_path, "relay.test")
 
 
 def server_context(cert: str, key: str) -> ssl.SSLContext:
