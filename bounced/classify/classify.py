@@ -138,6 +138,8 @@ _COMMAND_RE = re.compile(
     r"|remote mail server after (mail from|rcpt to|end of data|data|initial connection|helo|ehlo)"
     r"|connected to \S+ but (sender|my name|greeting)"
     r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
+    r"|most progress was (rcpt to|mail from|data|helo|ehlo)"  # qmail's "no SMTP connection got far"
+    r"|\bsmtp:(rcpt|mail|data|helo|ehlo)\b"  # "SMTP:RCPT host 192.0.2.8: 553 ..."
 )
 _COMMANDS = (
     ("mail from", "MAIL"),
@@ -152,11 +154,13 @@ _COMMANDS = (
     ("my name", "HELO"),
     ("initial connection", "CONN"),
     ("greeting", "CONN"),
+    ("rcpt", "RCPT"),
+    ("mail", "MAIL"),
 )
 # Reasons that blame the address (or nothing in particular): the SMTP stage may overrule them.
-_ADDRESS_OR_VAGUE = frozenset(
-    {*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED, Reason.SYSTEMERROR, Reason.SECURITYERROR}
-)
+# (Not securityerror: it is already a sender-side reason, so kept as Sisimai's Reason/Rejected.pm
+# keeps it unless the words say "rejected".)
+_ADDRESS_OR_VAGUE = frozenset({*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED, Reason.SYSTEMERROR})
 # A failed lookup that says it is temporary: the name may well exist.
 _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
@@ -204,11 +208,7 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
-        if first is Reason.USERUNKNOWN and (
-            (status is not None and status.endswith(".2.0")) or _command_of(failure, text) == "DATA"
-        ):
-            # "user unknown" under a X.2.0 mailbox status, or only after the message was sent:
-            # a content filter's answer, not an unknown mailbox (as Sisimai reads it)
+        if first is Reason.USERUNKNOWN and _filtered_not_unknown(failure, text, status):
             return Reason.FILTERED
         if (
             first is Reason.HOSTUNKNOWN
@@ -225,6 +225,23 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED
     return Reason.ONHOLD if text else Reason.UNDEFINED
+
+
+def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bool:
+    """Whether "user unknown" words are a filter's answer rather than an unknown mailbox.
+
+    Ported from Sisimai's Reason/UserUnknown.pm and Reason/Filtered.pm: the words mean an
+    unknown mailbox under an address status (any X.1.x here) or as the answer to RCPT TO;
+    after DATA, under X.2.0, or under another specific status (X.2.1 "mailbox disabled",
+    X.7.1 "not authorised" ...) with no sign of RCPT TO, they are the answer of a filter
+    (Sisimai: `filtered`). A bare X.0.0 or no status at all says nothing against the words,
+    so they are taken as said (Sisimai's per-MTA modules mostly do the same).
+    """
+    command = _command_of(failure, text)
+    if command == "DATA" or (status is not None and status.endswith(".2.0")):
+        return True
+    status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)
+    return command is None and status is not None and status[1:4] != ".1." and not status.endswith(".0.0")
 
 
 def _command_of(failure: Failure, text: str) -> str | None:

@@ -60,6 +60,14 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         r"^(?:\S+ )?550:? : user unknown",
         'the carrier\'s domain filter answers "550 : User unknown" with an empty address',
     ),
+    _p(
+        "au / KDDI (ezweb.ne.jp, au.com)",
+        R.USERUNKNOWN,
+        r">:? user unknown",
+        'the carrier names the address it does not know: "550 <address>: User unknown" '
+        "(Sisimai Rhost/KDDI.pm); only on the carrier's hosts",
+        host=r"ezweb\.ne\.jp|\bau\.com",
+    ),
     _p("Gmail", R.SPEEDING, r"p=receivingrate", "the recipient receives mail faster than Gmail allows"),
     _p("Gmail", R.MAILBOXFULL, r"p=overquota", "the recipient's mailbox is out of storage space"),
     _p(
@@ -229,6 +237,9 @@ _MICROSOFT_CODES: tuple[tuple[str, int, int, Reason, str | None], ...] = (
     ("5.1", 90, 90, R.SPEEDING, None),  # daily recipient limit
     ("5.2", 121, 122, R.SPEEDING, None),  # recipient's per-hour receive limit
     ("5.6", 11, 11, R.CONTENTERROR, None),  # bare line feeds
+    # Directory-based edge blocking: the recipient does not exist (Sisimai Rhost/ExchangeOnline.pm).
+    ("5.4", 1, 1, R.USERUNKNOWN, "recipient address rejected: access denied"),
+    ("5.1", 10, 10, R.USERUNKNOWN, "recipient not found"),
 )
 # Starts at the digit (a look-behind first would be tried at every position).
 _STATUS_RE = re.compile(r"([45](?<![\d.].)\.\d)\.(\d{1,3})\b(?!\.\d)")

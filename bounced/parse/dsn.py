@@ -124,9 +124,22 @@ def _action(value: str, status: str | None) -> Action:
     return Action.FAILED
 
 
+def _status_comment(value: str) -> str:
+    """The parenthesised comment after a Status code, "" when there is none or when it only
+    restates the code ("permanent failure", "other or undefined network or routing status")."""
+    opened = value.find("(")
+    closed = value.rfind(")")
+    comment = clean_diagnostic(value[opened + 1 : closed]) if 0 <= opened < closed else ""
+    return "" if _RESTATED_RE.match(comment.lower()) else comment
+
+
 def strip_type(value: str) -> str:
     """'smtp; 550 ...' -> '550 ...' (RFC 3464 diagnostic-type / mta-name-type prefixes)."""
     return _TYPE_PREFIX_RE.sub("", value, count=1)
+
+
+# Comments that only name the code's class or RFC 3463 title: a prose diagnostic says more.
+_RESTATED_RE = re.compile(r"(?:other or undefined|(?:permanent|temporary|transient) (?:failure|error)\W*$)")
 
 
 def failure_from_block(block: Block, message_fields: Block | None = None) -> Failure | None:
@@ -142,6 +155,10 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
     diagnostic_type = raw_diagnostic.partition(";")[0].strip().lower() if ";" in raw_diagnostic[:40] else ""
     diagnostic = clean_diagnostic(strip_type(raw_diagnostic))
     status = find_status(block.get("status", ""))
+    if not diagnostic:
+        # RFC 3464's own example: "Status: 4.0.0 (cat.example.net: host name lookup failure)"
+        # and no Diagnostic-Code: the comment is all the reporting MTA says about the failure.
+        diagnostic = _status_comment(block.get("status", ""))
     # X-Unix diagnostics carry a program's exit status, never an SMTP reply.
     reply_code = find_reply_code(diagnostic) if diagnostic and diagnostic_type != "x-unix" else None
     diag_status = find_status(diagnostic) if diagnostic else None

@@ -18,6 +18,7 @@ from bounced.parse.detectors.generic import bounce_wording
 from bounced.parse.dsn import read_dsn
 from bounced.parse.mime import MAX_PARSE_BYTES, Part, header, iter_parts, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers
+from bounced.parse.stage import with_smtp_commands
 from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code, first_address
 
 __all__ = ["scan"]
@@ -53,7 +54,7 @@ def _envelope_to(msg: Part) -> tuple[str, ...]:
 def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
     """DSN fields without a diagnostic (Exchange, some gateways): take it from the prose."""
     filled: list[Failure] = []
-    lowered: str | None = None
+    prose: dict[str, Failure] | None = None
     for f in failures:
         generic = f.status is None or f.status.endswith(".0.0")
         if f.diagnostic and not generic:
@@ -61,13 +62,16 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
             lone = f.reply_code is None and len(failures) == 1
             filled.append(_from_transcript(ctx, f) if lone else f)
             continue
-        if lowered is None:
+        if prose is None:
+            # Every recipient the prose names, read at once: one's words end where the next
+            # recipient is named ("a@x: 550 ...\nb@x: 552 ..."), never run into its neighbour's.
             lowered = ctx.human.lower()
-        found = failures_for(ctx, ctx.human, [f.recipient]) if f.recipient.lower() in lowered else []
-        if not found:
+            named = [x.recipient for x in failures if x.recipient and x.recipient.lower() in lowered]
+            prose = {g.recipient.lower(): g for g in failures_for(ctx, ctx.human, named)} if named else {}
+        g = prose.get(f.recipient.lower())
+        if g is None:
             filled.append(_from_transcript(ctx, f) if len(failures) == 1 else f)
             continue
-        g = found[0]
         filled.append(
             replace(
                 f,
@@ -133,7 +137,7 @@ def scan(raw: bytes) -> ParsedMessage:
     def result(kind: MessageType, failures: list[Failure], orig: OriginalMessage = original) -> ParsedMessage:
         return ParsedMessage(
             message_type=kind,
-            failures=_dedupe(failures),
+            failures=_dedupe(with_smtp_commands(ctx, failures) if kind is MessageType.DSN else failures),
             original=orig,
             subject=ctx.subject or None,
             envelope_to=_envelope_to(msg),

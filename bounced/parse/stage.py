@@ -1,0 +1,85 @@
+"""The SMTP command a recipient's refusal answered, read from the bounce's prose.
+
+A DSN's Diagnostic-Code rarely says at which stage the remote server refused, but the
+human-readable part often does: Postfix ends each recipient's paragraph with "(in reply to
+RCPT TO command)", Exim says "SMTP error from remote mail server after EHLO", Sendmail
+quotes the session (">>> RCPT To:<a@b>" then "<<< 550 ...", or only "<<< 554" when the
+greeting itself refused us). The classifier needs the stage: "user unknown" at RCPT TO is an
+unknown mailbox, after DATA a content filter's answer, and a refusal before RCPT TO is about
+our sender or connection (Sisimai's Lhost modules read the same facts).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from bounced.model import Failure
+from bounced.parse.detectors.base import Context
+from bounced.parse.mime import MAX_PARSE_BYTES
+
+__all__ = ["with_smtp_commands"]
+
+# Postfix "(in reply to RCPT TO command)", Exim "SMTP error from remote mail server after
+# RCPT TO:<a@b>:", each in the recipient's own paragraph.
+_PARAGRAPH_RE = re.compile(
+    r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo) command"
+    r"|remote mail server after (initial connection|helo|ehlo|mail from|rcpt to|end of data|data)"
+)
+_STAGES = {
+    "mail from": "MAIL",
+    "rcpt to": "RCPT",
+    "end of data": "DATA",
+    "data": "DATA",
+    "helo": "HELO",
+    "ehlo": "HELO",
+    "initial connection": "CONN",
+}
+# A quoted session: RCPT TO naming the address, then (within two lines) the refusal it drew.
+_RCPT_RE = re.compile(
+    r"^>>> ?rcpt to: ?([^\n]{1,300})\n(?:[^\n]{0,300}\n){0,2}?<<< ?[45]\d\d\b", re.MULTILINE
+)
+# Sendmail: "... while talking to mx.example.org.:" then straight away "<<< 554": the greeting.
+_GREETING_RE = re.compile(r"while talking to [^\n]{1,300}\n<<< ?[45]\d\d\b")
+_PARAGRAPH = 1500  # characters after a recipient's first mention that may belong to it
+# (A quoted RCPT TO is always followed by the "<<< " reply, so that marker covers both.)
+_MARKERS = (b"command)", b"\n<<< ", b"mail server after")
+
+
+def with_smtp_commands(ctx: Context, failures: list[Failure]) -> list[Failure]:
+    """`failures` with `smtp_command` set where the prose names the stage of the refusal."""
+    if not failures or all(f.smtp_command for f in failures):
+        return failures
+    # Cheap test on the raw bytes first: most bounces carry none of the markers.
+    raw = ctx.raw
+    if not any(raw.find(marker, 0, MAX_PARSE_BYTES) >= 0 for marker in _MARKERS):
+        return failures
+    lowered = ctx.human.lower()
+    at_rcpt = " ".join(match.group(1) for match in _RCPT_RE.finditer(lowered))
+    # Every session refused at its greeting (no command was ever sent): nobody got further.
+    greeting = "\n>>> " not in lowered and _GREETING_RE.search(lowered) is not None
+    result: list[Failure] = []
+    for f in failures:
+        address = f.recipient.lower()
+        command = f.smtp_command
+        if not command and address:
+            command = _from_paragraph(address, lowered)
+            if command is None and address in at_rcpt:
+                command = "RCPT"
+            if command is None and greeting:
+                command = "CONN"
+        result.append(replace(f, smtp_command=command) if command != f.smtp_command else f)
+    return result
+
+
+def _from_paragraph(address: str, lowered: str) -> str | None:
+    """The stage named in the paragraph that starts at the recipient's first mention."""
+    at = lowered.find(address)
+    if at < 0:
+        return None
+    end = lowered.find("\n\n", at)
+    paragraph = lowered[at : end if 0 <= end < at + _PARAGRAPH else at + _PARAGRAPH]
+    match = _PARAGRAPH_RE.search(" ".join(paragraph.split()))
+    if match is None:
+        return None
+    return _STAGES[match.group(1) or match.group(2)]
