@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,10 @@ async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
         yield opened
     finally:
         await opened.close()
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """Async tests run on uvloop, the loop `bounced serve` runs on (see bounced.cli.serve)."""
+    import uvloop
+
+    return {"uvloop": uvloop.new_event_loop}

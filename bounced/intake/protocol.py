@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, _DataState, syntax
 
@@ -163,9 +164,10 @@ class BounceSMTP(SMTP):
                 self._refused = True
                 peer = transport.get_extra_info("peername")
                 log.warning("connection refused: limit reached", extra=kv(peer=peer))
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
-                transport.close()
+                # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance.
+                writer = cast(asyncio.WriteTransport, transport)
+                writer.write(b"421 4.7.0 Too many connections, try again later\r\n")
+                writer.close()
                 return
             self._counted = True
             self._listener.connections.add(self)
@@ -181,11 +183,8 @@ class BounceSMTP(SMTP):
         transport = self.transport
         if transport is None:
             return
-        try:
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(reply)
-        except (OSError, RuntimeError, AssertionError):
-            pass  # the peer is gone already; closing is all that is left
+        with contextlib.suppress(OSError, RuntimeError):  # the peer is gone: just close
+            cast(asyncio.WriteTransport, transport).write(reply)
         transport.close()
 
     # --- commands -----------------------------------------------------------------

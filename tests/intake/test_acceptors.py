@@ -224,3 +224,19 @@ async def test_starttls_and_a_big_message_through_an_acceptor(
         assert stored is not None
         assert hashlib.sha256(stored.raw).digest() == hashlib.sha256(big).digest()
         assert await d.store.get_suppression("jane.doe@example.org") is not None
+
+
+async def test_the_connection_limit_holds_across_acceptors(tmp_path: Path) -> None:
+    """max_connections = 4 over two acceptors: each takes 2, so of 6 idle connections at
+    most 4 are greeted and the rest get 421 (which acceptor the kernel picks is its choice)."""
+    config = make_config(tmp_path, smtp={"acceptors": 2, "max_connections": 4})
+    async with running_daemon(config) as d:
+        opened = [await asyncio.open_connection("127.0.0.1", d.smtp_port) for _ in range(6)]
+        try:
+            greetings = [await asyncio.wait_for(reader.readline(), 10) for reader, _ in opened]
+        finally:
+            for _, writer in opened:
+                writer.close()
+        codes = sorted(g[:3] for g in greetings)
+        assert codes.count(b"220") <= 4 and codes.count(b"421") >= 2
+        assert set(codes) <= {b"220", b"421"}

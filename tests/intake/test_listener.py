@@ -222,3 +222,9 @@ async def test_unreadable_certificate_is_a_config_error(db_path: Path, tmp_path:
     with pytest.raises(ConfigError) as info:
         await start_listener(db_path, tls_cert=missing, tls_key=missing)
     assert info.value.key == "smtp.tls_cert"
+
+
+async def test_tests_run_on_the_loop_bounced_serve_uses() -> None:
+    # uvloop differs from asyncio's loop in ways that matter here (its transports are not
+    # asyncio.WriteTransport subclasses), so the in-process tests run on it too.
+    assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
