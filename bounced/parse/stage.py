@@ -42,28 +42,36 @@ _RCPT_RE = re.compile(
 # Sendmail: "... while talking to mx.example.org.:" then straight away "<<< 554": the greeting.
 _GREETING_RE = re.compile(r"while talking to [^\n]{1,300}\n<<< ?[45]\d\d\b")
 _PARAGRAPH = 1500  # characters after a recipient's first mention that may belong to it
-# (A quoted RCPT TO is always followed by the "<<< " reply, so that marker covers both.)
-_MARKERS = (b"command)", b"\n<<< ", b"mail server after")
 
 
 def with_smtp_commands(ctx: Context, failures: list[Failure]) -> list[Failure]:
     """`failures` with `smtp_command` set where the prose names the stage of the refusal."""
     if not failures or all(f.smtp_command for f in failures):
         return failures
-    # Cheap test on the raw bytes first: most bounces carry none of the markers.
+    # Cheap tests on the raw bytes first: most bounces carry none of the markers, and the
+    # prose (decoded, lower-cased) is only read for those that do.
     raw = ctx.raw
-    if not any(raw.find(marker, 0, MAX_PARSE_BYTES) >= 0 for marker in _MARKERS):
+    paragraphs = (
+        raw.find(b"command)", 0, MAX_PARSE_BYTES) >= 0
+        or raw.find(b"mail server after", 0, MAX_PARSE_BYTES) >= 0
+    )
+    session = raw.find(b"\n<<<", 0, MAX_PARSE_BYTES) >= 0
+    if not (paragraphs or session):
         return failures
     lowered = ctx.human.lower()
-    at_rcpt = " ".join(match.group(1) for match in _RCPT_RE.finditer(lowered))
-    # Every session refused at its greeting (no command was ever sent): nobody got further.
-    greeting = "\n>>> " not in lowered and _GREETING_RE.search(lowered) is not None
+    at_rcpt = ""
+    greeting = False
+    if session:
+        if ">>> rcpt to:" in lowered:
+            at_rcpt = " ".join(match.group(1) for match in _RCPT_RE.finditer(lowered))
+        # Every session refused at its greeting (no command was ever sent): nobody got further.
+        greeting = "\n>>> " not in lowered and _GREETING_RE.search(lowered) is not None
     result: list[Failure] = []
     for f in failures:
         address = f.recipient.lower()
         command = f.smtp_command
         if not command and address:
-            command = _from_paragraph(address, lowered)
+            command = _from_paragraph(address, lowered) if paragraphs else None
             if command is None and address in at_rcpt:
                 command = "RCPT"
             if command is None and greeting:
