@@ -26,7 +26,7 @@ FLOORS: dict[str, float] = {
     "status_exact": 97.0,
     "reply_code": 97.2,
     "action": 92.7,
-    "reason": 90.5,
+    "reason": 90.9,
 }
 
 

@@ -211,6 +211,8 @@ retry time not reached
 could not be delivered for
 queue (?:period|lifetime)
 was not reachable within the allowed queue period
+# "Your message was not delivered within 0 days and 1 hours." (Sisimai Lhost/EZweb.pm)
+not delivered within \d
 
 [systemfull]
 (?:mail )?system (?:is )?full

@@ -107,3 +107,13 @@ def test_kddi_names_the_unknown_address_on_its_own_hosts() -> None:
 def test_exchange_online_unknown_recipients(text: str, status: str) -> None:
     # Sisimai Rhost/ExchangeOnline.pm: directory-based edge blocking and a failed lookup.
     assert classify(text, status) == (Reason.USERUNKNOWN, HARD)
+
+
+def test_not_delivered_within_is_an_expiry() -> None:
+    # Sisimai Lhost/EZweb.pm: the carrier's notice that its queue gave up; no code, so soft.
+    f = Failure(
+        recipient="rcpt@example.net",
+        diagnostic="Your message was not delivered within 2 days and 0 hours. Remote host is not responding.",
+    )
+    result = classify_failure(f, MessageType.DSN, CONFIG)
+    assert (result.reason, result.kind) == (Reason.EXPIRED, BounceKind.SOFT)
