@@ -108,7 +108,16 @@ class Daemon:
             raise
         host, _ = self.config.smtp.host_port
         status = f"listening on {host}:{self.smtp_port}"
-        log.info("started", extra=kv(listen=f"{host}:{self.smtp_port}", db=self.config.storage.path))
+        loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]  # uvloop or asyncio
+        log.info(
+            "started",
+            extra=kv(
+                listen=f"{host}:{self.smtp_port}",
+                db=self.config.storage.path,
+                acceptors=self.config.smtp.acceptors,
+                loop=loop,
+            ),
+        )
         self.notifier.ready(status)
 
     async def stop(self) -> None:

@@ -47,7 +47,7 @@ class _Acceptor:
     reader: asyncio.StreamReader
     link: FrameWriter
     started: float
-    ready: asyncio.Future[None]
+    ready: asyncio.Future[str | None]  # None: listening; else why it never did
     stopped: bool = False  # it said so: a signal or our "stop", not a crash
     follower: asyncio.Task[None] | None = None
     spools: set[asyncio.Task[None]] = field(default_factory=set)
@@ -115,9 +115,11 @@ class AcceptorPool:
         link.send(("config", self._config_for_one(), self.log_level()))
         acceptor.follower = asyncio.create_task(self._follow(acceptor))
         try:
-            await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
+            failure = await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
         except TimeoutError:
             raise OSError(f"acceptor {index} did not start within {_START_TIMEOUT:.0f} s") from None
+        if failure is not None:
+            raise OSError(failure)
 
     def _config_for_one(self) -> SmtpConfig:
         """The connection limit is shared: each acceptor takes its part of it."""
@@ -143,7 +145,7 @@ class AcceptorPool:
             await asyncio.gather(*acceptor.spools, return_exceptions=True)
         acceptor.link.close()
         if not acceptor.ready.done():
-            acceptor.ready.set_exception(OSError(f"acceptor {acceptor.index} exited {returncode} at start"))
+            acceptor.ready.set_result(f"acceptor {acceptor.index} exited {returncode} at start")
             return
         if acceptor.stopped and not self._stopping:
             # Stopped by a signal: under systemd the whole unit is being stopped, and the

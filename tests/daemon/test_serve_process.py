@@ -59,6 +59,7 @@ class ServeProcess:
         self.write_config(extra_config)
         self.notify = NotifySocket()
         self.proc: asyncio.subprocess.Process | None = None
+        self.env: dict[str, str] = {}  # added to the daemon's environment
         self.runs = 0
 
     def write_config(self, extra: str = "") -> None:
@@ -71,7 +72,7 @@ class ServeProcess:
     async def start(self) -> None:
         self.runs += 1
         stderr = open(self.tmp_path / f"stderr.{self.runs}.log", "wb")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, "NOTIFY_SOCKET": self.notify.name}
+        env = {**os.environ, "NOTIFY_SOCKET": self.notify.name, **self.env}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bounced", "serve", "--config", str(self.config),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr, env=env,
@@ -284,3 +285,21 @@ async def test_sigterm_to_the_whole_cgroup_stops_cleanly(serve: ServeProcess) ->
     assert await no_process_writes_to(serve.tmp_path / f"stderr.{serve.runs}.log", timeout=10)
     counts = await wait_until_applied(serve.db, 1)
     assert sum(counts.values()) == 1
+
+
+@pytest.mark.parametrize("serve", [2], indirect=True, ids=["2-acceptors"])
+async def test_the_standard_asyncio_loop_serves_too(serve: ServeProcess) -> None:
+    """uvloop is the default; BOUNCED_EVENT_LOOP=asyncio is the fallback, acceptors included."""
+    serve.env = {"BOUNCED_EVENT_LOOP": "asyncio"}
+    await serve.start()
+    assert "loop=asyncio" in serve.stderr() and "acceptors=2" in serve.stderr()
+    await send_mail(serve.port, "", RCPT, HARD)
+    counts = await wait_until_applied(serve.db, 1)
+    assert counts[IntakeState.APPLIED] == 1
+    assert await serve.signal(signal.SIGTERM) == 0
+
+
+async def test_uvloop_is_the_default_loop(serve: ServeProcess) -> None:
+    await serve.start()
+    assert "loop=uvloop" in serve.stderr()
+    assert await serve.signal(signal.SIGTERM) == 0
