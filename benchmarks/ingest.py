@@ -269,7 +269,7 @@ def run_bounced(workdir: Path, load: Workload, acceptors: int, spool_only: bool 
     with bounced_process(workdir, acceptors, load.sessions, spool_only) as (proc, port, db):
         accept_s = load.send(port)
         if spool_only:
-            spooled = count_spooled(db)
+            spooled = count_intake(db)
             if spooled != count:
                 raise RuntimeError(f"spooled {spooled} of {count}")
             return BouncedRound(accept_s, 0.0, 0.0, 0.0, peak_rss_kb(proc.pid) / 1024, 0)
@@ -307,10 +307,13 @@ def wait_applied(db: Path, count: int, timeout: float = 600.0) -> list[tuple[int
     raise RuntimeError(f"not all {count} messages applied within {timeout}s")
 
 
-def count_spooled(db: Path) -> int:
+def count_intake(db: Path, state: str | None = None) -> int:
+    """Intake rows (in `state`), read-only from outside the daemon."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0])
+        if state is None:
+            return int(conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM intake WHERE state = ?", (state,)).fetchone()[0])
     finally:
         conn.close()
 
@@ -390,7 +393,7 @@ def run_sustained(
         finally:
             sending.clear()
             sampler.join()
-        end_backlog = count_pending(db)
+        end_backlog = count_intake(db, "pending")
         rows = wait_applied(db, count)
     last_received = max(r for r, _ in rows)
     latencies = sorted((p - r) / 1000 for r, p in rows)
@@ -403,14 +406,6 @@ def run_sustained(
         p50_ms=latencies[len(latencies) // 2],
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
     )
-
-
-def count_pending(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM intake WHERE state = 'pending'").fetchone()[0])
-    finally:
-        conn.close()
 
 
 # --- main ---------------------------------------------------------------------------
