@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from bounced.clock import Clock, SystemClock
 from bounced.config import Config, load_config
@@ -41,7 +41,6 @@ class Daemon:
         self._retention: RetentionTask | None = None
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
-        self.failure: str | None = None
 
     # --- parts, for callers and tests ----------------------------------------------
 
@@ -191,19 +190,13 @@ class Daemon:
         for section in ("submission", "processing"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
-        if (new.storage.path, new.storage.busy_timeout) != (old.storage.path, old.storage.busy_timeout):
-            log.warning("reload: storage.path/busy_timeout changed; take effect after a restart")
-        storage = replace(new.storage, path=old.storage.path, busy_timeout=old.storage.busy_timeout)
-        bound = ("listen", "tls_cert", "tls_key", "acceptors")
-        if any(getattr(new.smtp, k) != getattr(old.smtp, k) for k in bound):
-            log.warning("reload: smtp.listen/tls_cert/tls_key/acceptors changed; take effect after a restart")
-        smtp = replace(new.smtp, **{k: getattr(old.smtp, k) for k in bound})
+        storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
+        smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
         smtp.validate("smtp")
         return replace(new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing)
 
     def _fail(self, reason: str) -> None:
         log.critical("giving up", extra=kv(reason=reason))
-        self.failure = reason
         self.failed.set()
 
     def _smtp_settings(self) -> Any:
@@ -211,6 +204,16 @@ class Daemon:
 
     def _log_level(self) -> str:
         return self.config.log.level
+
+
+_Section = TypeVar("_Section")
+
+
+def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) -> _Section:
+    """`new` with the running values of `keys`, which are bound at start; warns when they changed."""
+    if any(getattr(new, k) != getattr(old, k) for k in keys):
+        log.warning(f"reload: {name}.{'/'.join(keys)} changed; take effect after a restart")
+    return replace(new, **{k: getattr(old, k) for k in keys})  # type: ignore[type-var]
 
 
 async def serve(config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> int:
