@@ -35,6 +35,7 @@ __all__ = [
     "IntakeRecording",
     "IntakeStats",
     "IntakeStore",
+    "IntakeSummary",
     "OutboundAttempt",
     "OutboxStore",
     "RecordOutcome",
@@ -78,6 +79,23 @@ class IntakeStats:
     pruned: int
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeSummary:
+    """An intake message without its raw bytes (`list_intake`): what an operator scans."""
+
+    id: int
+    received_at: datetime
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    peer: str
+    state: IntakeState
+    attempts: int
+    error: str | None
+    size: int  # bytes of the raw message still stored (0 once pruned)
+    message_type: MessageType | None
+    raw_pruned_at: datetime | None
+
+
 class IntakeStore(Protocol):
     async def spool(
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
@@ -109,6 +127,12 @@ class IntakeStore(Protocol):
         ...
 
     async def intake_stats(self) -> IntakeStats: ...
+
+    async def list_intake(
+        self, state: IntakeState, limit: int = 100, after_id: int = 0
+    ) -> list[IntakeSummary]:
+        """Messages in `state` with id > after_id, oldest first, without their raw bytes."""
+        ...
 
 
 class BounceStore(Protocol):

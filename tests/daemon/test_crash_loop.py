@@ -25,7 +25,7 @@ def _crash_loop() -> ModuleType:
 
 async def test_five_kills_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
     crash_loop = _crash_loop()
-    figures = await crash_loop.run(tmp_path, kills=5, clients=4, gap=(0.3, 1.2), seed=5, settle=0.5)
+    figures = await crash_loop.run(tmp_path, kills=5, clients=4, gap=(0.2, 0.8), seed=5, settle=0.3)
     print(figures.summary())
     assert sum(figures.kills.values()) == 5
     assert {kind for kind, n in figures.kills.items() if n} == {"daemon", "acceptor", "worker"}

@@ -16,13 +16,18 @@ import aiosqlite
 from bounced.clock import utcnow
 from bounced.config.storage import StorageConfig
 from bounced.errors import SpoolError, StoreError
-from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import IntakeStats
+from bounced.model import IntakeMessage, IntakeState, MessageType
+from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
 __all__ = ["PENDING_BATCH_BYTES", "IntakeMixin"]
 
 _COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error, raw_pruned_at"
+# length(raw) reads the record header only, never the bytes.
+_SUMMARY_COLUMNS = (
+    "id, received_at, mail_from, rcpt_tos, peer, state, attempts, error, length(raw),"
+    " message_type, raw_pruned_at"
+)
 # Hashing a big message would stall the event loop; above this size it runs in a thread.
 _HASH_INLINE_LIMIT = 256 * 1024
 PENDING_BATCH_BYTES = 64 * 1024 * 1024
@@ -79,6 +84,22 @@ def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
         attempts=int(row[7]),
         error=row[8],
         raw_pruned_at=from_micros_opt(row[9]),
+    )
+
+
+def _row_to_summary(row: Sequence[Any]) -> IntakeSummary:
+    return IntakeSummary(
+        id=int(row[0]),
+        received_at=from_micros(row[1]),
+        mail_from=row[2],
+        rcpt_tos=tuple(json.loads(row[3])),
+        peer=row[4],
+        state=IntakeState(row[5]),
+        attempts=int(row[6]),
+        error=row[7],
+        size=int(row[8]),
+        message_type=None if row[9] is None else MessageType(row[9]),
+        raw_pruned_at=from_micros_opt(row[10]),
     )
 
 
@@ -263,3 +284,17 @@ class IntakeMixin(SQLiteConnection):
             counts[IntakeState(state)] = int(count)
             pruned += int(pruned_here)
         return IntakeStats(counts=counts, raw_bytes=int(size[0]) if size else 0, pruned=pruned)
+
+    async def list_intake(
+        self, state: IntakeState, limit: int = 100, after_id: int = 0
+    ) -> list[IntakeSummary]:
+        """Messages in `state` with id > `after_id`, oldest first, at most `limit`, without
+        their bytes. Pending and quarantined states walk a partial index (0001, 0020), which
+        SQLite uses only when the state is a literal in the statement, not a parameter."""
+        state = IntakeState(state)  # one of the enum's values: safe to write into the SQL
+        rows = await self._fetchall(
+            f"SELECT {_SUMMARY_COLUMNS} FROM intake WHERE state = '{state.value}' AND id > ?"
+            " ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [_row_to_summary(r) for r in rows]
