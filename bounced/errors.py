@@ -8,6 +8,7 @@ __all__ = [
     "ParseError",
     "SendError",
     "SpoolError",
+    "SpoolFullError",
     "StoreError",
     "VerpError",
 ]
@@ -35,6 +36,11 @@ class StoreError(BouncedError):
 
 class SpoolError(StoreError, OSError):
     """A message could not be made durable; the client must get a 4xx, not 250."""
+
+
+class SpoolFullError(SpoolError):
+    """Not durable for want of space (disk full, quota, `max_page_count`): the client gets
+    452 4.3.1 rather than 451 4.3.0, and retries."""
 
 
 class SendError(BouncedError, ConnectionError):

@@ -24,6 +24,7 @@ from datetime import datetime
 from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import ConfigError, SpoolError
+from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
@@ -66,6 +67,8 @@ class RemoteSpool:
             return
         if tag == "stored" and isinstance(value, int):
             future.set_result(value)
+        elif isinstance(value, SpoolError):  # the daemon's own: SpoolFullError gets 452
+            future.set_exception(value)
         else:
             future.set_exception(SpoolError(f"not spooled: {value}"))
 
@@ -87,7 +90,9 @@ async def run_acceptor(listen_fd: int, link_fd: int) -> int:
     config: SmtpConfig = first[1]
     configure_logging(first[2])
     spool = RemoteSpool(link)
-    handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None)
+    # The daemon logs each spool incident once; here a refusal is only a debug line.
+    incidents = SpoolIncidents(level=logging.DEBUG)
+    handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None, incidents)
     listener = Listener(handler, lambda: config)
     await listener.start(sock=socket.socket(fileno=listen_fd))
     link.send(("ready",))

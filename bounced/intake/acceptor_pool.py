@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
+from bounced.errors import SpoolError
+from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import Spool, make_tls_context
 from bounced.logfmt import kv
@@ -72,6 +74,7 @@ class AcceptorPool:
         self.on_spooled = on_spooled
         self.on_fatal = on_fatal
         self.acceptors: dict[int, _Acceptor] = {}
+        self.incidents = SpoolIncidents()  # logged here, where the store fails, not by each acceptor
         self._sock: socket.socket | None = None
         self._stopping = False
         self._failures = [0] * count  # quick deaths in a row, per slot: the restart back-off
@@ -180,10 +183,12 @@ class AcceptorPool:
         try:
             intake_id = await self.store.spool(raw, mail_from, rcpt_tos, peer, self.clock.now())  # type: ignore[arg-type]
         except Exception as exc:
-            # Not durable: the acceptor answers 451 and the sender keeps the message.
-            log.exception("spool failed", extra=kv(peer=peer, size=len(raw)))  # type: ignore[arg-type]
-            reply: tuple[object, ...] = ("refused", seq, str(exc))
+            # Not durable: the acceptor answers 4xx (the SpoolError says which) and the sender
+            # keeps the message.
+            self.incidents.refused_one(exc, str(peer), len(raw))  # type: ignore[arg-type]
+            reply: tuple[object, ...] = ("refused", seq, exc if isinstance(exc, SpoolError) else str(exc))
         else:
+            self.incidents.stored_one()
             self.on_spooled(intake_id)
             reply = ("stored", seq, intake_id)
         # If the acceptor is gone, its client saw no 250 and sends again (applied once).

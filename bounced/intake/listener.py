@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
+from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
 
@@ -74,11 +75,13 @@ class BounceHandler:
         clock: Clock,
         settings: Callable[[], SmtpConfig],
         on_spooled: Callable[[int], None],
+        incidents: SpoolIncidents | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
         self.on_spooled = on_spooled
+        self.incidents = incidents or SpoolIncidents()
         self.in_flight = 0  # DATA handlers between end-of-data and their reply
         self._idle = asyncio.Event()
         self._idle.set()
@@ -112,14 +115,14 @@ class BounceHandler:
                 _peer_text(session.peer),
                 self.clock.now(),
             )
-        except Exception:
+        except Exception as exc:
             # Whatever went wrong, the message is not durable: the sender must keep it and retry.
-            log.exception("spool failed", extra=kv(peer=_peer_text(session.peer), size=len(raw)))
-            return "451 4.3.0 Message not stored, try again later"
+            return self.incidents.refused_one(exc, _peer_text(session.peer), len(raw))
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self._idle.set()
+        self.incidents.stored_one()
         self.on_spooled(intake_id)
         log.debug("spooled", extra=kv(intake_id=intake_id, peer=_peer_text(session.peer), size=len(raw)))
         return f"250 2.0.0 OK queued as {intake_id}"

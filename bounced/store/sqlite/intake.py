@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import sqlite3
@@ -15,7 +16,7 @@ import aiosqlite
 
 from bounced.clock import utcnow
 from bounced.config.storage import StorageConfig
-from bounced.errors import SpoolError, StoreError
+from bounced.errors import SpoolError, SpoolFullError, StoreError
 from bounced.model import IntakeMessage, IntakeState, MessageType
 from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
@@ -70,6 +71,23 @@ async def _insert_rows(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...
     if len(ids) != len(rows):
         raise StoreError(f"intake insert returned {len(ids)} ids for {len(rows)} rows")
     return ids
+
+
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _no_space(exc: BaseException | None) -> bool:
+    """Did the write fail for want of space? SQLite says SQLITE_FULL for a full disk and for
+    `max_page_count`; the store wraps it in StoreError, so the cause chain is searched."""
+    seen = 0
+    while exc is not None and seen < 8:
+        code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+        if code is not None and code & 0xFF == sqlite3.SQLITE_FULL:  # primary code of an extended one
+            return True
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE_ERRNOS:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _row_to_intake(row: Sequence[Any]) -> IntakeMessage:
@@ -145,7 +163,8 @@ class IntakeMixin(SQLiteConnection):
         try:
             return await waiting.future
         except (StoreError, sqlite3.Error, OSError) as exc:
-            raise SpoolError(f"message from {mail_from!r} not spooled: {exc}") from exc
+            error = SpoolFullError if _no_space(exc) else SpoolError
+            raise error(f"message from {mail_from!r} not spooled: {exc}") from exc
 
     async def close(self) -> None:
         """Let spools already accepted commit first (then close the connections)."""
