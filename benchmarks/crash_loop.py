@@ -50,8 +50,9 @@ KINDS = ("daemon", "acceptor", "worker")
 class Figures:
     attempts: int = 0  # DATA transactions tried (a message sent again counts again)
     accepted: dict[int, int] = field(default_factory=dict)  # message number -> intake id
-    refused: int = 0  # 4xx replies (not stored: the client sends again)
-    broken: int = 0  # connection refused / dropped before a reply
+    refused: Counter[str] = field(default_factory=Counter)  # 4xx replies by code (sent again)
+    unreachable: int = 0  # connections refused: the daemon was being started again
+    broken: int = 0  # sessions dropped before a reply (the process serving them died)
     kills: Counter[str] = field(default_factory=Counter)
     daemon_starts: int = 0
     daemon_exits_on_its_own: int = 0
@@ -71,7 +72,8 @@ class Figures:
         kills = ", ".join(f"{kind} {self.kills[kind]}" for kind in KINDS)
         return (
             f"messages sent: {len(self.accepted)} distinct got 250 ({self.attempts} DATA attempts,"
-            f" {self.refused} 4xx, {self.broken} connections broken)\n"
+            f" 4xx: {dict(self.refused) or 0}, {self.broken} sessions cut,"
+            f" {self.unreachable} connects refused)\n"
             f"kills: {sum(self.kills.values())} ({kills}); daemon starts {self.daemon_starts},"
             f" exits on its own {self.daemon_exits_on_its_own}\n"
             f"intake rows {self.intake_rows} (copies sent again after a kill included),"
@@ -220,7 +222,9 @@ class Clients:
                     if number is None:
                         break
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                if not isinstance(exc, aiosmtplib.SMTPResponseException):
+                if isinstance(exc, aiosmtplib.SMTPConnectError):
+                    self.figures.unreachable += 1
+                elif not isinstance(exc, aiosmtplib.SMTPResponseException):
                     self.figures.broken += 1
                 await asyncio.sleep(rng.uniform(0.05, 0.2))  # as an MTA: again, a bit later
             finally:
@@ -233,7 +237,7 @@ class Clients:
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 raise RuntimeError(f"message {number} refused for good: {exc.code} {exc.message}") from exc
-            self.figures.refused += 1
+            self.figures.refused[f"{exc.code} {exc.message.split(' ', 1)[0]}"] += 1
             raise
         self.figures.accepted[number] = int(reply.rsplit(" ", 1)[1])
 
