@@ -26,7 +26,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -37,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosmtplib
+
+# The sibling below (also when a test imports this file) and the repository (tests.conftest).
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+from _crash_daemon import Daemon, acceptor_pids, worker_pids  # noqa: E402
 
 __all__ = ["Figures", "check_database", "run"]
 
@@ -111,81 +114,6 @@ def message_for(number: int, run_id: str) -> bytes:
         )
         raw = f"Message-Id: <{run_id}.{number}@mx.example.org>\n".encode() + raw
     return raw
-
-
-# --- the daemon and its process tree --------------------------------------------------
-
-
-def _children(parent: int) -> list[tuple[int, bytes]]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue  # ended meanwhile
-        if ppid == parent and cmdline:  # a zombie has no command line
-            found.append((int(stat.parent.name), cmdline))
-    return found
-
-
-def acceptor_pids(daemon: int) -> list[int]:
-    return [pid for pid, cmd in _children(daemon) if b"bounced.intake.acceptor" in cmd]
-
-
-def worker_pids(daemon: int) -> list[int]:
-    """Analysis workers: children of the daemon's multiprocessing forkserver."""
-    servers = [pid for pid, cmd in _children(daemon) if b"forkserver" in cmd]
-    return [pid for server in servers for pid, _ in _children(server)]
-
-
-class Daemon:
-    def __init__(self, workdir: Path, acceptors: int, workers: int) -> None:
-        self.workdir = workdir
-        self.db = workdir / "bounced.sqlite3"
-        self.config = workdir / "bounced.toml"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.config.write_text(
-            f'[smtp]\nlisten = "127.0.0.1:{self.port}"\ndomains = ["bounces.example.com"]\n'
-            f'acceptors = {acceptors}\n[storage]\npath = "{self.db}"\n'
-            '[verp]\nunsigned_bounces = "suppress"\n'
-            # Every window goes to the worker processes, applied alongside the stream.
-            f"[processing]\nworkers = {workers}\npool_min_batch = 1\nburst_hold = 0.0\n"
-        )
-        self.proc: asyncio.subprocess.Process | None = None
-        self.starts = 0
-
-    async def start(self, timeout: float = 60.0) -> None:
-        """Start and wait until it listens. The acceptors of a killed daemon may hold the
-        port a moment longer: a start that fails is tried again."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.starts += 1
-            log = open(self.workdir / f"daemon.{self.starts}.log", "wb")  # noqa: SIM115 - the child's
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bounced", "serve", "--config", str(self.config),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
-            log.close()
-            while self.proc.returncode is None and not self._listening():
-                await asyncio.sleep(0.05)
-            if self.proc.returncode is None:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"daemon does not start: see {self.workdir}/daemon.{self.starts}.log")
-            await asyncio.sleep(0.2)
-
-    def _listening(self) -> bool:
-        log = (self.workdir / f"daemon.{self.starts}.log").read_bytes()
-        return b"msg=started" in log
-
-    async def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), 60)
 
 
 # --- clients ----------------------------------------------------------------------------
