@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from tests.harness import RunningDaemon
-from tests.http.conftest import ADMIN, READ, client
+from tests.http.conftest import READ, client
 
 
 async def test_tokens_and_scopes(api: RunningDaemon) -> None:
