@@ -42,17 +42,24 @@ class StateCollector(Collector):
             "Addresses put on the suppression list, by origin",
             labels=["origin"],
         )
+        hard = CounterMetricFamily(
+            "bounced_hard_bounces",
+            "Hard bounces by the from-domain of the bounced message ('' when unknown)",
+            labels=["from_domain"],
+        )
         removed = CounterMetricFamily("bounced_suppressions_removed", "Addresses taken off the list")
         removed_n = 0
         for name, k1, k2, n in s.counters:
             if name == "bounces":
                 bounces.add_metric([k1, k2], n)
+            elif name == "hard_by_from_domain":
+                hard.add_metric([k1], n)
             elif name == "suppressions_added":
                 added.add_metric([k1], n)
             elif name == "suppressions_removed":
                 removed_n += n
         removed.add_metric([], removed_n)
-        yield from (bounces, added, removed)
+        yield from (bounces, hard, added, removed)
         yield GaugeMetricFamily("bounced_suppressed", "Addresses on the suppression list now", s.suppressed)
         yield GaugeMetricFamily("bounced_intake_backlog", "Spooled messages not yet applied", s.backlog)
         oldest = 0.0 if s.oldest_pending_at is None else max(0.0, (now - s.oldest_pending_at).total_seconds())

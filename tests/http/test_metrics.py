@@ -50,6 +50,7 @@ async def test_every_metric_moves_with_its_cause(api: RunningDaemon) -> None:
     assert value(m, "bounced_smtp_replies_total", outcome="refused", code="550") == 1
     assert value(m, "bounced_bounces_total", kind="hard", reason="userunknown") == 1
     assert value(m, "bounced_bounces_total", kind="soft", reason="mailboxfull") == 1
+    assert value(m, "bounced_hard_bounces_total", from_domain="sender.test") == 1
     assert value(m, "bounced_suppressions_added_total", origin="bounce") == 1
     assert value(m, "bounced_suppressed") == 1
 
