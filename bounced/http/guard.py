@@ -90,7 +90,8 @@ class Guard:
         path = scope["path"]
         token = find_token(cfg.tokens, scope)
         scope.setdefault("state", {})["token"] = token or None
-        if path not in PUBLIC and not (path == "/metrics" and not cfg.metrics_auth):
+        public = path in PUBLIC or path.startswith("/static/") or (path == "/metrics" and not cfg.metrics_auth)
+        if not public:
             if token is False and path in PAGES:
                 scope["state"]["token"] = None  # a stale cookie: the page asks again
             elif token is None or token is False:

@@ -82,9 +82,34 @@ async def test_cli_and_api_agree(api: RunningDaemon, tmp_path: Path) -> None:
             )
             assert csv_out == (await c.get("/api/v1/report", params={**params, "format": "csv"})).content
 
+        xlsx = tmp_path / "api.xlsx"
+        xlsx.write_bytes(
+            (await c.get("/api/v1/report", params={"from": start, "to": end, "format": "xlsx"})).content
+        )
+        await cli(
+            config,
+            "report",
+            "--from",
+            start,
+            "--to",
+            end,
+            "--format",
+            "xlsx",
+            "--output",
+            str(tmp_path / "cli.xlsx"),
+        )
+        assert _sheet(xlsx) == _sheet(tmp_path / "cli.xlsx") and _sheet(xlsx)[-1][-1] == 6
+
         _, exported = await cli(config, "suppression", "export", "--format", "csv")
         assert exported == (await c.get("/api/v1/suppressions/export", params={"format": "csv"})).content
         assert exported.count(b"\n") == 6  # header + 5
+
+
+def _sheet(path: Path) -> list[tuple[object, ...]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    return [tuple(row) for row in book.worksheets[0].iter_rows(values_only=True)]
 
 
 async def test_cut_listing_says_so(api: RunningDaemon, tmp_path: Path) -> None:
