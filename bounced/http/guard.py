@@ -90,12 +90,11 @@ class Guard:
         path = scope["path"]
         token = find_token(cfg.tokens, scope)
         scope.setdefault("state", {})["token"] = token or None
-        public = path in PUBLIC or path.startswith("/static/") or (path == "/metrics" and not cfg.metrics_auth)
+        public = path in PUBLIC or path.startswith("/static/")
+        public = public or (path == "/metrics" and not cfg.metrics_auth)
         if not public:
-            if token is False and path in PAGES:
-                scope["state"]["token"] = None  # a stale cookie: the page asks again
-            elif token is None or token is False:
-                if path not in PAGES:
+            if not isinstance(token, HttpToken):
+                if path not in PAGES:  # a page without a (valid) token shows its sign-in form
                     why = "missing bearer token" if token is None else "unknown token"
                     await _json(send, 401, {"error": why}, {"www-authenticate": 'Bearer realm="bounced"'})
                     return

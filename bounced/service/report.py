@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from bounced.model import ReportGrouping
 from bounced.report.export import (
@@ -154,7 +154,7 @@ def _open_writer(
     return TableWriter(text, layout)
 
 
-class _ExampleStore(AdminViewStore, IntakeStore):
+class _ExampleStore(AdminViewStore, IntakeStore, Protocol):
     pass
 
 

@@ -8,6 +8,7 @@ import binascii
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from bounced.clock import Clock
 from bounced.model import SuppressionEntry
@@ -23,7 +24,7 @@ _IMPORT_BATCH = 5_000
 _EXPORT_BATCH = 5_000
 
 
-class _Store(SuppressionStore, AdminViewStore):
+class _Store(SuppressionStore, AdminViewStore, Protocol):
     pass
 
 
