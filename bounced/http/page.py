@@ -13,9 +13,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bounced.http.context import ApiContext
-from bounced.http.reports import query_from, report_json
+from bounced.http.reports import examples_for, query_from, report_json
 from bounced.service.errors import InvalidInput
-from bounced.service.report import report_examples
 
 __all__ = ["page_routes"]
 
@@ -150,16 +149,9 @@ def _report_body(params: dict[str, str], data: dict[str, Any]) -> str:
 async def examples_page(request: Request) -> Response:
     if request.scope["state"].get("token") is None:
         return _sign_in()
-    ctx: ApiContext = request.app.state.ctx
     q = request.query_params
     try:
-        found = await report_examples(
-            ctx.store,  # type: ignore[arg-type]
-            query_from(request),
-            q.get("group", ""),
-            q.get("recipient_domain", ""),
-            q.get("text", ""),
-        )
+        found = await examples_for(request)
     except InvalidInput as exc:
         return _page("bounced: examples", f'<p class="error">{escape(str(exc))}</p>')
     back = urlencode({k: v for k, v in q.items() if k in ("from", "to", "mailing", "group_by")})

@@ -19,7 +19,7 @@ from bounced.http.context import ApiContext
 from bounced.service.errors import InvalidInput
 from bounced.service.report import ReportQuery, produce_report, report_examples, report_query
 
-__all__ = ["query_from", "report_json", "report_routes"]
+__all__ = ["examples_for", "query_from", "report_json", "report_routes"]
 
 DOWNLOADS = {
     "json": "application/json",
@@ -76,11 +76,12 @@ async def report(request: Request) -> Response:
     )
 
 
-async def examples(request: Request) -> Response:
+async def examples_for(request: Request) -> list[dict[str, Any]]:
+    """The examples of the report row named by the query (group, recipient_domain, text)."""
     ctx: ApiContext = request.app.state.ctx
     q = request.query_params
-    found = await report_examples(
-        ctx.store,  # type: ignore[arg-type]
+    return await report_examples(
+        ctx.store,
         query_from(request),
         q.get("group", ""),
         q.get("recipient_domain", ""),
@@ -88,7 +89,10 @@ async def examples(request: Request) -> Response:
         int_param(request, "limit", 20),
         with_raw=q.get("raw", "true") != "false",
     )
-    return JSONResponse({"examples": found})
+
+
+async def examples(request: Request) -> Response:
+    return JSONResponse({"examples": await examples_for(request)})
 
 
 def report_routes() -> list[Route]:
