@@ -216,6 +216,9 @@ async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
     print(f"  bounces: {profile.bounce_count} (hard {hard}, soft {soft})")
     if profile.last_bounce_at is not None:
         print(f"  last bounce: {_when(profile.last_bounce_at)} ({profile.last_bounce_reason})")
+    shown, total = len(view.data["events"]), view.data["events_total"]
+    if shown < total:
+        print(f"  latest {shown} of {total} events (more with --events {total}):")
     for e in view.data["events"]:
         kind, reason, status = e["kind"], e["reason"], e["status"] or "-"
         when = e["received_at"][:19].replace("T", " ") + " UTC"

@@ -45,12 +45,14 @@ class Views:
         entry = await self.store.get_suppression(address)
         if profile is None and entry is None:
             return None
-        history = (await self.store.events_for(address))[-events:] if events > 0 else []
+        every = await self.store.events_for(address)
+        history = every[-events:] if events > 0 else []
         if profile is None:
             profile = Profile(address=address, status=ProfileStatus.ACTIVE)
         data = profile_dict(profile)
         data["suppression"] = suppression_dict(entry)
         data["events"] = [event_dict(e) for e in history]
+        data["events_total"] = len(every)  # more than shown: the latest `events` of these
         return ProfileView(profile, data)
 
     async def events_feed(self, after: int = 0, limit: int = 1000) -> dict[str, Any]:
