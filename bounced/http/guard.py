@@ -89,7 +89,8 @@ class Guard:
         cfg = self.settings()
         path = scope["path"]
         token = find_token(cfg.tokens, scope)
-        scope.setdefault("state", {})["token"] = token or None
+        state = scope.setdefault("state", {})
+        state["token"], state["token_refused"] = token or None, token is False
         public = path in PUBLIC or path.startswith("/static/")
         public = public or (path == "/metrics" and not cfg.metrics_auth)
         if not public:

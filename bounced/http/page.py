@@ -14,9 +14,14 @@ from starlette.routing import Route
 
 from bounced.http.context import ApiContext
 from bounced.http.reports import examples_for, query_from, report_json
+from bounced.model import ReportGrouping
+from bounced.report.softbounce import soft_bounce_layout
 from bounced.service.errors import InvalidInput
 
 __all__ = ["page_routes"]
+
+# The report's columns the page shows (the example text and the description are in downloads).
+_SHOWN = ("group", "recipient_domain", "bounce_text", "reason", "reason_code", "amount")
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -43,8 +48,9 @@ def _page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"cache-control": "no-store"})
 
 
-def _sign_in(error: str = "") -> HTMLResponse:
-    note = f'<p class="error">{escape(error)}</p>' if error else ""
+def _sign_in(request: Request) -> HTMLResponse:
+    refused = request.scope["state"].get("token_refused")
+    note = '<p class="error" id="refused">That token is not valid here.</p>' if refused else ""
     return _page(
         "bounced: sign in",
         "<h1>bounced report</h1>"
@@ -72,7 +78,7 @@ def _filters(params: dict[str, str]) -> str:
 
 async def report_page(request: Request) -> Response:
     if request.scope["state"].get("token") is None:
-        return _sign_in()
+        return _sign_in(request)
     ctx: ApiContext = request.app.state.ctx
     today = ctx.clock.now().date()
     params = {
@@ -83,7 +89,7 @@ async def report_page(request: Request) -> Response:
     if request.query_params.get("mailing"):
         params["mailing"] = request.query_params["mailing"]
     try:
-        query = query_from_params(request, params)
+        query = query_from(request, params)
         data = await report_json(ctx, query)
     except InvalidInput as exc:
         return _page(
@@ -93,25 +99,10 @@ async def report_page(request: Request) -> Response:
     return _page("bounced: soft bounces", _report_body(params, data))
 
 
-def query_from_params(request: Request, params: dict[str, str]) -> Any:
-    scope = dict(request.scope)
-    scope["query_string"] = urlencode(params).encode()
-    return query_from(Request(scope))
-
-
 def _report_body(params: dict[str, str], data: dict[str, Any]) -> str:
     query = urlencode(params)
-    heads = {
-        "group": data["columns"] and ("From domain" if params["group_by"] == "from-domain" else "Sending IP")
-    }
-    titles = [
-        ("group", heads["group"]),
-        ("recipient_domain", "Recipient domain"),
-        ("bounce_text", "Bounce text"),
-        ("reason", "Reason"),
-        ("reason_code", "Reason code"),
-        ("amount", "Amount"),
-    ]
+    layout = soft_bounce_layout(ReportGrouping(params["group_by"]))  # the CSV's/XLSX's titles too
+    titles = [(c.key, c.title) for c in layout.columns if c.key in _SHOWN]
     head = "".join(
         f'<th data-key="{k}"{" class=num" if k == "amount" else ""}>{escape(t)}</th>' for k, t in titles
     )
@@ -148,7 +139,7 @@ def _report_body(params: dict[str, str], data: dict[str, Any]) -> str:
 
 async def examples_page(request: Request) -> Response:
     if request.scope["state"].get("token") is None:
-        return _sign_in()
+        return _sign_in(request)
     q = request.query_params
     try:
         found = await examples_for(request)

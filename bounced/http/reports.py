@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ DOWNLOADS = {
 }
 
 
-def query_from(request: Request) -> ReportQuery:
-    q = request.query_params
+def query_from(request: Request, params: Mapping[str, str] | None = None) -> ReportQuery:
+    """The report query of `params` (default: the request's query string)."""
+    q = request.query_params if params is None else params
     ctx: ApiContext = request.app.state.ctx
     return report_query(
         q.get("from"),

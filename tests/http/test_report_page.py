@@ -43,7 +43,11 @@ async def test_report_page_in_chromium(api: RunningDaemon, tmp_path: Path) -> No
         try:
             page = await browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 720})
             await page.goto(f"{base}/report")
-            await page.fill("#token", READ)  # the sign-in form: no data without a token
+            await page.fill("#token", "not-the-token-0123456789")  # the sign-in form: no data without a token
+            await page.click("#signin button")
+            await page.wait_for_selector("#refused")
+            assert await page.query_selector("#report") is None
+            await page.fill("#token", READ)
             await page.click("#signin button")
             await page.wait_for_selector("#report")
 
