@@ -40,6 +40,10 @@ class Daemon:
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
         self._retention: RetentionTask | None = None
         self._http: Any | None = None  # bounced.http.server.HttpServer, with [http] enabled
+        # Parts wired at composition add to these before start (e.g. the webhook outbox's
+        # prometheus-client Collector and its /api/v1/hooks Starlette routes).
+        self.http_collectors: list[Any] = []
+        self.http_routes: list[Any] = []
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -147,6 +151,8 @@ class Daemon:
             version=_version(),
             listener_up=lambda: listener is not None and self._listener is listener,
             replies=lambda: None if self._listener is None else self._listener.replies,
+            extra_collectors=self.http_collectors,
+            extra_routes=self.http_routes,
         )
         self._http = HttpServer(ctx)
         await self._http.start()
