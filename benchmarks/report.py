@@ -69,9 +69,10 @@ def _digest(cells: dict[tuple[str, str, str], int]) -> str:
 def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -> dict[str, object]:
     import asyncio
 
-    from bounced.cli.report import parse_when, produce_report
+    from bounced.cli.report import parse_when
     from bounced.config.storage import StorageConfig
     from bounced.model import ReportGrouping
+    from bounced.service.report import ReportQuery, produce_report
     from bounced.store import open_store
 
     target = HERE / "out" / f"bench-{os.getpid()}.{fmt}"
@@ -79,14 +80,8 @@ def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -
     async def main() -> tuple[int, int]:
         store = await open_store(StorageConfig(path=str(db)))
         try:
-            return await produce_report(
-                store,
-                start=parse_when(start),
-                end=parse_when(end),
-                group_by=ReportGrouping(group_by),
-                fmt=fmt,
-                output=str(target),
-            )
+            query = ReportQuery(parse_when(start), parse_when(end), group_by=ReportGrouping(group_by))
+            return await produce_report(store, query, fmt, str(target))
         finally:
             await store.close()
 

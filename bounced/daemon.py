@@ -39,6 +39,11 @@ class Daemon:
         self._listener: Listener | AcceptorPool | None = None
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
         self._retention: RetentionTask | None = None
+        self._http: Any | None = None  # bounced.http.server.HttpServer, with [http] enabled
+        # Parts wired at composition add to these before start (e.g. the webhook outbox's
+        # prometheus-client Collector and its /api/v1/hooks Starlette routes).
+        self.http_collectors: list[Any] = []
+        self.http_routes: list[Any] = []
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -102,6 +107,8 @@ class Daemon:
                 handler = BounceHandler(self._store, self.clock, self._smtp_settings, self._processor.wake)
                 self._listener = Listener(handler, self._smtp_settings)
             await self._listener.start()
+            if self.config.http.enabled:
+                await self._start_http()
         except BaseException:
             await self._shutdown_parts()
             raise
@@ -128,7 +135,32 @@ class Daemon:
         await self._shutdown_parts()
         log.info("stopped")
 
+    @property
+    def http_port(self) -> int | None:
+        return None if self._http is None else int(self._http.port)
+
+    async def _start_http(self) -> None:
+        from bounced.http.context import ApiContext  # only when it is wanted
+        from bounced.http.server import HttpServer
+
+        listener = self._listener
+        ctx = ApiContext(
+            store=self.store,
+            clock=self.clock,
+            settings=lambda: self.config.http,
+            version=_version(),
+            listener_up=lambda: listener is not None and self._listener is listener,
+            replies=lambda: None if self._listener is None else self._listener.replies,
+            extra_collectors=self.http_collectors,
+            extra_routes=self.http_routes,
+        )
+        self._http = HttpServer(ctx)
+        await self._http.start()
+
     async def _shutdown_parts(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._retention is not None:
             await self._retention.stop()
             self._retention = None
@@ -191,9 +223,12 @@ class Daemon:
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
+        http = _keep_bound("http", new.http, old.http, ("enabled", "listen", "tls_cert", "tls_key"))
         smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
         smtp.validate("smtp")
-        return replace(new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing)
+        return replace(
+            new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing
+        )
 
     def _fail(self, reason: str) -> None:
         log.critical("giving up", extra=kv(reason=reason))
@@ -207,6 +242,15 @@ class Daemon:
 
 
 _Section = TypeVar("_Section")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bounced")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) -> _Section:

@@ -13,13 +13,16 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from bounced.cli import suppression_transfer as transfer
 from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.clock import SystemClock
-from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry, normalise_address
+from bounced.service.errors import InvalidInput
+from bounced.service.suppressions import SuppressionService
+from bounced.service.values import required_text, suppression_dict, valid_address
+from bounced.service.views import Views
 from bounced.store import SQLiteStore
 
 __all__ = ["current_actor", "register"]
@@ -34,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = supp_sub.add_parser("list", help="list suppressed addresses")
     p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
     p.add_argument("--offset", type=int, default=0, help="skip this many first")
+    p.add_argument("--cursor", help="start after this cursor (next_cursor of the previous page)")
     _common(p, _list, needs_db=True)
 
     p = supp_sub.add_parser("show", help="is EMAIL suppressed? (exit 0 yes, 1 no)")
@@ -50,6 +54,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("email")
     p.add_argument("--reason", required=True, help="why (kept in the audit log)")
     _common(p, _remove, needs_db=True)
+
+    transfer.register(supp_sub, _common)
 
     p = supp_sub.add_parser("audit", help="who added/removed what, when and why")
     p.add_argument("email", nargs="?")
@@ -83,53 +89,68 @@ def current_actor() -> str:
 
 def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
     config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
-    email = getattr(args, "email", None)
-    if email is not None:
-        problem = _address_problem(email)
-        if problem:
-            print(f"bounced: {problem}", file=sys.stderr)
-            return 2
-        args.email = normalise_address(email)
-    for name in ("reason",):
-        if hasattr(args, name) and not str(getattr(args, name)).strip():
-            print(f"bounced: --{name} must not be empty", file=sys.stderr)
-            return 2
+    try:
+        if getattr(args, "email", None) is not None:
+            args.email = valid_address(args.email)
+        if hasattr(args, "reason"):
+            required_text(args.reason, "reason")
+    except InvalidInput as exc:
+        return _usage(exc)
     if needs_db and missing_database(config):
         return 1
-    return run_with_store(config, lambda store: command(store, args))
+
+    async def checked(store: SQLiteStore) -> int:
+        try:
+            return await command(store, args)
+        except InvalidInput as exc:
+            return _usage(exc)
+
+    return run_with_store(config, checked)
 
 
-def _address_problem(email: str) -> str | None:
-    addr = normalise_address(email)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in addr):
-        return f"{email!r} is not an email address (expected local@domain)"
-    return None
+def _usage(exc: InvalidInput) -> int:
+    name = exc.field if exc.field == "email" else f"--{exc.field.replace('_', '-')}"
+    print(f"bounced: {name}: {exc.message}", file=sys.stderr)
+    return 2
 
 
 # --- commands ----------------------------------------------------------------------------
 
 
 async def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    entries = await store.list_suppressions(limit=args.limit, offset=args.offset)
+    service = SuppressionService(store, SystemClock())
+    if args.cursor:
+        page = await service.page(args.cursor, args.limit)
+    else:
+        page = await service.page_at(args.offset, args.limit)
     if args.json:
-        _print_json([_suppression_dict(e) for e in entries])
-        return 0
-    for e in entries:
-        print(f"{e.address}\t{_when(e.created_at)}\t{e.created_by}\t{e.reason}")
-    total = await store.count_suppressions()
-    print(f"{len(entries)} shown, {total} suppressed in all", file=sys.stderr)
+        _print_json(
+            {
+                "entries": [suppression_dict(e) for e in page.entries],
+                "total": page.total,
+                "next_cursor": page.next_cursor,
+                "next_offset": page.next_offset,
+            }
+        )
+    else:
+        for e in page.entries:
+            print(f"{e.address}\t{_when(e.created_at)}\t{e.created_by}\t{e.reason}")
+        print(f"{len(page.entries)} shown, {page.total} suppressed in all", file=sys.stderr)
+    if page.next_cursor is not None:
+        print(
+            f"bounced: list cut at {args.limit}: more with --offset {page.next_offset} (or --cursor "
+            f"{page.next_cursor}); the whole list: bounced suppression export",
+            file=sys.stderr,
+        )
     return 0
 
 
 async def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
-    entry = await store.get_suppression(args.email)
+    address, entry = await SuppressionService(store, SystemClock()).get(args.email)
     if args.json:
-        _print_json(
-            {"address": args.email, "suppressed": entry is not None, "entry": _suppression_dict(entry)}
-        )
+        _print_json({"address": address, "suppressed": entry is not None, "entry": suppression_dict(entry)})
     elif entry is None:
-        print(f"{args.email}: not suppressed")
+        print(f"{address}: not suppressed")
     else:
         print(f"{entry.address}: suppressed since {_when(entry.created_at)} by {entry.created_by}")
         print(f"  reason: {entry.reason}")
@@ -141,115 +162,75 @@ async def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 async def _add(store: SQLiteStore, args: argparse.Namespace) -> int:
-    added = await store.add_suppression(
-        args.email, args.reason, current_actor(), SystemClock().now(), args.note
+    actor = current_actor()
+    address, added, entry = await SuppressionService(store, SystemClock()).add(
+        args.email, args.reason, actor, args.note
     )
-    entry = await store.get_suppression(args.email)
     if args.json:
-        _print_json({"address": args.email, "added": added, "entry": _suppression_dict(entry)})
+        _print_json({"address": address, "added": added, "entry": suppression_dict(entry)})
     elif added:
-        print(f"{args.email}: suppressed (audited as {current_actor()})")
+        print(f"{address}: suppressed (audited as {actor})")
     else:
         assert entry is not None
-        print(f"{args.email}: already suppressed since {_when(entry.created_at)} ({entry.reason}); unchanged")
+        print(f"{address}: already suppressed since {_when(entry.created_at)} ({entry.reason}); unchanged")
     return 0
 
 
 async def _remove(store: SQLiteStore, args: argparse.Namespace) -> int:
-    removed = await store.remove_suppression(args.email, args.reason, current_actor(), SystemClock().now())
+    actor = current_actor()
+    address, removed = await SuppressionService(store, SystemClock()).remove(args.email, args.reason, actor)
     if args.json:
-        _print_json({"address": args.email, "removed": removed})
+        _print_json({"address": address, "removed": removed})
     elif removed:
-        print(f"{args.email}: removed from the suppression list (audited as {current_actor()})")
+        print(f"{address}: removed from the suppression list (audited as {actor})")
     else:
-        print(f"bounced: {args.email} is not on the suppression list; nothing changed", file=sys.stderr)
+        print(f"bounced: {address} is not on the suppression list; nothing changed", file=sys.stderr)
     return 0 if removed else 1
 
 
 async def _audit(store: SQLiteStore, args: argparse.Namespace) -> int:
-    entries = await store.audit_entries(args.email)
+    entries = await Views(store).audit(args.email)
     if args.json:
-        _print_json([_audit_dict(e) for e in entries])
+        _print_json(entries)
         return 0
     for e in entries:
-        print(f"{_when(e.at)}\t{e.action}\t{e.address}\t{e.actor}\t{e.reason}")
+        print(f"{e['at']}\t{e['action']}\t{e['address']}\t{e['actor']}\t{e['reason']}")
     if not entries:
         print("no audit entries" + (f" for {args.email}" if args.email else ""), file=sys.stderr)
     return 0
 
 
 async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
-    profile = await store.get_profile(args.email)
-    entry = await store.get_suppression(args.email)
-    if profile is None and entry is None:
+    view = await Views(store).profile(args.email, args.events)
+    if view is None:
         print(f"bounced: no profile for {args.email} (never bounced, never suppressed)", file=sys.stderr)
         return 1
-    events = (await store.events_for(args.email))[-args.events :] if args.events > 0 else []
-    if profile is None:
-        profile = Profile(address=args.email, status=ProfileStatus.ACTIVE)
     if args.json:
-        data = _profile_dict(profile)
-        data["suppression"] = _suppression_dict(entry)
-        data["events"] = [
-            {
-                "id": e.id,
-                "received_at": _iso(e.received_at),
-                "kind": e.kind.value,
-                "reason": e.reason.value,
-                "status": e.status,
-                "diagnostic": e.diagnostic,
-                "signed": e.signed,
-                "mailing_id": e.mailing_id,
-            }
-            for e in events
-        ]
-        _print_json(data)
+        _print_json(view.data)
         return 0
+    profile, entry = view.profile, view.data["suppression"]
     print(f"{profile.address}")
     print(f"  status: {profile.status.label}")
-    print(f"  suppressed: {'yes, ' + entry.reason + ' (' + entry.created_by + ')' if entry else 'no'}")
+    print(f"  suppressed: {'yes, ' + entry['reason'] + ' (' + entry['created_by'] + ')' if entry else 'no'}")
     hard, soft = profile.hard_bounce_count, profile.soft_bounce_count
     print(f"  bounces: {profile.bounce_count} (hard {hard}, soft {soft})")
     if profile.last_bounce_at is not None:
         print(f"  last bounce: {_when(profile.last_bounce_at)} ({profile.last_bounce_reason})")
-    for e in events:
-        kind, reason, status = e.kind.value, e.reason.value, e.status or "-"
-        print(f"  {_when(e.received_at)}  {kind:<9} {reason:<14} {status:<7} {e.diagnostic[:80]}")
+    shown, total = len(view.data["events"]), view.data["events_total"]
+    if shown < total:
+        print(f"  latest {shown} of {total} events (more with --events {total}):")
+    for e in view.data["events"]:
+        kind, reason, status = e["kind"], e["reason"], e["status"] or "-"
+        when = e["received_at"][:19].replace("T", " ") + " UTC"
+        print(f"  {when}  {kind:<9} {reason:<14} {status:<7} {e['diagnostic'][:80]}")
     return 0
 
 
 # --- output ------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def _when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _suppression_dict(entry: SuppressionEntry | None) -> dict[str, Any] | None:
-    if entry is None:
-        return None
-    data = asdict(entry)
-    data["created_at"] = _iso(entry.created_at)
-    return data
-
-
-def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
-    data = asdict(entry)
-    data["at"] = _iso(entry.at)
-    return data
-
-
-def _profile_dict(profile: Profile) -> dict[str, Any]:
-    data = asdict(profile)
-    data["status"] = profile.status.value
-    data["status_label"] = profile.status.label
-    for key in ("last_bounce_at", "created_at", "updated_at"):
-        data[key] = _iso(getattr(profile, key))
-    return data
 
 
 def _print_json(value: Any) -> None:

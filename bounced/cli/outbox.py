@@ -9,25 +9,18 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
-from bounced.model import NonDelivery, ResendJob
+from bounced.service.errors import InvalidInput
+from bounced.service.values import job_dict
+from bounced.service.views import Views
 from bounced.store import SQLiteStore
 
-__all__ = ["parse_date", "register"]
+__all__ = ["register"]
 
 Command = Callable[[SQLiteStore, argparse.Namespace], Awaitable[int]]
-
-
-def parse_date(text: str) -> datetime:
-    """`YYYY-MM-DD` (midnight UTC) or an ISO 8601 time (UTC when no offset is given)."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     undel = sub.add_parser("undeliveries", help="non-delivery events (soft bounces the rules gave up on)")
     undel_sub = undel.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = undel_sub.add_parser("list", help="non-delivery events, oldest first")
-    p.add_argument("--from", dest="since", type=parse_date, metavar="DATE", help="at or after (UTC)")
+    p.add_argument("--from", dest="since", metavar="DATE", help="at or after (UTC)")
     p.add_argument("--to", dest="until", metavar="DATE", help="before (UTC); a bare date includes that day")
     p.add_argument("--mailing", metavar="ID", help="only this X-Mailing-ID")
     p.add_argument("--limit", type=int, default=10_000, help="at most this many (default 10000)")
@@ -73,31 +66,26 @@ def _print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _job_dict(job: ResendJob) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "delivery_id": job.delivery_id,
-        "recipient": job.recipient,
-        "next_attempt_at": _when(job.due_at),
-        "attempt": job.attempt,
-        "attempts_so_far": job.attempt - 1,
-        "state": job.state.value,
-        "last_bounce_text": job.last_bounce_text,
-    }
+def _say_cut(what: str, limit: int) -> None:
+    print(f"bounced: {what} cut at {limit}: raise --limit to see more", file=sys.stderr)
 
 
 async def _queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    jobs = await store.list_resends(limit=args.limit, include_first=args.all)
+    view = await Views(store).queue(args.limit, args.all)
     if args.json:
-        _print_json([_job_dict(j) for j in jobs])
-        return 0
-    for job in jobs:
-        text = " ".join((job.last_bounce_text or "").split())
-        print(f"{job.id}\t{job.recipient}\t{_when(job.due_at)}\t{job.attempt - 1}\t{job.state.value}\t{text}")
-    counts = await store.queue_counts()
-    print(
-        f"{len(jobs)} shown; queue: {counts['pending']} pending, {counts['running']} running", file=sys.stderr
-    )
+        _print_json(view)
+    else:
+        for job in view["jobs"]:
+            text = " ".join((job["last_bounce_text"] or "").split())
+            print(f"{job['id']}\t{job['recipient']}\t{job['next_attempt_at']}\t{job['attempts_so_far']}"
+                  f"\t{job['state']}\t{text}")  # fmt: skip
+        counts = view["counts"]
+        print(
+            f"{len(view['jobs'])} shown; queue: {counts['pending']} pending, {counts['running']} running",
+            file=sys.stderr,
+        )
+    if view["truncated"]:
+        _say_cut("queue list", args.limit)
     return 0
 
 
@@ -109,7 +97,7 @@ async def _queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
     delivery = await store.get_delivery(job.delivery_id)
     history = await store.jobs_for_delivery(job.delivery_id)
     if args.json:
-        out = _job_dict(job)
+        out = job_dict(job)
         if delivery is not None:
             out["delivery"] = {
                 "state": delivery.state.value,
@@ -120,7 +108,7 @@ async def _queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
                 "created_at": _when(delivery.created_at),
                 "last_attempt_at": _when(delivery.last_attempt_at),
             }
-        out["history"] = [_job_dict(j) for j in history]
+        out["history"] = [job_dict(j) for j in history]
         _print_json(out)
         return 0
     print(f"queue entry {job.id}: attempt {job.attempt} of delivery {job.delivery_id} ({job.state.value})")
@@ -137,36 +125,19 @@ async def _queue_show(store: SQLiteStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _nd_dict(nd: NonDelivery) -> dict[str, Any]:
-    return {
-        "id": nd.id,
-        "delivery_id": nd.delivery_id,
-        "recipient": nd.recipient,
-        "at": _when(nd.at),
-        "attempts": nd.attempts,
-        "last_bounce_text": nd.last_bounce_text,
-        "mailing_id": nd.mailing_id,
-        "from_domain": nd.from_domain,
-        "sending_ip": nd.sending_ip,
-    }
-
-
 async def _undeliveries_list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    until = None
-    if args.until is not None:
-        try:
-            until = parse_date(args.until)
-        except argparse.ArgumentTypeError as exc:
-            print(f"bounced: --to: {exc}", file=sys.stderr)
-            return 2
-        if len(args.until.strip()) == 10:
-            until += timedelta(days=1)  # "--to 2026-03-01" includes that day
-    rows = await store.list_non_deliveries(args.since, until, args.mailing, args.limit)
+    try:
+        view = await Views(store).non_deliveries(args.since, args.until, args.mailing, args.limit)
+    except InvalidInput as exc:
+        print(f"bounced: --{exc.field}: {exc.message}", file=sys.stderr)
+        return 2
     if args.json:
-        _print_json([_nd_dict(r) for r in rows])
-        return 0
-    for nd in rows:
-        text = " ".join(nd.last_bounce_text.split())
-        print(f"{_when(nd.at)}\t{nd.recipient}\t{nd.attempts}\t{nd.mailing_id or '-'}\t{text}")
-    print(f"{len(rows)} non-delivery event(s)", file=sys.stderr)
+        _print_json(view)
+    else:
+        for nd in view["non_deliveries"]:
+            text = " ".join(nd["last_bounce_text"].split())
+            print(f"{nd['at']}\t{nd['recipient']}\t{nd['attempts']}\t{nd['mailing_id'] or '-'}\t{text}")
+        print(f"{len(view['non_deliveries'])} non-delivery event(s)", file=sys.stderr)
+    if view["truncated"]:
+        _say_cut("non-delivery list", args.limit)
     return 0

@@ -4,64 +4,35 @@
                    [--format table|csv|xlsx|json] [--output FILE] [--kind soft|undelivered]
 
 The period is [--from, --to): dates or date-times, UTC unless an offset is given.
+The report itself is `bounced.service.report` (the HTTP API serves the same).
 Exit codes: 0 written, 1 no database / store problem / cannot write, 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import ExitStack
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import IO
+from datetime import datetime
 
-from bounced.cli.common import add_config_option, config_from_args
+from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.clock import SystemClock
-from bounced.errors import StoreError
 from bounced.model import ReportGrouping
-from bounced.report.export import (
-    FORMATS,
-    CsvWriter,
-    JsonWriter,
-    ReportWriter,
-    TableWriter,
-    XlsxReportWriter,
-    write_report,
-)
-from bounced.report.softbounce import (
-    ReportLayout,
-    cached_describer,
-    non_delivery_layout,
-    non_delivery_values,
-    soft_bounce_cell_values,
-    soft_bounce_layout,
-    soft_bounce_values,
-)
-from bounced.store import open_store
-from bounced.store.base import ReportStore
+from bounced.report.export import FORMATS
+from bounced.service import report as service
+from bounced.service.errors import InvalidInput
+from bounced.service.values import parse_when as parse_value
+from bounced.store import SQLiteStore
 
 __all__ = ["parse_when", "register"]
-
-KINDS = ("soft", "undelivered")
 
 
 def parse_when(text: str) -> datetime:
     """`2026-01-31`, `2026-01-31T08:00`, `2026-01-31 08:00:00+02:00`, `...Z`: aware, UTC default."""
-    value = text.strip()
     try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date or date-time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        return parse_value(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--output", metavar="FILE", help="write here instead of stdout (required for xlsx)")
     p.add_argument(
         "--kind",
-        choices=KINDS,
+        choices=service.KINDS,
         default="soft",
         help="soft: soft bounces (default); undelivered: deliveries given up after all resends",
     )
@@ -100,42 +71,24 @@ def _usage_error(message: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    end = args.end or SystemClock().now()
-    if end <= args.start:
-        return _usage_error(f"--to ({end.isoformat()}) must be after --from ({args.start.isoformat()})")
+    try:
+        query = service.report_query(
+            args.start, args.end, SystemClock().now(), args.kind, args.group_by, args.mailing
+        )
+    except InvalidInput as exc:
+        return _usage_error(f"--{exc.field.replace('_', '-')}: {exc.message}")
     if args.format == "xlsx" and not args.output:
         return _usage_error("--format xlsx needs --output FILE")
     config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
-    path = config.storage.path
-    if path != ":memory:" and not Path(path).exists():
-        print(
-            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
-            file=sys.stderr,
-        )
+    if missing_database(config):
         return 1
 
-    async def main() -> int:
-        store = await open_store(config.storage)
-        try:
-            await produce_report(
-                store,
-                start=args.start,
-                end=end,
-                kind=args.kind,
-                group_by=ReportGrouping(args.group_by),
-                mailing_id=args.mailing,
-                fmt=args.format,
-                output=args.output,
-            )
-        finally:
-            await store.close()
+    async def write(store: SQLiteStore) -> int:
+        await service.produce_report(store, query, args.format, args.output)
         return 0
 
     try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"bounced: store error: {exc}", file=sys.stderr)
-        return 1
+        return run_with_store(config, write)
     except BrokenPipeError:
         # `bounced report | head`: the reader has enough; say nothing more on a dead pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -143,81 +96,3 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"bounced: cannot write report: {exc}", file=sys.stderr)
         return 1
-
-
-async def produce_report(
-    store: ReportStore,
-    *,
-    start: datetime,
-    end: datetime,
-    kind: str = "soft",
-    group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
-    mailing_id: str | None = None,
-    fmt: str = "table",
-    output: str | None = None,
-) -> tuple[int, int]:
-    """Write one report; returns (total, rows). A file output appears only when complete."""
-    if kind == "soft":
-        layout = soft_bounce_layout(group_by)
-        describe = cached_describer()
-
-        async def soft_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
-            cell_batches = getattr(store, "soft_bounce_cell_batches", None)
-            if cell_batches is not None:  # the SQLite store: plain tuples, no object per row
-                async for cells in cell_batches(start, end, group_by, mailing_id):
-                    yield soft_bounce_cell_values(cells, describe)
-                return
-            async for groups in store.soft_bounce_group_batches(start, end, group_by, mailing_id):
-                yield [soft_bounce_values(g, describe) for g in groups]
-
-        batches: AsyncIterator[list[tuple[str | int, ...]]] = soft_batches()
-    else:
-        layout = non_delivery_layout()
-
-        async def undelivered_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
-            batch: list[tuple[str | int, ...]] = []
-            async for item in store.non_deliveries_between(start, end, mailing_id):
-                batch.append(non_delivery_values(item))
-                if len(batch) >= 2000:
-                    yield batch
-                    batch = []
-            yield batch
-
-        batches = undelivered_batches()
-    meta = {
-        "kind": kind,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "mailing": mailing_id,
-        "group_by": group_by.value if kind == "soft" else None,
-    }
-    target = Path(output) if output else None
-    partial = target.with_name(target.name + ".partial") if target else None
-    try:
-        with ExitStack() as stack:
-            writer = _open_writer(stack, fmt, layout, partial, meta)
-            result = await write_report(batches, writer, layout)
-        if target is not None and partial is not None:
-            os.replace(partial, target)
-    finally:
-        if partial is not None and partial.exists():
-            partial.unlink()
-    return result
-
-
-def _open_writer(
-    stack: ExitStack, fmt: str, layout: ReportLayout, path: Path | None, meta: dict[str, object]
-) -> ReportWriter:
-    if fmt == "xlsx":
-        assert path is not None
-        return XlsxReportWriter(
-            path, layout, sheet="Soft bounces" if meta["kind"] == "soft" else "Non-deliveries"
-        )
-    if fmt == "csv":
-        sys.stdout.flush()
-        binary: IO[bytes] = stack.enter_context(path.open("wb")) if path else sys.stdout.buffer
-        return CsvWriter(binary, layout)
-    text: IO[str] = stack.enter_context(path.open("w", encoding="utf-8")) if path else sys.stdout
-    if fmt == "json":
-        return JsonWriter(text, layout, meta)
-    return TableWriter(text, layout)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
+from bounced.config.http import HttpConfig, HttpToken
 from bounced.config.loader import build
 from bounced.config.processing import ProcessingConfig
 from bounced.config.resend import ResendConfig, RetryRuleConfig
@@ -24,6 +25,8 @@ __all__ = [
     "ClassifyConfig",
     "ClassifyOverride",
     "Config",
+    "HttpConfig",
+    "HttpToken",
     "LogConfig",
     "PoolConfig",
     "ProcessingConfig",
@@ -59,6 +62,7 @@ class Config:
     pools: PoolConfig = field(default_factory=PoolConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     source: str | None = None  # the file it came from, for messages
 
 

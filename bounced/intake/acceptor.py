@@ -33,6 +33,8 @@ __all__ = ["RemoteSpool", "main", "run_acceptor"]
 
 log = logging.getLogger("bounced.intake.acceptor")
 
+_REPLIES_EVERY = 0.5  # seconds between two reports of reply counts to the daemon (/metrics)
+
 
 class RemoteSpool:
     """`spool()` over the link: the daemon stamps, commits and answers with the intake id."""
@@ -123,10 +125,23 @@ async def run_acceptor(listen_fd: int, link_fd: int) -> int:
                 log.error("daemon gone: acceptor stopping", extra=kv(error=str(exc)))
             stop.set()
 
+    async def report_replies() -> None:
+        while True:
+            await asyncio.sleep(_REPLIES_EVERY)
+            send_replies()
+
+    def send_replies() -> None:
+        new = listener.replies.take_new()
+        if new:
+            link.send(("replies", new))
+
     follower = asyncio.create_task(follow_link())
+    reporter = asyncio.create_task(report_replies())
     await stop.wait()
     await listener.stop(grace)  # in-flight spools still get their answer over the link
+    reporter.cancel()
     try:
+        send_replies()
         link.send(("stopped",))
         await link.drain()
     except (ConnectionError, RuntimeError):

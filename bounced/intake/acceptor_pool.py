@@ -27,6 +27,7 @@ from bounced.errors import SpoolError
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import Spool, make_tls_context
+from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
 
 __all__ = ["AcceptorPool"]
@@ -75,6 +76,7 @@ class AcceptorPool:
         self.on_fatal = on_fatal
         self.acceptors: dict[int, _Acceptor] = {}
         self.incidents = SpoolIncidents()  # logged here, where the store fails, not by each acceptor
+        self.replies = ReplyTally()  # the sum of what the acceptors report, for /metrics
         self._sock: socket.socket | None = None
         self._stopping = False
         self._failures = [0] * count  # quick deaths in a row, per slot: the restart back-off
@@ -139,6 +141,8 @@ class AcceptorPool:
                     task.add_done_callback(acceptor.spools.discard)
                 elif frame[0] == "ready" and not acceptor.ready.done():
                     acceptor.ready.set_result(None)
+                elif frame[0] == "replies":
+                    self.replies.add(frame[1])
                 elif frame[0] == "stopped":
                     acceptor.stopped = True
         except LinkClosed:

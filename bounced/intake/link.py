@@ -4,7 +4,8 @@ Both ends are bounced processes started by the daemon over a socketpair it made,
 carries trusted data only; nothing that arrives by SMTP is unpickled, it rides as bytes.
 
 Frames, acceptor -> daemon: ("ready",), ("spool", seq, mail_from, rcpt_tos, peer, raw),
-("stopped",). Daemon -> acceptor: ("config", SmtpConfig, log_level), ("stored", seq,
+("replies", {(outcome, code): n}) (new reply counts, for /metrics), ("stopped",).
+Daemon -> acceptor: ("config", SmtpConfig, log_level), ("stored", seq,
 intake_id), ("refused", seq, why), ("stop", grace).
 """
 

@@ -22,6 +22,7 @@ from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.protocol import BounceSMTP
+from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
 
 __all__ = ["BounceHandler", "Listener", "Spool", "domain_accepted", "make_tls_context", "message_bytes"]
@@ -157,6 +158,7 @@ class Listener:
         self.handler = handler
         self.settings = settings
         self.connections: set[BounceSMTP] = set()
+        self.replies = ReplyTally()  # for /metrics
         self._server: asyncio.Server | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, _DataState, syntax
 
+from bounced.intake.replies import reply_code
 from bounced.logfmt import kv
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class BounceSMTP(SMTP):
                 # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance.
                 writer = cast(asyncio.WriteTransport, transport)
                 writer.write(b"421 4.7.0 Too many connections, try again later\r\n")
+                self._listener.replies.refused("421")
                 writer.close()
                 return
             self._counted = True
@@ -245,7 +247,10 @@ class BounceSMTP(SMTP):
         self.envelope.original_content = original_content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
-        await self.push("250 OK" if status is MISSING else status)
+        reply = "250 OK" if status is MISSING else status
+        await self.push(reply)
+        if reply[:1] == "2":
+            self._listener.replies.accepted(reply[:3])
 
     async def _read_data(self, sink: _DataSink) -> None:
         """Feed `sink` everything up to `<CRLF>.<CRLF>` and consume nothing after it: a client
@@ -287,6 +292,8 @@ class BounceSMTP(SMTP):
         if self._pending_lines:
             line = b"\r\n".join([*self._pending_lines, line])
             self._pending_lines.clear()
+        if line[:1] in (b"4", b"5"):
+            self._listener.replies.refused(reply_code(line) or line[:3].decode("ascii", "replace"))
         self._writer.write(line + b"\r\n")
         await self._writer.drain()
 

@@ -31,11 +31,13 @@ from bounced.model import (
 )
 
 __all__ = [
+    "AdminViewStore",
     "BounceStore",
     "IntakeRecording",
     "IntakeStats",
     "IntakeStore",
     "IntakeSummary",
+    "MetricsSnapshot",
     "OutboundAttempt",
     "OutboxStore",
     "RecordOutcome",
@@ -344,5 +346,48 @@ class ReportStore(Protocol):
         ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What /metrics reads from the store at scrape time (`AdminViewStore.metrics_snapshot`)."""
+
+    counters: list[tuple[str, str, str, int]]  # (name, k1, k2, n) of the metric_counters table
+    backlog: int  # intake messages waiting to be applied
+    oldest_pending_at: datetime | None
+    last_apply_lag: float | None  # seconds from receipt to applied, of the latest applied message
+    queue_pending: int  # resend queue rows waiting
+    oldest_overdue_at: datetime | None  # due time of the most overdue pending row
+    suppressed: int
+
+
+class AdminViewStore(Protocol):
+    """Reads and bulk writes for the service layer (store/sqlite/admin_views.py)."""
+
+    async def list_suppressions_after(
+        self, after: tuple[datetime, str] | None, limit: int
+    ) -> list[SuppressionEntry]: ...
+
+    async def import_suppressions(
+        self, entries: Sequence[SuppressionEntry], audit_reason: str, actor: str, now: datetime
+    ) -> int: ...
+
+    async def events_after(self, after_id: int, limit: int) -> list[BounceEvent]: ...
+
+    async def soft_bounce_examples(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping,
+        group: str | None,
+        recipient_domain: str,
+        text_key: str,
+        mailing_id: str | None = None,
+        limit: int = 20,
+    ) -> list[BounceEvent]: ...
+
+    async def metrics_snapshot(self, now: datetime) -> MetricsSnapshot: ...
+
+    async def writable(self) -> bool: ...
+
+
+class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, AdminViewStore, Protocol):
     async def close(self) -> None: ...

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from bounced.config import SmtpConfig
 from bounced.intake.protocol import BounceSMTP
+from bounced.intake.replies import ReplyTally
 
 LINE = 40  # line_length_limit, small so that short examples cross it
 SIZE = 400  # data_size_limit
@@ -45,6 +46,7 @@ class Reference(AiosmtpdData):
 class _Listener:
     def __init__(self) -> None:
         self.connections: set[object] = set()
+        self.replies = ReplyTally()
 
     def settings(self) -> SmtpConfig:
         return SmtpConfig()

@@ -9,10 +9,12 @@ from aiosmtpd.smtp import SMTP
 
 from bounced.config import SmtpConfig
 from bounced.intake.protocol import BounceSMTP
+from bounced.intake.replies import ReplyTally
 
 
 class _Listener:
     connections: set[object] = set()
+    replies = ReplyTally()
 
     def settings(self) -> SmtpConfig:
         return SmtpConfig()

@@ -123,7 +123,8 @@ async def test_profile_show_after_hard_bounce_and_list(config_file: Path, db_pat
     assert data["suppression"]["created_by"] == "bounce" and data["events"][0]["status"] == "5.1.1"
 
     listed = json.loads(bounced(config_file, "suppression", "list", "--json").stdout)
-    assert [e["address"] for e in listed] == ["yan@example.org"]
+    assert [e["address"] for e in listed["entries"]] == ["yan@example.org"]
+    assert listed["total"] == 1 and listed["next_cursor"] is None and listed["next_offset"] is None
 
     assert (
         bounced(config_file, "suppression", "remove", "yan@example.org", "--reason", "fixed").returncode == 0

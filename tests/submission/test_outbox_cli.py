@@ -63,7 +63,7 @@ def test_queue_list_and_show(config_file: Path, capsys: pytest.CaptureFixture[st
         "452 4.2.2 Mailbox full",
     )
     assert main(["queue", "list", "--json", "--config", str(config_file)]) == 0
-    [entry] = json.loads(capsys.readouterr().out)
+    [entry] = json.loads(capsys.readouterr().out)["jobs"]
     assert entry["recipient"] == "one@dest.example" and entry["attempts_so_far"] == 1
     assert main(["queue", "show", job_id, "--config", str(config_file)]) == 0
     out = capsys.readouterr().out
@@ -73,7 +73,7 @@ def test_queue_list_and_show(config_file: Path, capsys: pytest.CaptureFixture[st
 
 def test_undeliveries_filters(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["undeliveries", "list", "--json", "--config", str(config_file)]) == 0
-    [nd] = json.loads(capsys.readouterr().out)
+    [nd] = json.loads(capsys.readouterr().out)["non_deliveries"]
     assert (nd["recipient"], nd["attempts"], nd["mailing_id"], nd["sending_ip"]) == (
         "two@dest.example",
         1,
@@ -90,7 +90,7 @@ def test_undeliveries_filters(config_file: Path, capsys: pytest.CaptureFixture[s
         (["--mailing", "other"], 0),
     ]:
         assert main(["undeliveries", "list", "--json", "--config", str(config_file), *argv]) == 0
-        assert len(json.loads(capsys.readouterr().out)) == count, argv
+        assert len(json.loads(capsys.readouterr().out)["non_deliveries"]) == count, argv
     assert main(["undeliveries", "list", "--to", "yesterday", "--config", str(config_file)]) == 2
 
 

@@ -9,6 +9,7 @@ add it to the bases below, and its protocol to `store/base.py`.
 from __future__ import annotations
 
 from bounced.config.storage import StorageConfig
+from bounced.store.sqlite.admin_views import AdminViewsMixin
 from bounced.store.sqlite.bounces import BouncesMixin
 from bounced.store.sqlite.connection import SQLiteConnection
 from bounced.store.sqlite.intake import IntakeMixin
@@ -25,6 +26,7 @@ class SQLiteStore(
     SuppressionMixin,
     OutboxMixin,
     ReportMixin,
+    AdminViewsMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""

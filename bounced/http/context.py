@@ -1,0 +1,29 @@
+"""What the HTTP app needs from the daemon, passed in (no globals): the store, the clock, the
+[http] settings (read at each request, so a reload applies), and probes for /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bounced.clock import Clock
+from bounced.config.http import HttpConfig
+from bounced.intake.replies import ReplyTally
+from bounced.store.base import Store
+
+__all__ = ["ApiContext"]
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    clock: Clock
+    settings: Callable[[], HttpConfig]
+    version: str
+    listener_up: Callable[[], bool] = lambda: True  # the SMTP listener accepts connections
+    replies: Callable[[], ReplyTally | None] = lambda: None  # the SMTP reply counts
+    # Hooks for parts wired at composition (e.g. the webhook outbox): prometheus-client
+    # Collector objects added to /metrics, and Starlette routes added to the API.
+    extra_collectors: list[Any] = field(default_factory=list)
+    extra_routes: list[Any] = field(default_factory=list)

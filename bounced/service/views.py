@@ -1,0 +1,106 @@
+"""Read-only views for the CLI and the API: profiles, the bounce event feed, non-deliveries,
+the resend queue and the audit log. Each returns the JSON-ready value both front ends print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bounced.model import Profile, ProfileStatus
+from bounced.service.errors import InvalidInput
+from bounced.service.values import (
+    MAX_PAGE,
+    audit_dict,
+    event_dict,
+    job_dict,
+    non_delivery_dict,
+    parse_when,
+    profile_dict,
+    suppression_dict,
+    valid_address,
+    valid_limit,
+)
+from bounced.store.base import Store
+
+__all__ = ["ProfileView", "Views"]
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    profile: Profile
+    data: dict[str, Any]  # the JSON form: profile fields, "suppression", "events"
+
+
+class Views:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def profile(self, email: str, events: int = 10) -> ProfileView | None:
+        """None: never bounced, never suppressed."""
+        address = valid_address(email)
+        if events < 0:
+            raise InvalidInput("events", f"expected 0 or more, got {events}")
+        profile = await self.store.get_profile(address)
+        entry = await self.store.get_suppression(address)
+        if profile is None and entry is None:
+            return None
+        every = await self.store.events_for(address)
+        history = every[-events:] if events > 0 else []
+        if profile is None:
+            profile = Profile(address=address, status=ProfileStatus.ACTIVE)
+        data = profile_dict(profile)
+        data["suppression"] = suppression_dict(entry)
+        data["events"] = [event_dict(e) for e in history]
+        data["events_total"] = len(every)  # more than shown: the latest `events` of these
+        return ProfileView(profile, data)
+
+    async def events_feed(self, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """Events with id > after; `next_after` is the cursor of the following page (the
+        last id given, or `after` again when nothing new: poll with it)."""
+        if after < 0:
+            raise InvalidInput("after", f"expected an event id (0 or more), got {after}")
+        valid_limit(limit)
+        events = await self.store.events_after(after, limit)
+        return {
+            "events": [event_dict(e) for e in events],
+            "next_after": events[-1].id if events else after,
+            "more": len(events) == limit,
+        }
+
+    async def non_deliveries(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        mailing_id: str | None = None,
+        limit: int = 10_000,
+    ) -> dict[str, Any]:
+        """Non-delivery events in [since, until), oldest first; a bare date as `until`
+        includes that day ("--to 2026-03-01" means up to the end of March 1st)."""
+        valid_limit(limit, maximum=max(MAX_PAGE, 10_000))
+        start = parse_when(since, "from") if since else None
+        end: datetime | None = None
+        if until:
+            end = parse_when(until, "to")
+            if len(until.strip()) == 10:
+                end += timedelta(days=1)
+        rows = await self.store.list_non_deliveries(start, end, mailing_id, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {"non_deliveries": [non_delivery_dict(r) for r in rows], "truncated": more, "limit": limit}
+
+    async def queue(self, limit: int = 1000, include_first: bool = False) -> dict[str, Any]:
+        valid_limit(limit)
+        jobs = await self.store.list_resends(limit=limit + 1, include_first=include_first)
+        more = len(jobs) > limit
+        counts = await self.store.queue_counts()
+        return {
+            "jobs": [job_dict(j) for j in jobs[:limit]],
+            "counts": counts,
+            "truncated": more,
+            "limit": limit,
+        }
+
+    async def audit(self, email: str | None = None) -> list[dict[str, Any]]:
+        address = valid_address(email) if email is not None else None
+        return [audit_dict(e) for e in await self.store.audit_entries(address)]

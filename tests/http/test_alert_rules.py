@@ -1,0 +1,36 @@
+"""The example alert rules parse (promtool, from Debian's prometheus package) and name only
+metrics that /metrics serves (or that the webhook part is to serve)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.harness import RunningDaemon
+from tests.http.conftest import client
+
+RULES = Path(__file__).resolve().parents[2] / "prometheus" / "bounced-alerts.yml"
+FROM_OTHER_PARTS = {"up", "bounced_webhook_dead_letters_total"}  # Prometheus itself; the webhook part
+
+
+def test_promtool_checks_the_rules() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    result = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 6 rules found" in result.stdout
+
+
+async def test_rules_name_served_metrics(api: RunningDaemon) -> None:
+    async with client(api, None) as c:
+        served = set(re.findall(r"^# TYPE (\S+) (\S+)", (await c.get("/metrics")).text, re.M))
+    names = {n for n, _ in served} | {f"{n}_total" for n, kind in served if kind == "counter"}
+    used = set(re.findall(r"\b(bounced_[a-z_]+|up)\b", RULES.read_text()))
+    assert used - FROM_OTHER_PARTS <= names, used - FROM_OTHER_PARTS - names
