@@ -233,7 +233,7 @@ def bounced_process(
     config = workdir / "bounced.toml"
     config.write_text(
         f'[smtp]\nlisten = "127.0.0.1:{port}"\ndomains = ["bounces.example.com"]\n'
-        f"max_connections = {max(500, sessions * 2)}\nacceptors = {acceptors}\n"
+        f"max_connections = {max(500, sessions * 2)}\nmax_connections_per_ip = 0\nacceptors = {acceptors}\n"
         f'[storage]\npath = "{db}"\n[log]\nlevel = "warning"\n'
     )
     notify_name = f"bounced-bench-{uuid.uuid4().hex}"

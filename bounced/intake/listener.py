@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
+from bounced.intake.limits import ConnectionCounts, LocalCounts
 from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
 
@@ -150,10 +151,17 @@ def make_tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
 class Listener:
     """Runs the SMTP server on the caller's event loop, so handler and store share one loop."""
 
-    def __init__(self, handler: BounceHandler, settings: Callable[[], SmtpConfig]) -> None:
+    def __init__(
+        self,
+        handler: BounceHandler,
+        settings: Callable[[], SmtpConfig],
+        counts: ConnectionCounts | None = None,
+    ) -> None:
         self.handler = handler
         self.settings = settings
         self.connections: set[BounceSMTP] = set()
+        # Shared with the other acceptors (`bounced.intake.limits`), or this process's own.
+        self.counts: ConnectionCounts = counts if counts is not None else LocalCounts()
         self._server: asyncio.Server | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:

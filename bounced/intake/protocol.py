@@ -1,6 +1,7 @@
 """aiosmtpd's SMTP protocol, adjusted for a busy bounce MX.
 
-- A connection limit (421 at connect) and a budget for the whole DATA phase.
+- Connection limits, total and per client address (421 at connect, `bounced.intake.limits`),
+  a limit on commands without a DATA, and a budget for the whole DATA phase.
 - Cheap construction: aiosmtpd's `SMTP.__init__` introspects the class and handler
   (`inspect.getmembers`, `dir`) for every connection, a tenth of the CPU of a one-message
   session. `BounceSMTP.clone()` copies a template built once by the real `__init__` and
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
 from bounced.intake.data import DataSink, read_data
+from bounced.intake.limits import refusal
 from bounced.logfmt import kv
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ class BounceSMTP(SMTP):
         self._listener = listener
         self._refused = False
         self._counted = False
+        self._address = ""
+        self._replies = 0
+        self._max_commands = 0
         self._data_timeout = listener.settings().data_timeout
         self._pending_lines: list[bytes] = []
         # aiosmtpd keeps this at class level and grows it on every EHLO; keep it per session.
@@ -75,6 +80,7 @@ class BounceSMTP(SMTP):
             for name, attr in self._auth_methods.items()
         }
         new._pending_lines = []
+        new._replies = 0
         new._shared_keys = self._shared_keys
         new.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
         return new
@@ -83,22 +89,32 @@ class BounceSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and not self._counted:  # not the STARTTLS re-entry
-            if len(self._listener.connections) >= self._listener.settings().max_connections:
+            cfg = self._listener.settings()
+            peer = transport.get_extra_info("peername")
+            self._address = str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
+            counts = self._listener.counts
+            reply = refusal(counts, self._address, cfg.max_connections, cfg.max_connections_per_ip)
+            if reply is not None:
                 self._refused = True
-                peer = transport.get_extra_info("peername")
-                log.warning("connection refused: limit reached", extra=kv(peer=peer))
+                log.warning("connection refused: limit reached", extra=kv(peer=peer, reply=reply[:-2].decode()))
                 # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance.
                 writer = cast(asyncio.WriteTransport, transport)
-                writer.write(b"421 4.7.0 Too many connections, try again later\r\n")
+                writer.write(reply)
                 writer.close()
                 return
             self._counted = True
+            counts.add(self._address, 1)
             self._listener.connections.add(self)
+            self._max_commands = cfg.max_commands
+            self._replies = -1  # the greeting is no command's reply
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        if self._counted:
+            self._counted = False
+            self._listener.counts.add(self._address, -1)
         self._listener.connections.discard(self)
         super().connection_lost(error)
 
@@ -116,6 +132,7 @@ class BounceSMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         # The idle timer is only reset between commands; give DATA its own budget.
         self._reset_timeout(self._data_timeout)
+        self._replies = 0  # a session that sends mail may send more commands
         try:
             await self._receive_data(arg)
         finally:
@@ -176,6 +193,14 @@ class BounceSMTP(SMTP):
         if self._pending_lines:
             line = b"\r\n".join([*self._pending_lines, line])
             self._pending_lines.clear()
+        self._replies += 1  # one final reply per command
+        if self._max_commands and self._replies > self._max_commands and self.transport is not None:
+            # Commands without ever a DATA: a probe or a stuck client, not a bounce.
+            log.warning("connection closed: too many commands", extra=kv(peer=self._address))
+            self.close_now(b"421 4.7.0 Too many commands without a message, closing\r\n")
+            # End the session now: pipelined commands are already buffered and would run
+            # without a pause. aiosmtpd's loop treats this as the connection lost.
+            raise asyncio.CancelledError
         self._writer.write(line + b"\r\n")
         await self._writer.drain()
 

@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bounced.config import SmtpConfig
+from bounced.intake.limits import LocalCounts
 from bounced.intake.protocol import BounceSMTP
 
 LINE = 40  # Fast's line_length_limit (its StreamReader limit), small so that examples cross it
@@ -59,6 +60,7 @@ class Reference(AiosmtpdData):
 class _Listener:
     def __init__(self) -> None:
         self.connections: set[object] = set()
+        self.counts = LocalCounts()
 
     def settings(self) -> SmtpConfig:
         return SmtpConfig()

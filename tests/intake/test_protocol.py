@@ -8,11 +8,13 @@ import inspect
 from aiosmtpd.smtp import SMTP
 
 from bounced.config import SmtpConfig
+from bounced.intake.limits import LocalCounts
 from bounced.intake.protocol import BounceSMTP
 
 
 class _Listener:
     connections: set[object] = set()
+    counts = LocalCounts()
 
     def settings(self) -> SmtpConfig:
         return SmtpConfig()
