@@ -191,6 +191,9 @@ class Listener:
                     ident="bounced",
                     tls_context=tls_context,
                     require_starttls=False,
+                    # RFC 6531: a bounce about an internationalised address may come with
+                    # SMTPUTF8 (RFC 6533); the bytes are stored as received either way.
+                    enable_SMTPUTF8=True,
                     timeout=current.idle_timeout,
                     loop=loop,
                 )

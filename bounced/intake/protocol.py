@@ -96,7 +96,8 @@ class BounceSMTP(SMTP):
             reply = refusal(counts, self._address, cfg.max_connections, cfg.max_connections_per_ip)
             if reply is not None:
                 self._refused = True
-                log.warning("connection refused: limit reached", extra=kv(peer=peer, reply=reply[:-2].decode()))
+                why = reply[:-2].decode()
+                log.warning("connection refused: limit reached", extra=kv(peer=peer, reply=why))
                 # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance.
                 writer = cast(asyncio.WriteTransport, transport)
                 writer.write(reply)
