@@ -11,8 +11,10 @@
   (`smtplib` stuffs there). A line of exactly one dot that is not the end of data (a bare
   LF on one side) was not stuffed by its client, and keeps its dot.
 - The client must end the data with CRLF; after a last line ended by a bare LF it adds one
-  (`foo<LF><CRLF>.<CRLF>`). That CRLF is the end of the last line, not an empty line, so
-  an LF message is stored exactly as its CRLF twin.
+  (`foo<LF><CRLF>.<CRLF>`). When that is the data's only CRLF (an LF client), it is the
+  end of the last line, not an empty line, so an LF message is stored exactly as its CRLF
+  twin. With mixed endings it stays an empty line: whether the client added it or meant it
+  cannot be told, and keeping a line loses nothing.
 - No line-length limit: real bounces carry lines over 998 bytes (RFC 5321 4.5.3.1.6 is a
   limit for senders; refusing would lose the bounce). Long lines are stored as received.
 - `max_message_size` bounds the stored message (RFC 1870 counts CRLF pairs and not the
@@ -37,12 +39,12 @@ _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SLACK = 3
 
 
-def normalise_lines(block: bytes) -> bytes:
-    """`block` (whole lines, starting at a line start) with dots unstuffed and bare LFs
-    turned into CRLF."""
+def normalise_lines(block: bytes, crlfs: int) -> bytes:
+    """`block` (whole lines, starting at a line start, `crlfs` of them ended by CRLF) with
+    dots unstuffed and bare LFs turned into CRLF."""
     if block.startswith(b".") or b"\n." in block:
-        block = _STUFFED_DOT.sub(b"", block)
-    if block.count(b"\n") != block.count(b"\r\n"):
+        block = _STUFFED_DOT.sub(b"", block)  # a dot is no line end: `crlfs` holds
+    if block.count(b"\n") != crlfs:
         block = _BARE_LF.sub(b"\r\n", block)
     return block
 
@@ -51,7 +53,7 @@ class DataSink:
     """Takes the data in pieces cut anywhere and keeps it normalised, line by line; stops
     keeping it once it cannot fit `size_limit`, so memory stays bounded."""
 
-    __slots__ = ("ending", "kept", "size", "size_limit", "tail", "tail_size", "too_much")
+    __slots__ = ("crlfs", "ending", "kept", "size", "size_limit", "tail", "tail_size", "too_much")
 
     def __init__(self, size_limit: int | None) -> None:
         self.size_limit = size_limit
@@ -61,6 +63,7 @@ class DataSink:
         self.tail: list[bytes] = []  # raw pieces of the line not ended yet (no LF in them)
         self.tail_size = 0
         self.ending = b""  # the last raw bytes: is the data's final CRLF after a bare LF?
+        self.crlfs = 0  # line ends received as CRLF
 
     def feed(self, piece: bytes) -> None:
         if self.too_much or not piece:
@@ -73,7 +76,9 @@ class DataSink:
                 self.tail.clear()
                 self.tail_size = 0
             self.ending = (self.ending + block[-4:])[-4:]
-            block = normalise_lines(block)
+            crlfs = block.count(b"\r\n")
+            self.crlfs += crlfs
+            block = normalise_lines(block, crlfs)
             self.kept.append(block)
             self.size += len(block)
             piece = piece[cut:]
@@ -93,8 +98,8 @@ class DataSink:
         if self.too_much:
             return None
         data = b"".join([*self.kept, *self.tail])  # the tail is empty: data ends with CRLF
-        if self.ending.endswith(b"\n\r\n") and not self.ending.endswith(b"\r\n\r\n"):
-            data = data[:-2]
+        if self.crlfs == 1 and self.ending.endswith(b"\n\r\n") and not self.ending.endswith(b"\r\n\r\n"):
+            data = data[:-2]  # an LF client's closing CRLF
         if self.size_limit and len(data) > self.size_limit:
             self._drop()
             return None

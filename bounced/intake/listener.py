@@ -84,6 +84,14 @@ class BounceHandler:
         self._idle = asyncio.Event()
         self._idle.set()
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Advertise RFC 2920 PIPELINING: aiosmtpd answers commands in order and the DATA
+        reader consumes nothing past the end of data, which is all a pipelining server needs."""
+        session.host_name = hostname  # aiosmtpd leaves this to a handler with this hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:

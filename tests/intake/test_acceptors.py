@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import os
 import signal
-import sqlite3
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from bounced.model import ProfileStatus
 from bounced.sdnotify import Notifier
 from tests.conftest import child_pids
 from tests.harness import RunningDaemon, make_config, running_daemon, send_mail
+from tests.intake.running import intake_column
 
 FIXTURES = Path(__file__).parent.parent / "daemon" / "fixtures"
 HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
@@ -54,11 +54,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
 
 
 def intake_ids(db: str) -> set[int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return {int(r[0]) for r in conn.execute("SELECT id FROM intake")}
-    finally:
-        conn.close()
+    return set(intake_column(db, "id"))
 
 
 def alive(pid: int) -> bool:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,18 +10,12 @@ import pytest
 from bounced.config import SmtpConfig
 from bounced.config.loader import build
 from bounced.errors import ConfigError
-from tests.harness import RunningDaemon, make_config, running_daemon, send_mail
+from tests.harness import send_mail
+from tests.intake.running import acceptor_daemon
 
 RCPT = ["b@bounces.example.com"]
 MESSAGE = b"From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered Mail\r\n\r\nSorry.\r\n"
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-@contextlib.asynccontextmanager
-async def daemon_with(tmp_path: Path, **smtp: object) -> AsyncIterator[RunningDaemon]:
-    config = make_config(tmp_path, smtp={"domains": ["bounces.example.com"], "acceptors": 2, **smtp})
-    async with running_daemon(config) as d:
-        yield d
 
 
 async def connect(port: int, source: str = "127.0.0.1") -> tuple[Conn, bytes]:
@@ -41,7 +33,7 @@ async def test_450_open_connections_leave_room_for_a_well_behaved_client(tmp_pat
     """max_connections = 500 over two acceptors: with 450 connections held (wherever the
     kernel put them) every message of a normal client is accepted, and the limit is the
     total: connection 501 is the first to get 421."""
-    async with daemon_with(tmp_path, max_connections=500, max_connections_per_ip=0) as d:
+    async with acceptor_daemon(tmp_path, max_connections=500, max_connections_per_ip=0) as d:
         held: list[Conn] = []
         try:
             for _ in range(450):
@@ -65,7 +57,7 @@ async def test_450_open_connections_leave_room_for_a_well_behaved_client(tmp_pat
 
 
 async def test_the_limit_per_address_holds_across_acceptors(tmp_path: Path) -> None:
-    async with daemon_with(tmp_path, max_connections_per_ip=3) as d:
+    async with acceptor_daemon(tmp_path, max_connections_per_ip=3) as d:
         held: list[Conn] = []
         try:
             for _ in range(3):
@@ -91,7 +83,7 @@ async def test_the_limit_per_address_holds_across_acceptors(tmp_path: Path) -> N
 
 
 async def test_a_session_that_never_sends_data_is_closed_after_max_commands(tmp_path: Path) -> None:
-    async with daemon_with(tmp_path, max_recipients=1, max_commands=11) as d:
+    async with acceptor_daemon(tmp_path, max_recipients=1, max_commands=11) as d:
         (reader, writer), greeting = await connect(d.smtp_port)
         assert greeting.startswith(b"220")
         writer.write(b"EHLO c.test\r\n" + b"NOOP\r\n" * 30)
@@ -112,7 +104,7 @@ async def test_a_session_that_never_sends_data_is_closed_after_max_commands(tmp_
 async def test_trickling_clients_are_cut_by_the_idle_and_data_timeouts(tmp_path: Path) -> None:
     """Bytes that keep coming do not keep a session: the idle timeout runs between
     complete commands and the data timeout is a budget for the whole DATA phase."""
-    async with daemon_with(tmp_path, idle_timeout=0.5, data_timeout=0.5) as d:
+    async with acceptor_daemon(tmp_path, idle_timeout=0.5, data_timeout=0.5) as d:
 
         async def trickle(prologue: bytes, slow: bytes) -> bytes:
             (reader, writer), _ = await connect(d.smtp_port)
