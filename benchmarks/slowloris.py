@@ -8,12 +8,13 @@ in the command phase, half inside DATA) and `--idle` connections send nothing. T
 attackers come from `--sources` loopback addresses (127.0.1.x), so the per-address limit
 does not turn them away; a last phase sends them all from one address, where it does.
 
-The well-behaved client sends `--sends` bounces one after the other, each on a new
+Each round runs the three phases, in rotating order; `--rounds` (3) of them. The
+well-behaved client sends `--sends` bounces per phase one after the other, each on a new
 connection (connect, EHLO, MAIL, RCPT, DATA, QUIT), from 127.0.0.1. Reported per phase:
 the latency of each message (connect to the 250 after the data) as median, p99 and max,
 every reply that was not 250, and how many attacking connections were greeted or got 421.
 
-    .venv/bin/python benchmarks/slowloris.py --trickle 300 --idle 100 --sends 200
+    .venv/bin/python benchmarks/slowloris.py --trickle 300 --idle 100 --sends 200 --rounds 3
 """
 
 from __future__ import annotations
@@ -125,34 +126,57 @@ class Attack:
             writer.close()
 
 
-async def measure(name: str, port: int, sends: int, attack: Attack | None) -> Phase:
+async def measure(port: int, sends: int, attack: Attack | None) -> tuple[list[float], int, int, int]:
+    """(latencies in ms, replies not 250, attackers greeted, attackers refused)."""
     if attack is not None:
-        await attack.start()
+        await asyncio.wait_for(attack.start(), 60)
         await asyncio.sleep(2 * attack.interval)  # every dripping connection is mid-command
-    results = [await send_one(port) for _ in range(sends)]
+    results = [await asyncio.wait_for(send_one(port), 30) for _ in range(sends)]
     if attack is not None:
         await attack.stop()
-    latencies = sorted(seconds * 1000 for seconds, _ in results)
-    return Phase(
-        name=name,
-        sends=sends,
-        not_250=sum(1 for _, reply in results if not reply.startswith(b"250")),
-        p50_ms=statistics.median(latencies),
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        max_ms=latencies[-1],
-        attackers_greeted=attack.greeted if attack else 0,
-        attackers_refused=attack.refused if attack else 0,
-    )
+    not_250 = sum(1 for _, reply in results if not reply.startswith(b"250"))
+    greeted, refused = (attack.greeted, attack.refused) if attack else (0, 0)
+    return [seconds * 1000 for seconds, _ in results], not_250, greeted, refused
 
 
 async def run(port: int, args: argparse.Namespace) -> list[Phase]:
+    """Every phase once per round, the order rotating, so the load the machine has from
+    elsewhere falls on all of them alike; figures pool the rounds."""
     spread = [f"127.0.1.{i + 1}" for i in range(args.sources)]
-    phases = [await measure("alone", port, args.sends, None)]
-    attack = Attack(port, args.trickle, args.idle, spread, args.interval)
-    phases.append(await measure(f"{args.trickle} trickling + {args.idle} idle", port, args.sends, attack))
-    one = Attack(port, args.trickle, args.idle, ["127.0.1.250"], args.interval)
-    phases.append(await measure("the same from one address", port, args.sends, one))
-    return phases
+    phases: dict[str, list[float] | None] = {
+        "alone": None,
+        f"{args.trickle} trickling + {args.idle} idle": None,
+        "the same from one address": None,
+    }
+    pooled: dict[str, tuple[list[float], int, int, int]] = {name: ([], 0, 0, 0) for name in phases}
+    names = list(phases)
+    for round_ in range(args.rounds):
+        for name in names[round_ % 3 :] + names[: round_ % 3]:
+            sources = {names[0]: None, names[1]: spread, names[2]: ["127.0.1.250"]}[name]
+            attack = (
+                None if sources is None else Attack(port, args.trickle, args.idle, sources, args.interval)
+            )
+            latencies, not_250, greeted, refused = await measure(port, args.sends, attack)
+            before = pooled[name]
+            pooled[name] = (before[0] + latencies, before[1] + not_250, greeted, refused)
+            print(f"round {round_ + 1}: {name}: median {statistics.median(latencies):.1f} ms",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    out = []
+    for name, (latencies, not_250, greeted, refused) in pooled.items():
+        latencies.sort()
+        out.append(
+            Phase(
+                name=name,
+                sends=len(latencies),
+                not_250=not_250,
+                p50_ms=statistics.median(latencies),
+                p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+                max_ms=latencies[-1],
+                attackers_greeted=greeted,
+                attackers_refused=refused,
+            )
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between two trickled bytes")
     ap.add_argument("--sources", type=int, default=20, help="loopback addresses the attack comes from")
     ap.add_argument("--acceptors", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     try:

@@ -24,7 +24,7 @@ from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
 from bounced.intake.limits import SharedCounts, create_shared_table
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
-from bounced.intake.listener import Spool, make_tls_context
+from bounced.intake.listener import LISTEN_BACKLOG, Spool, make_tls_context
 from bounced.logfmt import kv
 
 __all__ = ["AcceptorPool"]
@@ -32,7 +32,6 @@ __all__ = ["AcceptorPool"]
 log = logging.getLogger("bounced.intake.acceptor")
 
 _START_TIMEOUT = 30.0
-_BACKLOG = 1024
 RESTART_DELAY = 0.5  # doubled for each quick death in a row
 _RESTART_DELAY_MAX = 30.0
 _QUICK_DEATH = 10.0  # seconds: dying sooner after start counts as failing to start
@@ -229,7 +228,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(_BACKLOG)
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise

@@ -24,9 +24,19 @@ from bounced.intake.limits import ConnectionCounts, LocalCounts
 from bounced.intake.protocol import BounceSMTP
 from bounced.logfmt import kv
 
-__all__ = ["BounceHandler", "Listener", "Spool", "domain_accepted", "make_tls_context", "message_bytes"]
+__all__ = [
+    "LISTEN_BACKLOG",
+    "BounceHandler",
+    "Listener",
+    "Spool",
+    "domain_accepted",
+    "make_tls_context",
+    "message_bytes",
+]
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 1024  # connections the kernel queues for accept()
 
 
 class Spool(Protocol):
@@ -208,10 +218,14 @@ class Listener:
                 built_for = current
             return template.clone()
 
+        # create_server calls listen() again, with 100 unless told: a burst of connections
+        # past that overflows the accept queue and clients wait seconds for SYN-ACK retries.
         if sock is not None:
-            self._server = await loop.create_server(factory, sock=sock)
+            self._server = await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
         else:
-            self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
+            self._server = await loop.create_server(
+                factory, host=host, port=port, reuse_address=True, backlog=LISTEN_BACKLOG
+            )
 
     @property
     def port(self) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from bounced.config import SmtpConfig
 from bounced.config.loader import build
 from bounced.errors import ConfigError
+from bounced.intake.listener import LISTEN_BACKLOG
 from tests.harness import send_mail
 from tests.intake.running import acceptor_daemon
 
@@ -142,3 +145,19 @@ def test_limit_keys_are_checked_by_name() -> None:
         build(SmtpConfig, {"max_commands": 50}, "smtp")  # not room for 100 recipients
     assert "smtp.max_commands" in str(info.value) and "110" in str(info.value)
     assert build(SmtpConfig, {"max_commands": 0, "max_connections_per_ip": 0}, "smtp").max_commands == 0
+
+
+async def test_the_accept_queue_takes_a_burst_of_connections(tmp_path: Path) -> None:
+    """The listening socket keeps LISTEN_BACKLOG, not the 100 create_server sets unless told:
+    past that a burst overflows the queue and clients wait for SYN-ACK retries (seconds)."""
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("ss (iproute2) is not installed: cannot read the listen backlog")
+    async with acceptor_daemon(tmp_path, max_connections_per_ip=0) as d:
+        out = subprocess.run(
+            [ss, "-ltnH", f"sport = :{d.smtp_port}"], capture_output=True, text=True, check=True
+        )
+        assert [line.split()[2] for line in out.stdout.splitlines()] == [str(LISTEN_BACKLOG)]
+        held = await asyncio.gather(*(connect(d.smtp_port) for _ in range(400)))
+        close_all([conn for conn, _ in held])
+        assert all(greeting.startswith(b"220") for _, greeting in held)
