@@ -162,3 +162,13 @@ async def test_size_limit_exactly_and_one_byte_over(daemon: RunningDaemon) -> No
     assert replies[9] == b"552 Error: Too much mail data\r\n"
     [raw] = stored(daemon)
     assert len(raw) == LIMIT and raw == exact.replace(b"\r\n..", b"\r\n.")
+
+
+async def test_a_9_mb_single_line_under_the_default_size_limit_is_stored(tmp_path: Path) -> None:
+    """No line-length limit in DATA: RFC 5321's 1,000 bytes bind senders, and refusing a
+    bounce that breaks it loses the bounce."""
+    message = b"Subject: one long line\r\n\r\n" + b"x" * 9_000_000 + b"\r\n"
+    async with acceptor_daemon(tmp_path) as d:
+        replies = await session(d.smtp_port, TRANSACTION + message + b".\r\n")
+        assert replies[-2].startswith(b"250 2.0.0")
+        assert stored(d) == [message]
