@@ -133,7 +133,6 @@ class BounceSMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         # The idle timer is only reset between commands; give DATA its own budget.
         self._reset_timeout(self._data_timeout)
-        self._replies = 0  # a session that sends mail may send more commands
         try:
             await self._receive_data(arg)
         finally:
@@ -153,6 +152,7 @@ class BounceSMTP(SMTP):
         if arg:
             await self.push("501 Syntax: DATA")
             return
+        self._replies = 0  # a session that sends mail may send more commands (not a bare DATA)
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         sink = DataSink(self.data_size_limit)
         try:
