@@ -224,16 +224,18 @@ with asyncio.Runner(loop_factory=_loop_factory()) as runner:
 
 @contextlib.contextmanager
 def bounced_process(
-    workdir: Path, acceptors: int, sessions: int, spool_only: bool = False
+    workdir: Path, acceptors: int, sessions: int, spool_only: bool = False, per_ip: int = 0
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """A `bounced serve` (or the spool-only variant) until READY=1: (process, port, db).
-    Stopped with SIGTERM at the end, which must exit 0."""
+    Stopped with SIGTERM at the end, which must exit 0. `per_ip`: its
+    max_connections_per_ip (0: off, as the load comes from one address)."""
     port = free_port()
     db = workdir / "bounced.sqlite3"
     config = workdir / "bounced.toml"
     config.write_text(
         f'[smtp]\nlisten = "127.0.0.1:{port}"\ndomains = ["bounces.example.com"]\n'
-        f"max_connections = {max(500, sessions * 2)}\nacceptors = {acceptors}\n"
+        f"max_connections = {max(500, sessions * 2)}\nmax_connections_per_ip = {per_ip}\n"
+        f"acceptors = {acceptors}\n"
         f'[storage]\npath = "{db}"\n[log]\nlevel = "warning"\n'
     )
     notify_name = f"bounced-bench-{uuid.uuid4().hex}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,8 @@ from bounced.config.storage import StorageConfig
 from bounced.store import SQLiteStore, open_store
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+# BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).
+CORPUS = Path(os.environ.get("BOUNCED_CORPUS") or REPO.parent / "shared" / "corpus")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

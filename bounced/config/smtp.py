@@ -10,6 +10,7 @@ from bounced.errors import ConfigError
 __all__ = ["SmtpConfig", "is_loopback_host", "split_host_port"]
 
 _MAX_ACCEPTORS = 64
+_TRANSACTION_COMMANDS = 10  # EHLO, STARTTLS, EHLO, MAIL, DATA, RSET, NOOP ... besides RCPTs
 
 
 def split_host_port(key: str, value: str) -> tuple[str, int]:
@@ -37,14 +38,18 @@ class SmtpConfig:
     hostname: str = ""  # the name in the greeting; default: the machine's FQDN
     max_message_size: int = 10 * 1024 * 1024  # bytes; advertised as SIZE, larger -> 552
     max_recipients: int = 100  # per message; more -> 452 4.5.3
-    max_connections: int = 500  # concurrent; more -> 421 at connect
+    max_connections: int = 500  # concurrent, over all acceptors; more -> 421 at connect
+    max_connections_per_ip: int = 50  # concurrent from one client address; 0: no limit
+    # Commands (replies) a session may send without starting a DATA; more -> 421 and closed.
+    # 0: no limit. Must leave room for a full transaction (max_recipients RCPTs).
+    max_commands: int = 300
     idle_timeout: float = 300.0  # seconds without a command before the connection is closed
     data_timeout: float = 600.0  # seconds for the whole DATA phase
     shutdown_grace: float = 10.0  # seconds stop waits for sessions in the middle of DATA
     tls_cert: str | None = None  # PEM certificate chain; with tls_key enables STARTTLS
     tls_key: str | None = None
-    # Processes that run the SMTP sessions (each takes its share of max_connections); the
-    # daemon's own process keeps the database. 0: sessions in the daemon's process.
+    # Processes that run the SMTP sessions; the daemon's own process keeps the database.
+    # 0: sessions in the daemon's process.
     acceptors: int = 2
 
     @property
@@ -63,6 +68,17 @@ class SmtpConfig:
         for name in ("max_message_size", "max_recipients", "max_connections"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{prefix}{name}", "expected a positive integer")
+        if self.max_connections_per_ip < 0:
+            raise ConfigError(
+                f"{prefix}max_connections_per_ip", "expected 0 (no limit) or a positive integer"
+            )
+        if self.max_commands and self.max_commands < self.max_recipients + _TRANSACTION_COMMANDS:
+            raise ConfigError(
+                f"{prefix}max_commands",
+                f"expected 0 (no limit) or at least max_recipients + {_TRANSACTION_COMMANDS} "
+                f"({self.max_recipients + _TRANSACTION_COMMANDS}) so a full transaction fits, "
+                f"got {self.max_commands!r}",
+            )
         if not 0 <= self.acceptors <= _MAX_ACCEPTORS:
             raise ConfigError(
                 f"{prefix}acceptors",

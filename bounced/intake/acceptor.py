@@ -2,12 +2,13 @@
 to the daemon, which commits it, and the client gets 250 only once that commit is on disk.
 
 Started by `bounced.intake.acceptor_pool.AcceptorPool` as
-`python -m bounced.intake.acceptor LISTEN_FD LINK_FD`; the first frame on the link is its
-config. Sessions are where an MX spends its CPU (aiosmtpd is Python), so several of these
-use several cores while one process keeps the single SQLite writer and its grouped commits.
-It stops when told to, on SIGTERM/SIGINT (systemd signals the whole cgroup), and when the
-link closes (the daemon is gone: nothing could be made durable any more, so no session may
-go on).
+`python -m bounced.intake.acceptor LISTEN_FD LINK_FD COUNTS_FD INDEX`; the first frame on
+the link is its config. COUNTS_FD is the connection table all acceptors share
+(`bounced.intake.limits`), INDEX its row in it. Sessions are where an MX spends its CPU
+(aiosmtpd is Python), so several of these use several cores while one process keeps the
+single SQLite writer and its grouped commits. It stops when told to, on SIGTERM/SIGINT
+(systemd signals the whole cgroup), and when the link closes (the daemon is gone: nothing
+could be made durable any more, so no session may go on).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import ConfigError, SpoolError
 from bounced.intake.incidents import SpoolIncidents
+from bounced.intake.limits import SharedCounts
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
@@ -82,7 +84,7 @@ class RemoteSpool:
                 future.set_exception(SpoolError(f"not spooled: {why}"))
 
 
-async def run_acceptor(listen_fd: int, link_fd: int) -> int:
+async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int) -> int:
     link_sock = socket.socket(fileno=link_fd)
     reader, stream_writer = await asyncio.open_unix_connection(sock=link_sock)
     link = FrameWriter(stream_writer)
@@ -95,7 +97,7 @@ async def run_acceptor(listen_fd: int, link_fd: int) -> int:
     # The daemon logs each spool incident once; here a refusal is only a debug line.
     incidents = SpoolIncidents(level=logging.DEBUG)
     handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None, incidents)
-    listener = Listener(handler, lambda: config)
+    listener = Listener(handler, lambda: config, SharedCounts(counts_fd, index))
     await listener.start(sock=socket.socket(fileno=listen_fd))
     link.send(("ready",))
 
@@ -153,15 +155,15 @@ async def run_acceptor(listen_fd: int, link_fd: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not all(a.isdigit() for a in args):
-        print("usage: python -m bounced.intake.acceptor LISTEN_FD LINK_FD (started by bounced serve)",
-              file=sys.stderr)  # fmt: skip
+    if len(args) != 4 or not all(a.isdigit() for a in args):
+        print("usage: python -m bounced.intake.acceptor LISTEN_FD LINK_FD COUNTS_FD INDEX"
+              " (started by bounced serve)", file=sys.stderr)  # fmt: skip
         return 2
     from bounced.cli.serve import _loop_factory
 
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(run_acceptor(int(args[0]), int(args[1])))
+            return runner.run(run_acceptor(*map(int, args)))
     except LinkClosed as exc:
         print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
         return 1

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import SpoolError
 from bounced.intake.incidents import SpoolIncidents
+from bounced.intake.limits import SharedCounts, create_shared_table
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
-from bounced.intake.listener import Spool, make_tls_context
+from bounced.intake.listener import LISTEN_BACKLOG, Spool, make_tls_context
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
 
@@ -35,7 +35,6 @@ __all__ = ["AcceptorPool"]
 log = logging.getLogger("bounced.intake.acceptor")
 
 _START_TIMEOUT = 30.0
-_BACKLOG = 1024
 RESTART_DELAY = 0.5  # doubled for each quick death in a row
 _RESTART_DELAY_MAX = 30.0
 _QUICK_DEATH = 10.0  # seconds: dying sooner after start counts as failing to start
@@ -78,6 +77,7 @@ class AcceptorPool:
         self.incidents = SpoolIncidents()  # logged here, where the store fails, not by each acceptor
         self.replies = ReplyTally()  # the sum of what the acceptors report, for /metrics
         self._sock: socket.socket | None = None
+        self._counts_fd: int | None = None  # the connection table every acceptor counts in
         self._stopping = False
         self._failures = [0] * count  # quick deaths in a row, per slot: the restart back-off
 
@@ -96,6 +96,7 @@ class AcceptorPool:
         cfg = self.settings()
         make_tls_context(cfg)  # a bad certificate is a ConfigError here, not in N children
         self._sock = _bind(*cfg.host_port)
+        self._counts_fd = create_shared_table(self.count)
         try:
             await asyncio.gather(*(self._start_one(i) for i in range(self.count)))
         except BaseException:
@@ -103,13 +104,13 @@ class AcceptorPool:
             raise
 
     async def _start_one(self, index: int) -> None:
-        assert self._sock is not None
+        assert self._sock is not None and self._counts_fd is not None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with theirs:
             env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}  # READY is ours
-            fds = (self._sock.fileno(), theirs.fileno())
+            fds = (self._sock.fileno(), theirs.fileno(), self._counts_fd)
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bounced.intake.acceptor", *map(str, fds),
+                sys.executable, "-m", "bounced.intake.acceptor", *map(str, fds), str(index),
                 pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, env=env,
             )  # fmt: skip
         reader, writer = await asyncio.open_unix_connection(sock=ours)
@@ -117,7 +118,7 @@ class AcceptorPool:
         loop = asyncio.get_running_loop()
         acceptor = _Acceptor(index, process, reader, link, time.monotonic(), loop.create_future())
         self.acceptors[index] = acceptor
-        link.send(("config", self._config_for_one(), self.log_level()))
+        link.send(("config", self.settings(), self.log_level()))
         acceptor.follower = asyncio.create_task(self._follow(acceptor))
         try:
             failure = await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
@@ -125,11 +126,6 @@ class AcceptorPool:
             raise OSError(f"acceptor {index} did not start within {_START_TIMEOUT:.0f} s") from None
         if failure is not None:
             raise OSError(failure)
-
-    def _config_for_one(self) -> SmtpConfig:
-        """The connection limit is shared: each acceptor takes its part of it."""
-        cfg = self.settings()
-        return replace(cfg, max_connections=math.ceil(cfg.max_connections / self.count))
 
     async def _follow(self, acceptor: _Acceptor) -> None:
         try:
@@ -148,6 +144,8 @@ class AcceptorPool:
         except LinkClosed:
             pass
         returncode = await acceptor.process.wait()
+        if self._counts_fd is not None:  # its connections died with it
+            SharedCounts.clear_row(self._counts_fd, acceptor.index)
         if acceptor.spools:
             await asyncio.gather(*acceptor.spools, return_exceptions=True)
         acceptor.link.close()
@@ -202,7 +200,7 @@ class AcceptorPool:
         """Send the current [smtp] settings and log level to every acceptor (next connection)."""
         for acceptor in self.acceptors.values():
             # One that is exiting misses it; its replacement starts with the new settings.
-            acceptor.link.send(("config", self._config_for_one(), self.log_level()))
+            acceptor.link.send(("config", self.settings(), self.log_level()))
 
     async def stop(self, grace: float) -> None:
         """Stop accepting everywhere; in-flight messages are still spooled and answered."""
@@ -228,6 +226,9 @@ class AcceptorPool:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._counts_fd is not None:
+            os.close(self._counts_fd)
+            self._counts_fd = None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -236,7 +237,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(_BACKLOG)
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise

@@ -21,13 +21,24 @@ from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig, is_loopback_host
 from bounced.errors import ConfigError
 from bounced.intake.incidents import SpoolIncidents
+from bounced.intake.limits import ConnectionCounts, LocalCounts
 from bounced.intake.protocol import BounceSMTP
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
 
-__all__ = ["BounceHandler", "Listener", "Spool", "domain_accepted", "make_tls_context", "message_bytes"]
+__all__ = [
+    "LISTEN_BACKLOG",
+    "BounceHandler",
+    "Listener",
+    "Spool",
+    "domain_accepted",
+    "make_tls_context",
+    "message_bytes",
+]
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 1024  # connections the kernel queues for accept()
 
 
 class Spool(Protocol):
@@ -86,6 +97,14 @@ class BounceHandler:
         self.in_flight = 0  # DATA handlers between end-of-data and their reply
         self._idle = asyncio.Event()
         self._idle.set()
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Advertise RFC 2920 PIPELINING: aiosmtpd answers commands in order and the DATA
+        reader consumes nothing past the end of data, which is all a pipelining server needs."""
+        session.host_name = hostname  # aiosmtpd leaves this to a handler with this hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -154,11 +173,18 @@ def make_tls_context(cfg: SmtpConfig) -> ssl.SSLContext | None:
 class Listener:
     """Runs the SMTP server on the caller's event loop, so handler and store share one loop."""
 
-    def __init__(self, handler: BounceHandler, settings: Callable[[], SmtpConfig]) -> None:
+    def __init__(
+        self,
+        handler: BounceHandler,
+        settings: Callable[[], SmtpConfig],
+        counts: ConnectionCounts | None = None,
+    ) -> None:
         self.handler = handler
         self.settings = settings
         self.connections: set[BounceSMTP] = set()
         self.replies = ReplyTally()  # for /metrics
+        # Shared with the other acceptors (`bounced.intake.limits`), or this process's own.
+        self.counts: ConnectionCounts = counts if counts is not None else LocalCounts()
         self._server: asyncio.Server | None = None
 
     async def start(self, sock: socket.socket | None = None) -> None:
@@ -188,16 +214,23 @@ class Listener:
                     ident="bounced",
                     tls_context=tls_context,
                     require_starttls=False,
+                    # RFC 6531: a bounce about an internationalised address may come with
+                    # SMTPUTF8 (RFC 6533); the bytes are stored as received either way.
+                    enable_SMTPUTF8=True,
                     timeout=current.idle_timeout,
                     loop=loop,
                 )
                 built_for = current
             return template.clone()
 
+        # create_server calls listen() again, with 100 unless told: a burst of connections
+        # past that overflows the accept queue and clients wait seconds for SYN-ACK retries.
         if sock is not None:
-            self._server = await loop.create_server(factory, sock=sock)
+            self._server = await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
         else:
-            self._server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
+            self._server = await loop.create_server(
+                factory, host=host, port=port, reuse_address=True, backlog=LISTEN_BACKLOG
+            )
 
     @property
     def port(self) -> int:

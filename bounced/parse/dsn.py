@@ -109,8 +109,37 @@ def parse_delivery_status(part: Part) -> DsnReport:
 
 
 def _address(value: str) -> str | None:
+    typed = _UTF8_TYPE_RE.match(value)
+    if typed:
+        return _utf8_address(value[typed.end() :])
     m = ADDRESS_RE.search(value)
     return m.group(1) if m else None
+
+
+# RFC 6533 3: "utf-8; address". In a message/global-delivery-status the address is UTF-8; in
+# a plain message/delivery-status non-ASCII is written as "\x{HEX}" (utf-8-addr-xtext/unitext).
+_UTF8_TYPE_RE = re.compile(r"\s*utf-8\s*;", re.IGNORECASE)
+_UTF8_ESCAPE_RE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+_UTF8_ADDRESS_RE = re.compile(r"[^\s<>@]{1,128}@[^\s<>@]{1,255}")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+
+def _utf8_address(value: str) -> str | None:
+    """The address after "utf-8;"; an ASCII one as ADDRESS_RE reads it, so an ASCII address
+    reads the same whichever type names it."""
+    m = _UTF8_ADDRESS_RE.search(_UTF8_ESCAPE_RE.sub(_unescape, value))
+    if m is None:
+        return None
+    address = m.group(0).strip("\"'.,;")
+    if address.isascii():
+        ascii_match = ADDRESS_RE.search(address)
+        return ascii_match.group(1) if ascii_match else None
+    local, _, domain = address.rpartition("@")
+    return address if local and "." in domain.strip(".") else None
 
 
 def _action(value: str, status: str | None) -> Action:

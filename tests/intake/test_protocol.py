@@ -8,6 +8,7 @@ import inspect
 from aiosmtpd.smtp import SMTP
 
 from bounced.config import SmtpConfig
+from bounced.intake.limits import LocalCounts
 from bounced.intake.protocol import BounceSMTP
 from bounced.intake.replies import ReplyTally
 
@@ -15,6 +16,7 @@ from bounced.intake.replies import ReplyTally
 class _Listener:
     connections: set[object] = set()
     replies = ReplyTally()
+    counts = LocalCounts()
 
     def settings(self) -> SmtpConfig:
         return SmtpConfig()

@@ -157,3 +157,30 @@ def test_arf_without_a_recipient_is_still_a_complaint(fixture_bytes: Callable[[s
     assert parsed.message_type is MessageType.ARF
     assert parsed.failures == ()
     assert parsed.original.return_path == "b-77.ivan=isp.example@bounces.sender.example"
+
+
+def test_rfc6533_global_dsn_about_an_internationalised_address(parse_fixture: Parse) -> None:
+    """`Final-Recipient: utf-8; ...` in a message/global-delivery-status (RFC 6533)."""
+    parsed = parse_fixture("rfc6533_global.eml")
+    assert parsed.message_type is MessageType.DSN
+    [f] = parsed.failures
+    assert (f.recipient, f.action, f.status, f.reply_code) == ("jöhn.dœ@例え.jp", Action.FAILED, "5.1.1", 550)
+
+
+def test_rfc6533_utf8_address_in_a_plain_dsn_is_unescaped() -> None:
+    """In a message/delivery-status a utf-8 address writes non-ASCII as \\x{HEX}; an ASCII
+    address typed utf-8 reads as it would typed rfc822."""
+    head = (
+        "From: MAILER-DAEMON@mx.example.jp\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.jp\r\n\r\n"
+    )
+    for field, recipient in [
+        (r"utf-8; j\x{F6}hn@\x{4F8B}\x{3048}.jp", "jöhn@例え.jp"),
+        ("UTF-8; <ascii.user@example.org>", "ascii.user@example.org"),
+        (r"utf-8; broken\x{D800}@example.org", "broken\ufffd@example.org"),  # not a character
+    ]:
+        raw = head + f"Final-Recipient: {field}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
+        [f] = parse_message(raw.encode()).failures
+        assert f.recipient == recipient
