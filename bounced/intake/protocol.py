@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
-from bounced.intake.replies import reply_code
 from bounced.intake.data import DataSink, read_data
 from bounced.intake.limits import refusal
+from bounced.intake.replies import reply_code
 from bounced.logfmt import kv
 
 if TYPE_CHECKING:
