@@ -101,7 +101,6 @@ class BounceSMTP(SMTP):
                 log.warning("connection refused: limit reached", extra=kv(peer=peer, reply=why))
                 # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance.
                 writer = cast(asyncio.WriteTransport, transport)
-                writer.write(b"421 4.7.0 Too many connections, try again later\r\n")
                 self._listener.replies.refused("421")
                 writer.write(reply)
                 writer.close()
@@ -206,6 +205,7 @@ class BounceSMTP(SMTP):
         if self._max_commands and self._replies > self._max_commands and self.transport is not None:
             # Commands without ever a DATA: a probe or a stuck client, not a bounce.
             log.warning("connection closed: too many commands", extra=kv(peer=self._address))
+            self._listener.replies.refused("421")
             self.close_now(b"421 4.7.0 Too many commands without a message, closing\r\n")
             # End the session now: pipelined commands are already buffered and would run
             # without a pause. aiosmtpd's loop treats this as the connection lost.
