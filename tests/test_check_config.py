@@ -25,7 +25,7 @@ def check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     [
         ("[submission]\nenabled = true\n", "verp.secret"),
         (
-            '[submission]\nenabled = true\n[verp]\nsecret = "s3cret"\ndomain = "b.example"\n'
+            '[submission]\nenabled = true\n[verp]\nsecret = "0123456789abcdef-s3cret"\ndomain = "b.example"\n'
             '[smtp]\ndomains = ["a.example"]\n',
             "verp.domain",
         ),
@@ -40,7 +40,7 @@ def test_sending_settings_that_do_not_fit_are_refused(tmp_path: Path, text: str,
 def test_sending_settings_that_fit_pass(tmp_path: Path) -> None:
     result = check(
         tmp_path,
-        '[submission]\nenabled = true\n[verp]\nsecret = "s3cret"\ndomain = "b.example"\n'
+        '[submission]\nenabled = true\n[verp]\nsecret = "0123456789abcdef-s3cret"\ndomain = "b.example"\n'
         '[smtp]\ndomains = ["b.example"]\n',
     )
     assert result.returncode == 0, result.stderr

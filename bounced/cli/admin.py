@@ -17,7 +17,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
+from bounced.addresses import address_problem
+from bounced.cli.common import (
+    add_config_option,
+    config_from_args,
+    count,
+    missing_database,
+    positive_count,
+    run_with_store,
+)
 from bounced.clock import SystemClock
 from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry, normalise_address
 from bounced.store import SQLiteStore
@@ -32,8 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     supp_sub = supp.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     p = supp_sub.add_parser("list", help="list suppressed addresses")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many first")
+    p.add_argument("--limit", type=positive_count, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--offset", type=count, default=0, help="skip this many first")
     _common(p, _list, needs_db=True)
 
     p = supp_sub.add_parser("show", help="is EMAIL suppressed? (exit 0 yes, 1 no)")
@@ -59,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prof_sub = prof.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = prof_sub.add_parser("show", help="status and bounce history of EMAIL")
     p.add_argument("email")
-    p.add_argument("--events", type=int, default=10, help="show this many latest events (default 10)")
+    p.add_argument("--events", type=count, default=10, help="show this many latest events (default 10)")
     _common(p, _profile, needs_db=True)
 
 
@@ -85,7 +93,7 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
     config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
     email = getattr(args, "email", None)
     if email is not None:
-        problem = _address_problem(email)
+        problem = address_problem(email)
         if problem:
             print(f"bounced: {problem}", file=sys.stderr)
             return 2
@@ -97,14 +105,6 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
     if needs_db and missing_database(config):
         return 1
     return run_with_store(config, lambda store: command(store, args))
-
-
-def _address_problem(email: str) -> str | None:
-    addr = normalise_address(email)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in addr):
-        return f"{email!r} is not an email address (expected local@domain)"
-    return None
 
 
 # --- commands ----------------------------------------------------------------------------

@@ -9,33 +9,39 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
+from bounced.addresses import address_problem
+from bounced.cli.common import (
+    add_config_option,
+    config_from_args,
+    missing_database,
+    positive_count,
+    run_with_store,
+)
+from bounced.cli.period import add_period_options, checked_period
 from bounced.model import NonDelivery, ResendJob
 from bounced.store import SQLiteStore
 
-__all__ = ["parse_date", "register"]
+__all__ = ["register"]
 
 Command = Callable[[SQLiteStore, argparse.Namespace], Awaitable[int]]
-
-
-def parse_date(text: str) -> datetime:
-    """`YYYY-MM-DD` (midnight UTC) or an ISO 8601 time (UTC when no offset is given)."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, got {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     queue = sub.add_parser("queue", help="the resend queue (pending deliveries and resends)")
     queue_sub = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = queue_sub.add_parser("list", help="pending resends: recipient, next attempt, attempts, last bounce")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--limit", type=positive_count, default=1000, help="at most this many (default 1000)")
     p.add_argument("--all", action="store_true", help="include first attempts not yet made")
+    p.add_argument("--recipient", metavar="ADDR", help="only the deliveries to this address")
+    p.add_argument(
+        "--submission",
+        metavar="ID",
+        type=positive_count,
+        help='only one submitted message (its "queued as ID")',
+    )
     _common(p, _queue_list)
     p = queue_sub.add_parser("show", help="one queue entry and its delivery")
     p.add_argument("id", type=int)
@@ -44,10 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     undel = sub.add_parser("undeliveries", help="non-delivery events (soft bounces the rules gave up on)")
     undel_sub = undel.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = undel_sub.add_parser("list", help="non-delivery events, oldest first")
-    p.add_argument("--from", dest="since", type=parse_date, metavar="DATE", help="at or after (UTC)")
-    p.add_argument("--to", dest="until", metavar="DATE", help="before (UTC); a bare date includes that day")
+    add_period_options(p, from_required=False, to_default="no end", start="since", end="until")
     p.add_argument("--mailing", metavar="ID", help="only this X-Mailing-ID")
-    p.add_argument("--limit", type=int, default=10_000, help="at most this many (default 10000)")
+    p.add_argument("--limit", type=positive_count, default=10_000, help="at most this many (default 10000)")
     _common(p, _undeliveries_list)
 
 
@@ -58,6 +63,15 @@ def _common(parser: argparse.ArgumentParser, command: Command) -> None:
 
 
 def _run(args: argparse.Namespace, command: Command) -> int:
+    problem = checked_period(getattr(args, "since", None), getattr(args, "until", None))
+    if problem:
+        print(f"bounced: {problem}", file=sys.stderr)
+        return 2
+    if getattr(args, "recipient", None) is not None:
+        problem = address_problem(args.recipient)
+        if problem:
+            print(f"bounced: --recipient: {problem}", file=sys.stderr)
+            return 2
     config = config_from_args(args)
     if missing_database(config):
         return 1
@@ -87,10 +101,14 @@ def _job_dict(job: ResendJob) -> dict[str, Any]:
 
 
 async def _queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    jobs = await store.list_resends(limit=args.limit, include_first=args.all)
+    jobs = await store.list_resends(
+        limit=args.limit, include_first=args.all, recipient=args.recipient, submission_id=args.submission
+    )
     if args.json:
         _print_json([_job_dict(j) for j in jobs])
         return 0
+    if jobs:
+        print("ID\tRECIPIENT\tNEXT ATTEMPT\tATTEMPTS SO FAR\tSTATE\tLAST BOUNCE")
     for job in jobs:
         text = " ".join((job.last_bounce_text or "").split())
         print(f"{job.id}\t{job.recipient}\t{_when(job.due_at)}\t{job.attempt - 1}\t{job.state.value}\t{text}")
@@ -152,16 +170,7 @@ def _nd_dict(nd: NonDelivery) -> dict[str, Any]:
 
 
 async def _undeliveries_list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    until = None
-    if args.until is not None:
-        try:
-            until = parse_date(args.until)
-        except argparse.ArgumentTypeError as exc:
-            print(f"bounced: --to: {exc}", file=sys.stderr)
-            return 2
-        if len(args.until.strip()) == 10:
-            until += timedelta(days=1)  # "--to 2026-03-01" includes that day
-    rows = await store.list_non_deliveries(args.since, until, args.mailing, args.limit)
+    rows = await store.list_non_deliveries(args.since, args.until, args.mailing, args.limit)
     if args.json:
         _print_json([_nd_dict(r) for r in rows])
         return 0

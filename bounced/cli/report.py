@@ -3,8 +3,10 @@
     bounced report --from 2026-01-01 --to 2026-02-01 [--mailing ID] [--group-by from-domain|ip]
                    [--format table|csv|xlsx|json] [--output FILE] [--kind soft|undelivered]
 
-The period is [--from, --to): dates or date-times, UTC unless an offset is given.
-Exit codes: 0 written, 1 no database / store problem / cannot write, 2 bad usage.
+The period is [--from, --to) (bounced.cli.period): a bare --to date is excluded.
+The table fits the terminal (the text columns are shortened); --wide shows every
+column in full. Exit codes: 0 written, 1 no database / store problem / cannot
+write, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from bounced.cli.common import add_config_option, config_from_args
+from bounced.cli.common import add_config_option, check_output_path, config_from_args
+from bounced.cli.period import add_period_options, checked_period, parse_when
 from bounced.clock import SystemClock
 from bounced.errors import StoreError
 from bounced.model import ReportGrouping
@@ -49,32 +53,15 @@ __all__ = ["parse_when", "register"]
 KINDS = ("soft", "undelivered")
 
 
-def parse_when(text: str) -> datetime:
-    """`2026-01-31`, `2026-01-31T08:00`, `2026-01-31 08:00:00+02:00`, `...Z`: aware, UTC default."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime(d.year, d.month, d.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date or date-time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "report",
         help="soft-bounce (or non-delivery) report for a period",
         description="Soft bounces counted exactly per group, recipient domain and normalised bounce "
-        "text, largest first, with a total. The period is [--from, --to), UTC unless an offset is given.",
+        "text, largest first, with a total. The period is [--from, --to): a bare --to date is excluded, "
+        "UTC unless an offset is given. On a terminal the table fits its width (--wide: full text).",
     )
-    p.add_argument(
-        "--from", dest="start", required=True, type=parse_when, metavar="DATE", help="start (inclusive)"
-    )
-    p.add_argument("--to", dest="end", type=parse_when, metavar="DATE", help="end (exclusive; default: now)")
+    add_period_options(p, from_required=True, to_default="now", start="start", end="end")
     p.add_argument("--mailing", metavar="ID", help="one mailing (X-Mailing-ID); default: all mailings")
     p.add_argument(
         "--group-by",
@@ -84,6 +71,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("--output", metavar="FILE", help="write here instead of stdout (required for xlsx)")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="table: every column in full (default: shortened to fit the terminal)",
+    )
     p.add_argument(
         "--kind",
         choices=KINDS,
@@ -101,11 +93,14 @@ def _usage_error(message: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     end = args.end or SystemClock().now()
-    if end <= args.start:
-        return _usage_error(f"--to ({end.isoformat()}) must be after --from ({args.start.isoformat()})")
+    problem = checked_period(args.start, end)
+    if problem:
+        return _usage_error(problem)
     if args.format == "xlsx" and not args.output:
         return _usage_error("--format xlsx needs --output FILE")
     config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
+    if args.output:
+        check_output_path(args.output)  # OutputError -> one line, exit 1 in cli.main
     path = config.storage.path
     if path != ":memory:" and not Path(path).exists():
         print(
@@ -126,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
                 mailing_id=args.mailing,
                 fmt=args.format,
                 output=args.output,
+                wide=args.wide,
+                fit=None if args.wide or args.output else terminal_width(),
             )
         finally:
             await store.close()
@@ -137,9 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"bounced: store error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        # `bounced report | head`: the reader has enough; say nothing more on a dead pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        raise  # `| head`: cli.main ends quietly
     except OSError as exc:
         print(f"bounced: cannot write report: {exc}", file=sys.stderr)
         return 1
@@ -155,6 +150,8 @@ async def produce_report(
     mailing_id: str | None = None,
     fmt: str = "table",
     output: str | None = None,
+    wide: bool = False,
+    fit: int | None = None,
 ) -> tuple[int, int]:
     """Write one report; returns (total, rows). A file output appears only when complete."""
     if kind == "soft":
@@ -195,7 +192,7 @@ async def produce_report(
     partial = target.with_name(target.name + ".partial") if target else None
     try:
         with ExitStack() as stack:
-            writer = _open_writer(stack, fmt, layout, partial, meta)
+            writer = _open_writer(stack, fmt, layout, partial, meta, wide, fit)
             result = await write_report(batches, writer, layout)
         if target is not None and partial is not None:
             os.replace(partial, target)
@@ -206,7 +203,13 @@ async def produce_report(
 
 
 def _open_writer(
-    stack: ExitStack, fmt: str, layout: ReportLayout, path: Path | None, meta: dict[str, object]
+    stack: ExitStack,
+    fmt: str,
+    layout: ReportLayout,
+    path: Path | None,
+    meta: dict[str, object],
+    wide: bool = False,
+    fit: int | None = None,
 ) -> ReportWriter:
     if fmt == "xlsx":
         assert path is not None
@@ -220,4 +223,12 @@ def _open_writer(
     text: IO[str] = stack.enter_context(path.open("w", encoding="utf-8")) if path else sys.stdout
     if fmt == "json":
         return JsonWriter(text, layout, meta)
-    return TableWriter(text, layout)
+    return TableWriter(text, layout, wide=wide, fit=fit)
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout goes to; None when it is not a terminal (a pipe or a
+    file gets the columns at their usual widths)."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
