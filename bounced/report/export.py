@@ -124,22 +124,26 @@ class TableWriter:
 
 
 _MIN_TEXT_WIDTH = 8
+_FREE_TEXT_WIDTH = 40  # columns this wide in the layout hold free text (bounce text, example)
 
 
 def _shrink_to(widths: list[int], layout: ReportLayout, limit: int) -> None:
-    """Narrow the widest text column, one character at a time, until the line (columns and
-    two-space gaps) fits `limit` or every text column is down to its minimum."""
+    """Narrow the text columns, one character at a time from the widest, until the line
+    (columns and two-space gaps) fits `limit`: the free-text columns first, the short ones
+    (domains, reason) only when that is not enough."""
     floors = [
         w if c.numeric else min(w, max(_MIN_TEXT_WIDTH, len(c.title)))
         for w, c in zip(widths, layout.columns, strict=True)
     ]
     excess = sum(widths) + 2 * (len(widths) - 1) - limit
-    while excess > 0:
-        i = max(range(len(widths)), key=lambda k: widths[k] - floors[k])
-        if widths[i] <= floors[i]:
-            return
-        widths[i] -= 1
-        excess -= 1
+    free = [i for i, c in enumerate(layout.columns) if c.width >= _FREE_TEXT_WIDTH]
+    for candidates in (free, list(range(len(widths)))):
+        while excess > 0 and candidates:
+            i = max(candidates, key=lambda k: widths[k] - floors[k])
+            if widths[i] <= floors[i]:
+                break
+            widths[i] -= 1
+            excess -= 1
 
 
 def _csv_field(value: str | int) -> str:
