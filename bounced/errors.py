@@ -29,6 +29,8 @@ class ConfigError(BouncedError, ValueError):
 class ConfigErrors(ConfigError):
     """Several problems found in one pass over a config file, one line each."""
 
+    problems: tuple[ConfigError, ...]
+
     def __init__(self, problems: list[ConfigError]) -> None:
         flat = [p for e in problems for p in (e.problems if isinstance(e, ConfigErrors) else [e])]
         ValueError.__init__(self, "\n".join(str(p) for p in flat))

@@ -171,9 +171,9 @@ def run(args: argparse.Namespace) -> int:
     messages = mail = 0
     table: list[dict[str, Any]] = []
     on_terminal = sys.stderr.isatty()
-    columns, rows = _stderr_size() if on_terminal else (80, 24)
+    columns, lines = _stderr_size() if on_terminal else (80, 24)
     with tqdm(
-        unit=" msg", file=sys.stderr, disable=not on_terminal, mininterval=0.25, ncols=columns, nrows=rows
+        unit=" msg", file=sys.stderr, disable=not on_terminal, mininterval=0.25, ncols=columns, nrows=lines
     ) as progress:
         for path_arg in args.paths:
             path = Path(path_arg)

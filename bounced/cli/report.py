@@ -16,7 +16,7 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -207,7 +207,7 @@ def _open_writer(
     fmt: str,
     layout: ReportLayout,
     path: Path | None,
-    meta: dict[str, object],
+    meta: Mapping[str, object],
     wide: bool = False,
     fit: int | None = None,
 ) -> ReportWriter:
