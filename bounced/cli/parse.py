@@ -170,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     messages = mail = 0
     table: list[dict[str, Any]] = []
-    on_terminal = sys.stderr.isatty()
+    # On a terminal only; not beside JSON lines streaming to the same terminal (the table
+    # is printed at the end, below the finished count).
+    on_terminal = sys.stderr.isatty() and not (args.json and sys.stdout.isatty())
     columns, lines = _stderr_size() if on_terminal else (80, 24)
     with tqdm(
         unit=" msg", file=sys.stderr, disable=not on_terminal, mininterval=0.25, ncols=columns, nrows=lines
