@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from bounced.cli.common import add_config_option, check_output_path, config_from_args
+from bounced.cli.common import add_config_option, check_output_path, config_from_args, missing_database
 from bounced.cli.period import add_period_options, checked_period, parse_when
 from bounced.clock import SystemClock
 from bounced.errors import StoreError
@@ -101,12 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # ConfigError -> exit 2 in cli.main
     if args.output:
         check_output_path(args.output)  # OutputError -> one line, exit 1 in cli.main
-    path = config.storage.path
-    if path != ":memory:" and not Path(path).exists():
-        print(
-            f"bounced: no database at {path} (storage.path); check --config / $BOUNCED_CONFIG",
-            file=sys.stderr,
-        )
+    if missing_database(config):
         return 1
 
     async def main() -> int:
