@@ -69,7 +69,7 @@ def _digest(cells: dict[tuple[str, str, str], int]) -> str:
 def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -> dict[str, object]:
     import asyncio
 
-    from bounced.cli.report import parse_when
+    from bounced.cli.period import parse_when
     from bounced.config.storage import StorageConfig
     from bounced.model import ReportGrouping
     from bounced.service.report import ReportQuery, produce_report
@@ -112,7 +112,7 @@ def _run_ours_query(db: Path, start: str, end: str, group_by: str) -> dict[str, 
     """The counting alone (what the peer does): every cell out of the store, nothing written."""
     import asyncio
 
-    from bounced.cli.report import parse_when
+    from bounced.cli.period import parse_when
     from bounced.config.storage import StorageConfig
     from bounced.model import ReportGrouping
     from bounced.store import open_store
@@ -145,7 +145,7 @@ def _run_ours_query(db: Path, start: str, end: str, group_by: str) -> dict[str, 
 
 
 def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
-    from bounced.cli.report import parse_when
+    from bounced.cli.period import parse_when
 
     column = "from_domain" if group_by == "from-domain" else "sending_ip"
     a, b = (int(parse_when(x).timestamp() * 1_000_000) for x in (start, end))

@@ -13,6 +13,7 @@ import signal
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from bounced import __version__
 from bounced.clock import Clock, SystemClock
 from bounced.config import Config, load_config
 from bounced.errors import ConfigError
@@ -23,6 +24,7 @@ from bounced.pipeline import Processor
 from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
+from bounced.store.lockfile import DaemonLock
 
 __all__ = ["Daemon", "serve"]
 
@@ -44,6 +46,7 @@ class Daemon:
         # prometheus-client Collector and its /api/v1/hooks Starlette routes).
         self.http_collectors: list[Any] = []
         self.http_routes: list[Any] = []
+        self._lock: DaemonLock | None = None  # held from start to stop
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -86,7 +89,13 @@ class Daemon:
         Raises ConfigError or OSError (port in use, permission) after undoing what started."""
         from bounced.store import open_store
 
-        self._store = await open_store(self.config.storage)
+        self._lock = DaemonLock(self.config.storage.path)
+        self._lock.acquire()  # StoreError: another daemon has this database
+        try:
+            self._store = await open_store(self.config.storage)
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()
@@ -118,6 +127,7 @@ class Daemon:
         log.info(
             "started",
             extra=kv(
+                version=__version__,
                 listen=f"{host}:{self.smtp_port}",
                 db=self.config.storage.path,
                 acceptors=self.config.smtp.acceptors,
@@ -175,6 +185,9 @@ class Daemon:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def reload(self) -> bool:
         """Re-read the config file; keep the old config when the new one is bad.

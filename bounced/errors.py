@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BouncedError",
     "ConfigError",
+    "ConfigErrors",
     "ParseError",
     "SendError",
     "SpoolError",
@@ -24,6 +25,18 @@ class ConfigError(BouncedError, ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}" if key else message)
         self.key = key
+
+
+class ConfigErrors(ConfigError):
+    """Several problems found in one pass over a config file, one line each."""
+
+    problems: tuple[ConfigError, ...]
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        flat = [p for e in problems for p in (e.problems if isinstance(e, ConfigErrors) else [e])]
+        ValueError.__init__(self, "\n".join(str(p) for p in flat))
+        self.key = flat[0].key if flat else ""
+        self.problems = tuple(flat)
 
 
 class ParseError(BouncedError, ValueError):

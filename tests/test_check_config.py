@@ -25,7 +25,7 @@ def check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     [
         ("[submission]\nenabled = true\n", "verp.secret"),
         (
-            '[submission]\nenabled = true\n[verp]\nsecret = "s3cret"\ndomain = "b.example"\n'
+            '[submission]\nenabled = true\n[verp]\nsecret = "0123456789abcdef-s3cret"\ndomain = "b.example"\n'
             '[smtp]\ndomains = ["a.example"]\n',
             "verp.domain",
         ),
@@ -40,8 +40,67 @@ def test_sending_settings_that_do_not_fit_are_refused(tmp_path: Path, text: str,
 def test_sending_settings_that_fit_pass(tmp_path: Path) -> None:
     result = check(
         tmp_path,
-        '[submission]\nenabled = true\n[verp]\nsecret = "s3cret"\ndomain = "b.example"\n'
+        '[submission]\nenabled = true\n[verp]\nsecret = "0123456789abcdef-s3cret"\ndomain = "b.example"\n'
         '[smtp]\ndomains = ["b.example"]\n',
     )
     assert result.returncode == 0, result.stderr
     assert "config ok" in result.stdout
+
+
+def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
+    result = check(
+        tmp_path,
+        '[smtp]\nlisten = "127.0.0.1:99999"\nmax_recipients = "lots"\nbogus = 1\n'
+        '[storage]\npath = ""\n'
+        "[pools]\ndefault = [1]\n"
+        '[verp]\nsecret = "short"\n'
+        "[nonsense]\nx = 1\n",
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("bounced: config error: ") for line in lines), lines
+    keys = {line.removeprefix("bounced: config error: ").partition(":")[0] for line in lines}
+    # smtp.listen is checked once the section's types are right (a section validates whole).
+    assert keys == {
+        "smtp.max_recipients",
+        "smtp.bogus",
+        "storage.path",
+        "pools.default[0]",
+        "verp.secret",
+        "nonsense",
+    }, lines
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[smtp]\nlisten = "127.0.0.1:99999"\n', 'smtp.listen: port 99999 out of range (expected 0-65535)'),
+        ('[smtp]\nlisten = "localhost"\n', 'smtp.listen: expected "HOST:PORT"'),
+        ('[submission]\nlisten = "127.0.0.1:70000"\n', "submission.listen: port 70000 out of range"),
+        ("[pools]\ndefault = [1]\n", "pools.default[0]: expected a string, got 1"),
+        ('[smtp]\ndomains = "x.example"\n', "smtp.domains: expected a list of strings, got 'x.example'"),
+        ('[verp]\nsecret = "s"\n', "verp.secret: expected at least 16 bytes"),
+        ('[verp]\nsecret = "0123456789abcde"\n', "verp.secret: expected at least 16 bytes"),
+        ('[storage]\npath = ""\n', "storage.path: expected the path of a database file, got ''"),
+        ('[storage]\npath = ":memory:"\n', "storage.path: expected the path of a database file, got ':mem"),
+        ('source = "elsewhere.toml"\n', "source: unknown setting"),
+    ],
+)
+def test_messages_name_the_key_and_say_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
+    result = check(tmp_path, text)
+    assert result.returncode == 2
+    assert f"bounced: config error: {expected}" in result.stderr, result.stderr
+
+
+def test_unknown_key_hint_lists_settings_only(tmp_path: Path) -> None:
+    result = check(tmp_path, "typo = 1\n")
+    assert result.returncode == 2
+    hint = result.stderr.partition("known here: ")[2]
+    assert "smtp" in hint and "storage" in hint
+    assert "source" not in hint
+
+
+def test_a_secret_of_16_bytes_and_short_previous_secrets_pass(tmp_path: Path) -> None:
+    # A short key in use before the minimum existed must still be rotatable into previous_secrets.
+    result = check(tmp_path, '[verp]\nsecret = "0123456789abcdef"\nprevious_secrets = ["old"]\n')
+    assert result.returncode == 0, result.stderr

@@ -105,6 +105,16 @@ SOFT_TEXTS: tuple[SoftText, ...] = (
         "The message stayed in the queue past the retry period without being delivered.",
         r"expired|in the queue too long|giving up|retry timeout|delivery time",
     ),
+    # A delay notice (Action: delayed) whose text names no cause: not a failure yet. After
+    # "Delivery expired" (a text that says both is final); a named cause (network, full
+    # mailbox ...) matches its own entry first and says more.
+    _entry(
+        "Delivery delayed",
+        "A delay notice: the message is not delivered yet and the reporting server is still "
+        "retrying; nothing to do unless it gives up.",
+        r"\bdelay(?:ed)?\b|still (?:undelivered|not (?:been )?delivered|queued|trying)|will keep trying"
+        r"|warning message only|not (?:yet )?been delivered yet|continue to (?:try|retry)",
+    ),
     _entry(
         "Recipient server busy",
         "The recipient server had a temporary local problem processing the message.",

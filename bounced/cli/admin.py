@@ -17,7 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from bounced.cli import suppression_transfer as transfer
-from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
+from bounced.cli.common import (
+    add_config_option,
+    config_from_args,
+    count,
+    missing_database,
+    positive_count,
+    run_with_store,
+)
 from bounced.clock import SystemClock
 from bounced.service.errors import InvalidInput
 from bounced.service.suppressions import SuppressionService
@@ -35,8 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     supp_sub = supp.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     p = supp_sub.add_parser("list", help="list suppressed addresses")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many first")
+    p.add_argument("--limit", type=positive_count, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--offset", type=count, default=0, help="skip this many first")
     p.add_argument("--cursor", help="start after this cursor (next_cursor of the previous page)")
     _common(p, _list, needs_db=True)
 
@@ -65,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prof_sub = prof.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = prof_sub.add_parser("show", help="status and bounce history of EMAIL")
     p.add_argument("email")
-    p.add_argument("--events", type=int, default=10, help="show this many latest events (default 10)")
+    p.add_argument("--events", type=count, default=10, help="show this many latest events (default 10)")
     _common(p, _profile, needs_db=True)
 
 

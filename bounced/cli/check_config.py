@@ -1,16 +1,31 @@
-"""`bounced check-config`: validate the config file without starting anything."""
+"""`bounced check-config`: validate the config file without starting anything.
+
+Exit 2: the file is wrong (every problem, one line each, key named). Exit 1: the file is
+right but `serve` could not start with it here (database directory not writable, TLS
+files unreadable or not a pair ...): the same checks `serve` makes before binding, so the
+unit's ExecStartPre catches them. --file-only skips those (checking a file for another
+machine)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bounced.cli.common import add_config_option, config_from_args
+from bounced.preflight import startup_problems
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("check-config", help="validate the config file and exit")
+    p = sub.add_parser(
+        "check-config",
+        help="validate the config file, and that serve could start with it here",
+        description="Validate the config file (exit 2, every problem named) and check what serve "
+        "needs from this machine before it binds: database directory writable, TLS files readable "
+        "and a valid pair (exit 1).",
+    )
+    p.add_argument("--file-only", action="store_true", help="only the file; skip the checks of this machine")
     add_config_option(p)
     p.set_defaults(func=run)
 
@@ -21,5 +36,11 @@ def run(args: argparse.Namespace) -> int:
         from bounced.submission.service import check_sending_config
 
         check_sending_config(config)  # settings that must fit together when sending
+    if not args.file_only:
+        problems = startup_problems(config)
+        for problem in problems:
+            print(f"bounced: cannot start with this config here: {problem}", file=sys.stderr)
+        if problems:
+            return 1
     print(f"config ok: {config.source or 'built-in defaults'}")
     return 0

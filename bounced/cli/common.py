@@ -12,7 +12,55 @@ from bounced.config import Config, load_config
 from bounced.errors import StoreError
 from bounced.store import SQLiteStore, open_store
 
-__all__ = ["add_config_option", "config_from_args", "missing_database", "run_with_store"]
+__all__ = [
+    "OutputError",
+    "add_config_option",
+    "check_output_path",
+    "config_from_args",
+    "count",
+    "missing_database",
+    "positive_count",
+    "run_with_store",
+]
+
+
+class OutputError(OSError):
+    """An --output FILE that cannot be written; `bounced.cli.main` says so in one line, exit 1."""
+
+
+def check_output_path(path: str | Path) -> None:
+    """Raise OutputError unless a file can be created at `path` (tried, then removed), so
+    that every writer, whatever its library, fails the same way before doing any work."""
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(21, "is a directory", str(target))
+        with target.open("ab"):
+            pass
+        if target.stat().st_size == 0:
+            target.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def count(text: str) -> int:
+    """argparse type: an integer >= 0 (--offset, --events)."""
+    return _integer(text, 0)
+
+
+def positive_count(text: str) -> int:
+    """argparse type: an integer >= 1 (--limit)."""
+    return _integer(text, 1)
+
+
+def _integer(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+    return value
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
+from bounced.addresses import address_problem
+from bounced.cli.common import (
+    add_config_option,
+    config_from_args,
+    missing_database,
+    positive_count,
+    run_with_store,
+)
+from bounced.cli.period import add_period_options, checked_period
 from bounced.service.errors import InvalidInput
 from bounced.service.values import job_dict
 from bounced.service.views import Views
@@ -27,8 +35,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     queue = sub.add_parser("queue", help="the resend queue (pending deliveries and resends)")
     queue_sub = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = queue_sub.add_parser("list", help="pending resends: recipient, next attempt, attempts, last bounce")
-    p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    p.add_argument("--limit", type=positive_count, default=1000, help="at most this many (default 1000)")
     p.add_argument("--all", action="store_true", help="include first attempts not yet made")
+    p.add_argument("--recipient", metavar="ADDR", help="only the deliveries to this address")
+    p.add_argument(
+        "--submission",
+        metavar="ID",
+        type=positive_count,
+        help='only one submitted message (its "queued as ID")',
+    )
     _common(p, _queue_list)
     p = queue_sub.add_parser("show", help="one queue entry and its delivery")
     p.add_argument("id", type=int)
@@ -37,10 +52,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     undel = sub.add_parser("undeliveries", help="non-delivery events (soft bounces the rules gave up on)")
     undel_sub = undel.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = undel_sub.add_parser("list", help="non-delivery events, oldest first")
-    p.add_argument("--from", dest="since", metavar="DATE", help="at or after (UTC)")
-    p.add_argument("--to", dest="until", metavar="DATE", help="before (UTC); a bare date includes that day")
+    add_period_options(p, from_required=False, to_default="no end", start="since", end="until")
     p.add_argument("--mailing", metavar="ID", help="only this X-Mailing-ID")
-    p.add_argument("--limit", type=int, default=10_000, help="at most this many (default 10000)")
+    p.add_argument("--limit", type=positive_count, default=10_000, help="at most this many (default 10000)")
     _common(p, _undeliveries_list)
 
 
@@ -51,6 +65,15 @@ def _common(parser: argparse.ArgumentParser, command: Command) -> None:
 
 
 def _run(args: argparse.Namespace, command: Command) -> int:
+    problem = checked_period(getattr(args, "since", None), getattr(args, "until", None))
+    if problem:
+        print(f"bounced: {problem}", file=sys.stderr)
+        return 2
+    if getattr(args, "recipient", None) is not None:
+        problem = address_problem(args.recipient)
+        if problem:
+            print(f"bounced: --recipient: {problem}", file=sys.stderr)
+            return 2
     config = config_from_args(args)
     if missing_database(config):
         return 1
@@ -71,10 +94,12 @@ def _say_cut(what: str, limit: int) -> None:
 
 
 async def _queue_list(store: SQLiteStore, args: argparse.Namespace) -> int:
-    view = await Views(store).queue(args.limit, args.all)
+    view = await Views(store).queue(args.limit, args.all, args.recipient, args.submission)
     if args.json:
         _print_json(view)
     else:
+        if view["jobs"]:
+            print("ID\tRECIPIENT\tNEXT ATTEMPT\tATTEMPTS SO FAR\tSTATE\tLAST BOUNCE")
         for job in view["jobs"]:
             text = " ".join((job["last_bounce_text"] or "").split())
             print(f"{job['id']}\t{job['recipient']}\t{job['next_attempt_at']}\t{job['attempts_so_far']}"

@@ -2,8 +2,13 @@
 
 PATH is a message file, a directory of them (recursive, sorted), or an mbox (a file whose
 first line starts with "From "). One line per bounced recipient; a message with no bounce
-gives one line of kind "none". Unreadable inputs are reported on stderr and make the exit
-status 1; the rest are still processed.
+gives one line of kind "none"; input that is not mail at all (empty, binary) one line of
+kind "unparseable", as the daemon marks it (and "failed" where the parser crashed, as the
+daemon quarantines it). On a terminal, stderr shows the count and rate as it goes.
+
+Exit status: 0 when the input held mail; 1 when an input could not be read (the rest are
+still processed) or when nothing in the input was mail (no message at all, as in an empty
+directory, or only unparseable ones), said on stderr.
 """
 
 from __future__ import annotations
@@ -11,17 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bounced.cli.common import add_config_option, config_from_args
-from bounced.config import ClassifyConfig
-from bounced.model import ParsedMessage
-from bounced.parse import parse_message
+from tqdm import tqdm
 
-__all__ = ["FIELDS", "register", "rows_for_message", "run"]
+from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse
+from bounced.cli.common import add_config_option, config_from_args
+from bounced.model import ClassifiedFailure, ParsedMessage
+
+__all__ = ["FIELDS", "register", "rows_for_analysis", "run"]
 
 FIELDS = (
     "file",
@@ -84,10 +91,17 @@ def _messages(path: Path) -> Iterator[tuple[str, bytes] | _Unreadable]:
         yield _Unreadable(str(path), exc.strerror or str(exc))
 
 
-def rows_for_message(label: str, parsed: ParsedMessage, config: ClassifyConfig) -> list[dict[str, Any]]:
-    """The output rows (keys FIELDS) for one parsed message."""
-    from bounced.classify import classify_message
+def rows_for_analysis(label: str, analysis: Analysis) -> list[dict[str, Any]]:
+    """The output rows for one message as the daemon sees it (`bounced.apply.analyse`)."""
+    if analysis.outcome is not AnalysisOutcome.PARSED or analysis.parsed is None:
+        row: dict[str, Any] = dict.fromkeys(FIELDS)
+        kind = "unparseable" if analysis.outcome is AnalysisOutcome.UNPARSEABLE else "failed"
+        row.update(file=label, kind=kind, diagnostic=analysis.error)
+        return [row]
+    return _rows(label, analysis.parsed, analysis.classified)
 
+
+def _rows(label: str, parsed: ParsedMessage, classified: Iterable[ClassifiedFailure]) -> list[dict[str, Any]]:
     original = parsed.original
     common = {
         "message_id": original.message_id,
@@ -99,7 +113,7 @@ def rows_for_message(label: str, parsed: ParsedMessage, config: ClassifyConfig) 
         row.update(common, file=label, kind="none")
         return [row]
     rows = []
-    for cf in classify_message(parsed, config):
+    for cf in classified:
         f = cf.failure
         rows.append(
             {
@@ -141,28 +155,54 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
+def _stderr_size() -> tuple[int, int]:
+    """The terminal's size; a terminal that reports none (a fresh pty, a serial console)
+    counts as 80x24, since tqdm prints nothing at all on a 0x0 one."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return 80, 24
+    return size.columns or 80, size.lines or 24
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args).classify
     failed = False
+    messages = mail = 0
     table: list[dict[str, Any]] = []
-    for path_arg in args.paths:
-        path = Path(path_arg)
-        if not path.exists():
-            print(f"bounced parse: {path}: no such file or directory", file=sys.stderr)
-            failed = True
-            continue
-        for item in _messages(path):
-            if isinstance(item, _Unreadable):
-                print(f"bounced parse: cannot read {item}", file=sys.stderr)
+    # On a terminal only; not beside JSON lines streaming to the same terminal (the table
+    # is printed at the end, below the finished count).
+    on_terminal = sys.stderr.isatty() and not (args.json and sys.stdout.isatty())
+    columns, lines = _stderr_size() if on_terminal else (80, 24)
+    with tqdm(
+        unit=" msg", file=sys.stderr, disable=not on_terminal, mininterval=0.25, ncols=columns, nrows=lines
+    ) as progress:
+        for path_arg in args.paths:
+            path = Path(path_arg)
+            if not path.exists():
+                progress.write(f"bounced parse: {path}: no such file or directory", file=sys.stderr)
                 failed = True
                 continue
-            label, raw = item
-            rows = rows_for_message(label, parse_message(raw), config)
-            if args.json:
-                for row in rows:
-                    print(json.dumps(row, ensure_ascii=False))
-            else:
-                table.extend(rows)
+            for item in _messages(path):
+                if isinstance(item, _Unreadable):
+                    progress.write(f"bounced parse: cannot read {item}", file=sys.stderr)
+                    failed = True
+                    continue
+                label, raw = item
+                analysis = analyse(raw, config)
+                messages += 1
+                mail += analysis.outcome is not AnalysisOutcome.UNPARSEABLE
+                progress.update()
+                rows = rows_for_analysis(label, analysis)
+                if args.json:
+                    for row in rows:
+                        print(json.dumps(row, ensure_ascii=False))
+                else:
+                    table.extend(rows)
     if not args.json and table:
         _print_table(table)
+    if not mail:
+        what = "no message" if not messages else f"none of {messages} message(s) is mail (unparseable)"
+        print(f"bounced parse: no mail in the input: {what}", file=sys.stderr)
+        return 1
     return 1 if failed else 0

@@ -30,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # ConfigError -> exit 2 in bounced.cli.main
     from bounced.daemon import serve
     from bounced.logfmt import configure_logging
+    from bounced.preflight import startup_problems
+
+    problems = startup_problems(config)  # what check-config (ExecStartPre) checks too
+    for problem in problems:
+        print(f"bounced: cannot start: {problem}", file=sys.stderr)
+    if problems:
+        return 1
 
     configure_logging(config.log.level)
     try:

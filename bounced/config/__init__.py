@@ -63,7 +63,7 @@ class Config:
     resend: ResendConfig = field(default_factory=ResendConfig)
     log: LogConfig = field(default_factory=LogConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
-    source: str | None = None  # the file it came from, for messages
+    source: str | None = field(default=None, metadata={"internal": True})  # the file, for messages
 
 
 def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:
@@ -78,7 +78,6 @@ def parse_config(text: str, source: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{source or 'config'}: not valid TOML: {exc}") from None
-    data.pop("source", None)
     config = build(Config, data)
     return Config(**{**config.__dict__, "source": source})
 

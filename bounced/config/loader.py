@@ -3,6 +3,9 @@
 Supported field types: str, int, float, bool, `X | None`, `Literal[...]`, `list[X]`,
 `tuple[X, ...]`, `dict[str, X]`, and nested dataclasses. A dataclass may define
 `validate(self, key: str) -> None` for checks that span fields; it raises ConfigError.
+Every problem found is reported at once (`ConfigErrors`): a wrong type or an unknown key in
+one place does not hide another elsewhere. A field with `metadata={"internal": True}` is
+not a setting (not settable, not listed among the known keys).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import types
 import typing
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from bounced.errors import ConfigError
+from bounced.errors import ConfigError, ConfigErrors
 
 __all__ = ["build", "describe"]
 
@@ -35,12 +38,26 @@ def describe(tp: Any) -> str:
     if origin in (types.UnionType, typing.Union):
         return " or ".join(describe(a) for a in get_args(tp) if a is not type(None))
     if origin in (list, tuple):
-        return f"a list of {describe(get_args(tp)[0])}"
+        return f"a list of {_plural(get_args(tp)[0])}"
     if origin is dict:
-        return f"a table of {describe(get_args(tp)[1])}"
+        return f"a table of {_plural(get_args(tp)[1])}"
     if dataclasses.is_dataclass(tp):
         return "a table"
     return getattr(tp, "__name__", str(tp))
+
+
+_PLURALS = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+
+
+def _plural(tp: Any) -> str:
+    """ "strings" for str: the items of a list, said as a list's items are."""
+    if tp in _PLURALS:
+        return _PLURALS[tp]
+    if dataclasses.is_dataclass(tp):
+        return "tables"
+    if get_origin(tp) in (list, tuple):
+        return f"lists of {_plural(get_args(tp)[0])}"
+    return f"values, each {describe(tp)}"
 
 
 def _fail(key: str, tp: Any, value: Any) -> ConfigError:
@@ -82,13 +99,14 @@ def _convert(key: str, tp: Any, value: Any) -> Any:
         if not isinstance(value, list):
             raise _fail(key, tp, value)
         item_tp = get_args(tp)[0]
-        items = [_convert(f"{key}[{i}]", item_tp, v) for i, v in enumerate(value)]
+        items = _collect([(f"{key}[{i}]", item_tp, v) for i, v in enumerate(value)])
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
             raise _fail(key, tp, value)
         item_tp = get_args(tp)[1]
-        return {str(k): _convert(f"{key}.{k}", item_tp, v) for k, v in value.items()}
+        names = [str(k) for k in value]
+        return dict(zip(names, _collect([(f"{key}.{k}", item_tp, v) for k, v in value.items()]), strict=True))
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _fail(key, tp, value)
@@ -96,16 +114,43 @@ def _convert(key: str, tp: Any, value: Any) -> Any:
     raise ConfigError(key, f"unsupported setting type {tp!r}")  # a bug in bounced
 
 
+def _collect(items: list[tuple[str, Any, Any]]) -> list[Any]:
+    """Convert every (key, type, value); all their problems together, or the values."""
+    values, problems = [], []
+    for item_key, tp, value in items:
+        try:
+            values.append(_convert(item_key, tp, value))
+        except ConfigError as exc:
+            problems.extend(_each(exc))
+    if problems:
+        raise ConfigErrors(problems)
+    return values
+
+
 def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
-    """Build dataclass `cls` from `data`; unknown keys and wrong types raise ConfigError."""
+    """Build dataclass `cls` from `data`; unknown keys and wrong types raise ConfigError
+    (ConfigErrors, listing each, when there are several)."""
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {
+        f.name: f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if not f.metadata.get("internal")
+    }
     prefix = f"{key}." if key else ""
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        known = ", ".join(sorted(fields))
-        raise ConfigError(f"{prefix}{unknown[0]}", f"unknown setting (known here: {known})")
-    kwargs = {name: _convert(f"{prefix}{name}", hints[name], value) for name, value in data.items()}
+    problems: list[ConfigError] = []
+    known = ", ".join(sorted(fields))
+    for name in sorted(set(data) - set(fields)):
+        problems.append(ConfigError(f"{prefix}{name}", f"unknown setting (known here: {known})"))
+    kwargs = {}
+    for name, value in data.items():
+        if name not in fields:
+            continue
+        try:
+            kwargs[name] = _convert(f"{prefix}{name}", hints[name], value)
+        except ConfigError as exc:
+            problems.extend(_each(exc))
+    if problems:
+        raise ConfigErrors(problems)
     try:
         obj = cls(**kwargs)
     except TypeError as exc:  # a required field without default is missing
@@ -114,3 +159,7 @@ def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
     if callable(validate):
         validate(key)
     return obj
+
+
+def _each(error: ConfigError) -> list[ConfigError]:
+    return list(error.problems) if isinstance(error, ConfigErrors) else [error]

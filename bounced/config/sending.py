@@ -9,7 +9,11 @@ from typing import Literal
 from bounced.config.smtp import is_loopback_host, split_host_port
 from bounced.errors import ConfigError
 
-__all__ = ["PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig"]
+__all__ = ["MIN_SECRET_BYTES", "PoolConfig", "RelayConfig", "SubmissionConfig", "VerpConfig"]
+
+# An HMAC key shorter than this is guessable; previous_secrets are exempt so that a short
+# key in use before this check can still be rotated out (tokens signed with it verify).
+MIN_SECRET_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,12 @@ class VerpConfig:
 
     def validate(self, key: str) -> None:
         prefix = f"{key}." if key else ""
+        if self.secret and len(self.secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"{prefix}secret",
+                f"expected at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`), "
+                f"got {len(self.secret.encode())}",
+            )
         if not self.domain or "@" in self.domain:
             raise ConfigError(f"{prefix}domain", f"expected a domain name, got {self.domain!r}")
         if not self.local_prefix or any(c in self.local_prefix for c in '+@ <>"\\'):

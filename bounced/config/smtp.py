@@ -15,8 +15,10 @@ _TRANSACTION_COMMANDS = 10  # EHLO, STARTTLS, EHLO, MAIL, DATA, RSET, NOOP ... b
 
 def split_host_port(key: str, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not (0 <= int(port) <= 65535):
+    if not sep or not port.isdigit():
         raise ConfigError(key, f'expected "HOST:PORT", got {value!r}')
+    if int(port) > 65535:
+        raise ConfigError(key, f"port {int(port)} out of range (expected 0-65535), got {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 

@@ -20,6 +20,13 @@ class StorageConfig:
 
     def validate(self, key: str) -> None:
         prefix = f"{key}." if key else "storage."
+        if self.path.strip() in ("", ":memory:") or self.path.startswith("file::memory:"):
+            # Each connection would get its own throw-away database: a bounce answered 250
+            # would be gone at the next query, and at the latest when the daemon stops.
+            raise ConfigError(
+                f"{prefix}path",
+                f"expected the path of a database file, got {self.path!r} (an in-memory database loses mail)",
+            )
         if self.keep_raw_days < 0:
             raise ConfigError(
                 f"{prefix}keep_raw_days",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from bounced.report.softbounce import ReportLayout
 
@@ -55,12 +56,24 @@ def csv_safe(value: str | int) -> str | int:
 
 class TableWriter:
     """Columns aligned for a terminal. Widths come from the first rows (bounded buffer),
-    capped per column; longer text is shortened with an ellipsis (exports keep it whole)."""
+    capped per column; longer text is shortened with an ellipsis (exports keep it whole).
+    `fit`: the text columns shrink, widest first, until a line fits that many characters;
+    `wide`: no cap at all."""
 
-    def __init__(self, stream: IO[str], layout: ReportLayout, sample: int = 1000) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        layout: ReportLayout,
+        sample: int = 1000,
+        *,
+        wide: bool = False,
+        fit: int | None = None,
+    ) -> None:
         self._stream = stream
         self._layout = layout
         self._sample = sample
+        self._wide = wide
+        self._fit = fit
         self._buffer: list[Row] = []
         self._widths: list[int] | None = None
 
@@ -77,7 +90,9 @@ class TableWriter:
         for i, col in enumerate(self._layout.columns):
             longest = max((len(str(r[i])) for r in self._buffer), default=0)
             width = max(len(col.title), longest)
-            widths.append(width if col.numeric else min(width, max(col.width, len(col.title))))
+            widths.append(width if col.numeric or self._wide else min(width, max(col.width, len(col.title))))
+        if self._fit is not None:
+            _shrink_to(widths, self._layout, self._fit)
         self._widths = widths
         self._line([c.title for c in self._layout.columns])
         self._stream.write("  ".join("-" * w for w in widths) + "\n")
@@ -106,6 +121,29 @@ class TableWriter:
         self._line(_total_row(self._layout, total))
         self._stream.write(f"({row_count} rows)\n")
         self._stream.flush()
+
+
+_MIN_TEXT_WIDTH = 8
+_FREE_TEXT_WIDTH = 40  # columns this wide in the layout hold free text (bounce text, example)
+
+
+def _shrink_to(widths: list[int], layout: ReportLayout, limit: int) -> None:
+    """Narrow the text columns, one character at a time from the widest, until the line
+    (columns and two-space gaps) fits `limit`: the free-text columns first, the short ones
+    (domains, reason) only when that is not enough."""
+    floors = [
+        w if c.numeric else min(w, max(_MIN_TEXT_WIDTH, len(c.title)))
+        for w, c in zip(widths, layout.columns, strict=True)
+    ]
+    excess = sum(widths) + 2 * (len(widths) - 1) - limit
+    free = [i for i, c in enumerate(layout.columns) if c.width >= _FREE_TEXT_WIDTH]
+    for candidates in (free, list(range(len(widths)))):
+        while excess > 0 and candidates:
+            i = max(candidates, key=lambda k: widths[k] - floors[k])
+            if widths[i] <= floors[i]:
+                break
+            widths[i] -= 1
+            excess -= 1
 
 
 def _csv_field(value: str | int) -> str:
@@ -205,7 +243,11 @@ class XlsxReportWriter:
         last_data_row = self._row - 1
         self._sheet.autofilter(0, 0, max(last_data_row, 1), len(self._layout.columns) - 1)
         self._write(_total_row(self._layout, total), self._bold)
-        self._book.close()
+        try:
+            self._book.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:  # not an OSError of its own
+            cause = exc.__context__ if isinstance(exc.__context__, OSError) else None
+            raise OSError(cause.errno if cause else None, str(cause.strerror if cause else exc)) from exc
 
 
 class JsonWriter:

@@ -114,7 +114,13 @@ def _batches(
 
 
 async def produce_report(
-    store: ReportStore, query: ReportQuery, fmt: str = "table", output: str | os.PathLike[str] | None = None
+    store: ReportStore,
+    query: ReportQuery,
+    fmt: str = "table",
+    output: str | os.PathLike[str] | None = None,
+    *,
+    wide: bool = False,
+    fit: int | None = None,
 ) -> tuple[int, int]:
     """Write one report to `output` (stdout when None); returns (total, rows). A file
     output appears only when complete."""
@@ -125,7 +131,7 @@ async def produce_report(
     partial = target.with_name(target.name + ".partial") if target else None
     try:
         with ExitStack() as stack:
-            writer = _open_writer(stack, fmt, layout, partial, query.meta())
+            writer = _open_writer(stack, fmt, layout, partial, query.meta(), wide, fit)
             result = await write_report(batches, writer, layout)
         if target is not None and partial is not None:
             os.replace(partial, target)
@@ -136,7 +142,13 @@ async def produce_report(
 
 
 def _open_writer(
-    stack: ExitStack, fmt: str, layout: ReportLayout, path: Path | None, meta: dict[str, object]
+    stack: ExitStack,
+    fmt: str,
+    layout: ReportLayout,
+    path: Path | None,
+    meta: dict[str, object],
+    wide: bool = False,
+    fit: int | None = None,
 ) -> ReportWriter:
     if fmt == "xlsx":
         if path is None:
@@ -151,7 +163,7 @@ def _open_writer(
     text: IO[str] = stack.enter_context(path.open("w", encoding="utf-8")) if path else sys.stdout
     if fmt == "json":
         return JsonWriter(text, layout, meta)
-    return TableWriter(text, layout)
+    return TableWriter(text, layout, wide=wide, fit=fit)
 
 
 class _ExampleStore(AdminViewStore, IntakeStore, Protocol):

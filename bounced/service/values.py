@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bounced.addresses import address_problem
 from bounced.model import AuditEntry, BounceEvent, NonDelivery, Profile, ResendJob, SuppressionEntry
 from bounced.model import normalise_address as _normalise
 from bounced.service.errors import InvalidInput
@@ -30,11 +31,10 @@ MAX_PAGE = 10_000  # one page of any listing; the rest comes with the cursor / o
 
 def valid_address(text: str, field: str = "email") -> str:
     """The normalised address, or InvalidInput naming `field`."""
-    addr = _normalise(text)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in addr):
-        raise InvalidInput(field, f"{text!r} is not an email address (expected local@domain)")
-    return addr
+    problem = address_problem(text)
+    if problem is not None:
+        raise InvalidInput(field, problem)
+    return _normalise(text)
 
 
 def required_text(value: str | None, field: str) -> str:

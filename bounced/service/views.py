@@ -4,7 +4,7 @@ the resend queue and the audit log. Each returns the JSON-ready value both front
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bounced.model import Profile, ProfileStatus
@@ -70,28 +70,34 @@ class Views:
 
     async def non_deliveries(
         self,
-        since: str | None = None,
-        until: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
         mailing_id: str | None = None,
         limit: int = 10_000,
     ) -> dict[str, Any]:
-        """Non-delivery events in [since, until), oldest first; a bare date as `until`
-        includes that day ("--to 2026-03-01" means up to the end of March 1st)."""
+        """Non-delivery events in [since, until), oldest first: a bare date is midnight UTC at
+        the start of that day, so `until` excludes it (one meaning of a period everywhere)."""
         valid_limit(limit, maximum=max(MAX_PAGE, 10_000))
-        start = parse_when(since, "from") if since else None
-        end: datetime | None = None
-        if until:
-            end = parse_when(until, "to")
-            if len(until.strip()) == 10:
-                end += timedelta(days=1)
+        start = parse_when(since, "from") if isinstance(since, str) and since else since or None
+        end = parse_when(until, "to") if isinstance(until, str) and until else until or None
+        if start is not None and end is not None and end <= start:
+            raise InvalidInput("to", f"{end.isoformat()} must be after from ({start.isoformat()})")
         rows = await self.store.list_non_deliveries(start, end, mailing_id, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return {"non_deliveries": [non_delivery_dict(r) for r in rows], "truncated": more, "limit": limit}
 
-    async def queue(self, limit: int = 1000, include_first: bool = False) -> dict[str, Any]:
+    async def queue(
+        self,
+        limit: int = 1000,
+        include_first: bool = False,
+        recipient: str | None = None,
+        submission_id: int | None = None,
+    ) -> dict[str, Any]:
         valid_limit(limit)
-        jobs = await self.store.list_resends(limit=limit + 1, include_first=include_first)
+        jobs = await self.store.list_resends(
+            limit=limit + 1, include_first=include_first, recipient=recipient, submission_id=submission_id
+        )
         more = len(jobs) > limit
         counts = await self.store.queue_counts()
         return {

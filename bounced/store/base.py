@@ -256,7 +256,14 @@ class OutboxStore(Protocol):
 
     async def deliveries_for(self, message_id: int) -> list[Delivery]: ...
 
-    async def list_resends(self, limit: int = 1000, include_first: bool = True) -> list[ResendJob]: ...
+    async def list_resends(
+        self,
+        limit: int = 1000,
+        include_first: bool = True,
+        *,
+        recipient: str | None = None,
+        submission_id: int | None = None,
+    ) -> list[ResendJob]: ...
 
     async def get_resend(self, job_id: int) -> ResendJob | None: ...
 

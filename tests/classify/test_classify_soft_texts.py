@@ -44,6 +44,22 @@ from bounced.model import Reason
         ("Host not found, try again (DNS lookup)", "networkerror", "DNS failure", ("DNS",)),
         ("connect to mx.example.net: Connection timed out", "expired", "Network failure", ("reached",)),
         ("Delivery time expired", "expired", "Delivery expired", ("retry period",)),
+        (
+            "This is an automatically generated Delivery Status Notification. THIS IS A WARNING MESSAGE "
+            "ONLY. YOU DO NOT NEED TO RESEND YOUR MESSAGE. Delivery to the following recipients has been "
+            "delayed.",
+            "expired",
+            "Delivery delayed",
+            ("still retrying",),
+        ),
+        (
+            "... Deferred: 421 Warning: message still undelivered after 4 hours Will keep trying until "
+            "message is 5 days old",
+            "expired",
+            "Delivery delayed",
+            ("not delivered yet",),
+        ),
+        ("Message delayed", "expired", "Delivery delayed", ("delay notice",)),
     ],
 )
 def test_known_texts(text: str, reason: str, label: str, words: tuple[str, ...]) -> None:

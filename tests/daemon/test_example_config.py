@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,54 @@ def test_check_config_names_the_key_of_a_bad_value(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "smtp.max_recipients" in result.stderr
     assert "expected an integer" in result.stderr
+
+
+_KEY_LINE = re.compile(r"^#?\s?([a-z_]+) = ")
+_HEADER = re.compile(r"^\[([a-z_.]+)\]\s*$")
+
+
+def _section_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for section in dataclasses.fields(Config):
+        if section.name == "source":
+            continue
+        for table, key in _keys(type(getattr(Config(), section.name)), section.name):
+            keys.setdefault(table, set()).add(key)
+    return keys
+
+
+def test_every_key_has_a_comment_saying_what_it_does() -> None:
+    """Each key line (set, or commented out for an unset default) has its own comment line
+    right above it or at its end, or sits in a run of keys under a comment naming it."""
+    known = _section_keys()
+    lines = EXAMPLE.read_text().splitlines()
+    section = ""
+    undocumented = []
+
+    def is_key(line: str) -> bool:
+        match = _KEY_LINE.match(line)
+        return match is not None and match.group(1) in known.get(section, set())
+
+    for n, line in enumerate(lines):
+        header = _HEADER.match(line)
+        if header:
+            section = header.group(1)
+            continue
+        match = _KEY_LINE.match(line)
+        if match is None or not is_key(line):
+            continue
+        key = match.group(1)
+        if not line.startswith("#") and "  # " in line:
+            continue  # an end-of-line comment
+        above = n - 1
+        while above >= 0 and is_key(lines[above]):
+            above -= 1
+        block = []
+        while above >= 0 and lines[above].startswith("#") and not is_key(lines[above]):
+            block.append(lines[above])
+            above -= 1
+        grouped = n > 0 and is_key(lines[n - 1])
+        text = " ".join(block)
+        if not block or (grouped and not re.search(rf"\b{key}\b", text)):
+            undocumented.append(f"[{section}] {key}")
+    assert not undocumented, f"config/bounced.toml: keys without a comment of their own: {undocumented}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bounced.cli import main as cli_main
-from bounced.cli.report import parse_when
+from bounced.cli.period import parse_when
 from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, Reason
 from bounced.store import open_store

@@ -30,7 +30,7 @@ def config(db: Path, relay_port: int, **resend: object) -> Config:
         {
             "storage": {"path": str(db)},
             "relay": {"host": "127.0.0.1", "port": relay_port, "timeout": 3.0},
-            "verp": {"domain": "bounces.example.net", "secret": "k"},
+            "verp": {"domain": "bounces.example.net", "secret": "k-secret-0123456789"},
             "resend": {"default": {"delays": [60], "attempts": 2, "max_age": 3600}, **resend},
         },
     )

@@ -123,7 +123,7 @@ async def test_two_stores_on_one_file_write_concurrently(db_path: Path) -> None:
 
 async def test_a_file_that_is_not_a_database_is_a_store_error(db_path: Path) -> None:
     db_path.write_bytes(b"this is a text file, not SQLite\n" * 100)
-    with pytest.raises(StoreError, match="cannot open database"):
+    with pytest.raises(StoreError, match="cannot be opened as a database: file is not a database"):
         await open_store(StorageConfig(path=str(db_path)))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,8 +55,16 @@ def config_file(tmp_path: Path) -> Path:
 def test_queue_list_and_show(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "list", "--config", str(config_file)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1
-    job_id, rcpt, due, attempts, state, text = lines[0].split("\t")
+    assert len(lines) == 2
+    assert lines[0].split("\t") == [
+        "ID",
+        "RECIPIENT",
+        "NEXT ATTEMPT",
+        "ATTEMPTS SO FAR",
+        "STATE",
+        "LAST BOUNCE",
+    ]
+    job_id, rcpt, due, attempts, state, text = lines[1].split("\t")
     assert (rcpt, due, attempts, state, text) == (
         "one@dest.example",
         "2026-03-01T10:30:00Z",
@@ -84,14 +94,81 @@ def test_undeliveries_filters(config_file: Path, capsys: pytest.CaptureFixture[s
     for argv, count in [
         (["--from", "2026-03-02"], 1),
         (["--from", "2026-03-03"], 0),
-        (["--to", "2026-03-01"], 0),
-        (["--to", "2026-03-02"], 1),
+        (["--to", "2026-03-02"], 0),  # [--from, --to): a bare --to date is excluded, as in report
+        (["--to", "2026-03-02T10:00:01"], 1),
+        (["--to", "2026-03-03"], 1),
         (["--mailing", "m-1"], 1),
         (["--mailing", "other"], 0),
     ]:
         assert main(["undeliveries", "list", "--json", "--config", str(config_file), *argv]) == 0
         assert len(json.loads(capsys.readouterr().out)["non_deliveries"]) == count, argv
-    assert main(["undeliveries", "list", "--to", "yesterday", "--config", str(config_file)]) == 2
+    with pytest.raises(SystemExit) as bad_date:
+        main(["undeliveries", "list", "--to", "yesterday", "--config", str(config_file)])
+    assert bad_date.value.code == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["undeliveries", "list", "--from", "2026-12-05", "--to", "2026-12-01"],
+        ["undeliveries", "list", "--from", "2026-12-05", "--to", "2026-12-05"],
+        ["report", "--from", "2026-12-05", "--to", "2026-12-01"],
+    ],
+)
+def test_a_reversed_period_is_refused_by_every_command(
+    config_file: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main([*argv, "--config", str(config_file)]) == 2
+    assert "--to (2026-12-0" in capsys.readouterr().err
+
+
+def test_every_period_option_says_what_to_means() -> None:
+    from bounced.cli import build_parser
+    from bounced.cli.period import TO_HELP, parse_when
+
+    found = []
+    for path, parser in _all_parsers(build_parser()):
+        for action in parser._actions:
+            if "--to" in action.option_strings:
+                found.append(path)
+                assert action.type is parse_when and TO_HELP in (action.help or ""), path
+    assert ["report"] in found and ["undeliveries", "list"] in found
+
+
+def _all_parsers(
+    parser: argparse.ArgumentParser, path: list[str] | None = None
+) -> Iterator[tuple[list[str], argparse.ArgumentParser]]:
+    path = path or []
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _all_parsers(child, [*path, name])
+
+
+def test_queue_list_by_recipient_and_by_submission(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["queue", "list", "--json", "--all", "--config", str(config_file)]
+    assert main(base) == 0
+    assert {j["recipient"] for j in json.loads(capsys.readouterr().out)["jobs"]} == {"one@dest.example"}
+    for extra, expected in [
+        (["--recipient", "<one@Dest.Example>"], {"one@dest.example"}),
+        (["--recipient", "two@dest.example"], set()),
+        (["--submission", "1"], {"one@dest.example"}),
+        (["--submission", "2"], set()),
+        (["--recipient", "one@dest.example", "--submission", "1"], {"one@dest.example"}),
+    ]:
+        assert main([*base, *extra]) == 0, extra
+        assert {j["recipient"] for j in json.loads(capsys.readouterr().out)["jobs"]} == expected, extra
+    assert main(["queue", "list", "--recipient", "one@dest", "--config", str(config_file)]) == 2
+    assert "not a domain name" in capsys.readouterr().err
+    for bad in (["--submission", "0"], ["--limit", "-1"], ["--limit", "0"]):
+        with pytest.raises(SystemExit) as refused:
+            main(["queue", "list", *bad, "--config", str(config_file)])
+        assert refused.value.code == 2, bad
+        assert "expected an integer >= 1" in capsys.readouterr().err
 
 
 def test_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

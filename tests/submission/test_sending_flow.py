@@ -16,7 +16,7 @@ from bounced.verp import parse_verp_address
 from tests.harness import make_config, running_daemon, send_mail
 from tests.submission.nexthop import NextHop
 
-SECRET = "test-secret"
+SECRET = "test-secret-0123456789"  # verp.secret: at least 16 bytes
 VERP_DOMAIN = "bounces.example.net"
 
 

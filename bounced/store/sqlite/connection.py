@@ -25,13 +25,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
+from bounced.preflight import database_problem
 
 __all__ = [
     "Migration",
@@ -140,9 +140,9 @@ class SQLiteConnection:
     async def connect(self) -> None:
         """Open both connections and bring the schema up to date."""
         if self._path != ":memory:":
-            parent = Path(self._path).resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"storage.path: directory {parent} does not exist")
+            problem = database_problem(self._path)  # one clear line: permission, not a file ...
+            if problem:
+                raise StoreError(problem)
         try:
             self._writer = await self._connect()
             await self._migrate()
@@ -159,9 +159,16 @@ class SQLiteConnection:
             raise
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(
+        conn = aiosqlite.connect(
             self._path, timeout=self._config.busy_timeout, isolation_level=None, check_same_thread=False
         )
+        try:
+            await conn
+        except BaseException:
+            # aiosqlite stops its thread by a future on this loop: wait for it, or the thread
+            # reports to a closed loop later ("RuntimeError: Event loop is closed").
+            await asyncio.to_thread(conn._thread.join, 5)
+            raise
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(self._config.busy_timeout * 1000)}")
             await conn.execute("PRAGMA journal_mode = WAL")

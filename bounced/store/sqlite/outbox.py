@@ -173,12 +173,28 @@ class OutboxMixin(SQLiteConnection):
         )
         return [_row_to_delivery(r) for r in rows]
 
-    async def list_resends(self, limit: int = 1000, include_first: bool = True) -> list[ResendJob]:
-        """Pending and running queue rows, soonest first (attempt 1 = first delivery)."""
+    async def list_resends(
+        self,
+        limit: int = 1000,
+        include_first: bool = True,
+        *,
+        recipient: str | None = None,
+        submission_id: int | None = None,
+    ) -> list[ResendJob]:
+        """Pending and running queue rows, soonest first (attempt 1 = first delivery); only
+        those of `recipient` and/or of one submitted message (the id in "queued as ID")."""
+        where = ["j.state IN ('pending', 'running')", "j.attempt >= ?"]
+        params: list[object] = [1 if include_first else 2]
+        if recipient is not None:
+            where.append("d.recipient = ?")
+            params.append(normalise_address(recipient))
+        if submission_id is not None:
+            where.append("d.message_id = ?")
+            params.append(submission_id)
         rows = await self._fetchall(
             f"SELECT {_JOB_COLUMNS} FROM resend_jobs j JOIN deliveries d ON d.id = j.delivery_id"
-            " WHERE j.state IN ('pending', 'running') AND j.attempt >= ? ORDER BY j.due_at, j.id LIMIT ?",
-            (1 if include_first else 2, limit),
+            f" WHERE {' AND '.join(where)} ORDER BY j.due_at, j.id LIMIT ?",
+            (*params, limit),
         )
         return [_row_to_job(r) for r in rows]
 
