@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
+from bounced.cli.common import check_output_path
 from bounced.clock import SystemClock
 from bounced.service.suppressions import SuppressionService
 from bounced.service.transfer import EXPORT_FORMATS, export_chunk, export_header
@@ -43,6 +44,8 @@ def register(supp_sub: Any, common: Callable[..., None]) -> None:
 
 
 async def _export(store: SQLiteStore, args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_path(args.output)  # OutputError -> one line, exit 1 in cli.main
     service = SuppressionService(store, SystemClock())
     target = Path(args.output) if args.output else None
     partial = target.with_name(target.name + ".partial") if target else None

@@ -121,6 +121,7 @@ OUTPUT_RUNS: dict[tuple[str, ...], list[list[str]]] = {
         ["--from", "2026-01-01", "--to", "2026-04-01", "--format", fmt]
         for fmt in ("table", "csv", "xlsx", "json")
     ],
+    ("suppression", "export"): [["--format", fmt] for fmt in ("csv", "jsonl")],
 }
 
 

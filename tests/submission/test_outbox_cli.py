@@ -120,7 +120,8 @@ def test_a_reversed_period_is_refused_by_every_command(
     config_file: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     assert main([*argv, "--config", str(config_file)]) == 2
-    assert "--to (2026-12-0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--to" in err and "(2026-12-0" in err and "must be after" in err, err
 
 
 def test_every_period_option_says_what_to_means() -> None:
