@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,12 @@ from bounced.config.storage import StorageConfig
 from bounced.store import SQLiteStore, open_store
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+# $BOUNCED_CORPUS, else shared/corpus beside the checkout or beside its worktree folder.
+CORPUS = Path(os.environ["BOUNCED_CORPUS"]) if os.environ.get("BOUNCED_CORPUS") else next(
+    (c for c in (REPO.parent / "shared" / "corpus", REPO.parent.parent / "shared" / "corpus")
+     if (c / "expected.jsonl").is_file()),
+    REPO.parent / "shared" / "corpus",
+)  # fmt: skip
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

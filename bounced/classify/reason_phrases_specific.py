@@ -166,8 +166,14 @@ malformed address:
 [suspend]
 mailaddress is administrative?le?y disabled
 
-[userunknown]
+# Fixed texts of documented MTA error tables (as Sisimai's Lhost/Notes.pm, Exchange2003.pm,
+# IMailServer.pm, Verizon.pm, qmail.pm set them): an unknown mailbox whatever the stage.
+[userunknown fixed]
+no mailbox here by that name
 not listed in public name
+the recipient name is not recognized
+invalid final delivery userid
+no valid recipients for this mm
 non répertorié dans l'annuaire
 ディレクトリ(?:には見つかりません|のリストにありません)
 
