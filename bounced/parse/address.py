@@ -45,6 +45,9 @@ _REDACTED_LOCALS = frozenset(
     }
 )
 _MASK_RE = re.compile(r"[x*#.]{3,}", re.IGNORECASE)
+# An address-type label in front of the address (Exchange's "SMTP=a@x", X.400 "dda:SMTP=a@x",
+# RFC 3464's "rfc822;a@x" when a parser missed the semicolon split).
+_TYPE_PREFIX_RE = re.compile(r"^(?:smtp|rfc822|x400|ex)[=:;]\s*", re.IGNORECASE)
 
 
 def valid_recipient(candidate: str) -> str | None:
@@ -53,6 +56,7 @@ def valid_recipient(candidate: str) -> str | None:
     address = candidate.strip()
     if address.startswith("<") and address.endswith(">"):
         address = address[1:-1].strip()
+    address = _TYPE_PREFIX_RE.sub("", address, count=1)
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or len(address.encode("utf-8", "surrogatepass")) > 254:
         return None
