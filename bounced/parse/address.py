@@ -93,14 +93,11 @@ def drop_glued_copies(addresses: Iterable[str]) -> set[str]:
     front ("rcpt=a@x", "550a@x" beside "a@x"): a prose artefact, never a second recipient."""
     lowered = {a.lower() for a in addresses}
     glued: set[str] = set()
-    by_domain: dict[str, list[str]] = {}
     for a in lowered:
-        by_domain.setdefault(a.rpartition("@")[2], []).append(a)
-    for group in by_domain.values():
-        if len(group) < 2:
-            continue
-        for a in group:
-            for b in group:
-                if a != b and a.endswith(b) and _is_glue(a[: len(a) - len(b)]):
-                    glued.add(a)
+        at = a.rfind("@")
+        # Linear in the local part's length: every split point is one set lookup.
+        for i in range(1, at):
+            if a[i:] in lowered and _is_glue(a[:i]):
+                glued.add(a)
+                break
     return glued

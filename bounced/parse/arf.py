@@ -19,6 +19,8 @@ FEEDBACK_TYPES = ("message/feedback-report",)
 # RFC 5965 section 3.2 fields naming the recipient; Removal-Recipient is the opt-out
 # report's (draft-ietf-marf-as / RFC 6650 "unsubscribe" reports).
 _RECIPIENT_FIELDS = ("original-rcpt-to", "removal-recipient")
+# More than the scan keeps (it cuts at MAX_FAILURES and says so): reading 20,000 is waste.
+_MAX_RECIPIENTS = 1_000
 
 
 def _is_feedback_container(part: Part) -> bool:
@@ -60,7 +62,7 @@ def read_feedback_report(msg: Part, original: Part | None) -> list[Failure]:
         for name, value in _report_fields(part):
             if name == "feedback-type" and feedback_type is None:
                 feedback_type = value.strip().lower() or None
-            elif name in _RECIPIENT_FIELDS:
+            elif name in _RECIPIENT_FIELDS and len(recipients) < _MAX_RECIPIENTS:
                 recipients.extend(a for a in find_addresses(value) if valid_recipient(a))
     if not recipients and original is not None:
         recipients = [a for a in find_addresses(header(original, "To")) if valid_recipient(a)][:1]

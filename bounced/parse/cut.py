@@ -9,6 +9,8 @@ records that it cut (`ParsedMessage.truncated`).
 
 from __future__ import annotations
 
+import re
+
 from bounced.parse.mime import MAX_PARSE_BYTES
 
 __all__ = ["MAX_HEAD_BYTES", "fit_for_parsing"]
@@ -17,24 +19,12 @@ MAX_HEAD_BYTES = 128_000
 _MAX_FIELD = 8_000
 _MAX_REPORT_PART = 128_000
 # Needed to read the structure and to attribute the bounce; kept whatever precedes them.
-_KEEP = frozenset(
-    {
-        b"content-type",
-        b"content-transfer-encoding",
-        b"mime-version",
-        b"from",
-        b"to",
-        b"subject",
-        b"date",
-        b"message-id",
-        b"in-reply-to",
-        b"return-path",
-        b"auto-submitted",
-        b"x-failed-recipients",
-        b"delivered-to",
-        b"x-original-to",
-        b"envelope-to",
-    }
+_KEEP_RE = re.compile(
+    rb"\n(?:content-type|content-transfer-encoding|mime-version|from|to|subject|date|message-id|"
+    rb"in-reply-to|return-path|auto-submitted|x-failed-recipients|delivered-to|x-original-to|"
+    rb"envelope-to)[ \t]*:[^\n]{0,%d}(?:\n[ \t][^\n]{0,%d}){0,50}" % (_MAX_FIELD, _MAX_FIELD),
+    # Searched in a lower-cased copy: a pattern opening with a literal lets the engine skip
+    # ahead, where IGNORECASE and "^" would test every byte of a 5 MB field.
 )
 _REPORT_TYPES = (b"message/delivery-status", b"message/global-delivery-status", b"message/feedback-report")
 
@@ -54,28 +44,22 @@ def fit_for_parsing(raw: bytes) -> tuple[bytes, bool]:
     return head + body, True
 
 
-def _fields(head: bytes) -> list[bytes]:
-    fields: list[bytes] = []
-    for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t") and fields:
-            if len(fields[-1]) < _MAX_FIELD:
-                fields[-1] += b"\n" + line[:_MAX_FIELD]
-        elif line.strip():
-            fields.append(line[:_MAX_FIELD])
-    return fields
-
-
 def _slim_head(head: bytes) -> bytes:
-    kept: list[bytes] = []
-    used = 0
-    for field in _fields(head):
-        name = field.split(b":", 1)[0].strip().lower()
-        if name in _KEEP or used + len(field) < MAX_HEAD_BYTES // 2:
-            kept.append(field[:_MAX_FIELD])
-            used += len(kept[-1]) + 1
+    """The head's first MAX_HEAD_BYTES / 2 (whole fields), then only the fields in _KEEP."""
+    lead = head[: MAX_HEAD_BYTES // 2]
+    cut = lead.rfind(b"\n")
+    while cut > 0 and lead[cut + 1 : cut + 2] in (b" ", b"\t"):  # never end inside a folded field
+        cut = lead.rfind(b"\n", 0, cut)
+    lead = lead[: cut + 1] if cut >= 0 else b""
+    kept = [lead]
+    used = len(lead)
+    for m in _KEEP_RE.finditer(head.lower(), max(len(lead) - 1, 0)):
+        field = head[m.start() + 1 : m.end()][:_MAX_FIELD].rstrip(b"\r\n")
+        kept.append(field + b"\n")
+        used += len(field) + 1
         if used >= MAX_HEAD_BYTES:
             break
-    return b"\n".join(kept) + b"\n"
+    return b"".join(kept)
 
 
 def _report_parts(body: bytes, after: int) -> list[tuple[int, bytes]]:

@@ -266,3 +266,16 @@ def test_a_report_behind_a_huge_first_part_still_parses() -> None:
     parsed = parse_message(raw)
     assert [f.recipient for f in parsed.failures] == ["u0@isp.example"]
     assert parsed.truncated == ("max_parse_bytes",)
+
+
+def test_echoed_headers_of_the_returned_message_are_not_recipients() -> None:
+    # Exchange / GroupWise: "Your message\n\n  To: <the list>\n ... did not reach ...".
+    raw = (
+        b"From: System Administrator <postmaster@mx.example>\nTo: b@sender.example\n"
+        b"Subject: Undeliverable: news\n\nYour message\n\n  To:      list@lists.sender.example\n"
+        b"  Subject: news\n  Sent:    Fri, 4 Oct 2002 17:10:56 -0400\n\n"
+        b"did not reach the following recipient(s):\n\n"
+        b"c=US;a= ;p=ORG;o=Hub;dda:SMTP=ivan@isp.example; on Fri, 4 Oct 2002\n"
+        b"    The recipient name is not recognized\n"
+    )
+    assert [f.recipient for f in parse_message(raw).failures] == ["ivan@isp.example"]
