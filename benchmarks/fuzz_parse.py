@@ -34,6 +34,7 @@ from _corpus import CORPUS_DIR, corpus_files, messages_in
 
 from bounced.classify import classify_message
 from bounced.config import ClassifyConfig
+from bounced.logfmt import configure_logging
 from bounced.parse import parse_message
 
 __all__ = ["monsters", "mutate"]
@@ -263,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     args = ap.parse_args(argv)
+    configure_logging("WARNING")  # the daemon's logging: third-party chatter quieted as there
     status = run(_cases(args.corpus, args.mutations, args.seed))
     print(
         "\ncommand: .venv/bin/python benchmarks/fuzz_parse.py"

@@ -88,9 +88,10 @@ def _small_message(ctx: Context) -> Message:
     for name, value in ctx.msg.fields[:100]:
         msg[name] = value[:2000]
     del msg["content-type"], msg["content-transfer-encoding"]
-    if not ctx.from_address:  # flufl's Yale detector crashes (and stops the scan) without one
-        del msg["from"]
-        msg["From"] = "MAILER-DAEMON@unknown.invalid"
+    # flufl's Yale detector crashes (and stops the scan) on a From it cannot split: give it
+    # the address we read, bare.
+    del msg["from"]
+    msg["From"] = ctx.from_address or "MAILER-DAEMON@unknown.invalid"
     msg["Content-Type"] = "text/plain; charset=utf-8"
     msg.set_payload(_bounded_lines(ctx.human[:_FLUFL_TEXT_CHARS]))
     return msg
