@@ -31,7 +31,9 @@ figure they would give if excluded.
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -43,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file, messages_in
 
-from bounced.model import Failure, ParsedMessage
+from bounced.model import Action, Failure, ParsedMessage
 from bounced.parse import parse_message
 
 __all__ = ["METRICS", "family_of", "score"]
@@ -104,7 +106,48 @@ def _status_class(f: Failure) -> str:
     return {"failed": "5", "delayed": "4", "delivered": "2"}.get(str(f.action), "")
 
 
-def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
+# Sisimai (Debian's libsisimai-perl) over the same files, for the side-by-side figures.
+_SISIMAI = r"""
+use strict; use warnings; use JSON::PP; use Sisimai;
+my $json = JSON::PP->new->canonical;
+for my $path (@ARGV) {
+    open(my $fh, '<:raw', $path) or die "cannot read $path"; local $/; my $text = <$fh>; close($fh);
+    my $r = Sisimai->make(\$text, delivered => 1, vacation => 1) || [];
+    for my $d (@$r) {
+        print $json->encode({file => $path, recipient => $d->recipient->address, reason => $d->reason,
+            status => $d->deliverystatus, action => $d->action, replycode => $d->replycode}), "\n";
+    }
+}
+"""
+
+
+def sisimai_engine(corpus_dir: Path, names: list[str]) -> Callable[[str], tuple[list[Failure], list[str]]]:
+    """Sisimai's answers per file, as Failures and reasons (one Perl run for all files)."""
+    out = subprocess.run(
+        ["perl", "-e", _SISIMAI, *(str(corpus_dir / n) for n in names)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers: dict[str, tuple[list[Failure], list[str]]] = {n: ([], []) for n in names}
+    for line in out.stdout.splitlines():
+        row = json.loads(line)
+        name = Path(row["file"]).relative_to(corpus_dir).as_posix()
+        action = str(row.get("action") or "failed")
+        failure = Failure(
+            recipient=str(row["recipient"]),
+            action=Action(action) if action in Action._value2member_map_ else Action.FAILED,
+            status=str(row.get("status") or "") or None,
+            reply_code=int(row["replycode"]) if str(row.get("replycode") or "").isdigit() else None,
+        )
+        answers[name][0].append(failure)
+        answers[name][1].append(str(row["reason"]))
+    return lambda name: answers[name]
+
+
+def score(
+    corpus_dir: Path = CORPUS_DIR, engine: Callable[[str], tuple[list[Failure], list[str]]] | None = None
+) -> dict[str, Any]:
     """Score the parser (and classifier) on `corpus_dir`.
 
     Returns {"files", "expected", "found", "matched", "errors", metric: float | None for
@@ -151,7 +194,11 @@ def score(corpus_dir: Path = CORPUS_DIR) -> dict[str, Any]:
         rows = grouped[name]
         failures: list[Failure] = []
         reasons: list[str] = []
-        for raw in messages_in(corpus_dir / name):  # an mbox file holds several messages
+        if engine is not None:  # another parser's answers (the Sisimai peer)
+            failures, reasons = engine(name)
+        for raw in (
+            messages_in(corpus_dir / name) if engine is None else []
+        ):  # an mbox file holds several messages
             try:
                 parsed = parse_message(raw)
             except Exception as exc:  # a crash is a result to report here, not to hide
@@ -248,24 +295,31 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _print_table(result: dict[str, Any]) -> None:
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _print_table(result: dict[str, Any], peer: dict[str, Any] | None) -> None:
     print(
         f"files {result['files']}  expected recipients {result['expected']}  found {result['found']}  "
         f"matched {result['matched']}  crashes {result['errors']}"
     )
     print(f"families {len(result['families'])} (file name without its number: lhost-exim-01 -> lhost-exim)")
-    print(f"{'metric':<14}{'whole':>9}{'hits':>7}{'total':>7}{'family avg':>12}{'worst family':>34}")
+    print("bounced vs the reference (Sisimai 5's answers in expected.jsonl); beside it, Debian's Sisimai")
+    print(f"{'':<14}{'--------- bounced ---------':>30}{'--- Sisimai (Debian) ---':>26}")
+    head = (
+        f"{'metric':<14}{'whole':>9}{'hits':>7}{'total':>7}{'family avg':>12}{'whole':>13}{'family avg':>12}"
+    )
+    print(head + f"{'worst family (bounced)':>32}")
     for m in METRICS:
-        value = result[m]
         h, t = result["counts"][m]
-        shown = "n/a" if value is None else f"{100 * value:.1f} %"
-        fam = result["family_mean"][m]
-        fam_shown = "n/a" if fam is None else f"{100 * fam:.1f} %"
         scored = [(h2 / t2, f) for f, c in result["families"].items() if m in c for h2, t2 in [c[m]]]
         worst = min(scored) if scored else None
         worst_shown = f"{worst[1]} {100 * worst[0]:.0f} %" if worst else ""
-        print(f"{m:<14}{shown:>9}{h:>7}{t:>7}{fam_shown:>12}{worst_shown:>34}")
-    print("Sisimai's own answers are the reference here: Sisimai scores 100 % on every line by definition.")
+        theirs = f"{_pct(peer[m]):>13}{_pct(peer['family_mean'][m]):>12}" if peer else f"{'-':>13}{'-':>12}"
+        print(
+            f"{m:<14}{_pct(result[m]):>9}{h:>7}{t:>7}{_pct(result['family_mean'][m]):>12}{theirs}{worst_shown:>32}"
+        )
     if result["deliberate"]:
         print("\ndeliberate differences from Sisimai (docs/classify.md), counted among the misses above:")
         for (metric, why), n in sorted(result["deliberate"].items()):
@@ -284,12 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--misses", action="store_true", help="list every miss")
     ap.add_argument("--metric", help="with --misses: only this metric")
     ap.add_argument("--families", action="store_true", help="print every family's figures")
+    ap.add_argument("--no-peer", action="store_true", help="skip the Sisimai (Perl) side-by-side run")
     args = ap.parse_args(argv)
     if not (args.corpus / "expected.jsonl").is_file():
         print(f"corpus not found at {args.corpus}", file=sys.stderr)
         return 2
     result = score(args.corpus)
-    _print_table(result)
+    peer = None
+    if not args.no_peer:
+        try:
+            names = sorted(expected_by_file(args.corpus))
+            peer = score(args.corpus, sisimai_engine(args.corpus, names))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"Sisimai peer not run ({exc}); install libsisimai-perl", file=sys.stderr)
+    _print_table(result, peer)
     if args.families:
         print("\nper family (hits/total):")
         for fam, counts in result["families"].items():

@@ -22,24 +22,24 @@ BENCHMARKS = REPO / "benchmarks"
 
 # Measured values (in %) at the last tuning, minus about half a point.
 FLOORS: dict[str, float] = {
-    "recall": 98.6,
+    "recall": 98.9,
     "precision": 98.6,
     "status_class": 97.6,
     "status_exact": 97.0,
-    "reply_code": 97.2,
+    "reply_code": 98.1,
     "action": 92.7,
-    "reason": 92.4,
+    "reason": 92.7,
 }
 # Macro average over families (lhost-exim, rhost-google ...: every family weighs the same),
 # the figure that shows what the rules do on a kind of mail they were not tuned on.
 FAMILY_FLOORS: dict[str, float] = {
-    "recall": 98.4,
+    "recall": 98.5,
     "precision": 97.8,
     "status_class": 97.8,
     "status_exact": 97.4,
-    "reply_code": 97.9,
+    "reply_code": 98.7,
     "action": 93.2,
-    "reason": 89.6,
+    "reason": 89.7,
 }
 
 
