@@ -279,3 +279,20 @@ def test_echoed_headers_of_the_returned_message_are_not_recipients() -> None:
         b"    The recipient name is not recognized\n"
     )
     assert [f.recipient for f in parse_message(raw).failures] == ["ivan@isp.example"]
+
+
+def test_a_postmaster_named_as_contact_is_not_a_recipient() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
+        b"Your message to ivan@isp.example could not be delivered: user unknown.\n"
+        b"Please contact Postmaster@isp.example if you have any questions.\n"
+    )
+    assert [f.recipient for f in parse_message(raw).failures] == ["ivan@isp.example"]
+
+
+def test_a_bounce_about_the_postmaster_itself_still_names_it() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
+        b"<postmaster@isp.example>: host mx.isp.example said: 550 5.1.1 unknown user\n"
+    )
+    assert [f.recipient for f in parse_message(raw).failures] == ["postmaster@isp.example"]

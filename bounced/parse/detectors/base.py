@@ -45,6 +45,7 @@ _ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
 # An indented echo of the returned message's headers ("Your message\n\n  To: list@x\n
 # Subject: ..." in Exchange, GroupWise and Domino reports): the original's addressees and
 # sender, not the recipients that failed.
+_ROLE_LOCALS = ("postmaster@", "abuse@", "hostmaster@", "webmaster@", "help@", "support@")
 _ECHO_LINE_RE = re.compile(
     r"^[ \t>]{1,8}(?:to|cc|from|sender|reply-to)[ \t]{0,4}:[^\n]{0,2000}$", re.MULTILINE
 )
@@ -249,6 +250,10 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
             candidates = [a for a in find_addresses(plain) if a.lower() in kept]
         else:
             candidates = [a for a in find_addresses(plain) if ctx.is_candidate(a)]
+        # "Contact postmaster@their.example": a role address beside a recipient is advice.
+        people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
+        if people:
+            candidates = people
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)
