@@ -281,18 +281,22 @@ def test_echoed_headers_of_the_returned_message_are_not_recipients() -> None:
     assert [f.recipient for f in parse_message(raw).failures] == ["ivan@isp.example"]
 
 
-def test_a_postmaster_named_as_contact_is_not_a_recipient() -> None:
-    raw = (
-        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
-        b"Your message to ivan@isp.example could not be delivered: user unknown.\n"
-        b"Please contact Postmaster@isp.example if you have any questions.\n"
-    )
-    assert [f.recipient for f in parse_message(raw).failures] == ["ivan@isp.example"]
-
-
-def test_a_bounce_about_the_postmaster_itself_still_names_it() -> None:
-    raw = (
-        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
-        b"<postmaster@isp.example>: host mx.isp.example said: 550 5.1.1 unknown user\n"
-    )
-    assert [f.recipient for f in parse_message(raw).failures] == ["postmaster@isp.example"]
+@pytest.mark.parametrize(
+    ("prose", "recipients"),
+    [
+        # A role address named as a contact beside a recipient is advice, not a recipient ...
+        (
+            b"Your message to ivan@isp.example could not be delivered: user unknown.\n"
+            b"Please contact Postmaster@isp.example if you have any questions.\n",
+            ["ivan@isp.example"],
+        ),
+        # ... but a bounce about the postmaster itself still names it.
+        (
+            b"<postmaster@isp.example>: host mx.isp.example said: 550 5.1.1 unknown user\n",
+            ["postmaster@isp.example"],
+        ),
+    ],
+)
+def test_role_addresses_in_prose(prose: bytes, recipients: list[str]) -> None:
+    head = b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
+    assert [f.recipient for f in parse_message(head + prose).failures] == recipients
