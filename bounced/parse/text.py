@@ -95,10 +95,8 @@ def find_reply_code(text: str) -> int | None:
         before = ("\n" if head == 0 or low[head - 1] == "\n" else "\x00") + low[head:start]
         if _LEAD_CONTEXT_RE.search(before):
             return int(m.group(1))
-    m = _REPLY_ANY_RE.search(text)
-    if m:
-        return int(m.group(1))
-    return None
+    anywhere = _REPLY_ANY_RE.search(text)
+    return int(anywhere.group(1)) if anywhere else None
 
 
 def clean_diagnostic(text: str, limit: int = 2000) -> str:
