@@ -224,7 +224,9 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         return status_reason  # a code's meaning beats a generic phrase
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED
-    return Reason.ONHOLD if text else Reason.UNDEFINED
+    # Words, not just the address again ("* a@b"), are what an unexplained `onhold` needs.
+    words = text.replace(failure.recipient.lower(), " ") if failure.recipient else text
+    return Reason.ONHOLD if any(c.isalpha() for c in words) else Reason.UNDEFINED
 
 
 def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bool:

@@ -153,6 +153,8 @@ def test_documented_soft_texts(text: str, reason: Reason, retry_after: int | Non
         (failure("your remote host is blacklisted"), BLOCKED, Reason.BLOCKED),
         (failure("something unusual"), SOFT, Reason.ONHOLD),
         (failure(""), SOFT, Reason.UNDEFINED),
+        # Nothing but the address again is no explanation either.
+        (failure("* rcpt@example.net"), SOFT, Reason.UNDEFINED),
         # Sisimai's reading: "user unknown" only after DATA, or under X.2.0, is a filter.
         (
             failure("550 5.1.1 User unknown (in reply to end of DATA command)", "5.1.1", 550),
