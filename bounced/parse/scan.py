@@ -62,8 +62,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
         generic = f.status is None or f.status.endswith(".0.0")
         if f.diagnostic and not generic:
             # The server's words and a specific code: only a transcript can add a reply code.
-            lone = f.reply_code is None and len(failures) == 1
-            filled.append(_from_transcript(ctx, f) if lone else f)
+            filled.append(_from_transcript(ctx, f, alone=len(failures) == 1) if f.reply_code is None else f)
             continue
         if prose is None:
             # Every recipient the prose names, read at once: one's words end where the next
@@ -73,7 +72,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
             prose = {g.recipient.lower(): g for g in failures_for(ctx, ctx.human, named)} if named else {}
         g = prose.get(f.recipient.lower())
         if g is None:
-            filled.append(_from_transcript(ctx, f) if len(failures) == 1 else f)
+            filled.append(_from_transcript(ctx, f, alone=len(failures) == 1))
             continue
         filled.append(
             replace(
@@ -86,20 +85,36 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
     return filled
 
 
-def _from_transcript(ctx: Context, f: Failure) -> Failure:
-    """Sendmail warnings name no recipient in prose, but the session transcript holds the reply."""
+def _from_transcript(ctx: Context, f: Failure, alone: bool) -> Failure:
+    """Sendmail names no recipient in its prose, but the session transcript holds the reply:
+    the one answering ">>> RCPT To:<this recipient>", else (for a lone recipient) the first."""
     if f.reply_code is not None or ctx.raw.find(b"Transcript of session follows", 0, MAX_PARSE_BYTES) < 0:
         return f
     at = ctx.human.find("Transcript of session follows")
     if at < 0:
         return f
     transcript = ctx.human[at : at + 3000]
-    code = find_reply_code(transcript)
+    own = _own_reply(transcript, f.recipient)
+    if own is None and not alone:
+        return f
+    code = find_reply_code(own or transcript)
     if code is None:
         return f
-    return replace(
-        f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(transcript.split("\n", 1)[-1])
-    )
+    text = own or transcript.split("\n", 1)[-1]
+    return replace(f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(text))
+
+
+def _own_reply(transcript: str, recipient: str) -> str | None:
+    """The "<<<" lines answering the RCPT TO that names `recipient`, if the transcript has it."""
+    lowered = transcript.lower()
+    at = lowered.find("rcpt to:<" + recipient.lower() + ">")
+    if at < 0 or not recipient:
+        return None
+    reply = lowered.find("\n<<<", at)
+    if reply < 0:
+        return None
+    end = lowered.find("\n>>>", reply)
+    return transcript[reply + 1 : end if end >= 0 else reply + 500]
 
 
 def _more_specific(status: str | None, other: str | None) -> str | None:

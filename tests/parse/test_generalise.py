@@ -300,3 +300,21 @@ def test_echoed_headers_of_the_returned_message_are_not_recipients() -> None:
 def test_role_addresses_in_prose(prose: bytes, recipients: list[str]) -> None:
     head = b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
     assert [f.recipient for f in parse_message(head + prose).failures] == recipients
+
+
+def test_each_recipient_takes_the_reply_its_own_rcpt_to_drew() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="S"\n\n'
+        b"--S\nContent-Type: text/plain\n\n   ----- Transcript of session follows -----\n"
+        b"... while talking to mx.isp.example.:\n>>> MAIL From:<b@sender.example>\n<<< 250 ok\n"
+        b">>> RCPT To:<ann@isp.example>\n<<< 452 4.2.2 Mailbox full\n"
+        b">>> RCPT To:<bob@isp.example>\n<<< 550 5.1.1 User unknown\n\n"
+        b"--S\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        b"Final-Recipient: RFC822; ann@isp.example\nAction: delayed\nStatus: 4.2.2\n"
+        b"Diagnostic-Code: SMTP; Mailbox full\n\n"
+        b"Final-Recipient: RFC822; bob@isp.example\nAction: failed\nStatus: 5.1.1\n"
+        b"Diagnostic-Code: SMTP; User unknown\n\n--S--\n"
+    )
+    got = [(f.recipient, f.reply_code) for f in parse_message(raw).failures]
+    assert got == [("ann@isp.example", 452), ("bob@isp.example", 550)]
