@@ -16,12 +16,8 @@ from bounced.config.storage import StorageConfig
 from bounced.store import SQLiteStore, open_store
 
 REPO = Path(__file__).resolve().parent.parent
-# $BOUNCED_CORPUS, else shared/corpus beside the checkout or beside its worktree folder.
-CORPUS = Path(os.environ["BOUNCED_CORPUS"]) if os.environ.get("BOUNCED_CORPUS") else next(
-    (c for c in (REPO.parent / "shared" / "corpus", REPO.parent.parent / "shared" / "corpus")
-     if (c / "expected.jsonl").is_file()),
-    REPO.parent / "shared" / "corpus",
-)  # fmt: skip
+# BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).
+CORPUS = Path(os.environ.get("BOUNCED_CORPUS") or REPO.parent / "shared" / "corpus")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
