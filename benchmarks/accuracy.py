@@ -305,7 +305,7 @@ def _print_table(result: dict[str, Any], peer: dict[str, Any] | None) -> None:
         f"matched {result['matched']}  crashes {result['errors']}"
     )
     print(f"families {len(result['families'])} (file name without its number: lhost-exim-01 -> lhost-exim)")
-    print("bounced vs the reference (Sisimai 5's answers in expected.jsonl); beside it, Debian's Sisimai")
+    print("bounced vs the reference (Sisimai's answers in expected.jsonl); beside it, Debian's Sisimai 4.25")
     print(f"{'':<14}{'--------- bounced ---------':>30}{'--- Sisimai (Debian) ---':>26}")
     head = (
         f"{'metric':<14}{'whole':>9}{'hits':>7}{'total':>7}{'family avg':>12}{'whole':>13}{'family avg':>12}"

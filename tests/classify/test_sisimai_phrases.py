@@ -14,13 +14,13 @@ import pytest
 from bounced.classify.classify import decide_reason
 from bounced.model import Failure
 
-# Phrases where we answer otherwise on purpose: Sisimai 5 moved the reason, or another
-# Sisimai list holds the same words and is checked first.
+# Phrases where we answer otherwise on purpose: the newer Sisimai (the corpus reference)
+# moved the reason, or another Sisimai list holds the same words and is checked first.
 _DIFFERENT = {
     ("exceedlimit", "message too large"),  # MesgTooBig.pm's words too
     ("mailboxfull", "exceeded storage allocation"),  # and SystemFull.pm's
     ("systemfull", "requested mail action aborted: exceeded storage allocation"),  # MailboxFull.pm first
-    ("policyviolation", "dmarc policy"),  # Sisimai 5: authfailure
+    ("policyviolation", "dmarc policy"),  # the newer Sisimai: authfailure
     ("rejected", "your access to submit messages to this e-mail system has been rejected"),  # blocked
 }
 _STRING_RE = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
