@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["CORPUS_DIR", "ExpectedRow", "corpus_files", "expected_by_file", "load_expected", "messages_in"]
 
-CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def _find_corpus() -> Path:
+    """$BOUNCED_CORPUS, else `shared/corpus` beside the checkout (or beside its worktree folder)."""
+    if os.environ.get("BOUNCED_CORPUS"):
+        return Path(os.environ["BOUNCED_CORPUS"])
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [repo.parent / "shared" / "corpus", repo.parent.parent / "shared" / "corpus"]
+    return next((c for c in candidates if (c / "expected.jsonl").is_file()), candidates[0])
+
+
+CORPUS_DIR = _find_corpus()
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,3 +58,6 @@ def set_level(level: str) -> None:
     root.setLevel(level.upper())
     # aiosmtpd logs every command at INFO: far too chatty (and slow) for a busy MX.
     logging.getLogger("mail.log").setLevel(max(logging.WARNING, root.level))
+    # flufl.bounce logs "Running detector" at INFO for each detector of each message, and a
+    # traceback at ERROR for a detector crash that bounced.parse catches and gets past.
+    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)

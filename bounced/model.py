@@ -191,6 +191,10 @@ class Failure:
     # "RCPT", "DATA"): Postfix "(in reply to MAIL FROM command)", Exim "after RCPT TO".
     # A refusal before RCPT TO is about our sender or connection, never the address.
     smtp_command: str | None = None
+    # The provider withheld the address (an ARF report's "redacted@", "xxxxx@", or no
+    # recipient at all): `recipient` is a placeholder, never suppressed unless a VERP token
+    # names the real one.
+    recipient_redacted: bool = False
 
 
 class MessageType(enum.StrEnum):
@@ -211,6 +215,9 @@ class ParsedMessage:
     # that carries the VERP token, when an MTA copies it into X-Original-To/Delivered-To).
     envelope_to: tuple[str, ...] = ()
     defects: tuple[str, ...] = ()  # what the MIME parser complained about
+    # Caps that cut this message ("max_parse_bytes", "max_failures"): what was read is
+    # right, but there was more; the apply step logs and counts it.
+    truncated: tuple[str, ...] = ()
 
 
 # --- classification -----------------------------------------------------------------

@@ -207,6 +207,15 @@ def _with_id(event: BounceEvent, event_id: int) -> BounceEvent:
 
 
 def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult) -> None:
+    if analysis.parsed is not None and analysis.parsed.truncated:
+        # A parse cap cut this message: what was recorded is right, but there was more.
+        log.warning(
+            "event=parse_truncated intake=%d size=%d caps=%s failures=%d",
+            intake.id,
+            len(intake.raw),
+            ",".join(analysis.parsed.truncated),
+            len(analysis.parsed.failures),
+        )
     if result.state is IntakeState.UNPARSEABLE:
         log.warning(
             "event=unparseable intake=%d size=%d error=%s",

@@ -122,7 +122,9 @@ def plan_events(
             elif not signed and recipient == normalise_address(attribution.recipient):
                 delivery_id = attribution.delivery_id
         if item.kind in SUPPRESSING_KINDS:
-            suppress = is_signed or (not signed and unsigned_policy == "suppress")
+            # A redacted recipient is a placeholder: only a VERP token says whose complaint it is.
+            unsigned_ok = unsigned_policy == "suppress" and not failure.recipient_redacted
+            suppress = is_signed or (not signed and unsigned_ok)
         else:
             suppress = False
         events.append(

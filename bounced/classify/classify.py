@@ -208,7 +208,7 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
-        if first is Reason.USERUNKNOWN and _filtered_not_unknown(failure, text, status):
+        if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(failure, text, status):
             return Reason.FILTERED
         if (
             first is Reason.HOSTUNKNOWN
@@ -224,7 +224,9 @@ def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None)
         return status_reason  # a code's meaning beats a generic phrase
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED
-    return Reason.ONHOLD if text else Reason.UNDEFINED
+    # Words, not just the address again ("* a@b"), are what an unexplained `onhold` needs.
+    words = text.replace(failure.recipient.lower(), " ") if failure.recipient else text
+    return Reason.ONHOLD if any(c.isalpha() for c in words) else Reason.UNDEFINED
 
 
 def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bool:
@@ -241,7 +243,7 @@ def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bo
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
     status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)
-    return command is None and status is not None and status[1:4] != ".1." and not status.endswith(".0.0")
+    return command is None and (status is None or status[1:4] != ".1.")
 
 
 def _command_of(failure: Failure, text: str) -> str | None:

@@ -32,6 +32,13 @@ prohibited virus
 
 [spamdetected]
 mail content denied
+# Sisimai Reason/SpamDetected.pm: gateway (MailMarshal, Trustwave SEG, Orange) and list wording
+spamprofiler
+mass mailer
+reject, id=\d
+mail rejete\. mail rejected
+is blacklisted on
+help_spam
 unacceptable content
 message rejected for policy reasons
 our system has detected that this message is
@@ -300,8 +307,9 @@ line too long
 x-unix
 mailer (?:error|program)
 exit (?:code|status)
-command (?:died|failed)
+command (?:died|failed|output:)
 procmail
+bin/maildrop
 pipe to
 unknown mailer error
 """

@@ -85,6 +85,8 @@ timeout - closing connection
 
 [securityerror]
 too many login attempts
+# qmail's rcpthosts refusal that names authentication (Sisimai Reason/SecurityError.pm)
+you don'?t authenticate or the domain
 application-specific password required
 log in (?:with|through) your web browser
 username and password not accepted
@@ -106,6 +108,24 @@ multiple destination domains per transaction
 max message per connection reached
 too many recipients for this sender
 your message has too many recipients
+# Amazon SES sending limits (Sisimai Reason/TooManyConn.pm), ahead of "quota exceeded"
+throttling failure
+
+# Sisimai Reason/SystemFull.pm: the server's storage, not the mailbox ("exceeded storage
+# allocation" alone stays mailboxfull, as Sisimai checks MailboxFull first; X.3.1 says system)
+[systemfull]
+mail system full
+
+# Sisimai Reason/NotAccept.pm, Expired.pm, Filtered.pm index phrases
+[notaccept]
+no route for current request
+smtp protocol returned a permanent error
+
+[expired]
+failed to deliver to domain .{1,255} within
+
+[filtered]
+not found recipient account
 
 # Fixed texts of particular MTAs (Exim, qmail, OpenSMTPD, Domino, Amavis ...): unambiguous,
 # so they go before the general sections.
@@ -166,8 +186,14 @@ malformed address:
 [suspend]
 mailaddress is administrative?le?y disabled
 
-[userunknown]
+# Fixed texts of documented MTA error tables (as Sisimai's Lhost/Notes.pm, Exchange2003.pm,
+# IMailServer.pm, Verizon.pm, qmail.pm set them): an unknown mailbox whatever the stage.
+[userunknown fixed]
+no mailbox here by that name
 not listed in public name
+the recipient name is not recognized
+invalid final delivery userid
+no valid recipients for this mm
 non répertorié dans l'annuaire
 ディレクトリ(?:には見つかりません|のリストにありません)
 

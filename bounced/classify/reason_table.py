@@ -4,7 +4,9 @@ Read by `bounced.classify.reasons`. Sections `[reason]` (or `[reason generic]`) 
 regular-expression fragment per line, matched against the normalised diagnostic (lower
 case, single spaces). The first section that matches decides, so specific phrases come
 before vague ones; a reason may have several sections (specific early, vague late).
-`generic` marks vague phrases ("try again", "temporary failure") that a status code beats.
+`generic` marks vague phrases ("try again", "temporary failure") that a status code beats;
+`fixed` marks the fixed texts of one MTA's documented error table (Sisimai's Lhost modules
+set these reasons directly), which the SMTP-stage reading of "user unknown" never overrules.
 Fragments must not nest quantifiers, so matching stays linear in the (capped) text.
 Phrases follow what real servers say, grouped by meaning the way Sisimai's
 lib/Sisimai/Reason/*.pm modules group them; comments start with "# ".
@@ -19,7 +21,7 @@ from bounced.classify.reason_phrases_sender import SENDER_PHRASES
 from bounced.classify.reason_phrases_specific import SPECIFIC_PHRASES
 from bounced.model import Reason
 
-__all__ = ["REASON_TABLE", "parse_table"]
+__all__ = ["FIXED_SECTIONS", "REASON_TABLE", "parse_table"]
 
 
 def parse_table(text: str) -> tuple[tuple[Reason, bool, tuple[str, ...]], ...]:
@@ -37,6 +39,13 @@ def parse_table(text: str) -> tuple[tuple[Reason, bool, tuple[str, ...]], ...]:
     return tuple((reason, generic, tuple(fragments)) for reason, generic, fragments in entries)
 
 
-REASON_TABLE: tuple[tuple[Reason, bool, tuple[str, ...]], ...] = parse_table(
-    SPECIFIC_PHRASES + "\n" + RECIPIENT_PHRASES + "\n" + SENDER_PHRASES
+_TEXT = SPECIFIC_PHRASES + "\n" + RECIPIENT_PHRASES + "\n" + SENDER_PHRASES
+REASON_TABLE: tuple[tuple[Reason, bool, tuple[str, ...]], ...] = parse_table(_TEXT)
+# Indices (into REASON_TABLE) of the `[reason fixed]` sections.
+FIXED_SECTIONS: frozenset[int] = frozenset(
+    i
+    for i, line in enumerate(
+        x.strip() for x in _TEXT.splitlines() if x.strip().startswith("[") and x.strip().endswith("]")
+    )
+    if line[1:-1].partition(" ")[2] == "fixed"
 )

@@ -14,7 +14,7 @@ import re
 from typing import NamedTuple
 
 from bounced.classify.phrase_matcher import FirstMatch, compile_alternation
-from bounced.classify.reason_table import REASON_TABLE
+from bounced.classify.reason_table import FIXED_SECTIONS, REASON_TABLE
 from bounced.model import Reason
 
 __all__ = [
@@ -43,10 +43,12 @@ class ReasonRule(NamedTuple):
     reason: Reason
     pattern: re.Pattern[str]
     generic: bool  # a vague phrase ("try again", "temporary failure"): a status code beats it
+    fixed: bool = False  # an MTA's documented fixed text: the SMTP stage does not reread it
 
 
 REASON_PATTERNS: tuple[ReasonRule, ...] = tuple(
-    ReasonRule(reason, compile_alternation(fragments), generic) for reason, generic, fragments in REASON_TABLE
+    ReasonRule(reason, compile_alternation(fragments), generic, i in FIXED_SECTIONS)
+    for i, (reason, generic, fragments) in enumerate(REASON_TABLE)
 )
 # All sections in one pass (see `phrase_matcher`): the same answer as trying them in order.
 _FIRST = FirstMatch([fragments for _, _, fragments in REASON_TABLE])

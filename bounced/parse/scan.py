@@ -10,9 +10,12 @@ import re
 from dataclasses import replace
 
 from bounced.model import Failure, MessageType, OriginalMessage, ParsedMessage
+from bounced.parse.address import drop_glued_copies, valid_recipient
 from bounced.parse.arf import is_feedback_report, read_feedback_report
 from bounced.parse.autoreply import read_autoreply
+from bounced.parse.cut import fit_for_parsing
 from bounced.parse.detectors import FALLBACK_DETECTORS, FORMAT_DETECTORS
+from bounced.parse.detectors.amazonses import is_ses_json, read_ses_json
 from bounced.parse.detectors.base import Context, build_context, failures_for
 from bounced.parse.detectors.generic import bounce_wording
 from bounced.parse.dsn import read_dsn
@@ -59,8 +62,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
         generic = f.status is None or f.status.endswith(".0.0")
         if f.diagnostic and not generic:
             # The server's words and a specific code: only a transcript can add a reply code.
-            lone = f.reply_code is None and len(failures) == 1
-            filled.append(_from_transcript(ctx, f) if lone else f)
+            filled.append(_from_transcript(ctx, f, alone=len(failures) == 1) if f.reply_code is None else f)
             continue
         if prose is None:
             # Every recipient the prose names, read at once: one's words end where the next
@@ -70,7 +72,7 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
             prose = {g.recipient.lower(): g for g in failures_for(ctx, ctx.human, named)} if named else {}
         g = prose.get(f.recipient.lower())
         if g is None:
-            filled.append(_from_transcript(ctx, f) if len(failures) == 1 else f)
+            filled.append(_from_transcript(ctx, f, alone=len(failures) == 1))
             continue
         filled.append(
             replace(
@@ -83,20 +85,36 @@ def _fill_from_prose(ctx: Context, failures: list[Failure]) -> list[Failure]:
     return filled
 
 
-def _from_transcript(ctx: Context, f: Failure) -> Failure:
-    """Sendmail warnings name no recipient in prose, but the session transcript holds the reply."""
+def _from_transcript(ctx: Context, f: Failure, alone: bool) -> Failure:
+    """Sendmail names no recipient in its prose, but the session transcript holds the reply:
+    the one answering ">>> RCPT To:<this recipient>", else (for a lone recipient) the first."""
     if f.reply_code is not None or ctx.raw.find(b"Transcript of session follows", 0, MAX_PARSE_BYTES) < 0:
         return f
     at = ctx.human.find("Transcript of session follows")
     if at < 0:
         return f
     transcript = ctx.human[at : at + 3000]
-    code = find_reply_code(transcript)
+    own = _own_reply(transcript, f.recipient)
+    if own is None and not alone:
+        return f
+    code = find_reply_code(own or transcript)
     if code is None:
         return f
-    return replace(
-        f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(transcript.split("\n", 1)[-1])
-    )
+    text = own or transcript.split("\n", 1)[-1]
+    return replace(f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(text))
+
+
+def _own_reply(transcript: str, recipient: str) -> str | None:
+    """The "<<<" lines answering the RCPT TO that names `recipient`, if the transcript has it."""
+    lowered = transcript.lower()
+    at = lowered.find("rcpt to:<" + recipient.lower() + ">")
+    if at < 0 or not recipient:
+        return None
+    reply = lowered.find("\n<<<", at)
+    if reply < 0:
+        return None
+    end = lowered.find("\n>>>", reply)
+    return transcript[reply + 1 : end if end >= 0 else reply + 500]
 
 
 def _more_specific(status: str | None, other: str | None) -> str | None:
@@ -108,21 +126,32 @@ def _more_specific(status: str | None, other: str | None) -> str | None:
     return status
 
 
-def _dedupe(failures: list[Failure]) -> tuple[Failure, ...]:
+def _valid_unique(failures: list[Failure]) -> tuple[tuple[Failure, ...], bool]:
+    """The one exit check: only valid mailboxes (`address.valid_recipient`), no address
+    twice, no copy of another with text glued to its front; at most MAX_FAILURES (and
+    whether that cap cut)."""
+    checked: list[Failure] = []
+    for f in failures:
+        address = valid_recipient(f.recipient)
+        if address is not None:
+            checked.append(f if address == f.recipient else replace(f, recipient=address))
+    glued = drop_glued_copies(f.recipient for f in checked) if len(checked) > 1 else set()
     seen: set[str] = set()
     kept: list[Failure] = []
-    for f in failures:
+    for f in checked:
         key = f.recipient.lower()
-        if key in seen:
+        if key in seen or key in glued:
             continue
+        if len(kept) >= MAX_FAILURES:
+            return tuple(kept), True
         seen.add(key)
         kept.append(f)
-        if len(kept) >= MAX_FAILURES:
-            break
-    return tuple(kept)
+    return tuple(kept), False
 
 
 def scan(raw: bytes) -> ParsedMessage:
+    raw, cut = fit_for_parsing(raw)
+    truncated: tuple[str, ...] = ("max_parse_bytes",) if cut else ()
     msg = parse_bytes(raw)
     ctx = build_context(msg, raw)
     dsn_failures, dsn_fields = read_dsn(msg)
@@ -135,13 +164,17 @@ def scan(raw: bytes) -> ParsedMessage:
             ctx.exclude(address)
 
     def result(kind: MessageType, failures: list[Failure], orig: OriginalMessage = original) -> ParsedMessage:
+        kept, capped = _valid_unique(
+            with_smtp_commands(ctx, failures) if kind is MessageType.DSN else failures
+        )
         return ParsedMessage(
             message_type=kind,
-            failures=_dedupe(with_smtp_commands(ctx, failures) if kind is MessageType.DSN else failures),
+            failures=kept,
             original=orig,
             subject=ctx.subject or None,
             envelope_to=_envelope_to(msg),
             defects=_defects(msg),
+            truncated=(*truncated, *(("max_failures",) if capped else ())),
         )
 
     if is_feedback_report(msg):
@@ -149,6 +182,9 @@ def scan(raw: bytes) -> ParsedMessage:
         return result(MessageType.ARF, read_feedback_report(msg, original_headers))
     if dsn_failures:
         return result(MessageType.DSN, _fill_from_prose(ctx, dsn_failures))
+    if is_ses_json(ctx):  # JSON is read as JSON, never scanned as text
+        kind, failures = read_ses_json(ctx)
+        return result(kind if failures else MessageType.NONE, failures)
     for detector in FORMAT_DETECTORS:
         failures = detector.detect(ctx)
         if failures:

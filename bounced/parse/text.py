@@ -39,6 +39,9 @@ _LEAD_CONTEXT_RE = re.compile(
 )
 _REPLY_ANY_RE = re.compile(r"(?:^[ \t>]{0,8}|[:(\[]\s{0,2})([45][0-5]\d)(?=[ -][A-Za-z<#(\[])", re.MULTILINE)
 
+# Sendmail's error line "554 <a@b>... 550 Host unknown": its own code first, then, after the
+# address and "...", the remote server's reply, which is the one that names the failure.
+_SENDMAIL_WRAPPED_RE = re.compile(r"^\s{0,8}[245]\d\d[ -]<[^<>\s]{1,254}>\.\.\. ([245]\d\d)(?=[ -])")
 _DIGIT_OR_DOT = frozenset("0123456789.")
 _ANY_CODE_RE = re.compile(r"[245]\d\d")
 _DAEMON_LOCALS = ("mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "daemon", "mailerdaemon")
@@ -74,6 +77,9 @@ def find_reply_code(text: str) -> int | None:
     """The SMTP reply code in a diagnostic: one paired with a status code, else one leading a reply."""
     if not _ANY_CODE_RE.search(text):  # cheap pre-check: most text has no three-digit code at all
         return None
+    wrapped = _SENDMAIL_WRAPPED_RE.match(text)
+    if wrapped:
+        return int(wrapped.group(1))
     for m in _REPLY_WITH_STATUS_RE.finditer(text):
         start = m.start()
         if start and text[start - 1] in _DIGIT_OR_DOT:
@@ -89,10 +95,8 @@ def find_reply_code(text: str) -> int | None:
         before = ("\n" if head == 0 or low[head - 1] == "\n" else "\x00") + low[head:start]
         if _LEAD_CONTEXT_RE.search(before):
             return int(m.group(1))
-    m = _REPLY_ANY_RE.search(text)
-    if m:
-        return int(m.group(1))
-    return None
+    anywhere = _REPLY_ANY_RE.search(text)
+    return int(anywhere.group(1)) if anywhere else None
 
 
 def clean_diagnostic(text: str, limit: int = 2000) -> str:

@@ -186,3 +186,23 @@ def test_suppression_invariants(items: list[tuple[str, BounceKind]], signed: boo
         assert sum(e.signed for e in events) == 1
     else:
         assert not any(e.signed for e in events)
+
+
+def test_a_redacted_complaint_is_recorded_but_suppresses_only_through_the_token() -> None:
+    item = _cf(
+        "undisclosed-recipient-in-headers@libsisimai.org.invalid",
+        BounceKind.COMPLAINT,
+        Reason.FEEDBACK,
+        recipient_redacted=True,
+    )
+    parsed = _parsed(item, message_type=MessageType.ARF)
+    [unsigned] = plan_events([item], parsed, None, "suppress", NOW, 1)
+    assert (unsigned.kind, unsigned.suppress) == (BounceKind.COMPLAINT, False)
+    token = Attribution(recipient="ivan@isp.test", delivery_id=7, signed=True)
+    [signed] = plan_events([item], parsed, token, "record", NOW, 1)
+    assert (signed.recipient, signed.suppress, signed.signed, signed.delivery_id) == (
+        "ivan@isp.test",
+        True,
+        True,
+        7,
+    )

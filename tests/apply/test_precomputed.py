@@ -90,9 +90,13 @@ def test_plan_events_refuses_keys_that_do_not_match_the_failures() -> None:
 
 
 def test_the_analysis_values_pickle_by_constructor_with_every_field() -> None:
-    failure = Failure("a@example.org", Action.DELAYED, "4.2.2", 452, "full", "mx", "hint", "abuse", "RCPT")
+    failure = Failure(
+        "a@example.org", Action.DELAYED, "4.2.2", 452, "full", "mx", "hint", "abuse", "RCPT", True
+    )
     original = OriginalMessage("<m@x>", "f@x", "m-1", "rp@x", "to@x")
-    parsed = ParsedMessage(MessageType.ARF, (failure,), original, "subj", ("to@x",), ("defect",))
+    parsed = ParsedMessage(
+        MessageType.ARF, (failure,), original, "subj", ("to@x",), ("defect",), ("max_parse_bytes",)
+    )
     classification = Classification(BounceKind.SOFT, Reason.MAILBOXFULL, 60, "rule")
     classified = ClassifiedFailure(failure, classification)
     precomputed = Precomputed(("452 full",), "x")

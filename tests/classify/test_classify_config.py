@@ -78,7 +78,9 @@ def test_status_glob_and_regex_set_kind_and_reason() -> None:
 
 def test_reply_code_glob_with_regex() -> None:
     result = classify(TOML, "553 Requested action not taken: mailbox unavailable", None, 553)
-    assert (result.kind, result.reason) == (BounceKind.SOFT, Reason.USERUNKNOWN)
+    # The override sets the kind only; the reason stays the default's (no stage, no
+    # address status: a filter's answer, as Sisimai's Filtered.pm reads it).
+    assert (result.kind, result.reason) == (BounceKind.SOFT, Reason.FILTERED)
     # Same text under a 4xx does not match "55*"; the default stands.
     default = classify(TOML, "450 Requested action not taken: mailbox unavailable", None, 450)
     assert default.rule == "default:4xx"
@@ -98,8 +100,8 @@ def test_unmatched_failures_keep_defaults() -> None:
 
 def test_provider_patterns_can_be_switched_off() -> None:
     text = "550 : User unknown"
-    on = classify("", text, "5.0.0", 550)
-    off = classify("[classify]\nprovider_patterns = false\n", text, "5.0.0", 550)
+    on = classify("", text, "5.1.1", 550)
+    off = classify("[classify]\nprovider_patterns = false\n", text, "5.1.1", 550)
     assert (on.reason, off.reason) == (Reason.FILTERED, Reason.USERUNKNOWN)
     assert on.kind == off.kind == BounceKind.HARD
 

@@ -69,7 +69,8 @@ def test_documented_soft_texts(text: str, reason: Reason, retry_after: int | Non
     [
         # The seed rule: 5xx about the address is hard.
         (failure("550 5.1.1 <rcpt@example.net>: User unknown", "5.1.1", 550), HARD, Reason.USERUNKNOWN),
-        (failure("550 No such user", None, 550), HARD, Reason.USERUNKNOWN),
+        # No stage and no address status: a filter's answer (Sisimai Reason/Filtered.pm).
+        (failure("550 No such user", None, 550), HARD, Reason.FILTERED),
         (failure("Host or domain name not found", "5.4.4"), HARD, Reason.HOSTUNKNOWN),
         (failure("550 5.1.6 recipient no longer on server", "5.1.6", 550), HARD, Reason.HASMOVED),
         (failure("550 5.2.1 This mailbox is disabled", "5.2.1", 550), HARD, Reason.SUSPEND),
@@ -152,6 +153,8 @@ def test_documented_soft_texts(text: str, reason: Reason, retry_after: int | Non
         (failure("your remote host is blacklisted"), BLOCKED, Reason.BLOCKED),
         (failure("something unusual"), SOFT, Reason.ONHOLD),
         (failure(""), SOFT, Reason.UNDEFINED),
+        # Nothing but the address again is no explanation either.
+        (failure("* rcpt@example.net"), SOFT, Reason.UNDEFINED),
         # Sisimai's reading: "user unknown" only after DATA, or under X.2.0, is a filter.
         (
             failure("550 5.1.1 User unknown (in reply to end of DATA command)", "5.1.1", 550),

@@ -43,9 +43,14 @@ def classify(
         ("550 5.1.351 unknown recipient -> 550 User unknown", "5.1.351", None, Reason.USERUNKNOWN),
         # The server's own code in the text names the failure, not the reporting MTA's Status.
         ("550 5.1.1 user unknown", "5.2.1", None, Reason.USERUNKNOWN),
-        # A bare X.0.0, or no status at all, says nothing against the words.
-        ("550 Unknown user rcpt@example.net", "5.0.0", None, Reason.USERUNKNOWN),
-        ("550 Unknown user rcpt@example.net", None, None, Reason.USERUNKNOWN),
+        # With no address status and no sign of RCPT TO, the words are a filter's, as in
+        # Sisimai's Reason/Filtered.pm (its per-MTA modules decide otherwise only for their
+        # fixed texts: the `[userunknown fixed]` section).
+        ("550 Unknown user rcpt@example.net", "5.0.0", None, Reason.FILTERED),
+        ("550 Unknown user rcpt@example.net", None, None, Reason.FILTERED),
+        ("550 Unknown user rcpt@example.net", None, "RCPT", Reason.USERUNKNOWN),
+        ("Invalid final delivery userid: rcpt@example.net", None, None, Reason.USERUNKNOWN),
+        ("Sorry, no mailbox here by that name. (#5.1.1)", None, None, Reason.USERUNKNOWN),
     ],
 )
 def test_user_unknown_or_filtered(text: str, status: str | None, command: str | None, reason: Reason) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bounced.model import Action, MessageType, ParsedMessage
 from bounced.parse import parse_message
+from bounced.parse.address import REDACTED_RECIPIENT
 
 Parse = Callable[[str], ParsedMessage]
 
@@ -155,7 +156,9 @@ def test_arf_without_a_recipient_is_still_a_complaint(fixture_bytes: Callable[[s
     raw = raw.replace(b"To: ivan@isp.example\n", b"To: <Undisclosed Recipients>\n")
     parsed = parse_message(raw)
     assert parsed.message_type is MessageType.ARF
-    assert parsed.failures == ()
+    # Never lost: one complaint with a placeholder that says the recipient is withheld.
+    [f] = parsed.failures
+    assert (f.recipient, f.recipient_redacted, f.reason_hint) == (REDACTED_RECIPIENT, True, "feedback")
     assert parsed.original.return_path == "b-77.ivan=isp.example@bounces.sender.example"
 
 

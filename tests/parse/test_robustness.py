@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from bounced.model import MessageType
 from bounced.parse import parse_message
+from tests.conftest import CORPUS as SHARED_CORPUS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.eml"))
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "emails"
+CORPUS = SHARED_CORPUS / "emails"
 TIME_BOUND = 2.0  # seconds per message: generous, so this is a hang detector, not a timing test
 
 

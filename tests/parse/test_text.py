@@ -32,6 +32,9 @@ def test_find_status(text: str, status: str | None) -> None:
         ("ERROR_CODE :550, ERROR_CODE :5.2.1", 550),
         ("Connection timed out after 451 seconds", None),
         ("no codes at all", None),
+        # Sendmail's own code, then the remote server's reply after "<address>...".
+        ("554 <a@b.example>... 550 Host unknown (Authoritative answer from name server)", 550),
+        ("554 <a@b.example>... Remote protocol error 421 b.example (smtp)", 554),
     ],
 )
 def test_find_reply_code(text: str, code: int | None) -> None:

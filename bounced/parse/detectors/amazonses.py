@@ -1,98 +1,153 @@
 """Amazon SES notifications delivered by mail (SNS email subscription): a JSON document.
 
-`notificationType` Bounce / Complaint / Delivery; possibly wrapped in an SNS envelope whose
-`Message` field holds the SES JSON as a string.
+`notificationType` (or, for configuration-set events, `eventType`) Bounce / Complaint /
+Delivery; possibly wrapped in an SNS envelope whose `Message` field holds the SES JSON as a
+string. Such a message is read as JSON or not at all: scanning it as text finds the ARN
+(`identity/x@y`), the unsubscribe URL (`&Endpoint=x@y`) and JSON fragments as "recipients".
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from bounced.model import Action, Failure
+from bounced.model import Action, Failure, MessageType
 from bounced.parse.detectors.base import Context
 from bounced.parse.text import clean_diagnostic, find_reply_code, find_status
 
-__all__ = ["AmazonSesJson"]
+__all__ = ["is_ses_json", "read_ses_json"]
 
 _MAX_JSON = 200_000
+_JSON_START_RE = re.compile(r"^[ \t]*\{", re.MULTILINE)
+_MARKERS = ('"notificationType"', '"eventType"')
+# Last resort for a document a mail system damaged (a line wrapped inside a string): the
+# recipient fields by name, so the JSON still decides what is a recipient.
+_FIELD_RE = re.compile(
+    r'"(notificationType|eventType|emailAddress|bounceType|complaintFeedbackType)"\s*:\s*"([^"\\]{1,320})"'
+)
 
 
-def _load(text: str) -> dict[str, Any] | None:
-    start = text.find("{")
-    if start < 0 or ('"notificationType"' not in text[:_MAX_JSON] and '"Message"' not in text[:_MAX_JSON]):
+def is_ses_json(ctx: Context) -> bool:
+    head = ctx.human[:_MAX_JSON]
+    return any(m in head or m.replace('"', '\\"') in head for m in _MARKERS) and bool(
+        _JSON_START_RE.search(head)
+    )
+
+
+def _decode(text: str) -> dict[str, Any] | None:
+    match = _JSON_START_RE.search(text[:_MAX_JSON])
+    if match is None:
         return None
-    try:
-        doc, _ = json.JSONDecoder().raw_decode(text[start : start + _MAX_JSON])
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(doc, dict):
-        return None
+    body = text[match.end() - 1 : match.end() - 1 + _MAX_JSON]
+    # As sent, then with line breaks removed (a gateway wrapped a long line), up to the first
+    # blank line (the SNS footer follows one).
+    for candidate in (body, body.split("\n\n", 1)[0].replace("\n", "")):
+        try:
+            doc, _ = json.JSONDecoder().raw_decode(candidate)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(doc, dict):
+            return doc
+    return None
+
+
+def _unwrap(doc: dict[str, Any], depth: int = 0) -> dict[str, Any] | None:
+    if "notificationType" in doc or "eventType" in doc:
+        return doc
     inner = doc.get("Message")
-    if "notificationType" not in doc and isinstance(inner, str):
-        return _load(inner)
-    return doc if "notificationType" in doc or "eventType" in doc else None
+    if isinstance(inner, str) and depth < 3:
+        nested = _decode(inner)
+        return _unwrap(nested, depth + 1) if nested is not None else None
+    return None
 
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-class AmazonSesJson:
-    name = "amazonses-json"
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
-    def detect(self, ctx: Context) -> list[Failure]:
-        doc = _load(ctx.human)
-        if doc is None:
-            return []
-        kind = _str(doc.get("notificationType") or doc.get("eventType")).lower()
-        failures: list[Failure] = []
-        if kind == "bounce":
-            bounce = doc.get("bounce") or {}
-            transient = _str(bounce.get("bounceType")).lower() == "transient"
-            for r in bounce.get("bouncedRecipients") or []:
-                if not isinstance(r, dict) or not _str(r.get("emailAddress")):
-                    continue
-                diagnostic = clean_diagnostic(_str(r.get("diagnosticCode")))
-                status = find_status(_str(r.get("status"))) or find_status(diagnostic)
-                action = (
-                    Action.DELAYED
-                    if transient and _str(r.get("action")).lower() != "failed"
-                    else Action.FAILED
-                )
-                failures.append(
-                    Failure(
-                        recipient=_str(r["emailAddress"]),
-                        action=action,
-                        status=status,
-                        reply_code=find_reply_code(diagnostic),
-                        diagnostic=diagnostic,
-                        remote_mta=_str(bounce.get("reportingMTA")).removeprefix("dns;").strip() or None,
-                    )
-                )
-        elif kind == "complaint":
-            complaint = doc.get("complaint") or {}
-            feedback = _str(complaint.get("complaintFeedbackType")).lower() or "abuse"
-            for r in complaint.get("complainedRecipients") or []:
-                if isinstance(r, dict) and _str(r.get("emailAddress")):
-                    failures.append(
-                        Failure(
-                            recipient=_str(r["emailAddress"]), reason_hint="feedback", feedback_type=feedback
-                        )
-                    )
-        elif kind == "delivery":
-            delivery = doc.get("delivery") or {}
-            response = clean_diagnostic(_str(delivery.get("smtpResponse")))
-            for r in delivery.get("recipients") or []:
-                if isinstance(r, str) and r:
-                    failures.append(
-                        Failure(
-                            recipient=r,
-                            action=Action.DELIVERED,
-                            status=find_status(response),
-                            reply_code=find_reply_code(response),
-                            diagnostic=response,
-                            remote_mta=_str(delivery.get("reportingMTA")) or None,
-                        )
-                    )
-        return failures
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def read_ses_json(ctx: Context) -> tuple[MessageType, list[Failure]]:
+    """The message type and failures an SES notification reports ((NONE, []) for other
+    notification types, and for a document that is not JSON even with its lines rejoined
+    and has no recipient fields)."""
+    decoded = _decode(ctx.human)
+    doc = _unwrap(decoded) if decoded is not None else None
+    if doc is None:
+        return _from_fields(ctx.human[:_MAX_JSON].replace('\\"', '"'))
+    kind = _str(doc.get("notificationType") or doc.get("eventType")).lower()
+    if kind == "bounce":
+        return MessageType.DSN, _bounces(_dict(doc.get("bounce")))
+    if kind == "complaint":
+        complaint = _dict(doc.get("complaint"))
+        feedback = _str(complaint.get("complaintFeedbackType")).lower() or "abuse"
+        addresses = [_str(_dict(r).get("emailAddress")) for r in _list(complaint.get("complainedRecipients"))]
+        return MessageType.ARF, [
+            Failure(recipient=a, reason_hint="feedback", feedback_type=feedback) for a in addresses if a
+        ]
+    if kind == "delivery":
+        return MessageType.DSN, _deliveries(_dict(doc.get("delivery")))
+    return MessageType.NONE, []
+
+
+def _bounces(bounce: dict[str, Any]) -> list[Failure]:
+    transient = _str(bounce.get("bounceType")).lower() == "transient"
+    failures: list[Failure] = []
+    for r in _list(bounce.get("bouncedRecipients")):
+        r = _dict(r)
+        if not _str(r.get("emailAddress")):
+            continue
+        diagnostic = clean_diagnostic(_str(r.get("diagnosticCode")))
+        status = find_status(_str(r.get("status"))) or find_status(diagnostic)
+        action = Action.DELAYED if transient and _str(r.get("action")).lower() != "failed" else Action.FAILED
+        failures.append(
+            Failure(
+                recipient=_str(r["emailAddress"]),
+                action=action,
+                status=status,
+                reply_code=find_reply_code(diagnostic),
+                diagnostic=diagnostic,
+                remote_mta=_str(bounce.get("reportingMTA")).removeprefix("dns;").strip() or None,
+            )
+        )
+    return failures
+
+
+def _deliveries(delivery: dict[str, Any]) -> list[Failure]:
+    response = clean_diagnostic(_str(delivery.get("smtpResponse")))
+    return [
+        Failure(
+            recipient=r,
+            action=Action.DELIVERED,
+            status=find_status(response),
+            reply_code=find_reply_code(response),
+            diagnostic=response,
+            remote_mta=_str(delivery.get("reportingMTA")) or None,
+        )
+        for r in _list(delivery.get("recipients"))
+        if isinstance(r, str) and r
+    ]
+
+
+def _from_fields(text: str) -> tuple[MessageType, list[Failure]]:
+    fields = _FIELD_RE.findall(text)
+    kinds = [v.lower() for k, v in fields if k in ("notificationType", "eventType")]
+    addresses = list(dict.fromkeys(v for k, v in fields if k == "emailAddress"))
+    if not kinds or not addresses:
+        return MessageType.NONE, []
+    if kinds[0] == "complaint":
+        return MessageType.ARF, [
+            Failure(recipient=a, reason_hint="feedback", feedback_type="abuse") for a in addresses
+        ]
+    if kinds[0] == "bounce":
+        transient = any(k == "bounceType" and v.lower() == "transient" for k, v in fields)
+        action = Action.DELAYED if transient else Action.FAILED
+        return MessageType.DSN, [Failure(recipient=a, action=action) for a in addresses]
+    return MessageType.NONE, []

@@ -42,6 +42,13 @@ _ID_LINE_RE = re.compile(
     re.MULTILINE,
 )
 _ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
+# An indented echo of the returned message's headers ("Your message\n\n  To: list@x\n
+# Subject: ..." in Exchange, GroupWise and Domino reports): the original's addressees and
+# sender, not the recipients that failed.
+_ROLE_LOCALS = ("postmaster@", "abuse@", "hostmaster@", "webmaster@", "help@", "support@")
+_ECHO_LINE_RE = re.compile(
+    r"^[ \t>]{1,8}(?:to|cc|from|sender|reply-to)[ \t]{0,4}:[^\n]{0,2000}$", re.MULTILINE
+)
 MAX_HUMAN_CHARS = 64_000
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
 _SKIP_PART_TYPES = (
@@ -234,8 +241,19 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
     """Failures for each candidate address (default: every non-excluded address in `text`),
     each with the diagnostic found after its first mention, up to the next candidate."""
     if candidates is None:
-        # Message-IDs look like addresses; never take one for a recipient.
-        candidates = [a for a in find_addresses(_without_id_lines(text)) if ctx.is_candidate(a)]
+        # Message-IDs look like addresses; never take one for a recipient. Echoed header
+        # lines only when nothing else is named.
+        plain = _without_id_lines(text)
+        found = [a for a in find_addresses(_ECHO_LINE_RE.sub(" ", plain.lower())) if ctx.is_candidate(a)]
+        if found:
+            kept = {a.lower() for a in found}
+            candidates = [a for a in find_addresses(plain) if a.lower() in kept]
+        else:
+            candidates = [a for a in find_addresses(plain) if ctx.is_candidate(a)]
+        # "Contact postmaster@their.example": a role address beside a recipient is advice.
+        people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
+        if people:
+            candidates = people
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)
