@@ -13,6 +13,7 @@ from typing import Literal
 
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.config.loader import build
+from bounced.config.policy import GuardConfig, PolicyConfig, SoftThreshold
 from bounced.config.processing import ProcessingConfig
 from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
@@ -24,13 +25,16 @@ __all__ = [
     "ClassifyConfig",
     "ClassifyOverride",
     "Config",
+    "GuardConfig",
     "LogConfig",
+    "PolicyConfig",
     "PoolConfig",
     "ProcessingConfig",
     "RelayConfig",
     "ResendConfig",
     "RetryRuleConfig",
     "SmtpConfig",
+    "SoftThreshold",
     "StorageConfig",
     "SubmissionConfig",
     "VerpConfig",
@@ -58,6 +62,7 @@ class Config:
     verp: VerpConfig = field(default_factory=VerpConfig)
     pools: PoolConfig = field(default_factory=PoolConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str | None = None  # the file it came from, for messages
 
