@@ -61,6 +61,10 @@ class BounceKind(enum.StrEnum):
     AUTOREPLY = "autoreply"  # RFC 3834 vacation / out-of-office
     DELIVERED = "delivered"  # success DSN
     NONE = "none"  # not a bounce at all
+    # Our side failed, not the recipient: relay unreachable or timing out, our AUTH/TLS
+    # refused, a refusal at MAIL FROM. Resent like a soft bounce; never on the recipient's
+    # profile, in the soft-bounce report or in a threshold.
+    OUR_SIDE = "our_side"
 
 
 class Reason(enum.StrEnum):

@@ -306,13 +306,18 @@ class ResendQueue:
     def _classify(self, outcome: SendOutcome, item: OutboundAttempt) -> ClassifiedFailure:
         failure = outcome.as_failure(item.recipient)
         if outcome.network_error:
-            classification = Classification(BounceKind.SOFT, Reason.NETWORKERROR, None, "smtp:network")
-        else:
-            classification = classify_failure(failure, MessageType.DSN, self.config.classify)
-            if outcome.stage == "mail" and classification.kind is BounceKind.HARD:
-                # Refused at MAIL FROM, before any recipient was named: about us, never them.
-                classification = Classification(BounceKind.BLOCKED, Reason.REJECTED, None, "smtp:mail-stage")
-        return ClassifiedFailure(failure, classification)
+            # Our relay down, timing out, or refusing our AUTH/TLS: nothing the recipient did.
+            failure = replace(failure, diagnostic=f"our relay unreachable: {failure.diagnostic}")
+            return ClassifiedFailure(
+                failure, Classification(BounceKind.OUR_SIDE, Reason.NETWORKERROR, None, "smtp:relay-unreachable")
+            )
+        if outcome.stage == "mail":
+            # Refused at MAIL FROM, before any recipient was named: about us, never them.
+            failure = replace(failure, diagnostic=f"our relay refused MAIL FROM: {failure.diagnostic}")
+            return ClassifiedFailure(
+                failure, Classification(BounceKind.OUR_SIDE, Reason.REJECTED, None, "smtp:mail-stage")
+            )
+        return ClassifiedFailure(failure, classify_failure(failure, MessageType.DSN, self.config.classify))
 
     async def _record_refusal(
         self, item: OutboundAttempt, outcome: SendOutcome, now: datetime, run: QueueRun
@@ -347,7 +352,7 @@ class ResendQueue:
         )  # fmt: skip
         if kind is BounceKind.HARD:
             await self._finish(item.job_id, item.delivery_id, DeliveryState.HARD_BOUNCED, now, text)
-        elif kind is BounceKind.SOFT:
+        elif kind in (BounceKind.SOFT, BounceKind.OUR_SIDE):
             await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             # Decide now rather than at the next scan; a duplicate-skipped event (same status
             # as an earlier attempt) has no row to pick up, so it is decided from memory.

@@ -37,6 +37,7 @@ _EVENT_COLUMNS = (
 )
 _BOUNCING = (BounceKind.HARD, BounceKind.SOFT, BounceKind.BLOCKED)
 _SUPPRESSING = (BounceKind.HARD, BounceKind.COMPLAINT)
+_RESENT = (BounceKind.SOFT, BounceKind.OUR_SIDE)
 
 _INSERT_EVENT = (
     "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, action,"
@@ -105,7 +106,7 @@ def _event_row(event: BounceEvent, text_key: str, identity: str | None) -> _Even
     recipient = normalise_address(event.recipient)
     received_us = to_micros(event.received_at)
     key = dedup_key(event, recipient, identity)
-    resend = ResendState.PENDING.value if event.kind is BounceKind.SOFT and event.delivery_id else None
+    resend = ResendState.PENDING.value if event.kind in _RESENT and event.delivery_id else None
     params = (
         received_us,
         recipient,
