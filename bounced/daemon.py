@@ -81,7 +81,7 @@ class Daemon:
         Raises ConfigError or OSError (port in use, permission) after undoing what started."""
         from bounced.store import open_store
 
-        self._store = await open_store(self.config.storage)
+        self._store = await open_store(self.config.storage, self.config.policy.fold_local_case)
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()

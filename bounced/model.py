@@ -39,6 +39,7 @@ __all__ = [
     "SoftBounceGroup",
     "SuppressionEntry",
     "address_domain",
+    "address_key",
     "normalise_address",
 ]
 
@@ -150,6 +151,18 @@ def normalise_address(address: str) -> str:
     if not at:
         return addr
     return f"{local}@{domain.lower().rstrip('.')}"
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def address_key(address: str, fold_local_case: bool = True) -> str:
+    """The form in which the recipient side (suppression list, profiles, events) compares
+    addresses: `normalise_address`, and the local part lower-cased too when
+    `fold_local_case` ([policy] local_part_case = "insensitive", as the big providers
+    treat local parts). ASCII only, like SQLite's lower() in migration 0006."""
+    addr = normalise_address(address)
+    return addr.translate(_ASCII_LOWER) if fold_local_case else addr
 
 
 def address_domain(address: str) -> str:

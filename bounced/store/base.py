@@ -3,7 +3,8 @@
 Each area has its own protocol; `Store` is all of them, so a PostgreSQL implementation
 can be added beside `store/sqlite/` without touching the pipeline. Every method that
 returns has committed: a caller may acknowledge what it wrote. Addresses given to any
-method are normalised with `model.normalise_address` (domain case-insensitive).
+method are normalised with `model.address_key` (domain case-insensitive; local parts too
+unless [policy] local_part_case = "sensitive").
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ class SuppressionStore(Protocol):
 
     async def is_suppressed(self, address: str) -> bool: ...
 
-    async def suppressed_among(self, addresses: Iterable[str]) -> set[str]: ...
+    async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
+        """Those of `addresses`, as given, whose normal form is on the suppression list."""
+        ...
 
     async def list_suppressions(self, limit: int = 1000, offset: int = 0) -> list[SuppressionEntry]: ...
 

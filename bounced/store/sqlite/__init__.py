@@ -30,7 +30,8 @@ class SQLiteStore(
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""
 
     @classmethod
-    async def open(cls, config: StorageConfig) -> SQLiteStore:
+    async def open(cls, config: StorageConfig, fold_local_case: bool = True) -> SQLiteStore:
         store = cls(config)
+        store.fold_local_case = fold_local_case
         await store.connect()
         return store

@@ -21,7 +21,6 @@ from bounced.model import (
     ProfileStatus,
     Reason,
     ResendState,
-    normalise_address,
 )
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
@@ -102,8 +101,7 @@ class _EventRow:
     params: tuple[Any, ...]  # for _INSERT_EVENT
 
 
-def _event_row(event: BounceEvent, text_key: str, identity: str | None) -> _EventRow:
-    recipient = normalise_address(event.recipient)
+def _event_row(event: BounceEvent, text_key: str, identity: str | None, recipient: str) -> _EventRow:
     received_us = to_micros(event.received_at)
     key = dedup_key(event, recipient, identity)
     resend = ResendState.PENDING.value if event.kind in _RESENT and event.delivery_id else None
@@ -239,7 +237,10 @@ class BouncesMixin(SQLiteConnection):
 
         async def record(conn: aiosqlite.Connection) -> list[RecordOutcome]:
             identities = await self._identities(conn, items)
-            rows = [_event_row(event, text_key, identities[index]) for index, event, text_key in planned]
+            rows = [
+                _event_row(event, text_key, identities[index], self._address(event.recipient))
+                for index, event, text_key in planned
+            ]
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
             if marks:
@@ -399,7 +400,7 @@ class BouncesMixin(SQLiteConnection):
         """Every recorded event about `recipient`, oldest first."""
         rows = await self._fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM bounce_events WHERE recipient = ? ORDER BY received_at, id",
-            (normalise_address(recipient),),
+            (self._address(recipient),),
         )
         return [_row_to_event(r) for r in rows]
 
