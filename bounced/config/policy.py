@@ -1,19 +1,19 @@
 """[policy]: what bounces may do to the suppression list beyond the per-event rules.
 
-    [policy]
-    local_part_case = "insensitive"     # "UNKNOWN1@x" and "unknown1@x" are one address
+[policy]
+local_part_case = "insensitive"     # "UNKNOWN1@x" and "unknown1@x" are one address
 
-    [[policy.soft_thresholds]]
-    name = "five soft bounces in a week"
-    count = 5
-    window = 604800
-    reasons = ["mailboxfull"]
-    domains = ["*.example.com"]
+[[policy.soft_thresholds]]
+name = "five soft bounces in a week"
+count = 5
+window = 604800
+reasons = ["mailboxfull"]
+domains = ["*.example.com"]
 
-    [policy.guard]
-    enabled = true
-    threshold = 200
-    window = 600
+[policy.guard]
+enabled = true
+threshold = 200
+window = 600
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class SoftThreshold:
         for i, domain in enumerate(self.domains):
             bare = domain.removeprefix("*.")
             if not bare or "*" in bare or "@" in bare:
-                raise ConfigError(f"{key}.domains[{i}]", f'expected "example.com" or "*.example.com", got {domain!r}')
+                raise ConfigError(
+                    f"{key}.domains[{i}]", f'expected "example.com" or "*.example.com", got {domain!r}'
+                )
 
 
 @dataclass(frozen=True)

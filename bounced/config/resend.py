@@ -95,7 +95,9 @@ class ResendConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
         if self.greylist_attempts < 0:
-            raise ConfigError(f"{prefix}greylist_attempts", f"expected an integer >= 0, got {self.greylist_attempts}")
+            raise ConfigError(
+                f"{prefix}greylist_attempts", f"expected an integer >= 0, got {self.greylist_attempts}"
+            )
         for name in ("poll_interval", "lease"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")

@@ -309,7 +309,8 @@ class ResendQueue:
             # Our relay down, timing out, or refusing our AUTH/TLS: nothing the recipient did.
             failure = replace(failure, diagnostic=f"our relay unreachable: {failure.diagnostic}")
             return ClassifiedFailure(
-                failure, Classification(BounceKind.OUR_SIDE, Reason.NETWORKERROR, None, "smtp:relay-unreachable")
+                failure,
+                Classification(BounceKind.OUR_SIDE, Reason.NETWORKERROR, None, "smtp:relay-unreachable"),
             )
         if outcome.stage == "mail":
             # Refused at MAIL FROM, before any recipient was named: about us, never them.

@@ -152,7 +152,9 @@ async def test_autoreply_touches_no_profile(store: SQLiteStore) -> None:
 
 async def test_local_parts_fold_by_default(store: SQLiteStore) -> None:
     intake_id = await _spool(store)
-    hard = _event("Alice@Example.ORG", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, intake_id=intake_id)
+    hard = _event(
+        "Alice@Example.ORG", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, intake_id=intake_id
+    )
     soft = _event("ALICE@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id="<m9@s>")
     await store.record_events(intake_id, [hard, soft], NOW, MessageType.DSN)
     profile = await store.get_profile("alice@EXAMPLE.org")
