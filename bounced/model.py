@@ -32,6 +32,7 @@ __all__ = [
     "ParsedMessage",
     "Profile",
     "ProfileStatus",
+    "QuarantineEntry",
     "Reason",
     "ReportGrouping",
     "ResendJob",
@@ -313,6 +314,10 @@ class BounceEvent:
     # Decided by apply policy: may this event put the address on the suppression list?
     # False for unsigned bounces under the safe default, and for every soft/blocked event.
     suppress: bool = False
+    # Decided by the mass-failure guard (apply/guard.py): held in quarantine for an admin
+    # instead of suppressed.
+    quarantine: bool = False
+    rule: str | None = None  # the classification rule that decided kind and reason
     id: int | None = None
     # The report's grouping key of `diagnostic` (report.bounce_text.normalise_bounce_text),
     # computed with the analysis in a worker process so the daemon's process does not;
@@ -345,6 +350,23 @@ class SuppressionEntry:
     created_by: str  # "bounce", "complaint", "smtp", or "admin:<user>"
     bounce_event_id: int | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A hard bounce the mass-failure guard held instead of suppressing its address."""
+
+    id: int
+    address: str
+    bounce_event_id: int
+    reason: str  # the bounce's Reason value
+    recipient_domain: str
+    sending_ip: str | None
+    text_key: str
+    created_at: datetime
+    state: str  # "held", "released" (dropped, not suppressed) or "confirmed" (suppressed)
+    decided_at: datetime | None = None
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

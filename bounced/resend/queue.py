@@ -23,7 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bounced.apply.policy import plan_events
+from bounced.apply.enforce import (
+    PolicyAlerts,
+    confirm_mass_failures,
+    enforce_soft_thresholds,
+    hold_mass_failures,
+)
+from bounced.apply.policy import hard_reasons_for, plan_events
 from bounced.classify import classify_failure
 from bounced.clock import Clock
 from bounced.config import Config
@@ -120,6 +126,7 @@ class ResendQueue:
         sender: RelaySender,
         rng: random.Random | None = None,
         on_scheduled: Callable[[datetime], None] | None = None,
+        alerts: PolicyAlerts | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -127,6 +134,7 @@ class ResendQueue:
         self.sender = sender
         self.rng = rng or random.Random()
         self.on_scheduled = on_scheduled
+        self.alerts = alerts if alerts is not None else PolicyAlerts()
         self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
         self._raw_cached = 0
         self._finisher = _Finisher(store)
@@ -339,9 +347,20 @@ class ResendQueue:
             failures=(classified.failure,),
             original=OriginalMessage(message_id=item.message_id, mailing_id=item.mailing_id),
         )
-        events = plan_events([classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None)
-        events = [replace(e, source="smtp") for e in events]
+        events = plan_events(
+            [classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None,
+            hard_reasons=hard_reasons_for(self.config.classify.preset),
+        )  # fmt: skip
+        held = await hold_mass_failures(
+            self.store, [replace(e, source="smtp") for e in events], self.config, now
+        )
+        events = held.events
         recorded = await self.store.record_events_outcome(None, events, now)
+        await confirm_mass_failures(self.store, held, self.config, now, self.alerts)
+        if recorded.event_ids and recorded.event_ids[0] is not None:
+            await enforce_soft_thresholds(
+                self.store, [replace(events[0], id=recorded.event_ids[0])], self.config, now, self.alerts
+            )
         event = events[0]
         event_id = recorded.event_ids[0] if recorded.event_ids else None
         text = bounce_text(event)

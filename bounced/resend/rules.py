@@ -26,7 +26,16 @@ from functools import lru_cache
 from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.model import BounceEvent, Delivery, Reason, address_domain
 
-__all__ = ["GREYLIST_RULE", "GiveUp", "delay_for", "greylist_due", "match_rule", "next_attempt", "rule_label"]
+__all__ = [
+    "GREYLIST_RULE",
+    "GiveUp",
+    "delay_for",
+    "domain_matches",
+    "greylist_due",
+    "match_rule",
+    "next_attempt",
+    "rule_label",
+]
 
 GREYLIST_RULE = "greylist"
 
@@ -50,7 +59,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _domain_matches(domain: str, patterns: list[str]) -> bool:
+def domain_matches(domain: str, patterns: list[str]) -> bool:
+    """`domain` is one of `patterns` ("x.com"), or a subdomain of a "*.x.com" one."""
     for pattern in patterns:
         pattern = pattern.lower().rstrip(".")
         if pattern.startswith("*."):
@@ -62,7 +72,7 @@ def _domain_matches(domain: str, patterns: list[str]) -> bool:
 
 
 def _rule_matches(rule: RetryRuleConfig, event: BounceEvent) -> bool:
-    if rule.domains and not _domain_matches(address_domain(event.recipient), rule.domains):
+    if rule.domains and not domain_matches(address_domain(event.recipient), rule.domains):
         return False
     if rule.status is not None and not (event.status and fnmatch.fnmatchcase(event.status, rule.status)):
         return False

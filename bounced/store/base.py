@@ -25,6 +25,7 @@ from bounced.model import (
     NonDelivery,
     OutboundMessage,
     Profile,
+    QuarantineEntry,
     ReportGrouping,
     ResendJob,
     SoftBounceGroup,
@@ -38,6 +39,7 @@ __all__ = [
     "IntakeStore",
     "OutboundAttempt",
     "OutboxStore",
+    "PolicyStore",
     "RecordOutcome",
     "ReportStore",
     "ResendTiming",
@@ -323,5 +325,46 @@ class ReportStore(Protocol):
         ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, Protocol):
+class PolicyStore(Protocol):
+    """The bounce policy's reads and writes (store/sqlite/guard.py, store/sqlite/policy.py).
+    A guard group is (scope "domain" or "ip", key, normalised text)."""
+
+    async def guard_state(
+        self, groups: Iterable[tuple[str, str, str]], since: datetime
+    ) -> tuple[dict[tuple[str, str, str], int], set[tuple[str, str, str]]]:
+        """Per group: hard bounces since `since`; and the groups tripped and still active."""
+        ...
+
+    async def touch_guard(self, groups: Iterable[tuple[str, str, str]], now: datetime) -> None: ...
+
+    async def trip_guard(self, group: tuple[str, str, str], since: datetime, now: datetime) -> int:
+        """Record a trip; move the group's suppressions since `since` to the quarantine."""
+        ...
+
+    async def guard_trip_count(self) -> int: ...
+
+    async def list_quarantine(
+        self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
+    ) -> list[QuarantineEntry]: ...
+
+    async def release_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int: ...
+
+    async def confirm_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int: ...
+
+    async def last_delivered_at(self, address: str) -> datetime | None: ...
+
+    async def soft_bounced_addresses(self, since: datetime | None = None) -> list[str]: ...
+
+    async def suppress_by_policy(
+        self, address: str, reason: str, event_id: int | None, now: datetime, note: str
+    ) -> bool: ...
+
+    def events_between(self, start: datetime, end: datetime) -> AsyncIterator[BounceEvent]: ...
+
+
+class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, PolicyStore, Protocol):
     async def close(self) -> None: ...

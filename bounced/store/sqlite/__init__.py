@@ -11,8 +11,10 @@ from __future__ import annotations
 from bounced.config.storage import StorageConfig
 from bounced.store.sqlite.bounces import BouncesMixin
 from bounced.store.sqlite.connection import SQLiteConnection
+from bounced.store.sqlite.guard import GuardMixin
 from bounced.store.sqlite.intake import IntakeMixin
 from bounced.store.sqlite.outbox import OutboxMixin
+from bounced.store.sqlite.policy import PolicyMixin
 from bounced.store.sqlite.report import ReportMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
 
@@ -25,6 +27,8 @@ class SQLiteStore(
     SuppressionMixin,
     OutboxMixin,
     ReportMixin,
+    GuardMixin,
+    PolicyMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""
