@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bounced.apply.guard import GuardDecision, GuardGroup, all_groups, decide_guard, groups_of
-from bounced.apply.thresholds import SOFTBOUNCE_THRESHOLD, soft_threshold_hit
+from bounced.apply.thresholds import SOFTBOUNCE_THRESHOLD, ThresholdHit, soft_threshold_hit
 from bounced.config import Config
 from bounced.logfmt import kv
 from bounced.model import BounceEvent, BounceKind
@@ -120,7 +120,8 @@ async def enforce_soft_thresholds(
     addresses = sorted({e.recipient for e in events if e.kind is BounceKind.SOFT})
     suppressed = []
     for address in addresses:
-        if await _evaluate(store, address, config, now):
+        hit = await _hit(store, address, config)
+        if hit is not None and await _suppress(store, address, hit, now):
             suppressed.append(address)
     if alerts is not None:
         alerts.softbounce_suppressions += len(suppressed)
@@ -128,26 +129,28 @@ async def enforce_soft_thresholds(
 
 
 async def evaluate_soft_thresholds(
-    store: Store, config: Config, now: datetime, since: datetime | None = None
-) -> list[str]:
-    """Retroactively: every address with soft bounces (since `since`) under today's rules."""
-    suppressed = []
+    store: Store, config: Config, now: datetime, since: datetime | None = None, *, apply: bool = True
+) -> list[tuple[str, ThresholdHit]]:
+    """Retroactively: every address with soft bounces (since `since`) under today's rules;
+    the ones that reach a rule (and, with `apply`, were newly suppressed)."""
+    found = []
     for address in await store.soft_bounced_addresses(since):
-        if await _evaluate(store, address, config, now):
-            suppressed.append(address)
-    return suppressed
+        hit = await _hit(store, address, config)
+        if hit is not None and (not apply or await _suppress(store, address, hit, now)):
+            found.append((address, hit))
+    return found
 
 
-async def _evaluate(store: Store, address: str, config: Config, now: datetime) -> bool:
+async def _hit(store: Store, address: str, config: Config) -> ThresholdHit | None:
     history = [e for e in await store.events_for(address) if e.kind is BounceKind.SOFT]
     last = await store.last_delivered_at(address)
-    hit = soft_threshold_hit(history, last, config.policy.soft_thresholds, config.verp.unsigned_bounces)
-    if hit is None:
-        return False
+    return soft_threshold_hit(history, last, config.policy.soft_thresholds, config.verp.unsigned_bounces)
+
+
+async def _suppress(store: Store, address: str, hit: ThresholdHit, now: datetime) -> bool:
     note = f"{hit.count} soft bounces without a delivery in between (rule {hit.rule})"
     if not await store.suppress_by_policy(address, SOFTBOUNCE_THRESHOLD, hit.event.id, now, note):
         return False
-    log.info(
-        "suppressed", extra=kv(event="softbounce_threshold", rcpt=address, rule=hit.rule, count=hit.count)
-    )
+    fields = kv(event="softbounce_threshold", rcpt=address, rule=hit.rule, count=hit.count)
+    log.info("suppressed", extra=fields)
     return True
