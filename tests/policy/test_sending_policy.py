@@ -43,7 +43,7 @@ async def test_greylisted_for_3_seconds_is_retried_then_and_delivered(tmp_path: 
         await d.daemon.sending_side.run_until_idle()  # the 250 is recorded
         [event] = await d.store.events_for(rcpt)
         assert (event.kind, event.reason.value, event.retry_after) == (BounceKind.SOFT, "greylisted", 3)
-        [first, second] = await d.store.jobs_for_delivery(event.delivery_id or 0)
+        [_, second] = await d.store.jobs_for_delivery(event.delivery_id or 0)
         # the resend was due retry_after + margin after the refusal was decided on (built-in
         # rule; the decision follows the refusal at once, well within a poll interval)
         due_after = second.due_at - event.received_at
