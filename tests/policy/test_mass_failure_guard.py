@@ -16,10 +16,28 @@ from tests.harness import running_daemon, send_mail
 from tests.policy.helpers import VERP_DOMAIN, example_config, run_cli
 
 # Twenty different reasons a mailbox is gone: twenty different normalised texts.
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa"
-    " quebec romeo sierra tango"
-).split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+]
 
 
 async def _send_all(port: int, messages: list[bytes], sessions: int = 12) -> None:
