@@ -70,7 +70,9 @@ async def hold_mass_failures(
     groups = all_groups(events)
     if not guard.enabled or not groups:
         return HeldBatch(list(events), _NO_DECISION, {})
-    raw_counts, raw_active = await store.guard_state(groups, now - timedelta(seconds=guard.window))
+    signed_only = config.verp.unsigned_bounces != "suppress"
+    since = now - timedelta(seconds=guard.window)
+    raw_counts, raw_active = await store.guard_state(groups, since, signed_only)
     counts = {GuardGroup(*g): n for g, n in raw_counts.items()}
     decision = decide_guard(events, counts, {GuardGroup(*g) for g in raw_active}, guard)
     held = set(decision.quarantined)

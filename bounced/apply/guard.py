@@ -55,7 +55,8 @@ def groups_of(event: BounceEvent) -> tuple[GuardGroup, ...]:
 
 
 def all_groups(events: Iterable[BounceEvent]) -> set[GuardGroup]:
-    return {g for e in events for g in groups_of(e)}
+    """The groups of the events that would suppress (the only ones the guard counts)."""
+    return {g for e in events if e.suppress for g in groups_of(e)}
 
 
 def decide_guard(
@@ -64,20 +65,20 @@ def decide_guard(
     active: Iterable[GuardGroup],
     config: GuardConfig,
 ) -> GuardDecision:
-    """`recent`: hard bounces already recorded per group within the window; `active`:
-    groups tripped earlier and still active. A group that reaches the threshold with this
-    batch trips, and all of its hard bounces in the batch are quarantined."""
+    """`recent`: hard bounces already recorded per group within the window (those that could
+    suppress: signed, or any under `unsigned_bounces = "suppress"`); `active`: groups tripped
+    earlier and still active. Only events that would suppress count, so forged unsigned
+    bounces cannot trip the guard to stop genuine suppressions. A group that reaches the
+    threshold with this batch trips, and all of its hard bounces in the batch are held."""
     if not config.enabled:
         return GuardDecision((), (), ())
     active_set = set(active)
-    per_event = [groups_of(e) for e in events]
+    per_event = [groups_of(e) if e.suppress else () for e in events]
     in_batch = Counter(g for groups in per_event for g in groups)
     tripped = sorted(
         g for g, n in in_batch.items() if g not in active_set and recent.get(g, 0) + n >= config.threshold
     )
     holding = active_set | set(tripped)
-    quarantined = tuple(
-        i for i, groups in enumerate(per_event) if events[i].suppress and any(g in holding for g in groups)
-    )
+    quarantined = tuple(i for i, groups in enumerate(per_event) if any(g in holding for g in groups))
     touched = tuple(sorted(g for g in in_batch if g in holding))
     return GuardDecision(quarantined, tuple(tripped), touched)

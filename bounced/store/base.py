@@ -330,9 +330,10 @@ class PolicyStore(Protocol):
     A guard group is (scope "domain" or "ip", key, normalised text)."""
 
     async def guard_state(
-        self, groups: Iterable[tuple[str, str, str]], since: datetime
+        self, groups: Iterable[tuple[str, str, str]], since: datetime, signed_only: bool = False
     ) -> tuple[dict[tuple[str, str, str], int], set[tuple[str, str, str]]]:
-        """Per group: hard bounces since `since`; and the groups tripped and still active."""
+        """Per group: hard bounces since `since` (signed ones only: `signed_only`); and the
+        groups tripped and still active."""
         ...
 
     async def touch_guard(self, groups: Iterable[tuple[str, str, str]], now: datetime) -> None: ...

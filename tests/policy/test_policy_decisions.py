@@ -59,11 +59,14 @@ def test_guard_trips_at_the_threshold_and_holds_the_whole_batch() -> None:
     assert decide_guard(batch, {group: 100}, set(), GuardConfig(enabled=False)).quarantined == ()
 
 
-def test_guard_holds_only_what_would_have_suppressed() -> None:
-    unsigned = replace(hard("u@big.example"), suppress=False)
-    group = groups_of(unsigned)[0]
-    decision = decide_guard([unsigned], {group: 500}, set(), GuardConfig())
-    assert decision.tripped == (group,) and decision.quarantined == ()
+def test_guard_counts_only_what_would_suppress() -> None:
+    # forged unsigned bounces (recorded, never suppressing) cannot trip the guard
+    unsigned = [replace(hard(f"u{i}@big.example"), suppress=False) for i in range(300)]
+    assert decide_guard(unsigned, {}, set(), GuardConfig()) == decide_guard([], {}, set(), GuardConfig())
+    signed = hard("s@big.example")
+    group = groups_of(signed)[0]
+    decision = decide_guard([*unsigned, signed], {group: 199}, set(), GuardConfig())
+    assert decision.tripped == (group,) and decision.quarantined == (300,)
 
 
 def test_soft_threshold_window_reset_and_signature() -> None:

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from bounced.model import QuarantineEntry
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
@@ -50,12 +52,14 @@ def _filter(domain: str | None, ids: Sequence[int] | None) -> tuple[str, list[An
 
 class GuardMixin(SQLiteConnection):
     async def guard_state(
-        self, groups: Iterable[Group], since: datetime
+        self, groups: Iterable[Group], since: datetime, signed_only: bool = False
     ) -> tuple[dict[Group, int], set[Group]]:
-        """Per group: hard bounces recorded since `since`, and whether it tripped and is
+        """Per group: hard bounces recorded since `since` (`signed_only`: signed ones, as only
+        those may suppress under `unsigned_bounces = "record"`), and whether it tripped and is
         still active (a trip whose last hard bounce is not older than `since`). A few
         statements per batch, however many groups (one hop to the database thread each)."""
         since_us = to_micros(since)
+        signed = " AND e.signed = 1" if signed_only else ""
         wanted = sorted(set(groups))
         counts: dict[Group, int] = dict.fromkeys(wanted, 0)
         active: set[Group] = set()
@@ -66,9 +70,9 @@ class GuardMixin(SQLiteConnection):
             rows = await self._fetchall(
                 f"WITH g (scope, key, text_key) AS (VALUES {values})"
                 " SELECT g.scope, g.key, g.text_key, CASE g.scope"
-                "  WHEN 'domain' THEN (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'"
+                f"  WHEN 'domain' THEN (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'{signed}"
                 "   AND e.recipient_domain = g.key AND e.text_key = g.text_key AND e.received_at >= ?)"
-                "  ELSE (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'"
+                f"  ELSE (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'{signed}"
                 "   AND e.sending_ip = g.key AND e.text_key = g.text_key AND e.received_at >= ?) END,"
                 " EXISTS (SELECT 1 FROM guard_trips t WHERE t.scope = g.scope AND t.key = g.key"
                 "   AND t.text_key = g.text_key AND t.last_at >= ?)"
@@ -86,12 +90,16 @@ class GuardMixin(SQLiteConnection):
         """Active groups saw another hard bounce: they stay active a window longer."""
         rows = [(to_micros(now), *g) for g in groups]
         if rows:
-            async with self._transaction() as conn:
+
+            async def touch(conn: aiosqlite.Connection) -> None:
                 await conn.executemany(
                     "UPDATE guard_trips SET last_at = MAX(last_at, ?) WHERE id = (SELECT MAX(id) FROM"
                     " guard_trips WHERE scope = ? AND key = ? AND text_key = ?)",
                     rows,
                 )
+
+            # Shares the commit of the spools in flight: this runs for every batch of a burst.
+            await self._group_commit(touch)
 
     async def trip_guard(self, group: Group, since: datetime, now: datetime) -> int:
         """Record a trip of `group`, and move the suppressions its hard bounces made since
