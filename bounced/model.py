@@ -1,6 +1,7 @@
 """The nouns of bounced: frozen dataclasses and enums that cross module lines.
 
-Addresses are normalised `str` (see `normalise_address`) by the time they land here.
+Addresses are normalised `str` (see `normalise_address`) by the time they land here; the
+recipient side (store) compares them in `address_key` form.
 Times are timezone-aware UTC datetimes.
 """
 
@@ -146,7 +147,8 @@ class ResendState(enum.StrEnum):
 
 def normalise_address(address: str) -> str:
     """Strip brackets/space and lower-case the domain (RFC 5321: only the domain is
-    case-insensitive; local parts are compared as sent)."""
+    case-insensitive). The local part stays as sent: we send to it so; `address_key` is
+    the form in which the recipient side compares addresses."""
     addr = address.strip().strip("<>").strip()
     local, at, domain = addr.rpartition("@")
     if not at:
