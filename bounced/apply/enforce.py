@@ -68,6 +68,7 @@ async def hold_mass_failures(
     """Before recording: the guard's decision over `events` (one batch)."""
     guard = config.policy.guard
     groups = all_groups(events)
+
     if not guard.enabled or not groups:
         return HeldBatch(list(events), _NO_DECISION, {})
     signed_only = config.verp.unsigned_bounces != "suppress"
@@ -83,19 +84,27 @@ async def hold_mass_failures(
 async def confirm_mass_failures(
     store: Store, held: HeldBatch, config: Config, now: datetime, alerts: PolicyAlerts
 ) -> None:
-    """After recording: trips committed (one alert each), active groups kept active."""
+    """After recording: trips committed, active groups kept active. One alert per
+    incident: a burst from one sending IP to one domain trips both of its groups, but the
+    second covers the same bounces and is recorded without a second alert."""
     decision = held.decision
     if not decision.touched:
         return
     alerts.quarantined += len(decision.quarantined)
     since = now - timedelta(seconds=config.policy.guard.window)
+    counted = [groups_of(e) if e.suppress or e.quarantine else () for e in held.events]
+    alerted: set[int] = set()
     try:
         for group in decision.tripped:
             moved = await store.trip_guard(group, since, now)
-            in_batch = sum(group in groups_of(e) for e in held.events)
-            trip = GuardTrip(group, held.counts.get(group, 0) + in_batch, moved, now)
-            alerts.guard_trips += 1
             alerts.quarantined += moved
+            members = {i for i, groups in enumerate(counted) if group in groups}
+            if members <= alerted:
+                log.info("guard group tripped with another", extra=kv(scope=group.scope, key=group.key))
+                continue
+            alerted |= members
+            trip = GuardTrip(group, held.counts.get(group, 0) + len(members), moved, now)
+            alerts.guard_trips += 1
             log.warning(
                 "mass-failure guard tripped",
                 extra=kv(event="guard_tripped", scope=group.scope, key=group.key, text=group.text_key,

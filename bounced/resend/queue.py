@@ -20,6 +20,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -135,6 +136,7 @@ class ResendQueue:
         self.rng = rng or random.Random()
         self.on_scheduled = on_scheduled
         self.alerts = alerts if alerts is not None else PolicyAlerts()
+        self._hard_refusals = asyncio.Lock()
         self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
         self._raw_cached = 0
         self._finisher = _Finisher(store)
@@ -351,12 +353,14 @@ class ResendQueue:
             [classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None,
             hard_reasons=hard_reasons_for(self.config.classify.preset),
         )  # fmt: skip
-        held = await hold_mass_failures(
-            self.store, [replace(e, source="smtp") for e in events], self.config, now
-        )
-        events = held.events
-        recorded = await self.store.record_events_outcome(None, events, now)
-        await confirm_mass_failures(self.store, held, self.config, now, self.alerts)
+        events = [replace(e, source="smtp") for e in events]
+        # Hard refusals are recorded one at a time: the guard's count must include the one
+        # recorded just before (attempts run concurrently).
+        async with self._hard_refusals if events[0].kind is BounceKind.HARD else nullcontext():
+            held = await hold_mass_failures(self.store, events, self.config, now)
+            events = held.events
+            recorded = await self.store.record_events_outcome(None, events, now)
+            await confirm_mass_failures(self.store, held, self.config, now, self.alerts)
         if recorded.event_ids and recorded.event_ids[0] is not None:
             await enforce_soft_thresholds(
                 self.store, [replace(events[0], id=recorded.event_ids[0])], self.config, now, self.alerts

@@ -6,6 +6,7 @@ thresholds."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -187,3 +188,29 @@ async def test_soft_thresholds_evaluated_retroactively_on_demand(tmp_path: Path,
     assert done.returncode == 0 and "suppressed\told@dest.example" in done.stdout
     shown = run_cli(toml, "suppression", "show", "OLD@dest.example")
     assert shown.returncode == 0 and "softbounce-threshold" in shown.stdout
+
+
+async def test_guard_on_the_next_hops_replies_one_alert_for_domain_and_ip(
+    tmp_path: Path, hop: NextHop, caplog: pytest.LogCaptureFixture
+) -> None:
+    rcpts = [f"user{i}@dest.example" for i in range(12)]
+    for rcpt in rcpts:
+        hop.script(rcpt, "rcpt", f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown")
+    config = example_config(
+        tmp_path, hop,
+        resend={"poll_interval": POLL, "concurrency": 1},
+        pools={"default": ["127.0.0.2"]},
+        policy={"guard": {"threshold": 5, "window": 600.0}},
+    )  # fmt: skip
+    caplog.set_level(logging.INFO, logger="bounced.policy")
+    async with running_daemon(config) as d:
+        await send_mail(d.submission_port or 0, "p@shop.example", rcpts, outbound("list@shop.example"))
+        await d.daemon.sending_side.run_until_idle()
+        events = [e for r in rcpts for e in await d.store.events_for(r)]
+        assert len(events) == 12 and all(e.signed and e.sending_ip == "127.0.0.2" for e in events)
+        assert await d.store.suppressed_among(rcpts) == set()  # the first 4 were moved back
+        assert sorted(q.address for q in await d.store.list_quarantine()) == sorted(rcpts)
+        assert await d.store.guard_trip_count() == 2  # domain and sending IP both tripped ...
+        assert d.daemon.sending_side.queue.alerts.guard_trips == 1  # ... as one incident
+    alerts = [r for r in caplog.records if r.getMessage() == "mass-failure guard tripped"]
+    assert len(alerts) == 1
