@@ -92,7 +92,7 @@ class Daemon:
         self._lock = DaemonLock(self.config.storage.path)
         self._lock.acquire()  # StoreError: another daemon has this database
         try:
-            self._store = await open_store(self.config.storage)
+            self._store = await open_store(self.config.storage, self.config.policy.fold_local_case)
         except BaseException:
             self._lock.release()
             raise

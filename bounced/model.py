@@ -1,6 +1,7 @@
 """The nouns of bounced: frozen dataclasses and enums that cross module lines.
 
-Addresses are normalised `str` (see `normalise_address`) by the time they land here.
+Addresses are normalised `str` (see `normalise_address`) by the time they land here; the
+recipient side (store) compares them in `address_key` form.
 Times are timezone-aware UTC datetimes.
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ParsedMessage",
     "Profile",
     "ProfileStatus",
+    "QuarantineEntry",
     "Reason",
     "ReportGrouping",
     "ResendJob",
@@ -39,6 +41,7 @@ __all__ = [
     "SoftBounceGroup",
     "SuppressionEntry",
     "address_domain",
+    "address_key",
     "normalise_address",
 ]
 
@@ -61,6 +64,10 @@ class BounceKind(enum.StrEnum):
     AUTOREPLY = "autoreply"  # RFC 3834 vacation / out-of-office
     DELIVERED = "delivered"  # success DSN
     NONE = "none"  # not a bounce at all
+    # Our side failed, not the recipient: relay unreachable or timing out, our AUTH/TLS
+    # refused, a refusal at MAIL FROM. Resent like a soft bounce; never on the recipient's
+    # profile, in the soft-bounce report or in a threshold.
+    OUR_SIDE = "our_side"
 
 
 class Reason(enum.StrEnum):
@@ -140,12 +147,25 @@ class ResendState(enum.StrEnum):
 
 def normalise_address(address: str) -> str:
     """Strip brackets/space and lower-case the domain (RFC 5321: only the domain is
-    case-insensitive; local parts are compared as sent)."""
+    case-insensitive). The local part stays as sent: we send to it so; `address_key` is
+    the form in which the recipient side compares addresses."""
     addr = address.strip().strip("<>").strip()
     local, at, domain = addr.rpartition("@")
     if not at:
         return addr
     return f"{local}@{domain.lower().rstrip('.')}"
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def address_key(address: str, fold_local_case: bool = True) -> str:
+    """The form in which the recipient side (suppression list, profiles, events) compares
+    addresses: `normalise_address`, and the local part lower-cased too when
+    `fold_local_case` ([policy] local_part_case = "insensitive", as the big providers
+    treat local parts). ASCII only, like SQLite's lower() in migration 0006."""
+    addr = normalise_address(address)
+    return addr.translate(_ASCII_LOWER) if fold_local_case else addr
 
 
 def address_domain(address: str) -> str:
@@ -303,6 +323,10 @@ class BounceEvent:
     # Decided by apply policy: may this event put the address on the suppression list?
     # False for unsigned bounces under the safe default, and for every soft/blocked event.
     suppress: bool = False
+    # Decided by the mass-failure guard (apply/guard.py): held in quarantine for an admin
+    # instead of suppressed.
+    quarantine: bool = False
+    rule: str | None = None  # the classification rule that decided kind and reason
     id: int | None = None
     # The report's grouping key of `diagnostic` (report.bounce_text.normalise_bounce_text),
     # computed with the analysis in a worker process so the daemon's process does not;
@@ -335,6 +359,23 @@ class SuppressionEntry:
     created_by: str  # "bounce", "complaint", "smtp", or "admin:<user>"
     bounce_event_id: int | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A hard bounce the mass-failure guard held instead of suppressing its address."""
+
+    id: int
+    address: str
+    bounce_event_id: int
+    reason: str  # the bounce's Reason value
+    recipient_domain: str
+    sending_ip: str | None
+    text_key: str
+    created_at: datetime
+    state: str  # "held", "released" (dropped, not suppressed) or "confirmed" (suppressed)
+    decided_at: datetime | None = None
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,9 @@ class Processor:
         self.analyser = analyser  # bounced.apply.workers.Analyser; its processes start lazily
         self.applied = 0
         self.failed = 0
+        from bounced.apply.enforce import PolicyAlerts  # late, like apply_batch
+
+        self.policy_alerts = PolicyAlerts()  # guard trips etc., for metrics and webhooks
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
@@ -203,7 +206,7 @@ class Processor:
         from bounced.apply import apply_batch  # imported late to keep start-up light
 
         results = await apply_batch(
-            self.store, batch, self.config, self.clock, self.attributor, self.analyser
+            self.store, batch, self.config, self.clock, self.attributor, self.analyser, self.policy_alerts
         )
         all_done = True
         for intake, result in zip(batch, results, strict=True):

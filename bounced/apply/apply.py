@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from operator import attrgetter
 
 from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse_many, bounce_message_id, looks_like_mail
 from bounced.apply.attribution import Attributor
-from bounced.apply.policy import plan_events
+from bounced.apply.enforce import (
+    HeldBatch,
+    PolicyAlerts,
+    confirm_mass_failures,
+    enforce_soft_thresholds,
+    hold_mass_failures,
+)
+from bounced.apply.policy import hard_reasons_for, plan_events
 from bounced.apply.workers import Analyser
 from bounced.clock import Clock
 from bounced.config import Config
@@ -91,9 +99,12 @@ async def apply_batch(
     clock: Clock,
     attributor: Attributor | None = None,
     analyser: Analyser | None = None,
+    alerts: PolicyAlerts | None = None,
 ) -> list[ApplyResult | Exception]:
     """Apply `intakes` (recorded in one transaction when all goes well); per message, its
-    result or the error that kept it pending (the caller counts the attempt)."""
+    result or the error that kept it pending (the caller counts the attempt). The
+    mass-failure guard decides over the whole batch before it is recorded; soft-bounce
+    thresholds are evaluated after (`enforce.py`)."""
     raws = [intake.raw for intake in intakes]
     if analyser is not None:
         analyses = await analyser.analyse_all(raws, config.classify)
@@ -109,7 +120,18 @@ async def apply_batch(
             continue
         planned.append((intake, recording, attribution))
         results.append(None)
+    alerts = alerts if alerts is not None else PolicyAlerts()
+    now = clock.now()
+    held: HeldBatch | None = None
+    if planned:
+        try:
+            held = await _hold(store, planned, config, now)
+        except Exception as exc:  # the guard could not read its counts: all stay pending
+            return [exc for _ in intakes]
     outcomes = await _record(store, [recording for _, recording, _ in planned], clock)
+    if held is not None:
+        await confirm_mass_failures(store, held, config, now, alerts)
+    await _after_record(store, planned, outcomes, config, now, alerts)
     done = iter(zip(planned, outcomes, strict=True))
     final: list[ApplyResult | Exception] = []
     for result in results:
@@ -122,6 +144,42 @@ async def apply_batch(
         if isinstance(result, ApplyResult):
             _log_outcome(intake, analysis, result)
     return final
+
+
+async def _hold(
+    store: Store,
+    planned: list[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
+    config: Config,
+    now: datetime,
+) -> HeldBatch:
+    """The guard over the batch's events; `planned` gets the held events in place."""
+    held = await hold_mass_failures(store, [e for _, r, _ in planned for e in r.events], config, now)
+    events = iter(held.events)
+    for i, (intake, recording, attribution) in enumerate(planned):
+        new = tuple(next(events) for _ in recording.events)
+        planned[i] = (intake, replace(recording, events=new), attribution)
+    return held
+
+
+async def _after_record(
+    store: Store,
+    planned: Sequence[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
+    outcomes: Sequence[RecordOutcome | Exception],
+    config: Config,
+    now: datetime,
+    alerts: PolicyAlerts,
+) -> None:
+    written = [
+        event
+        for (_, recording, _), outcome in zip(planned, outcomes, strict=True)
+        if not isinstance(outcome, Exception)
+        for event, event_id in zip(recording.events, outcome.event_ids, strict=False)
+        if event_id is not None
+    ]
+    try:
+        await enforce_soft_thresholds(store, written, config, now, alerts)
+    except Exception:  # recorded already; `bounced policy soft-thresholds` re-evaluates
+        log.exception("event=softbounce_threshold_error")
 
 
 async def _plan(
@@ -142,6 +200,7 @@ async def _plan(
         intake.received_at,
         intake.id,
         analysis.precomputed,
+        hard_reasons_for(config.classify.preset),
     )
     recording = IntakeRecording(
         intake.id, tuple(events), message_type=message_type, bounce_id=analysis.bounce_id

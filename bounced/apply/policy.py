@@ -26,16 +26,34 @@ from bounced.model import (
     BounceKind,
     ClassifiedFailure,
     ParsedMessage,
+    Reason,
     address_domain,
     normalise_address,
 )
 from bounced.pickling import pickled_by_constructor
 from bounced.report.bounce_text import normalise_bounce_text
 
-__all__ = ["SUPPRESSING_KINDS", "Precomputed", "UnsignedPolicy", "counted_index", "plan_events", "precompute"]
+__all__ = [
+    "SISIMAI_HARD_REASONS",
+    "SUPPRESSING_KINDS",
+    "Precomputed",
+    "UnsignedPolicy",
+    "counted_index",
+    "hard_reasons_for",
+    "plan_events",
+    "precompute",
+]
 
 UnsignedPolicy = Literal["record", "suppress"]
 SUPPRESSING_KINDS = frozenset({BounceKind.HARD, BounceKind.COMPLAINT})
+# What Sisimai calls a hard bounce (Sisimai::SMTP::Error soft_or_hard): the address itself
+# is gone. `classify.preset = "conservative"` lets only these suppress.
+SISIMAI_HARD_REASONS = frozenset({Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.HASMOVED, Reason.NOTACCEPT})
+
+
+def hard_reasons_for(preset: str) -> frozenset[Reason] | None:
+    """The reasons a hard bounce may suppress under `classify.preset`; None: every one."""
+    return SISIMAI_HARD_REASONS if preset == "conservative" else None
 
 
 def counted_index(classified: Sequence[ClassifiedFailure], token_recipient: str) -> int | None:
@@ -84,10 +102,12 @@ def plan_events(
     received_at: datetime,
     intake_id: int | None,
     precomputed: Precomputed | None = None,
+    hard_reasons: frozenset[Reason] | None = None,
 ) -> list[BounceEvent]:
     """One BounceEvent per classified failure, with `suppress` decided. `precomputed`:
     `precompute(classified, parsed)`, done earlier (else the From domain is parsed here
-    and the store computes the text keys)."""
+    and the store computes the text keys). `hard_reasons`: `hard_reasons_for(preset)`; a
+    hard bounce for another reason is recorded and counted but suppresses nothing."""
     if unsigned_policy not in ("record", "suppress"):
         raise ValueError(f"verp.unsigned_bounces: expected 'record' or 'suppress', got {unsigned_policy!r}")
     if precomputed is not None and len(precomputed.text_keys) != len(classified):
@@ -125,6 +145,8 @@ def plan_events(
             # A redacted recipient is a placeholder: only a VERP token says whose complaint it is.
             unsigned_ok = unsigned_policy == "suppress" and not failure.recipient_redacted
             suppress = is_signed or (not signed and unsigned_ok)
+            if item.kind is BounceKind.HARD and hard_reasons is not None and item.reason not in hard_reasons:
+                suppress = False
         else:
             suppress = False
         events.append(
@@ -148,6 +170,7 @@ def plan_events(
                 signed=is_signed,
                 source="mail",
                 suppress=suppress,
+                rule=item.classification.rule,
                 text_key=None if text_keys is None else text_keys[index],
             )
         )

@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = supp_sub.add_parser("show", help="is EMAIL suppressed? (exit 0 yes, 1 no)")
     p.add_argument("email")
+    p.add_argument("--why", action="store_true", help="the evidence: events, rule, signature, raw message")
     _common(p, _show, needs_db=True)
 
     p = supp_sub.add_parser("add", help="suppress EMAIL by hand (audited)")
@@ -154,7 +155,11 @@ async def _list(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 async def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     address, entry = await SuppressionService(store, SystemClock()).get(args.email)
-    if args.json:
+    if args.why:
+        from bounced.cli.why import explain
+
+        await explain(store, config_from_args(args), address, entry, args.json)
+    elif args.json:
         _print_json({"address": address, "suppressed": entry is not None, "entry": suppression_dict(entry)})
     elif entry is None:
         print(f"{address}: not suppressed")

@@ -87,7 +87,7 @@ def run_with_store(config: Config, command: Callable[[SQLiteStore], Awaitable[in
     """Open the store, run `command`, close it; a store error is exit 1."""
 
     async def main() -> int:
-        store = await open_store(config.storage)
+        store = await open_store(config.storage, config.policy.fold_local_case)
         try:
             return await command(store)
         finally:

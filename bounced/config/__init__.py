@@ -14,6 +14,7 @@ from typing import Literal
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.config.http import HttpConfig, HttpToken
 from bounced.config.loader import build
+from bounced.config.policy import GuardConfig, PolicyConfig, SoftThreshold
 from bounced.config.processing import ProcessingConfig
 from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
@@ -25,15 +26,18 @@ __all__ = [
     "ClassifyConfig",
     "ClassifyOverride",
     "Config",
+    "GuardConfig",
     "HttpConfig",
     "HttpToken",
     "LogConfig",
+    "PolicyConfig",
     "PoolConfig",
     "ProcessingConfig",
     "RelayConfig",
     "ResendConfig",
     "RetryRuleConfig",
     "SmtpConfig",
+    "SoftThreshold",
     "StorageConfig",
     "SubmissionConfig",
     "VerpConfig",
@@ -61,6 +65,7 @@ class Config:
     verp: VerpConfig = field(default_factory=VerpConfig)
     pools: PoolConfig = field(default_factory=PoolConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     source: str | None = field(default=None, metadata={"internal": True})  # the file, for messages

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bounced.errors import ConfigError
 from bounced.model import BounceKind, Reason
@@ -79,6 +80,10 @@ class ClassifyConfig:
     overrides: list[ClassifyOverride] = field(default_factory=list)
     # Built-in per-provider patterns (bounced.classify.providers); off = text rules only.
     provider_patterns: bool = True
+    # "default": every hard (5xx about the address) bounce suppresses. "conservative": only
+    # Sisimai's hard-bounce reasons (userunknown, hostunknown, hasmoved, notaccept) do; the
+    # other hard ones are recorded and counted, and suppress nothing (docs/classify.md).
+    preset: Literal["default", "conservative"] = "default"
 
     def validate(self, key: str) -> None:
         if self.greylist_default_delay < 0:

@@ -77,6 +77,10 @@ class ResendConfig:
     # A greylisted attempt is retried no earlier than retry_after + margin (capped).
     greylist_margin: float = 30.0
     greylist_max: float = 3600.0
+    # Built-in rule before the configured ones: a `greylisted` bounce is resent at
+    # retry_after + margin, this many times; then the other rules decide. 0: off. A
+    # configured rule with reason = "greylisted" replaces it.
+    greylist_attempts: int = 5
     rules: list[RetryRuleConfig] = field(default_factory=list)
     default: RetryRuleConfig = field(default_factory=RetryRuleConfig)
     # Queue mechanics
@@ -90,6 +94,10 @@ class ResendConfig:
         for name in ("greylist_margin", "greylist_max"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
+        if self.greylist_attempts < 0:
+            raise ConfigError(
+                f"{prefix}greylist_attempts", f"expected an integer >= 0, got {self.greylist_attempts}"
+            )
         for name in ("poll_interval", "lease"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")

@@ -20,10 +20,17 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bounced.apply.policy import plan_events
+from bounced.apply.enforce import (
+    PolicyAlerts,
+    confirm_mass_failures,
+    enforce_soft_thresholds,
+    hold_mass_failures,
+)
+from bounced.apply.policy import hard_reasons_for, plan_events
 from bounced.classify import classify_failure
 from bounced.clock import Clock
 from bounced.config import Config
@@ -120,6 +127,7 @@ class ResendQueue:
         sender: RelaySender,
         rng: random.Random | None = None,
         on_scheduled: Callable[[datetime], None] | None = None,
+        alerts: PolicyAlerts | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -127,6 +135,8 @@ class ResendQueue:
         self.sender = sender
         self.rng = rng or random.Random()
         self.on_scheduled = on_scheduled
+        self.alerts = alerts if alerts is not None else PolicyAlerts()
+        self._hard_refusals = asyncio.Lock()
         self._raw_cache: OrderedDict[int, bytes] = OrderedDict()
         self._raw_cached = 0
         self._finisher = _Finisher(store)
@@ -306,13 +316,19 @@ class ResendQueue:
     def _classify(self, outcome: SendOutcome, item: OutboundAttempt) -> ClassifiedFailure:
         failure = outcome.as_failure(item.recipient)
         if outcome.network_error:
-            classification = Classification(BounceKind.SOFT, Reason.NETWORKERROR, None, "smtp:network")
-        else:
-            classification = classify_failure(failure, MessageType.DSN, self.config.classify)
-            if outcome.stage == "mail" and classification.kind is BounceKind.HARD:
-                # Refused at MAIL FROM, before any recipient was named: about us, never them.
-                classification = Classification(BounceKind.BLOCKED, Reason.REJECTED, None, "smtp:mail-stage")
-        return ClassifiedFailure(failure, classification)
+            # Our relay down, timing out, or refusing our AUTH/TLS: nothing the recipient did.
+            failure = replace(failure, diagnostic=f"our relay unreachable: {failure.diagnostic}")
+            return ClassifiedFailure(
+                failure,
+                Classification(BounceKind.OUR_SIDE, Reason.NETWORKERROR, None, "smtp:relay-unreachable"),
+            )
+        if outcome.stage == "mail":
+            # Refused at MAIL FROM, before any recipient was named: about us, never them.
+            failure = replace(failure, diagnostic=f"our relay refused MAIL FROM: {failure.diagnostic}")
+            return ClassifiedFailure(
+                failure, Classification(BounceKind.OUR_SIDE, Reason.REJECTED, None, "smtp:mail-stage")
+            )
+        return ClassifiedFailure(failure, classify_failure(failure, MessageType.DSN, self.config.classify))
 
     async def _record_refusal(
         self, item: OutboundAttempt, outcome: SendOutcome, now: datetime, run: QueueRun
@@ -333,9 +349,22 @@ class ResendQueue:
             failures=(classified.failure,),
             original=OriginalMessage(message_id=item.message_id, mailing_id=item.mailing_id),
         )
-        events = plan_events([classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None)
+        events = plan_events(
+            [classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None,
+            hard_reasons=hard_reasons_for(self.config.classify.preset),
+        )  # fmt: skip
         events = [replace(e, source="smtp") for e in events]
-        recorded = await self.store.record_events_outcome(None, events, now)
+        # Hard refusals are recorded one at a time: the guard's count must include the one
+        # recorded just before (attempts run concurrently).
+        async with self._hard_refusals if events[0].kind is BounceKind.HARD else nullcontext():
+            held = await hold_mass_failures(self.store, events, self.config, now)
+            events = held.events
+            recorded = await self.store.record_events_outcome(None, events, now)
+            await confirm_mass_failures(self.store, held, self.config, now, self.alerts)
+        if recorded.event_ids and recorded.event_ids[0] is not None:
+            await enforce_soft_thresholds(
+                self.store, [replace(events[0], id=recorded.event_ids[0])], self.config, now, self.alerts
+            )
         event = events[0]
         event_id = recorded.event_ids[0] if recorded.event_ids else None
         text = bounce_text(event)
@@ -347,7 +376,7 @@ class ResendQueue:
         )  # fmt: skip
         if kind is BounceKind.HARD:
             await self._finish(item.job_id, item.delivery_id, DeliveryState.HARD_BOUNCED, now, text)
-        elif kind is BounceKind.SOFT:
+        elif kind in (BounceKind.SOFT, BounceKind.OUR_SIDE):
             await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             # Decide now rather than at the next scan; a duplicate-skipped event (same status
             # as an earlier attempt) has no row to pick up, so it is decided from memory.

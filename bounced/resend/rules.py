@@ -8,6 +8,10 @@ applies the greylisting floor: never earlier than the server's `retry_after` plu
 `greylist_margin` (the floor itself capped at `greylist_max`, so a server asking for a
 day does not park mail for a day). It gives up when the rule's attempts are used up or
 the next attempt would fall after the message's `max_age`.
+
+Greylisting comes first: a `greylisted` bounce is resent at exactly that floor, up to
+`greylist_attempts` resends (the built-in rule "greylist"), unless a configured rule names
+reason "greylisted" (the operator's own schedule); after that the other rules decide.
 """
 
 from __future__ import annotations
@@ -20,9 +24,20 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from bounced.config.resend import ResendConfig, RetryRuleConfig
-from bounced.model import BounceEvent, Delivery, address_domain
+from bounced.model import BounceEvent, Delivery, Reason, address_domain
 
-__all__ = ["GiveUp", "delay_for", "match_rule", "next_attempt", "rule_label"]
+__all__ = [
+    "GREYLIST_RULE",
+    "GiveUp",
+    "delay_for",
+    "domain_matches",
+    "greylist_due",
+    "match_rule",
+    "next_attempt",
+    "rule_label",
+]
+
+GREYLIST_RULE = "greylist"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +59,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _domain_matches(domain: str, patterns: list[str]) -> bool:
+def domain_matches(domain: str, patterns: list[str]) -> bool:
+    """`domain` is one of `patterns` ("x.com"), or a subdomain of a "*.x.com" one."""
     for pattern in patterns:
         pattern = pattern.lower().rstrip(".")
         if pattern.startswith("*."):
@@ -56,7 +72,7 @@ def _domain_matches(domain: str, patterns: list[str]) -> bool:
 
 
 def _rule_matches(rule: RetryRuleConfig, event: BounceEvent) -> bool:
-    if rule.domains and not _domain_matches(address_domain(event.recipient), rule.domains):
+    if rule.domains and not domain_matches(address_domain(event.recipient), rule.domains):
         return False
     if rule.status is not None and not (event.status and fnmatch.fnmatchcase(event.status, rule.status)):
         return False
@@ -95,9 +111,12 @@ def next_attempt(
 
     `delivery.attempts` is the number of attempts made so far (1 after the first send).
     """
+    resends_done = max(delivery.attempts - 1, 0)
+    greylisted = greylist_due(delivery, event, rules, now, resends_done)
+    if greylisted is not None:
+        return greylisted
     rule = match_rule(event, rules)
     label = rule_label(rules, rule)
-    resends_done = max(delivery.attempts - 1, 0)
     if resends_done >= rule.attempts:
         return GiveUp("attempts", label, delivery.attempts)
     delay = delay_for(rule, resends_done, rng)
@@ -107,4 +126,20 @@ def next_attempt(
     due = now + timedelta(seconds=delay)
     if due > delivery.created_at + timedelta(seconds=rule.max_age):
         return GiveUp("max_age", label, delivery.attempts)
+    return due
+
+
+def greylist_due(
+    delivery: Delivery, event: BounceEvent, rules: ResendConfig, now: datetime, resends_done: int
+) -> datetime | GiveUp | None:
+    """The built-in greylisting rule's decision; None when it does not apply (not greylisted,
+    its resends used up, or a configured rule for reason "greylisted" takes over)."""
+    if event.reason != Reason.GREYLISTED or resends_done >= rules.greylist_attempts:
+        return None
+    if any(r.reason == Reason.GREYLISTED.value and _rule_matches(r, event) for r in rules.rules):
+        return None
+    wait = event.retry_after if event.retry_after is not None else 0
+    due = now + timedelta(seconds=min(wait + rules.greylist_margin, rules.greylist_max))
+    if due > delivery.created_at + timedelta(seconds=rules.default.max_age):
+        return GiveUp("max_age", GREYLIST_RULE, delivery.attempts)
     return due

@@ -9,8 +9,9 @@ from bounced.store.sqlite import SQLiteStore
 __all__ = ["RecordOutcome", "SQLiteStore", "Store", "open_store"]
 
 
-async def open_store(config: StorageConfig) -> SQLiteStore:
+async def open_store(config: StorageConfig, fold_local_case: bool = True) -> SQLiteStore:
     """Open (creating if needed) the database at `config.path` and run pending migrations.
 
+    `fold_local_case`: [policy] local_part_case is "insensitive" (model.address_key).
     Raises StoreError when the file cannot be opened or its schema is newer than this code."""
-    return await SQLiteStore.open(config)
+    return await SQLiteStore.open(config, fold_local_case)

@@ -3,7 +3,8 @@
 Each area has its own protocol; `Store` is all of them, so a PostgreSQL implementation
 can be added beside `store/sqlite/` without touching the pipeline. Every method that
 returns has committed: a caller may acknowledge what it wrote. Addresses given to any
-method are normalised with `model.normalise_address` (domain case-insensitive).
+method are normalised with `model.address_key` (domain case-insensitive; local parts too
+unless [policy] local_part_case = "sensitive").
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bounced.model import (
     NonDelivery,
     OutboundMessage,
     Profile,
+    QuarantineEntry,
     ReportGrouping,
     ResendJob,
     SoftBounceGroup,
@@ -40,6 +42,7 @@ __all__ = [
     "MetricsSnapshot",
     "OutboundAttempt",
     "OutboxStore",
+    "PolicyStore",
     "RecordOutcome",
     "ReportStore",
     "ResendTiming",
@@ -184,7 +187,9 @@ class SuppressionStore(Protocol):
 
     async def is_suppressed(self, address: str) -> bool: ...
 
-    async def suppressed_among(self, addresses: Iterable[str]) -> set[str]: ...
+    async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
+        """Those of `addresses`, as given, whose normal form is on the suppression list."""
+        ...
 
     async def list_suppressions(self, limit: int = 1000, offset: int = 0) -> list[SuppressionEntry]: ...
 
@@ -396,5 +401,56 @@ class AdminViewStore(Protocol):
     async def writable(self) -> bool: ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, AdminViewStore, Protocol):
+class PolicyStore(Protocol):
+    """The bounce policy's reads and writes (store/sqlite/guard.py, store/sqlite/policy.py).
+    A guard group is (scope "domain" or "ip", key, normalised text)."""
+
+    async def guard_state(
+        self, groups: Iterable[tuple[str, str, str]], since: datetime, signed_only: bool = False
+    ) -> tuple[dict[tuple[str, str, str], int], set[tuple[str, str, str]]]:
+        """Per group: hard bounces since `since` (signed ones only: `signed_only`); and the
+        groups tripped and still active."""
+        ...
+
+    async def touch_guard(self, groups: Iterable[tuple[str, str, str]], now: datetime) -> None: ...
+
+    async def trip_guard(self, group: tuple[str, str, str], since: datetime, now: datetime) -> int:
+        """Record a trip; move the group's suppressions since `since` to the quarantine."""
+        ...
+
+    async def guard_trip_count(self) -> int: ...
+
+    async def list_quarantine(
+        self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
+    ) -> list[QuarantineEntry]: ...
+
+    async def release_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int: ...
+
+    async def confirm_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int: ...
+
+    async def last_delivered_at(self, address: str) -> datetime | None: ...
+
+    async def soft_bounced_addresses(self, since: datetime | None = None) -> list[str]: ...
+
+    async def suppress_by_policy(
+        self, address: str, reason: str, event_id: int | None, now: datetime, note: str
+    ) -> bool: ...
+
+    def events_between(self, start: datetime, end: datetime) -> AsyncIterator[BounceEvent]: ...
+
+
+class Store(
+    IntakeStore,
+    BounceStore,
+    SuppressionStore,
+    OutboxStore,
+    ReportStore,
+    AdminViewStore,
+    PolicyStore,
+    Protocol,
+):
     async def close(self) -> None: ...

@@ -119,7 +119,7 @@ async def test_suppressed_before_resend_cancels(store: SQLiteStore, db_path: Pat
     assert (await store.queue_counts())["cancelled"] == 1
 
 
-async def test_unreachable_relay_is_a_soft_networkerror(store: SQLiteStore, db_path: Path) -> None:
+async def test_unreachable_relay_is_our_side_and_resent(store: SQLiteStore, db_path: Path) -> None:
     clock = FakeClock(T0)
     queue = make_queue(store, config(db_path, free_port()), clock)
     await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
@@ -127,12 +127,14 @@ async def test_unreachable_relay_is_a_soft_networkerror(store: SQLiteStore, db_p
     assert (run.attempted, run.bounced, run.scheduled) == (1, 1, 1)
     [event] = await store.events_for("u@dest.example")
     assert (event.kind, event.reason, event.source, event.status) == (
-        BounceKind.SOFT,
+        BounceKind.OUR_SIDE,
         Reason.NETWORKERROR,
         "smtp",
         "4.4.1",
     )
+    assert event.diagnostic.startswith("our relay unreachable: ")
     assert await store.get_suppression("u@dest.example") is None
+    assert await store.get_profile("u@dest.example") is None  # nothing counted on the recipient
     [job] = await store.list_resends()
     # "[Errno 111] Connect call failed" (asyncio) or "[Errno 111] Connection refused" (uvloop)
     assert job.attempt == 2 and "SMTPConnectError" in (job.last_bounce_text or "")
@@ -259,7 +261,9 @@ async def test_5xx_at_mail_from_never_suppresses(store: SQLiteStore, db_path: Pa
     queue = make_queue(store, config(db_path, hop.port), FakeClock(T0))
     await store.record_outbound(RAW, "p@x", [("a@dest.example", None)], T0)
     run = await queue.run_once()
-    assert run.gave_up == 1
+    assert run.scheduled == 1  # about us: resent, not given up on the recipient
     [event] = await store.events_for("a@dest.example")
-    assert (event.kind, event.reason, event.suppress) == (BounceKind.BLOCKED, Reason.REJECTED, False)
+    assert (event.kind, event.reason, event.suppress) == (BounceKind.OUR_SIDE, Reason.REJECTED, False)
+    assert event.diagnostic.startswith("our relay refused MAIL FROM: 550 5.1.1")
+    assert await store.get_profile("a@dest.example") is None
     assert await store.get_suppression("a@dest.example") is None

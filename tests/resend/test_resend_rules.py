@@ -102,9 +102,27 @@ def test_greylisting_floor_and_cap() -> None:
     assert seconds_after(next_attempt(delivery(), grey, rules, T0, random.Random()), T0) == 125
     long = event(reason=Reason.GREYLISTED, retry_after=86400)
     assert seconds_after(next_attempt(delivery(), long, rules, T0, random.Random()), T0) == 600
-    # the rule's own delay wins when it is later than the floor
-    slow = ResendConfig(greylist_margin=5, default=RetryRuleConfig(delays=[900]))
+    # without the built-in greylisting rule the rule's own delay wins when later than the floor
+    slow = ResendConfig(greylist_margin=5, greylist_attempts=0, default=RetryRuleConfig(delays=[900]))
     assert seconds_after(next_attempt(delivery(), grey, slow, T0, random.Random()), T0) == 900
+
+
+def test_builtin_greylisting_rule_wins_then_falls_through() -> None:
+    # The example config's default (first_delay 1800) must not delay a "greylisted for 3 s".
+    rules = ResendConfig(greylist_margin=5, greylist_attempts=2)
+    grey = event(reason=Reason.GREYLISTED, retry_after=3, status="4.7.1", reply_code=450)
+    assert seconds_after(next_attempt(delivery(1), grey, rules, T0, random.Random()), T0) == 8
+    assert seconds_after(next_attempt(delivery(2), grey, rules, T0, random.Random()), T0) == 8
+    # its 2 resends used up: the default rule (1800 s, then x4) decides, floor still applied
+    assert seconds_after(next_attempt(delivery(3), grey, rules, T0, random.Random()), T0) == 1800 * 4**2
+
+
+def test_configured_greylisted_rule_overrides_the_builtin_one() -> None:
+    own = RetryRuleConfig(name="grey-own", reason="greylisted", delays=[60], attempts=1)
+    rules = ResendConfig(greylist_margin=5, rules=[own])
+    grey = event(reason=Reason.GREYLISTED, retry_after=3)
+    assert seconds_after(next_attempt(delivery(1), grey, rules, T0, random.Random()), T0) == 60
+    assert next_attempt(delivery(2), grey, rules, T0, random.Random()) == GiveUp("attempts", "grey-own", 2)
 
 
 def test_first_match_wins_and_matchers_combine() -> None:

@@ -59,8 +59,8 @@ def test_add_show_remove_with_audit_rows(config_file: Path, db_path: Path) -> No
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute("SELECT action, address, actor, reason, at FROM audit_log ORDER BY id").fetchall()
     assert [r[:2] for r in rows] == [
-        ("suppression.add", "Zoe@example.com"),
-        ("suppression.remove", "Zoe@example.com"),
+        ("suppression.add", "zoe@example.com"),  # local parts case-insensitive by default
+        ("suppression.remove", "zoe@example.com"),
     ]
     assert rows[0][3] == "asked to stop" and rows[1][3] == "re-opted in"
     assert "sudo from carla" in rows[1][2]

@@ -43,6 +43,7 @@ def _resend_state(db_path: Path, event_id: int) -> str | None:
 
 
 async def test_hard_suppressing_event_marks_profile_and_suppresses(store: SQLiteStore) -> None:
+    store.fold_local_case = False  # [policy] local_part_case = "sensitive"
     intake_id = await _spool(store)
     hard = _event(
         "Alice@Example.ORG", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, intake_id=intake_id
@@ -149,7 +150,22 @@ async def test_autoreply_touches_no_profile(store: SQLiteStore) -> None:
     assert not await store.is_suppressed("jo@example.org")
 
 
+async def test_local_parts_fold_by_default(store: SQLiteStore) -> None:
+    intake_id = await _spool(store)
+    hard = _event(
+        "Alice@Example.ORG", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, intake_id=intake_id
+    )
+    soft = _event("ALICE@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id="<m9@s>")
+    await store.record_events(intake_id, [hard, soft], NOW, MessageType.DSN)
+    profile = await store.get_profile("alice@EXAMPLE.org")
+    assert profile is not None and profile.address == "alice@example.org"
+    assert (profile.bounce_count, profile.hard_bounce_count, profile.soft_bounce_count) == (2, 1, 1)
+    assert await store.is_suppressed("ALICE@EXAMPLE.ORG") and await store.is_suppressed("alice@example.org")
+    assert [e.recipient for e in await store.events_for("aLiCe@example.org")] == ["alice@example.org"] * 2
+
+
 async def test_profile_keeps_latest_bounce_and_hard_status_sticks(store: SQLiteStore) -> None:
+    store.fold_local_case = False  # [policy] local_part_case = "sensitive"
     hard = _event("kim@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True, message_id="<m1@s>")
     older_soft = _event(
         "KIM@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, message_id="<m0@s>"

@@ -56,8 +56,10 @@ async def test_relay_certificate_not_trusted_is_soft_and_not_sent(
             )  # fmt: skip
             await d.daemon.sending_side.run_until_idle()
             [event] = await d.store.events_for("u@dest.example")
-            assert event.kind.value == "soft" and event.reason.value == "networkerror"
+            # our TLS setup failed, not the recipient: no count on the profile
+            assert event.kind.value == "our_side" and event.reason.value == "networkerror"
             assert "CERTIFICATE_VERIFY_FAILED" in event.diagnostic
+            assert await d.store.get_profile("u@dest.example") is None
             assert hop.received == []
     finally:
         await hop.stop()

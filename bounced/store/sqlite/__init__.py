@@ -12,8 +12,10 @@ from bounced.config.storage import StorageConfig
 from bounced.store.sqlite.admin_views import AdminViewsMixin
 from bounced.store.sqlite.bounces import BouncesMixin
 from bounced.store.sqlite.connection import SQLiteConnection
+from bounced.store.sqlite.guard import GuardMixin
 from bounced.store.sqlite.intake import IntakeMixin
 from bounced.store.sqlite.outbox import OutboxMixin
+from bounced.store.sqlite.policy import PolicyMixin
 from bounced.store.sqlite.report import ReportMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
 
@@ -27,12 +29,15 @@ class SQLiteStore(
     OutboxMixin,
     ReportMixin,
     AdminViewsMixin,
+    GuardMixin,
+    PolicyMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""
 
     @classmethod
-    async def open(cls, config: StorageConfig) -> SQLiteStore:
+    async def open(cls, config: StorageConfig, fold_local_case: bool = True) -> SQLiteStore:
         store = cls(config)
+        store.fold_local_case = fold_local_case
         await store.connect()
         return store

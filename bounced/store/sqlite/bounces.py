@@ -21,7 +21,6 @@ from bounced.model import (
     ProfileStatus,
     Reason,
     ResendState,
-    normalise_address,
 )
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
@@ -33,16 +32,18 @@ log = logging.getLogger("bounced.store")
 
 _EVENT_COLUMNS = (
     "id, received_at, recipient, kind, reason, action, status, reply_code, diagnostic, remote_mta,"
-    " retry_after, mailing_id, from_domain, sending_ip, message_id, intake_id, delivery_id, signed, source"
+    " retry_after, mailing_id, from_domain, sending_ip, message_id, intake_id, delivery_id, signed, source,"
+    " rule"
 )
 _BOUNCING = (BounceKind.HARD, BounceKind.SOFT, BounceKind.BLOCKED)
 _SUPPRESSING = (BounceKind.HARD, BounceKind.COMPLAINT)
+_RESENT = (BounceKind.SOFT, BounceKind.OUR_SIDE)
 
 _INSERT_EVENT = (
     "INSERT INTO bounce_events (received_at, recipient, recipient_domain, kind, reason, action,"
     " status, reply_code, diagnostic, text_key, remote_mta, retry_after, mailing_id, from_domain,"
-    " sending_ip, message_id, intake_id, delivery_id, signed, source, dedup_key, resend_state)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " sending_ip, message_id, intake_id, delivery_id, signed, source, dedup_key, resend_state, rule)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (dedup_key) DO NOTHING"
 )
 _IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
@@ -101,11 +102,10 @@ class _EventRow:
     params: tuple[Any, ...]  # for _INSERT_EVENT
 
 
-def _event_row(event: BounceEvent, text_key: str, identity: str | None) -> _EventRow:
-    recipient = normalise_address(event.recipient)
+def _event_row(event: BounceEvent, text_key: str, identity: str | None, recipient: str) -> _EventRow:
     received_us = to_micros(event.received_at)
     key = dedup_key(event, recipient, identity)
-    resend = ResendState.PENDING.value if event.kind is BounceKind.SOFT and event.delivery_id else None
+    resend = ResendState.PENDING.value if event.kind in _RESENT and event.delivery_id else None
     params = (
         received_us,
         recipient,
@@ -129,6 +129,7 @@ def _event_row(event: BounceEvent, text_key: str, identity: str | None) -> _Even
         event.source,
         key,
         resend,
+        event.rule,
     )
     return _EventRow(recipient, received_us, key, params)
 
@@ -173,6 +174,7 @@ def _row_to_event(row: Sequence[Any]) -> BounceEvent:
         delivery_id=row[16],
         signed=bool(row[17]),
         source=row[18],
+        rule=row[19],
     )
 
 
@@ -238,7 +240,10 @@ class BouncesMixin(SQLiteConnection):
 
         async def record(conn: aiosqlite.Connection) -> list[RecordOutcome]:
             identities = await self._identities(conn, items)
-            rows = [_event_row(event, text_key, identities[index]) for index, event, text_key in planned]
+            rows = [
+                _event_row(event, text_key, identities[index], self._address(event.recipient))
+                for index, event, text_key in planned
+            ]
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
             if marks:
@@ -312,9 +317,15 @@ class BouncesMixin(SQLiteConnection):
         complaints: list[tuple[Any, ...]] = []
         suppressions: list[tuple[Any, ...]] = []
         hard_deliveries: list[tuple[Any, ...]] = []
-        for (_, event, _), row, event_id in zip(planned, rows, event_ids, strict=True):
+        quarantines: list[tuple[Any, ...]] = []
+        for (_, event, text_key), row, event_id in zip(planned, rows, event_ids, strict=True):
             if event_id is None:
                 continue
+            if event.quarantine:
+                domain = row.recipient.rpartition("@")[2]
+                quarantines.append(
+                    (row.recipient, event_id, event.reason.value, domain, event.sending_ip, text_key, now_us)
+                )
             if event.kind is BounceKind.HARD and event.signed and event.delivery_id is not None:
                 hard_deliveries.append((event.diagnostic or event.reason.value, now_us, event.delivery_id))
             if event.kind in _BOUNCING:
@@ -352,6 +363,12 @@ class BouncesMixin(SQLiteConnection):
             )
         if hard_deliveries:
             await self._close_hard_bounced(conn, hard_deliveries)
+        if quarantines:
+            await conn.executemany(
+                "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip,"
+                " text_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                quarantines,
+            )
         if not suppressions:
             return set()
         [(before,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(rowid), 0) FROM suppressions")
@@ -398,7 +415,7 @@ class BouncesMixin(SQLiteConnection):
         """Every recorded event about `recipient`, oldest first."""
         rows = await self._fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM bounce_events WHERE recipient = ? ORDER BY received_at, id",
-            (normalise_address(recipient),),
+            (self._address(recipient),),
         )
         return [_row_to_event(r) for r in rows]
 

@@ -31,6 +31,7 @@ import aiosqlite
 
 from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
+from bounced.model import address_key
 from bounced.preflight import database_problem
 
 __all__ = [
@@ -130,6 +131,12 @@ class SQLiteConnection:
         self._group_task: asyncio.Task[None] | None = None
         self._closed = False
         self.group_commits = 0  # shared transactions committed by `_group_commit` (benchmarks)
+        # [policy] local_part_case: how recipient-side addresses are compared (model.address_key)
+        self.fold_local_case = True
+
+    def _address(self, address: str) -> str:
+        """The recipient-side normal form of `address` (suppressions, profiles, events)."""
+        return address_key(address, self.fold_local_case)
 
     @property
     def path(self) -> str:

@@ -118,7 +118,7 @@ class OutboxMixin(SQLiteConnection):
         """Count a submission refused because `address` is suppressed; returns the total.
         Shares a commit with concurrent callers (a platform may retry many at once)."""
         now_us = to_micros(now)
-        params = (normalise_address(address), now_us, now_us)
+        params = (self._address(address), now_us, now_us)
 
         async def upsert(conn: aiosqlite.Connection) -> int:
             cursor = await conn.execute(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry, normalise_address
+from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
 __all__ = ["SuppressionMixin"]
@@ -47,25 +47,27 @@ class SuppressionMixin(SQLiteConnection):
     async def get_suppression(self, address: str) -> SuppressionEntry | None:
         rows = await self._fetchall(
             f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions WHERE address = ?",
-            (normalise_address(address),),
+            (self._address(address),),
         )
         return _row_to_suppression(rows[0]) if rows else None
 
     async def is_suppressed(self, address: str) -> bool:
-        row = await self._fetchone(
-            "SELECT 1 FROM suppressions WHERE address = ?", (normalise_address(address),)
-        )
+        row = await self._fetchone("SELECT 1 FROM suppressions WHERE address = ?", (self._address(address),))
         return row is not None
 
     async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
-        """The normalised addresses of `addresses` that are on the suppression list."""
-        wanted = sorted({normalise_address(a) for a in addresses})
+        """Those of `addresses` (as given) that are on the suppression list."""
+        given: dict[str, list[str]] = {}
+        for address in addresses:
+            given.setdefault(self._address(address), []).append(address)
+        wanted = sorted(given)
         found: set[str] = set()
         for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = await self._fetchall(f"SELECT address FROM suppressions WHERE address IN ({marks})", chunk)
-            found.update(r[0] for r in rows)
+            for (key,) in rows:
+                found.update(given[key])
         return found
 
     async def list_suppressions(self, limit: int = 1000, offset: int = 0) -> list[SuppressionEntry]:
@@ -83,7 +85,7 @@ class SuppressionMixin(SQLiteConnection):
         self, address: str, reason: str, actor: str, now: datetime, note: str | None = None
     ) -> bool:
         """Suppress `address` by hand (audited). False when it was already suppressed."""
-        addr = normalise_address(address)
+        addr = self._address(address)
         now_us = to_micros(now)
         async with self._transaction() as conn:
             cursor = await conn.execute(
@@ -105,7 +107,7 @@ class SuppressionMixin(SQLiteConnection):
 
         The only way off the list: nothing that arrives by SMTP calls this. False when the
         address was not suppressed (nothing changes, nothing is audited)."""
-        addr = normalise_address(address)
+        addr = self._address(address)
         now_us = to_micros(now)
         async with self._transaction() as conn:
             cursor = await conn.execute("DELETE FROM suppressions WHERE address = ?", (addr,))
@@ -125,7 +127,7 @@ class SuppressionMixin(SQLiteConnection):
 
     async def get_profile(self, address: str) -> Profile | None:
         rows = await self._fetchall(
-            f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE address = ?", (normalise_address(address),)
+            f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE address = ?", (self._address(address),)
         )
         return _row_to_profile(rows[0]) if rows else None
 
@@ -135,7 +137,7 @@ class SuppressionMixin(SQLiteConnection):
         params: tuple[Any, ...] = ()
         if address is not None:
             sql += " WHERE address = ?"
-            params = (normalise_address(address),)
+            params = (self._address(address),)
         rows = await self._fetchall(sql + " ORDER BY at, id", params)
         return [
             AuditEntry(id=int(r[0]), at=from_micros(r[1]), actor=r[2], action=r[3], address=r[4], reason=r[5])

@@ -1,0 +1,219 @@
+"""The mass-failure guard's state and the quarantine: persisted here, decided in
+`apply/guard.py` (which bounces to hold) and by the admin (confirm or release)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bounced.model import QuarantineEntry
+from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+
+__all__ = ["GuardMixin"]
+
+Group = tuple[str, str, str]  # (scope, key, text_key): apply.guard.GuardGroup
+
+_COLUMNS = (
+    "id, address, bounce_event_id, reason, recipient_domain, sending_ip, text_key, created_at, state,"
+    " decided_at, decided_by"
+)
+_GROUP_FILTER = {"domain": "recipient_domain = ?", "ip": "sending_ip = ?"}
+
+
+def _row(r: Sequence[Any]) -> QuarantineEntry:
+    return QuarantineEntry(
+        int(r[0]),
+        r[1],
+        int(r[2]),
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        from_micros(r[7]),
+        r[8],
+        from_micros_opt(r[9]),
+        r[10],
+    )
+
+
+def _filter(domain: str | None, ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    sql, params = " AND state = 'held'", list[Any]()
+    if domain is not None:
+        sql += " AND recipient_domain = ?"
+        params.append(domain.lower())
+    if ids:
+        sql += f" AND id IN ({', '.join('?' * len(ids))})"
+        params.extend(ids)
+    return sql, params
+
+
+class GuardMixin(SQLiteConnection):
+    async def guard_state(
+        self, groups: Iterable[Group], since: datetime, signed_only: bool = False
+    ) -> tuple[dict[Group, int], set[Group]]:
+        """Per group: hard bounces recorded since `since` (`signed_only`: signed ones, as only
+        those may suppress under `unsigned_bounces = "record"`), and whether it tripped and is
+        still active (a trip whose last hard bounce is not older than `since`). A few
+        statements per batch, however many groups (one hop to the database thread each)."""
+        since_us = to_micros(since)
+        signed = " AND e.signed = 1" if signed_only else ""
+        wanted = sorted(set(groups))
+        counts: dict[Group, int] = dict.fromkeys(wanted, 0)
+        active: set[Group] = set()
+        for start in range(0, len(wanted), 300):  # 3 parameters each: under SQLite's limit
+            chunk = wanted[start : start + 300]
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            params = [p for g in chunk for p in g]
+            rows = await self._fetchall(
+                f"WITH g (scope, key, text_key) AS (VALUES {values})"
+                " SELECT g.scope, g.key, g.text_key, CASE g.scope"
+                f"  WHEN 'domain' THEN (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'{signed}"
+                "   AND e.recipient_domain = g.key AND e.text_key = g.text_key AND e.received_at >= ?)"
+                f"  ELSE (SELECT COUNT(*) FROM bounce_events e WHERE e.kind = 'hard'{signed}"
+                "   AND e.sending_ip = g.key AND e.text_key = g.text_key AND e.received_at >= ?) END,"
+                " EXISTS (SELECT 1 FROM guard_trips t WHERE t.scope = g.scope AND t.key = g.key"
+                "   AND t.text_key = g.text_key AND t.last_at >= ?)"
+                " FROM g",
+                (*params, since_us, since_us, since_us),
+            )
+            for scope, key, text_key, count, is_active in rows:
+                group = (scope, key, text_key)
+                counts[group] = int(count)
+                if is_active:
+                    active.add(group)
+        return counts, active
+
+    async def touch_guard(self, groups: Iterable[Group], now: datetime) -> None:
+        """Active groups saw another hard bounce: they stay active a window longer."""
+        rows = [(to_micros(now), *g) for g in groups]
+        if rows:
+
+            async def touch(conn: aiosqlite.Connection) -> None:
+                await conn.executemany(
+                    "UPDATE guard_trips SET last_at = MAX(last_at, ?) WHERE id = (SELECT MAX(id) FROM"
+                    " guard_trips WHERE scope = ? AND key = ? AND text_key = ?)",
+                    rows,
+                )
+
+            # Shares the commit of the spools in flight: this runs for every batch of a burst.
+            await self._group_commit(touch)
+
+    async def trip_guard(self, group: Group, since: datetime, now: datetime) -> int:
+        """Record a trip of `group`, and move the suppressions its hard bounces made since
+        `since` into the quarantine (suppression removed, hard-bounced profile active again,
+        audited as actor "guard"). Returns how many were moved."""
+        scope, key, text_key = group
+        since_us, now_us = to_micros(since), to_micros(now)
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT s.address, e.id, e.reason, e.recipient_domain, e.sending_ip, e.text_key"
+                " FROM suppressions s JOIN bounce_events e ON e.id = s.bounce_event_id"
+                f" WHERE s.created_by = 'bounce' AND e.kind = 'hard' AND e.{_GROUP_FILTER[scope]}"
+                " AND e.text_key = ? AND e.received_at >= ?",
+                (key, text_key, since_us),
+            )
+            moved = list(await cursor.fetchall())
+            await cursor.close()
+            await conn.execute(
+                "INSERT INTO guard_trips (scope, key, text_key, tripped_at, last_at, held)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, key, text_key, now_us, now_us, len(moved)),
+            )
+            if not moved:
+                return 0
+            why = f"mass-failure guard: {scope} {key} tripped, quarantined"
+            await conn.executemany("DELETE FROM suppressions WHERE address = ?", [(r[0],) for r in moved])
+            await conn.executemany(
+                "UPDATE profiles SET status = 'active', updated_at = ?"
+                " WHERE address = ? AND status = 'hard_bounced'",
+                [(now_us, r[0]) for r in moved],
+            )
+            await conn.executemany(
+                "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip,"
+                " text_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (bounce_event_id) DO NOTHING",
+                [(*r, now_us) for r in moved],
+            )
+            await conn.executemany(
+                "INSERT INTO audit_log (at, actor, action, address, reason)"
+                " VALUES (?, 'guard', 'suppression.remove', ?, ?)",
+                [(now_us, r[0], f"{why} (bounce event {r[1]})") for r in moved],
+            )
+        return len(moved)
+
+    async def guard_trip_count(self) -> int:
+        """How many times the guard has tripped (the alert counter)."""
+        row = await self._fetchone("SELECT COUNT(*) FROM guard_trips")
+        return int(row[0]) if row else 0
+
+    async def list_quarantine(
+        self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
+    ) -> list[QuarantineEntry]:
+        sql, params = f"SELECT {_COLUMNS} FROM quarantine WHERE 1 = 1", []
+        if state is not None:
+            sql += " AND state = ?"
+            params.append(state)
+        if domain is not None:
+            sql += " AND recipient_domain = ?"
+            params.append(domain.lower())
+        rows = await self._fetchall(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [_row(r) for r in rows]
+
+    async def release_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int:
+        """Drop held entries without suppressing (audited); returns how many."""
+        where, params = _filter(domain, ids)
+        now_us = to_micros(now)
+        async with self._transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    f"SELECT id, address, bounce_event_id FROM quarantine WHERE 1 = 1{where}", params
+                )
+            )
+            await conn.executemany(
+                "UPDATE quarantine SET state = 'released', decided_at = ?, decided_by = ? WHERE id = ?",
+                [(now_us, actor, r[0]) for r in rows],
+            )
+            await conn.executemany(
+                "INSERT INTO audit_log (at, actor, action, address, reason)"
+                " VALUES (?, ?, 'quarantine.release', ?, ?)",
+                [(now_us, actor, r[1], f"released from quarantine (bounce event {r[2]})") for r in rows],
+            )
+        return len(rows)
+
+    async def confirm_quarantine(
+        self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
+    ) -> int:
+        """Suppress the addresses of held entries (reason: the bounce's, audited); returns how
+        many entries were confirmed (an address already suppressed keeps its entry)."""
+        where, params = _filter(domain, ids)
+        now_us = to_micros(now)
+        async with self._transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    f"SELECT id, address, bounce_event_id, reason FROM quarantine WHERE 1 = 1{where}", params
+                )
+            )
+            await conn.executemany(
+                "UPDATE quarantine SET state = 'confirmed', decided_at = ?, decided_by = ? WHERE id = ?",
+                [(now_us, actor, r[0]) for r in rows],
+            )
+            await conn.executemany(
+                "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
+                " VALUES (?, ?, ?, ?, ?, 'confirmed from quarantine') ON CONFLICT (address) DO NOTHING",
+                [(r[1], r[3], now_us, f"admin:{actor}", r[2]) for r in rows],
+            )
+            await conn.executemany(
+                "UPDATE profiles SET status = 'hard_bounced', updated_at = ? WHERE address = ?",
+                [(now_us, r[1]) for r in rows],
+            )
+            await conn.executemany(
+                "INSERT INTO audit_log (at, actor, action, address, reason)"
+                " VALUES (?, ?, 'suppression.add', ?, ?)",
+                [(now_us, actor, r[1], f"{r[3]} (quarantine confirmed, bounce event {r[2]})") for r in rows],
+            )
+        return len(rows)
