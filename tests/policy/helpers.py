@@ -18,7 +18,7 @@ from tests.submission.nexthop import NextHop
 __all__ = ["REPO", "SECRET", "VERP_DOMAIN", "example_config", "outbound", "run_cli"]
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "policy-secret"
+SECRET = "policy-secret-0123456789"
 VERP_DOMAIN = "bounces.example.net"
 
 

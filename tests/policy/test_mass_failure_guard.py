@@ -116,7 +116,7 @@ async def test_quarantine_list_release_confirm_with_the_cli(tmp_path: Path) -> N
     assert released.returncode == 0 and released.stdout.startswith("3 quarantine entries released")
     confirmed = run_cli(toml, "quarantine", "confirm", "--domain", "big.example")
     assert confirmed.returncode == 0 and confirmed.stdout.startswith("5 quarantine entries confirmed")
-    suppressed = json.loads(run_cli(toml, "suppression", "list", "--json").stdout)
+    suppressed = json.loads(run_cli(toml, "suppression", "list", "--json").stdout)["entries"]
     kept = {e["address"] for e in entries[3:]}
     assert {s["address"] for s in suppressed} == kept
     assert all(s["reason"] == "userunknown" and s["created_by"].startswith("admin:") for s in suppressed)
