@@ -39,6 +39,7 @@ class Daemon:
         self._listener: Listener | AcceptorPool | None = None
         self._sending: Any | None = None  # bounced.submission.service.SendingSide
         self._retention: RetentionTask | None = None
+        self._webhooks: Any | None = None  # bounced.webhooks.dispatcher.WebhookDispatcher
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -58,6 +59,11 @@ class Daemon:
     def smtp_port(self) -> int:
         assert self._listener is not None, "daemon not started"
         return self._listener.port
+
+    @property
+    def webhooks(self) -> Any | None:
+        """The webhook dispatcher (its `stats` for metrics), None when no hook is configured."""
+        return self._webhooks
 
     @property
     def sending_side(self) -> Any | None:
@@ -85,13 +91,25 @@ class Daemon:
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()
-            attributor = None
+            self._store.enable_webhook_outbox(bool(self.config.webhooks))
+            if self.config.webhooks:
+                from bounced.webhooks.dispatcher import WebhookDispatcher
+
+                self._webhooks = WebhookDispatcher(
+                    self._store, self.config.webhooks, self.config.webhook_delivery, self.clock
+                )
+                await self._webhooks.start()
             if self.config.submission.enabled:
                 from bounced.submission.service import SendingSide  # only when it is wanted
 
                 self._sending = await SendingSide.start(self.config, self._store, self.clock)
-                attributor = self._sending.attributor
+            from bounced.apply.attribution import ReturnPathAttributor
+
+            attributor = ReturnPathAttributor(self._store, lambda: self.config)
+            warn_about_unsigned_bounces(self.config)
             self._processor = Processor(self._store, self.config, self.clock, attributor)
+            if self._webhooks is not None:
+                self._processor.on_applied = self._webhooks.wake
             await self._processor.start()
             if self.config.smtp.acceptors:
                 self._listener = AcceptorPool(
@@ -140,6 +158,9 @@ class Daemon:
         if self._sending is not None:
             await self._sending.stop()
             self._sending = None
+        if self._webhooks is not None:
+            await self._webhooks.stop()
+            self._webhooks = None
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -204,6 +225,22 @@ class Daemon:
 
     def _log_level(self) -> str:
         return self.config.log.level
+
+
+def warn_about_unsigned_bounces(config: Config) -> None:
+    """While no key is configured, unsigned bounces suppress (so a new install works): say
+    what that risks and how to stop it."""
+    verp = config.verp
+    if verp.unsigned_policy == "suppress":
+        fix = (
+            "set [verp.keys] and sign return paths (docs/signing.md); unsigned bounces then only record"
+            if verp.unsigned_bounces == "auto"
+            else 'set [verp] unsigned_bounces = "auto" or "record"'
+        )
+        log.warning(
+            "unsigned bounces suppress: anyone who can mail this host can suppress any address",
+            extra=kv(event="unsigned_bounces_suppress", setting=f"verp.unsigned_bounces={verp.unsigned_bounces}", fix=fix),
+        )
 
 
 _Section = TypeVar("_Section")

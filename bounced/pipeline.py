@@ -64,6 +64,7 @@ class Processor:
         self.analyser = analyser  # bounced.apply.workers.Analyser; its processes start lazily
         self.applied = 0
         self.failed = 0
+        self.on_applied: Any | None = None  # called after each window recorded (webhooks wake)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
@@ -212,6 +213,8 @@ class Processor:
                     all_done = False
             else:
                 self.applied += 1
+        if self.on_applied is not None:
+            self.on_applied()
         return all_done
 
     async def _record_failure(self, intake: IntakeMessage, exc: Exception) -> bool:

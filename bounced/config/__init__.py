@@ -18,6 +18,7 @@ from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
 from bounced.config.smtp import SmtpConfig, split_host_port
 from bounced.config.storage import StorageConfig
+from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.errors import ConfigError
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "StorageConfig",
     "SubmissionConfig",
     "VerpConfig",
+    "WebhookConfig",
+    "WebhookDeliveryConfig",
     "config_path_from_env",
     "load_config",
     "split_host_port",
@@ -59,6 +62,8 @@ class Config:
     pools: PoolConfig = field(default_factory=PoolConfig)
     resend: ResendConfig = field(default_factory=ResendConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    webhooks: list[WebhookConfig] = field(default_factory=list)
+    webhook_delivery: WebhookDeliveryConfig = field(default_factory=WebhookDeliveryConfig)
     source: str | None = None  # the file it came from, for messages
 
 

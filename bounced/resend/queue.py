@@ -333,7 +333,7 @@ class ResendQueue:
             failures=(classified.failure,),
             original=OriginalMessage(message_id=item.message_id, mailing_id=item.mailing_id),
         )
-        events = plan_events([classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None)
+        events = plan_events([classified], parsed, attribution, self.config.verp.unsigned_policy, now, None)
         events = [replace(e, source="smtp") for e in events]
         recorded = await self.store.record_events_outcome(None, events, now)
         event = events[0]

@@ -8,10 +8,10 @@ method are normalised with `model.normalise_address` (domain case-insensitive).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bounced.model import (
     AuditEntry,
@@ -28,6 +28,9 @@ from bounced.model import (
     ResendJob,
     SoftBounceGroup,
     SuppressionEntry,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookState,
 )
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "ResendTiming",
     "Store",
     "SuppressionStore",
+    "WebhookStore",
 ]
 
 
@@ -320,5 +324,39 @@ class ReportStore(Protocol):
         ...
 
 
-class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, Protocol):
+class WebhookStore(Protocol):
+    """The webhook outbox (store/sqlite/webhooks.py): events and per-hook delivery state."""
+
+    def enable_webhook_outbox(self, enabled: bool) -> None: ...
+
+    async def materialize_webhook_deliveries(self, hook: str, types: Collection[str], now: datetime) -> int: ...
+
+    async def due_webhook_deliveries(self, hook: str, now: datetime, limit: int) -> list[WebhookDelivery]: ...
+
+    async def next_webhook_due(self, hook: str) -> datetime | None: ...
+
+    async def finish_webhook_deliveries(
+        self, rows: Sequence[tuple[int, WebhookState, int, datetime, datetime | None, str | None]]
+    ) -> None: ...
+
+    async def webhook_backlog(self, hook: str | None = None) -> Any: ...
+
+    async def list_webhook_deliveries(
+        self,
+        hook: str | None = None,
+        state: WebhookState | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[WebhookDelivery]: ...
+
+    async def get_webhook_event(self, event_id: int) -> WebhookEvent | None: ...
+
+    async def webhook_deliveries_for(self, event_id: int) -> list[WebhookDelivery]: ...
+
+    async def replay_webhooks(self, hook: str, types: Collection[str], since: datetime, now: datetime) -> int: ...
+
+    async def prune_webhooks(self, before: datetime) -> int: ...
+
+
+class Store(IntakeStore, BounceStore, SuppressionStore, OutboxStore, ReportStore, WebhookStore, Protocol):
     async def close(self) -> None: ...

@@ -15,6 +15,7 @@ from bounced.store.sqlite.intake import IntakeMixin
 from bounced.store.sqlite.outbox import OutboxMixin
 from bounced.store.sqlite.report import ReportMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["SQLiteStore"]
 
@@ -25,6 +26,7 @@ class SQLiteStore(
     SuppressionMixin,
     OutboxMixin,
     ReportMixin,
+    WebhooksMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""

@@ -25,7 +25,9 @@ from bounced.model import (
 )
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
+from bounced.store.sqlite.connection import from_micros, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
+from bounced.webhooks.payload import event_type_for_bounce
 
 __all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
 
@@ -152,6 +154,32 @@ def _outcomes(
     ]
 
 
+def _webhook_rows(
+    planned: Sequence[tuple[int, BounceEvent, str]],
+    rows: Sequence[_EventRow],
+    event_ids: Sequence[int | None],
+    suppressed: set[int],
+    now_us: int,
+) -> list[tuple[Any, ...]]:
+    """Outbox rows (store.sqlite.webhooks.OUTBOX_COLUMNS) for the new events: the bounce's
+    own event, then `suppression_added` when it put the address on the list."""
+    out: list[tuple[Any, ...]] = []
+    for (_, event, _), row, event_id in zip(planned, rows, event_ids, strict=True):
+        if event_id is None:
+            continue
+        fields = (
+            row.recipient, event.kind.value, event.reason.value, event.status, event.reply_code,
+            event.diagnostic, event.mailing_id, event.from_domain, event.sending_ip, int(event.signed),
+            event_id, event.delivery_id,
+        )  # fmt: skip
+        kind_type = event_type_for_bounce(event.kind)
+        if kind_type is not None:
+            out.append((kind_type, now_us, *fields))
+        if event_id in suppressed:
+            out.append(("suppression_added", now_us, *fields))
+    return out
+
+
 def _row_to_event(row: Sequence[Any]) -> BounceEvent:
     return BounceEvent(
         id=int(row[0]),
@@ -176,7 +204,7 @@ def _row_to_event(row: Sequence[Any]) -> BounceEvent:
     )
 
 
-class BouncesMixin(SQLiteConnection):
+class BouncesMixin(WebhooksMixin):
     async def record_events(
         self,
         intake_id: int | None,
@@ -241,6 +269,8 @@ class BouncesMixin(SQLiteConnection):
             rows = [_event_row(event, text_key, identities[index]) for index, event, text_key in planned]
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
+            if self._webhook_outbox:
+                await self._outbox_events(conn, _webhook_rows(planned, rows, event_ids, suppressed, now_us))
             if marks:
                 await conn.executemany(
                     "UPDATE intake SET state = ?, error = ?, processed_at = ?,"

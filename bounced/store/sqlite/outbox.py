@@ -27,7 +27,8 @@ from bounced.model import (
 )
 from bounced.store.base import OutboundAttempt, ResendTiming
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["OutboxMixin"]
 
@@ -67,7 +68,7 @@ def _row_to_non_delivery(r: Sequence[Any]) -> NonDelivery:
     return NonDelivery(int(r[0]), int(r[1]), r[2], from_micros(r[3]), int(r[4]), r[5], r[6], r[7], r[8])
 
 
-class OutboxMixin(SQLiteConnection):
+class OutboxMixin(WebhooksMixin):
     # --- submission ------------------------------------------------------------------
 
     async def record_outbound(
@@ -342,6 +343,15 @@ class OutboxMixin(SQLiteConnection):
                 " WHERE id = ?",
                 deliveries,
             )
+            delivered = [(to_micros(at), d) for _, d, state, at, _ in rows if state is DeliveryState.DELIVERED]
+            for params in delivered:
+                await self._outbox_select(
+                    conn,
+                    "SELECT 'delivered', ?1, d.recipient, 'delivered', NULL, NULL, NULL, NULL, m.mailing_id,"
+                    " m.from_domain, d.sending_ip, 1, NULL, d.id"
+                    " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = ?2",
+                    params,
+                )
 
     async def schedule_resend(
         self,
@@ -395,6 +405,14 @@ class OutboxMixin(SQLiteConnection):
                 (now_us, bounce_text, delivery_id),
             )
             created = cursor.rowcount > 0
+            if created:
+                await self._outbox_select(
+                    conn,
+                    "SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
+                    " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
+                    " FROM non_deliveries WHERE delivery_id = ?",
+                    (delivery_id,),
+                )
             await conn.execute(
                 "UPDATE deliveries SET state = ?, last_bounce_text = ? WHERE id = ?",
                 (state.value, bounce_text, delivery_id),
