@@ -15,11 +15,11 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bounced.cli import admin, check_config, intake, outbox, parse, report, serve
+    from bounced.cli import admin, check_config, hooks, intake, outbox, parse, report, serve
 
     parser = argparse.ArgumentParser(prog="bounced", description="Bounce processor for a return-path host.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, check_config, parse, admin, outbox, report, intake):
+    for module in (serve, check_config, parse, admin, outbox, report, intake, hooks):
         module.register(sub)
     return parser
 
