@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from bounced.apply.explain import why_not_suppressed
 from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.clock import SystemClock
 from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry, normalise_address
@@ -96,6 +97,7 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
             return 2
     if needs_db and missing_database(config):
         return 1
+    args.verp = config.verp
     return run_with_store(config, lambda store: command(store, args))
 
 
@@ -187,9 +189,14 @@ async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
     events = (await store.events_for(args.email))[-args.events :] if args.events > 0 else []
     if profile is None:
         profile = Profile(address=args.email, status=ProfileStatus.ACTIVE)
+    why_not = None
+    if entry is None and profile.hard_bounce_count:
+        all_events = await store.events_for(args.email)
+        why_not = why_not_suppressed(profile, all_events, await store.audit_entries(args.email), args.verp)
     if args.json:
         data = _profile_dict(profile)
         data["suppression"] = _suppression_dict(entry)
+        data["not_suppressed_because"] = why_not
         data["events"] = [
             {
                 "id": e.id,
@@ -208,6 +215,8 @@ async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
     print(f"{profile.address}")
     print(f"  status: {profile.status.label}")
     print(f"  suppressed: {'yes, ' + entry.reason + ' (' + entry.created_by + ')' if entry else 'no'}")
+    if why_not:
+        print(f"  hard {profile.hard_bounce_count}, not suppressed: {why_not}")
     hard, soft = profile.hard_bounce_count, profile.soft_bounce_count
     print(f"  bounces: {profile.bounce_count} (hard {hard}, soft {soft})")
     if profile.last_bounce_at is not None:
