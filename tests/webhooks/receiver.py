@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +32,7 @@ class Receiver:
         self.port = free_port()
         self.status = 200
         self.received: list[Received] = []
+        self.first_arrival: dict[int, float] = {}  # event id -> when it first arrived (benchmarks)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -47,8 +49,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = receiver.status
                 if status < 300:
+                    got = Received({k.lower(): v for k, v in self.headers.items()}, body)
                     with receiver._lock:
-                        receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                        receiver.received.append(got)
+                        receiver.first_arrival.setdefault(got.event["id"], time.time())
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
