@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +83,9 @@ async def main() -> None:
 
     logging.basicConfig(level=logging.ERROR)  # one warning per failed attempt would drown the figures
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=int, default=500, help="hard bounces per second (2 webhook events each)")
+    parser.add_argument(
+        "--rate", type=int, default=500, help="hard bounces per second (2 webhook events each)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--down", type=float, default=60.0, help="receiver down this long (0: skip)")
     args = parser.parse_args()
@@ -94,7 +96,9 @@ async def main() -> None:
         store = await open_store(StorageConfig(path=str(Path(tmp) / "bench.sqlite3")))
         store.enable_webhook_outbox(True)
         hook = WebhookConfig(url=receiver.url, secret=SECRET, timeout=5.0)
-        config = WebhookDeliveryConfig(retry_initial=1.0, retry_max_delay=8.0, poll_interval=0.5, concurrency=32)
+        config = WebhookDeliveryConfig(
+            retry_initial=1.0, retry_max_delay=8.0, poll_interval=0.5, concurrency=32
+        )
         dispatcher = WebhookDispatcher(store, [hook], config, SystemClock())
         await dispatcher.start()
         n = await feed(store, dispatcher, args.rate, args.seconds, 0)
@@ -104,7 +108,10 @@ async def main() -> None:
         lat = sorted(latencies(receiver, arrivals))
         p = statistics.quantiles(lat, n=100)
         print(f"steady: {n} bounces at {args.rate}/s -> {expected} webhook events, all delivered")
-        print(f"apply -> POST: p50 {p[49]*1000:.0f} ms, p99 {p[98]*1000:.0f} ms, max {lat[-1]*1000:.0f} ms")
+        print(
+            f"apply -> POST: p50 {p[49] * 1000:.0f} ms, p99 {p[98] * 1000:.0f} ms,"
+            f" max {lat[-1] * 1000:.0f} ms"
+        )
         if args.down > 0:
             receiver.stop()
             stopped = time.time()
@@ -118,7 +125,8 @@ async def main() -> None:
             print(
                 f"receiver down {back - stopped:.0f} s while {n2 - n} more bounces were applied: all "
                 f"{expected} events delivered {done - back:.1f} s after it came back; "
-                f"failed attempts {dispatcher.stats.failed_attempts}, dead-lettered {dispatcher.stats.dead_lettered}"
+                f"failed attempts {dispatcher.stats.failed_attempts},"
+                f" dead-lettered {dispatcher.stats.dead_lettered}"
             )
         posts = len(receiver.received)
         print(f"POSTs {posts}, distinct ids {len(arrivals)}, duplicates {posts - len(arrivals)}")

@@ -239,7 +239,11 @@ def warn_about_unsigned_bounces(config: Config) -> None:
         )
         log.warning(
             "unsigned bounces suppress: anyone who can mail this host can suppress any address",
-            extra=kv(event="unsigned_bounces_suppress", setting=f"verp.unsigned_bounces={verp.unsigned_bounces}", fix=fix),
+            extra=kv(
+                event="unsigned_bounces_suppress",
+                setting=f"verp.unsigned_bounces={verp.unsigned_bounces}",
+                fix=fix,
+            ),
         )
 
 

@@ -104,7 +104,9 @@ class ReturnPathAttributor:
         try:
             token = parse_verp_address(address, verp)
         except VerpError as exc:
-            log.warning("forged or malformed VERP token", extra=kv(intake=intake.id, address=address, error=exc))
+            log.warning(
+                "forged or malformed VERP token", extra=kv(intake=intake.id, address=address, error=exc)
+            )
             return None
         if token is None:
             return None

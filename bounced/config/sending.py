@@ -116,7 +116,9 @@ class VerpConfig:
             if len(key) < 16:
                 raise ConfigError(f"{prefix}keys.{key_id}", "expected a secret of at least 16 characters")
         if self.signing_key and self.signing_key not in self.keys:
-            raise ConfigError(f"{prefix}signing_key", f"expected one of the ids in verp.keys, got {self.signing_key!r}")
+            raise ConfigError(
+                f"{prefix}signing_key", f"expected one of the ids in verp.keys, got {self.signing_key!r}"
+            )
         if len(self.keys) > 1 and not self.signing_key:
             raise ConfigError(f"{prefix}signing_key", "several verp.keys: name the one to sign with")
         if self.token_max_age_days <= 0:

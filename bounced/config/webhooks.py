@@ -43,7 +43,9 @@ class WebhookConfig:
         if len(self.secret) < 16:
             raise ConfigError(f"{prefix}secret", "expected a secret of at least 16 characters")
         if not self.events:
-            raise ConfigError(f"{prefix}events", f"expected a list of event types: {', '.join(WEBHOOK_EVENT_TYPES)}")
+            raise ConfigError(
+                f"{prefix}events", f"expected a list of event types: {', '.join(WEBHOOK_EVENT_TYPES)}"
+            )
         for i, event in enumerate(self.events):
             if event not in WEBHOOK_EVENT_TYPES:
                 raise ConfigError(
@@ -52,7 +54,9 @@ class WebhookConfig:
         if not 0 < self.timeout <= 300:
             raise ConfigError(f"{prefix}timeout", f"expected seconds in (0, 300], got {self.timeout}")
         if self.name and not _NAME.match(self.name):
-            raise ConfigError(f"{prefix}name", f"expected 1-64 characters A-Z a-z 0-9 _ . -, got {self.name!r}")
+            raise ConfigError(
+                f"{prefix}name", f"expected 1-64 characters A-Z a-z 0-9 _ . -, got {self.name!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -104,13 +104,13 @@ def sign_return_path(
     """`<prefix>+TOKEN@<domain>`; VerpError when the local part would exceed 64 octets."""
     local = f"{prefix}+{signed_token(key_id, key, recipient, sent, mailing_id)}"
     if len(local) > MAX_LOCAL_PART:
-        raise VerpError(f"local part {local!r} is {len(local)} octets, over {MAX_LOCAL_PART}: shorten the mailing id")
+        raise VerpError(
+            f"local part {local!r} is {len(local)} octets, over {MAX_LOCAL_PART}: shorten the mailing id"
+        )
     return f"{local}@{domain}"
 
 
-def return_path_for(
-    verp: VerpConfig, recipient: str, sent: date, mailing_id: str | None = None
-) -> str:
+def return_path_for(verp: VerpConfig, recipient: str, sent: date, mailing_id: str | None = None) -> str:
     """The return path with the configured signing key (`verp.signing_key`)."""
     key_id = verp.active_key_id
     if key_id is None:

@@ -186,7 +186,9 @@ class WebhookDispatcher:
     async def _refresh_lag(self) -> None:
         backlog = await self.store.webhook_backlog()
         oldest = backlog.oldest_at
-        self.stats.lag_seconds = 0.0 if oldest is None else max((self.clock.now() - oldest).total_seconds(), 0.0)
+        self.stats.lag_seconds = (
+            0.0 if oldest is None else max((self.clock.now() - oldest).total_seconds(), 0.0)
+        )
 
     async def _prune(self) -> None:
         now = self.clock.now()

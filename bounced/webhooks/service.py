@@ -12,7 +12,6 @@ from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
 from bounced.store.base import Store
 from bounced.webhooks.payload import event_dict
 
-
 __all__ = ["HookEvent", "delivery_dict", "event_dict", "list_deliveries", "replay", "show_event"]
 
 
@@ -52,7 +51,9 @@ async def show_event(store: Store, event_id: int) -> HookEvent | None:
     return HookEvent(event, await store.webhook_deliveries_for(event_id))
 
 
-async def replay(store: Store, config: Config, since: datetime, now: datetime, hook: str | None = None) -> dict[str, int]:
+async def replay(
+    store: Store, config: Config, since: datetime, now: datetime, hook: str | None = None
+) -> dict[str, int]:
     """Queue again every event since `since` for each hook (or the one named); the running
     daemon sends them at its next poll. Returns how many per hook."""
     hooks = [h for h in config.webhooks if hook is None or h.key == hook]

@@ -5,21 +5,22 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bounced.config import VerpConfig
+from bounced.config import VerpConfig, parse_config
 from bounced.errors import ConfigError, VerpError
-from bounced.config import parse_config
 from bounced.verp import parse_verp_address, sign_return_path, verify_return_path
 from tests.harness import make_config, running_daemon, send_mail
 
 DOC = Path(__file__).parents[2] / "docs" / "signing.md"
 HARD = (Path(__file__).parents[1] / "daemon" / "fixtures" / "hard_userunknown.eml").read_bytes()
-ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \| `([^`]+)` \| (\S+) \| (?:`([^`]+)`|\(none\)) \| `([^`]+)` \|$")
+ROW = re.compile(
+    r"^\| `([^`]+)` \| `([^`]+)` \| `([^`]+)` \| (\S+) \| (?:`([^`]+)`|\(none\)) \| `([^`]+)` \|$"
+)
 
 
 def vectors() -> list[tuple[str, ...]]:
@@ -40,7 +41,9 @@ def reference_snippet() -> dict[str, Any]:
 def test_vectors_match_the_implementation_and_the_reference_snippet(row: tuple[str, ...]) -> None:
     recipient, key_id, key, sent, mailing, expected = row
     day = date.fromisoformat(sent)
-    ours = sign_return_path(recipient, key_id=key_id, key=key, domain="bounces.example.com", sent=day, mailing_id=mailing)
+    ours = sign_return_path(
+        recipient, key_id=key_id, key=key, domain="bounces.example.com", sent=day, mailing_id=mailing
+    )
     assert ours == expected
     assert reference_snippet()["return_path"](recipient, key_id, key, day, mailing or "") == expected
     assert len(expected.partition("@")[0]) <= 64
@@ -62,7 +65,9 @@ def test_verification_refuses_other_recipients_keys_and_old_or_future_tokens() -
     with pytest.raises(VerpError, match="future"):
         verify_return_path(rp, "a@example.org", verp, day - timedelta(days=2))
     with pytest.raises(VerpError, match="unknown key"):
-        verify_return_path(rp, "a@example.org", VerpConfig(domain="bounces.example.com", keys={"k9": "x" * 16}), day)
+        verify_return_path(
+            rp, "a@example.org", VerpConfig(domain="bounces.example.com", keys={"k9": "x" * 16}), day
+        )
     with pytest.raises(VerpError, match="malformed"):
         verify_return_path("b+1k1-zz@bounces.example.com", "a@example.org", verp, day)
     assert verify_return_path("b+1k1-x@other.example", "a@example.org", verp, day) is None
@@ -82,8 +87,11 @@ def test_verification_refuses_other_recipients_keys_and_old_or_future_tokens() -
         ('[verp]\nsigning_key = "k3"\nkeys = { k1 = "0123456789abcdef" }', "verp.signing_key"),
         ('[[webhooks]]\nurl = "ftp://x"\nsecret = "0123456789abcdef"', "webhooks[0].url"),
         ('[[webhooks]]\nurl = "http://x/"\nsecret = "s"', "webhooks[0].secret"),
-        ('[[webhooks]]\nurl = "http://x/"\nsecret = "0123456789abcdef"\nevents = ["bounce"]', "webhooks[0].events[0]"),
-        ('[webhook_delivery]\nretry_for = 0', "webhook_delivery.retry_for"),
+        (
+            '[[webhooks]]\nurl = "http://x/"\nsecret = "0123456789abcdef"\nevents = ["bounce"]',
+            "webhooks[0].events[0]",
+        ),
+        ("[webhook_delivery]\nretry_for = 0", "webhook_delivery.retry_for"),
     ],
 )
 def test_bad_signing_and_webhook_settings_name_the_key(text: str, key: str) -> None:
@@ -96,21 +104,32 @@ def test_the_default_policy_follows_the_keys() -> None:
     assert VerpConfig().unsigned_policy == "suppress"
     assert VerpConfig(keys={"k1": "0123456789abcdef"}).unsigned_policy == "record"
     assert VerpConfig(secret="s").unsigned_policy == "record"
-    assert VerpConfig(keys={"k1": "0123456789abcdef"}, unsigned_bounces="suppress").unsigned_policy == "suppress"
+    assert (
+        VerpConfig(keys={"k1": "0123456789abcdef"}, unsigned_bounces="suppress").unsigned_policy == "suppress"
+    )
 
 
 def bounced(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bounced", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bounced", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 async def test_profile_show_says_why_an_unsigned_hard_bounce_did_not_suppress(tmp_path: Path) -> None:
     keys = {"k1": "k1-secret-0123456789abcdef"}
-    config = make_config(tmp_path, smtp={"domains": ["bounces.example.com"]}, verp={"domain": "bounces.example.com", "keys": keys})
+    config = make_config(
+        tmp_path,
+        smtp={"domains": ["bounces.example.com"]},
+        verp={"domain": "bounces.example.com", "keys": keys},
+    )
     async with running_daemon(config) as d:
         await send_mail(d.smtp_port, "", ["b@bounces.example.com"], HARD)
         await d.drained()
     toml = tmp_path / "bounced.toml"
-    toml.write_text(f'[storage]\npath = "{config.storage.path}"\n[verp]\ndomain = "bounces.example.com"\nkeys = {{ k1 = "{keys["k1"]}" }}\n')
+    toml.write_text(
+        f'[storage]\npath = "{config.storage.path}"\n'
+        f'[verp]\ndomain = "bounces.example.com"\nkeys = {{ k1 = "{keys["k1"]}" }}\n'
+    )
     shown = bounced("profile", "show", "jane.doe@example.org", "--config", str(toml))
     assert shown.returncode == 0, shown.stderr
     assert "suppressed: no" in shown.stdout
@@ -120,7 +139,9 @@ async def test_profile_show_says_why_an_unsigned_hard_bounce_did_not_suppress(tm
     assert sign.stdout.strip() == vectors()[0][5]
 
 
-async def test_no_key_means_unsigned_bounces_suppress_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_key_means_unsigned_bounces_suppress_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = make_config(tmp_path, smtp={"domains": ["bounces.example.com"]})
     async with running_daemon(config) as d:
         await send_mail(d.smtp_port, "", ["b@bounces.example.com"], HARD)

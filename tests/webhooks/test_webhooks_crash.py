@@ -71,7 +71,9 @@ async def test_sigkill_mid_delivery_loses_no_webhook(serve: ServeProcess, receiv
     assert await serve.signal(signal.SIGTERM) == 0
     ids = [r.event["id"] for r in receiver.received]
     assert set(ids) == recorded and len(recorded) == expected and pending.pending == 0
-    print(f"received before the kill: {before_restart}; POSTs {len(ids)}, duplicates {len(ids) - len(set(ids))}")
+    print(
+        f"received before the kill: {before_restart}; POSTs {len(ids)}, duplicates {len(ids) - len(set(ids))}"
+    )
     first_seen: dict[str, list[str]] = {}
     seen: set[int] = set()
     for r in receiver.received:

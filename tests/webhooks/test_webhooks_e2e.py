@@ -61,11 +61,18 @@ async def test_a_platform_signed_bounce_suppresses_and_fires_signed_webhooks(
     assert [r.event["type"] for r in got] == ["hard_bounce", "suppression_added"]
     for r in got:
         assert verify_signature(SECRET, r.headers["bounced-signature"], r.body, int(time.time()))
-        assert not verify_signature("another-secret-0123", r.headers["bounced-signature"], r.body, int(time.time()))
+        assert not verify_signature(
+            "another-secret-0123", r.headers["bounced-signature"], r.body, int(time.time())
+        )
         assert r.headers["idempotency-key"] == str(r.event["id"])
         body = r.event
         assert body["recipient"] == "jane.doe@example.org" and body["signed"] is True
-        assert (body["kind"], body["reason"], body["status"], body["reply_code"]) == ("hard", "userunknown", "5.1.1", 550)
+        assert (body["kind"], body["reason"], body["status"], body["reply_code"]) == (
+            "hard",
+            "userunknown",
+            "5.1.1",
+            550,
+        )
         assert body["mailing_id"] == "spring-26" and "User unknown" in body["diagnostic"]
     assert len({r.event["id"] for r in got}) == 2
 

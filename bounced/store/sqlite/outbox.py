@@ -343,7 +343,7 @@ class OutboxMixin(WebhooksMixin):
                 " WHERE id = ?",
                 deliveries,
             )
-            delivered = [(to_micros(at), d) for _, d, state, at, _ in rows if state is DeliveryState.DELIVERED]
+            delivered = [(to_micros(at), d) for _, d, st, at, _ in rows if st is DeliveryState.DELIVERED]
             for params in delivered:
                 await self._outbox_select(
                     conn,

@@ -128,7 +128,7 @@ class SuppressionMixin(WebhooksMixin):
 
     async def _outbox_admin(self, conn: Any, event_type: str, now_us: int, address: str, reason: str) -> None:
         """An admin's change: kind "admin", the reason they gave as diagnostic."""
-        row = (event_type, now_us, address, "admin", None, None, None, reason, None, None, None, 0, None, None)
+        row = (event_type, now_us, address, "admin", None, None, None, reason, *(None,) * 3, 0, None, None)
         await self._outbox_events(conn, [row])
 
     async def get_profile(self, address: str) -> Profile | None:

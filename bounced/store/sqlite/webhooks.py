@@ -67,7 +67,7 @@ class WebhooksMixin(SQLiteConnection):
     async def _outbox_events(self, conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if self._webhook_outbox and rows:
             await conn.executemany(
-                f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 rows,
             )
 
@@ -86,13 +86,16 @@ class WebhooksMixin(SQLiteConnection):
             ).fetchone()
             [(newest,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM webhook_events")
             if row is None:
-                await conn.execute("INSERT INTO webhook_cursors (hook, last_event_id) VALUES (?, ?)", (hook, newest))
+                await conn.execute(
+                    "INSERT INTO webhook_cursors (hook, last_event_id) VALUES (?, ?)", (hook, newest)
+                )
                 return 0
             if newest <= row[0]:
                 return 0
             cursor = await conn.execute(
                 "INSERT INTO webhook_deliveries (hook, event_id, recipient, next_at, created_at)"
-                f" SELECT ?, id, recipient, ?, ? FROM webhook_events WHERE id > ? AND id <= ? AND type IN ({_in(types)})"
+                " SELECT ?, id, recipient, ?, ? FROM webhook_events"
+                f" WHERE id > ? AND id <= ? AND type IN ({_in(types)})"
                 " ORDER BY id",
                 (hook, now_us, now_us, row[0], newest, *types),
             )
@@ -123,14 +126,21 @@ class WebhooksMixin(SQLiteConnection):
     ) -> None:
         """Per delivery (id, state, attempts, next_at, done_at, last error), in one transaction."""
         params = [
-            (state.value, attempts, to_micros(next_at), None if done is None else to_micros(done), error, ident)
+            (
+                state.value,
+                attempts,
+                to_micros(next_at),
+                None if done is None else to_micros(done),
+                error,
+                ident,
+            )
             for ident, state, attempts, next_at, done, error in rows
         ]
 
         async def update(conn: aiosqlite.Connection) -> None:
             await conn.executemany(
-                "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_at = ?, done_at = ?, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_at = ?, done_at = ?,"
+                " last_error = ? WHERE id = ?",
                 params,
             )
 
@@ -157,7 +167,8 @@ class WebhooksMixin(SQLiteConnection):
         since: datetime | None = None,
         limit: int = 1000,
     ) -> list[WebhookDelivery]:
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[Any] = []
         if hook is not None:
             where.append("d.hook = ?")
             params.append(hook)
@@ -175,7 +186,9 @@ class WebhooksMixin(SQLiteConnection):
         return [_delivery(r) for r in rows]
 
     async def get_webhook_event(self, event_id: int) -> WebhookEvent | None:
-        rows = await self._fetchall(f"SELECT {_EVENT_SELECT} FROM webhook_events e WHERE e.id = ?", (event_id,))
+        rows = await self._fetchall(
+            f"SELECT {_EVENT_SELECT} FROM webhook_events e WHERE e.id = ?", (event_id,)
+        )
         return _event(rows[0]) if rows else None
 
     async def webhook_deliveries_for(self, event_id: int) -> list[WebhookDelivery]:
@@ -194,7 +207,8 @@ class WebhooksMixin(SQLiteConnection):
             cursor = await conn.execute(
                 "INSERT INTO webhook_deliveries (hook, event_id, recipient, next_at, created_at)"
                 " SELECT ?, e.id, e.recipient, ?, ? FROM webhook_events e"
-                " WHERE e.at >= ? AND e.id <= COALESCE((SELECT last_event_id FROM webhook_cursors WHERE hook = ?), 0)"
+                " WHERE e.at >= ?"
+                " AND e.id <= COALESCE((SELECT last_event_id FROM webhook_cursors WHERE hook = ?), 0)"
                 f" AND e.type IN ({_in(types)}) ORDER BY e.id",
                 (hook, now_us, now_us, to_micros(since), hook, *types),
             )
