@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,7 +61,13 @@ class WebhookDispatcher:
         self.config = config
         self.clock = clock
         self.stats = DispatcherStats()
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the body
+            # until the receiver's delayed ACK (40 ms on Linux), for every POST.
+            transport=httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
+            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+        )
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
