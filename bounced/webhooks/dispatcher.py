@@ -30,6 +30,7 @@ from bounced.webhooks.payload import EVENT_ID_HEADER, SIGNATURE_HEADER, event_bo
 __all__ = ["DispatcherStats", "WebhookDispatcher", "retry_delay"]
 
 log = logging.getLogger("bounced.webhooks")
+_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass(slots=True)
@@ -65,8 +66,10 @@ class WebhookDispatcher:
             follow_redirects=False,
             # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the body
             # until the receiver's delayed ACK (40 ms on Linux), for every POST.
-            transport=httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
-            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+            transport=httpx.AsyncHTTPTransport(socket_options=[_NODELAY]),
+            limits=httpx.Limits(
+                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
+            ),
         )
         self._wake = asyncio.Event()
         self._stopping = False

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from bounced.config import WebhookConfig, WebhookDeliveryConfig
-
 from tests.harness import make_config, running_daemon, send_mail
 from tests.submission.nexthop import NextHop
 from tests.submission.test_sending_flow import outbound, sending_config
@@ -78,50 +77,51 @@ async def test_the_sending_side_fires_delivered_hard_bounce_and_non_delivery(
     assert "Mailbox full" in nd["diagnostic"]
 
 
-def bounced(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bounced", *args], capture_output=True, text=True, timeout=60)
+async def cli(toml: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bounced ARGS --config TOML` in another process (as an admin on the host would)."""
+    command = [sys.executable, "-m", "bounced", *args, "--config", str(toml)]
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
 
 
 def toml_for(tmp_path: Path, receiver: Receiver, db: str) -> Path:
     path = tmp_path / "bounced.toml"
     path.write_text(
-        f'[storage]\npath = "{db}"\n[[webhooks]]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\nname = "platform"\n'
+        f'[storage]\npath = "{db}"\n'
+        f'[[webhooks]]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\nname = "platform"\n'
     )
     return path
 
 
-async def test_admin_changes_in_another_process_and_the_hooks_commands(tmp_path: Path, receiver: Receiver) -> None:
+async def test_admin_changes_in_another_process_and_the_hooks_commands(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     config = make_config(tmp_path, webhooks=[{**HOOK, "url": receiver.url}], webhook_delivery=FAST)
     toml = toml_for(tmp_path, receiver, config.storage.path)
     async with running_daemon(config):
         for args in (("add", "--note", "asked"), ("remove",)):
-            result = await asyncio.to_thread(
-                bounced, "suppression", args[0], "a@example.org", "--reason", "user asked", *args[1:],
-                "--config", str(toml),
-            )  # fmt: skip
+            action, *extra = args
+            result = await cli(toml, "suppression", action, "a@example.org", "--reason", "user asked", *extra)
             assert result.returncode == 0, result.stderr
         got = await receiver.wait_for(2)
         assert [r.event["type"] for r in got] == ["suppression_added", "suppression_removed"]
         assert all(r.event["kind"] == "admin" and r.event["diagnostic"] == "user asked" for r in got)
 
-        listed = await asyncio.to_thread(bounced, "hooks", "list", "--json", "--config", str(toml))
+        listed = await cli(toml, "hooks", "list", "--json")
         rows: list[dict[str, Any]] = json.loads(listed.stdout)
         assert [(r["hook"], r["state"], r["attempts"], r["event"]["type"]) for r in rows] == [
             ("platform", "delivered", 1, "suppression_added"),
             ("platform", "delivered", 1, "suppression_removed"),
         ]
         first = rows[0]["event"]["id"]
-        shown = json.loads((await asyncio.to_thread(bounced, "hooks", "show", str(first), "--config", str(toml))).stdout)
+        shown = json.loads((await cli(toml, "hooks", "show", str(first))).stdout)
         assert shown["event"] == rows[0]["event"] and shown["deliveries"][0]["state"] == "delivered"
-        missing = await asyncio.to_thread(bounced, "hooks", "show", "999", "--config", str(toml))
+        missing = await cli(toml, "hooks", "show", "999")
         assert missing.returncode == 1 and "no webhook event 999" in missing.stderr
 
-        replayed = await asyncio.to_thread(bounced, "hooks", "replay", "--from", "2020-01-01", "--config", str(toml))
+        replayed = await cli(toml, "hooks", "replay", "--from", "2020-01-01")
         assert replayed.returncode == 0 and "platform: 2 events queued again" in replayed.stdout
         again = await receiver.wait_for(4)
-        assert [r.event["id"] for r in again[2:]] == [r.event["id"] for r in got]  # same ids: receivers dedup
+        assert [r.event["id"] for r in again[2:]] == [r.event["id"] for r in got]  # same ids: dedup
         assert again[2].body == got[0].body
-        unknown = await asyncio.to_thread(
-            bounced, "hooks", "replay", "--from", "2020-01-01", "--hook", "nope", "--config", str(toml)
-        )
+        unknown = await cli(toml, "hooks", "replay", "--from", "2020-01-01", "--hook", "nope")
         assert unknown.returncode == 2 and "no hook named 'nope'" in unknown.stderr
