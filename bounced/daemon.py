@@ -208,13 +208,16 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("submission", "processing"):
+        for section in ("submission", "processing", "webhooks", "webhook_delivery"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
         smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
         smtp.validate("smtp")
-        return replace(new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing)
+        return replace(
+            new, smtp=smtp, storage=storage, submission=old.submission, processing=old.processing,
+            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery,
+        )  # fmt: skip
 
     def _fail(self, reason: str) -> None:
         log.critical("giving up", extra=kv(reason=reason))

@@ -18,7 +18,7 @@ from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
 from bounced.config.smtp import SmtpConfig, split_host_port
 from bounced.config.storage import StorageConfig
-from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
+from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig, check_webhook_names
 from bounced.errors import ConfigError
 
 __all__ = [
@@ -65,6 +65,9 @@ class Config:
     webhooks: list[WebhookConfig] = field(default_factory=list)
     webhook_delivery: WebhookDeliveryConfig = field(default_factory=WebhookDeliveryConfig)
     source: str | None = None  # the file it came from, for messages
+
+    def validate(self, key: str) -> None:
+        check_webhook_names(self.webhooks)
 
 
 def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:

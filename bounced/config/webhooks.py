@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from bounced.errors import ConfigError
 
-__all__ = ["WEBHOOK_EVENT_TYPES", "WebhookConfig", "WebhookDeliveryConfig"]
+__all__ = ["WEBHOOK_EVENT_TYPES", "WebhookConfig", "WebhookDeliveryConfig", "check_webhook_names"]
 
 WEBHOOK_EVENT_TYPES = (
     "hard_bounce",
@@ -57,6 +57,17 @@ class WebhookConfig:
             raise ConfigError(
                 f"{prefix}name", f"expected 1-64 characters A-Z a-z 0-9 _ . -, got {self.name!r}"
             )
+
+
+def check_webhook_names(hooks: list[WebhookConfig]) -> None:
+    """Delivery state is kept per hook name (else url): two hooks may not share one."""
+    seen: set[str] = set()
+    for i, hook in enumerate(hooks):
+        if hook.key in seen:
+            raise ConfigError(
+                f"webhooks[{i}].name", f"{hook.key!r} is used by an earlier hook: give each a name"
+            )
+        seen.add(hook.key)
 
 
 @dataclass(frozen=True)
