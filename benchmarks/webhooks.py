@@ -186,7 +186,8 @@ async def main() -> None:
             flush=True,
         )
         print(
-            f"CPU of the daemon side (recording + dispatching, receiver excluded): {cpu / (2 * n) * 1000:.2f} ms"
+            "CPU of the daemon side (recording + dispatching, receiver excluded):"
+            f" {cpu / (2 * n) * 1000:.2f} ms"
             f" per event, i.e. one core sustains ~{2 * n / cpu:.0f} events/s",
             flush=True,
         )
