@@ -29,6 +29,12 @@ _DELIVERY_SELECT = (
     f"d.id, d.hook, d.state, d.attempts, d.next_at, d.created_at, d.done_at, d.last_error, {_EVENT_SELECT}"
 )
 
+# A delivery that heads its recipient's queue for its hook (per-recipient order).
+_HEAD = (
+    "d.id = (SELECT MIN(h.id) FROM webhook_deliveries h"
+    " WHERE h.hook = d.hook AND h.recipient = d.recipient AND h.state = 'pending')"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookBacklog:
@@ -107,17 +113,18 @@ class WebhooksMixin(SQLiteConnection):
         a later event waits until the earlier one is delivered or dead-lettered), oldest first."""
         rows = await self._fetchall(
             f"SELECT {_DELIVERY_SELECT} FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id"
-            " WHERE d.hook = ? AND d.state = 'pending' AND d.next_at <= ?"
-            " AND d.id = (SELECT MIN(h.id) FROM webhook_deliveries h"
-            "             WHERE h.hook = d.hook AND h.recipient = d.recipient AND h.state = 'pending')"
+            f" WHERE d.hook = ? AND d.state = 'pending' AND d.next_at <= ? AND {_HEAD}"
             " ORDER BY d.id LIMIT ?",
             (hook, to_micros(now), limit),
         )
         return [_delivery(r) for r in rows]
 
     async def next_webhook_due(self, hook: str) -> datetime | None:
+        # Only the heads of the recipients' queues: the others wait for them, not for a time.
         row = await self._fetchone(
-            "SELECT MIN(next_at) FROM webhook_deliveries WHERE hook = ? AND state = 'pending'", (hook,)
+            "SELECT MIN(d.next_at) FROM webhook_deliveries d WHERE d.hook = ? AND d.state = 'pending'"
+            f" AND {_HEAD}",
+            (hook,),
         )
         return from_micros_opt(row[0]) if row else None
 
