@@ -75,6 +75,11 @@ class WebhookDispatcher:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._last_prune: datetime | None = None
+        # A hook whose every POST of a pass failed is left alone for a while (doubling like
+        # an event's retries): during an outage, one probe per delay instead of one failed
+        # attempt per event, so the CPU is there to catch up when it is back.
+        self._failed_passes: dict[str, int] = {}
+        self._paused_until: dict[str, datetime] = {}
 
     def wake(self) -> None:
         """New events were committed: look now rather than at the next poll."""
@@ -112,6 +117,9 @@ class WebhookDispatcher:
         now = self.clock.now()
         for hook in self.hooks:
             due = await self.store.next_webhook_due(hook.key)
+            paused = self._paused_until.get(hook.key)
+            if due is not None and paused is not None:
+                due = max(due, paused)
             if due is not None:
                 wait = min(wait, max((due - now).total_seconds(), 0.0))
         return max(wait, 0.01)
@@ -122,6 +130,9 @@ class WebhookDispatcher:
         for hook in self.hooks:
             now = self.clock.now()
             await self.store.materialize_webhook_deliveries(hook.key, hook.events, now)
+            paused = self._paused_until.get(hook.key)
+            if paused is not None and now < paused:
+                continue
             window = self.config.concurrency * 4
             due = await self.store.due_webhook_deliveries(hook.key, now, window)
             if due:
@@ -137,7 +148,8 @@ class WebhookDispatcher:
             while True:
                 await self.run_once()
                 now = self.clock.now()
-                if not any([await self.store.due_webhook_deliveries(h.key, now, 1) for h in self.hooks]):
+                active = [h for h in self.hooks if now >= self._paused_until.get(h.key, now)]
+                if not any([await self.store.due_webhook_deliveries(h.key, now, 1) for h in active]):
                     return
 
     async def _deliver(self, hook: WebhookConfig, due: list[WebhookDelivery]) -> None:
@@ -174,6 +186,13 @@ class WebhookDispatcher:
                              attempts=attempts, next_at=next_at.isoformat(), error=error),
                 )  # fmt: skip
         await self.store.finish_webhook_deliveries(rows)
+        if all(error is not None for error in errors):
+            failed = self._failed_passes.get(hook.key, 0) + 1
+            self._failed_passes[hook.key] = failed
+            self._paused_until[hook.key] = now + timedelta(seconds=retry_delay(failed, self.config))
+        else:
+            self._failed_passes.pop(hook.key, None)
+            self._paused_until.pop(hook.key, None)
 
     async def _post(self, hook: WebhookConfig, delivery: WebhookDelivery) -> str | None:
         """None when the receiver took it (2xx), else why not."""

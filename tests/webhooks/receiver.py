@@ -66,6 +66,9 @@ class Receiver:
             allow_reuse_address = True
             request_queue_size = 256  # the default listen backlog of 5 drops concurrent connects
 
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a sender killed mid-request (the SIGKILL tests) resets its connection
+
         self._server = Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
