@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ class Receiver:
             request_queue_size = 256  # the default listen backlog of 5 drops concurrent connects
 
             def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a sender killed mid-request (the SIGKILL tests) resets its connection
+                # A sender killed mid-request (the SIGKILL tests) resets its connection.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
