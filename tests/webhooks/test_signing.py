@@ -149,3 +149,14 @@ async def test_no_key_means_unsigned_bounces_suppress_with_a_warning(
         assert await d.store.get_suppression("jane.doe@example.org") is not None
     warning = [r for r in caplog.records if "unsigned bounces suppress" in r.getMessage()]
     assert warning and "verp.keys" in str(warning[0].__dict__.get("kv"))
+
+
+def test_check_config_warns_while_unsigned_bounces_suppress(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.toml"
+    plain.write_text("")
+    signed = tmp_path / "signed.toml"
+    signed.write_text('[verp]\nkeys = { k1 = "0123456789abcdef" }\n')
+    warned = bounced("check-config", "--config", str(plain))
+    assert warned.returncode == 0 and "warning: [verp] unsigned bounces suppress" in warned.stdout
+    quiet = bounced("check-config", "--config", str(signed))
+    assert quiet.returncode == 0 and "warning" not in quiet.stdout
