@@ -26,8 +26,7 @@ from bounced.model import (
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.sqlite.connection import from_micros, to_micros
-from bounced.store.sqlite.webhooks import WebhooksMixin
-from bounced.webhooks.payload import event_type_for_bounce
+from bounced.store.sqlite.webhooks import WebhooksMixin, webhook_rows_for_bounces
 
 __all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
 
@@ -154,32 +153,6 @@ def _outcomes(
     ]
 
 
-def _webhook_rows(
-    planned: Sequence[tuple[int, BounceEvent, str]],
-    rows: Sequence[_EventRow],
-    event_ids: Sequence[int | None],
-    suppressed: set[int],
-    now_us: int,
-) -> list[tuple[Any, ...]]:
-    """Outbox rows (store.sqlite.webhooks.OUTBOX_COLUMNS) for the new events: the bounce's
-    own event, then `suppression_added` when it put the address on the list."""
-    out: list[tuple[Any, ...]] = []
-    for (_, event, _), row, event_id in zip(planned, rows, event_ids, strict=True):
-        if event_id is None:
-            continue
-        fields = (
-            row.recipient, event.kind.value, event.reason.value, event.status, event.reply_code,
-            event.diagnostic, event.mailing_id, event.from_domain, event.sending_ip, int(event.signed),
-            event_id, event.delivery_id,
-        )  # fmt: skip
-        kind_type = event_type_for_bounce(event.kind)
-        if kind_type is not None:
-            out.append((kind_type, now_us, *fields))
-        if event_id in suppressed:
-            out.append(("suppression_added", now_us, *fields))
-    return out
-
-
 def _row_to_event(row: Sequence[Any]) -> BounceEvent:
     return BounceEvent(
         id=int(row[0]),
@@ -270,7 +243,12 @@ class BouncesMixin(WebhooksMixin):
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
             if self._webhook_outbox:
-                await self._outbox_events(conn, _webhook_rows(planned, rows, event_ids, suppressed, now_us))
+                rows_out = webhook_rows_for_bounces(
+                    [(e, r.recipient, i) for (_, e, _), r, i in zip(planned, rows, event_ids, strict=True)],
+                    suppressed,
+                    now_us,
+                )
+                await self._outbox_events(conn, rows_out)
             if marks:
                 await conn.executemany(
                     "UPDATE intake SET state = ?, error = ?, processed_at = ?,"

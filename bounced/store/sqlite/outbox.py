@@ -343,15 +343,9 @@ class OutboxMixin(WebhooksMixin):
                 " WHERE id = ?",
                 deliveries,
             )
-            delivered = [(to_micros(at), d) for _, d, st, at, _ in rows if st is DeliveryState.DELIVERED]
-            for params in delivered:
-                await self._outbox_select(
-                    conn,
-                    "SELECT 'delivered', ?1, d.recipient, 'delivered', NULL, NULL, NULL, NULL, m.mailing_id,"
-                    " m.from_domain, d.sending_ip, 1, NULL, d.id"
-                    " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = ?2",
-                    params,
-                )
+            await self._outbox_delivered(
+                conn, [(to_micros(at), d) for _, d, st, at, _ in rows if st is DeliveryState.DELIVERED]
+            )
 
     async def schedule_resend(
         self,
@@ -406,13 +400,7 @@ class OutboxMixin(WebhooksMixin):
             )
             created = cursor.rowcount > 0
             if created:
-                await self._outbox_select(
-                    conn,
-                    "SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
-                    " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
-                    " FROM non_deliveries WHERE delivery_id = ?",
-                    (delivery_id,),
-                )
+                await self._outbox_non_delivery(conn, delivery_id)
             await conn.execute(
                 "UPDATE deliveries SET state = ?, last_bounce_text = ? WHERE id = ?",
                 (state.value, bounce_text, delivery_id),

@@ -14,10 +14,11 @@ from typing import Any
 
 import aiosqlite
 
-from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
+from bounced.model import BounceEvent, WebhookDelivery, WebhookEvent, WebhookState
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+from bounced.webhooks.payload import event_type_for_bounce
 
-__all__ = ["OUTBOX_COLUMNS", "WebhookBacklog", "WebhooksMixin"]
+__all__ = ["OUTBOX_COLUMNS", "WebhookBacklog", "WebhooksMixin", "webhook_rows_for_bounces"]
 
 # The columns a caller gives `_outbox_events`, in this order.
 OUTBOX_COLUMNS = (
@@ -59,6 +60,29 @@ def _delivery(row: Sequence[Any]) -> WebhookDelivery:
     )  # fmt: skip
 
 
+def webhook_rows_for_bounces(
+    recorded: Sequence[tuple[BounceEvent, str, int | None]], suppressed: set[int], now_us: int
+) -> list[tuple[Any, ...]]:
+    """Outbox rows (OUTBOX_COLUMNS) for bounce events just recorded, given as (event, its
+    normalised recipient, its new id or None for a duplicate): the bounce's own event, then
+    `suppression_added` when its id is in `suppressed` (it put the address on the list)."""
+    out: list[tuple[Any, ...]] = []
+    for event, recipient, event_id in recorded:
+        if event_id is None:
+            continue
+        fields = (
+            recipient, event.kind.value, event.reason.value, event.status, event.reply_code,
+            event.diagnostic, event.mailing_id, event.from_domain, event.sending_ip, int(event.signed),
+            event_id, event.delivery_id,
+        )  # fmt: skip
+        kind_type = event_type_for_bounce(event.kind)
+        if kind_type is not None:
+            out.append((kind_type, now_us, *fields))
+        if event_id in suppressed:
+            out.append(("suppression_added", now_us, *fields))
+    return out
+
+
 def _in(values: Collection[str]) -> str:
     return ", ".join("?" * len(values))
 
@@ -81,6 +105,26 @@ class WebhooksMixin(SQLiteConnection):
         """Outbox events made by `select` (its columns in OUTBOX_COLUMNS order)."""
         if self._webhook_outbox:
             await conn.execute(f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) {select}", params)
+
+    async def _outbox_non_delivery(self, conn: aiosqlite.Connection, delivery_id: int) -> None:
+        await self._outbox_select(
+            conn,
+            "SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
+            " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
+            " FROM non_deliveries WHERE delivery_id = ?",
+            (delivery_id,),
+        )
+
+    async def _outbox_delivered(self, conn: aiosqlite.Connection, rows: Sequence[tuple[int, int]]) -> None:
+        """`delivered` events for (time in µs, delivery id): the next hop answered 250."""
+        for params in rows:
+            await self._outbox_select(
+                conn,
+                "SELECT 'delivered', ?1, d.recipient, 'delivered', NULL, NULL, NULL, NULL, m.mailing_id,"
+                " m.from_domain, d.sending_ip, 1, NULL, d.id"
+                " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = ?2",
+                params,
+            )
 
     async def materialize_webhook_deliveries(self, hook: str, types: Collection[str], now: datetime) -> int:
         """Copy the events written since the last call into `hook`'s delivery queue (those of
