@@ -49,8 +49,9 @@ class Receiver:
             protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver.status
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                status = receiver.status if len(body) == length else 400  # sender died mid-body
                 if status < 300:
                     got = Received({k.lower(): v for k, v in self.headers.items()}, body)
                     with receiver._lock:
