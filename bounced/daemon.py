@@ -47,6 +47,7 @@ class Daemon:
         self.http_collectors: list[Any] = []
         self.http_routes: list[Any] = []
         self._lock: DaemonLock | None = None  # held from start to stop
+        self._webhooks: Any | None = None  # bounced.webhooks.dispatcher.WebhookDispatcher
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -66,6 +67,11 @@ class Daemon:
     def smtp_port(self) -> int:
         assert self._listener is not None, "daemon not started"
         return self._listener.port
+
+    @property
+    def webhooks(self) -> Any | None:
+        """The webhook dispatcher (its `stats` for metrics), None when no hook is configured."""
+        return self._webhooks
 
     @property
     def sending_side(self) -> Any | None:
@@ -99,13 +105,25 @@ class Daemon:
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()
-            attributor = None
+            self._store.enable_webhook_outbox(bool(self.config.webhooks))
+            if self.config.webhooks:
+                from bounced.webhooks.dispatcher import WebhookDispatcher
+
+                self._webhooks = WebhookDispatcher(
+                    self._store, self.config.webhooks, self.config.webhook_delivery, self.clock
+                )
+                await self._webhooks.start()
             if self.config.submission.enabled:
                 from bounced.submission.service import SendingSide  # only when it is wanted
 
                 self._sending = await SendingSide.start(self.config, self._store, self.clock)
-                attributor = self._sending.attributor
+            from bounced.apply.attribution import ReturnPathAttributor
+
+            attributor = ReturnPathAttributor(self._store, lambda: self.config)
+            warn_about_unsigned_bounces(self.config)
             self._processor = Processor(self._store, self.config, self.clock, attributor)
+            if self._webhooks is not None:
+                self._processor.on_applied = self._webhooks.wake
             await self._processor.start()
             if self.config.smtp.acceptors:
                 self._listener = AcceptorPool(
@@ -163,6 +181,7 @@ class Daemon:
             replies=lambda: None if self._listener is None else self._listener.replies,
             extra_collectors=self.http_collectors,
             extra_routes=self.http_routes,
+            config=lambda: self.config,
         )
         self._http = HttpServer(ctx)
         await self._http.start()
@@ -182,6 +201,9 @@ class Daemon:
         if self._sending is not None:
             await self._sending.stop()
             self._sending = None
+        if self._webhooks is not None:
+            await self._webhooks.stop()
+            self._webhooks = None
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -232,7 +254,7 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("submission", "processing"):
+        for section in ("submission", "processing", "webhooks", "webhook_delivery"):
             if getattr(new, section) != getattr(old, section):
                 log.warning(f"reload: [{section}] changed; takes effect after a restart")
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
@@ -240,8 +262,9 @@ class Daemon:
         smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
         smtp.validate("smtp")
         return replace(
-            new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing
-        )
+            new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing,
+            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery,
+        )  # fmt: skip
 
     def _fail(self, reason: str) -> None:
         log.critical("giving up", extra=kv(reason=reason))
@@ -252,6 +275,26 @@ class Daemon:
 
     def _log_level(self) -> str:
         return self.config.log.level
+
+
+def warn_about_unsigned_bounces(config: Config) -> None:
+    """While no key is configured, unsigned bounces suppress (so a new install works): say
+    what that risks and how to stop it."""
+    verp = config.verp
+    if verp.unsigned_policy == "suppress":
+        fix = (
+            "set [verp.keys] and sign return paths (docs/signing.md); unsigned bounces then only record"
+            if verp.unsigned_bounces == "auto"
+            else 'set [verp] unsigned_bounces = "auto" or "record"'
+        )
+        log.warning(
+            "unsigned bounces suppress: anyone who can mail this host can suppress any address",
+            extra=kv(
+                event="unsigned_bounces_suppress",
+                setting=f"verp.unsigned_bounces={verp.unsigned_bounces}",
+                fix=fix,
+            ),
+        )
 
 
 _Section = TypeVar("_Section")

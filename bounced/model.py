@@ -468,3 +468,48 @@ class SoftBounceGroup:
     reply_code: int | None = None  # of the example
     status: str | None = None  # of the example
     reason: str | None = None  # of the example (Reason value)
+
+
+# --- webhooks -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One row of the webhook outbox, written in the transaction of the change it reports."""
+
+    id: int
+    type: str  # config.webhooks.WEBHOOK_EVENT_TYPES
+    at: datetime
+    recipient: str
+    kind: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    reply_code: int | None = None
+    diagnostic: str | None = None
+    mailing_id: str | None = None
+    from_domain: str | None = None
+    sending_ip: str | None = None
+    signed: bool = False
+    bounce_event_id: int | None = None
+    delivery_id: int | None = None
+
+
+class WebhookState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retries ran out: dead-lettered, kept for `bounced hooks replay`
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event for one hook: its delivery state."""
+
+    id: int
+    hook: str
+    event: WebhookEvent
+    state: WebhookState
+    attempts: int
+    next_at: datetime
+    created_at: datetime
+    done_at: datetime | None = None
+    last_error: str | None = None

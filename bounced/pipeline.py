@@ -67,6 +67,7 @@ class Processor:
         from bounced.apply.enforce import PolicyAlerts  # late, like apply_batch
 
         self.policy_alerts = PolicyAlerts()  # guard trips etc., for metrics and webhooks
+        self.on_applied: Any | None = None  # called after each window recorded (webhooks wake)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
@@ -215,6 +216,8 @@ class Processor:
                     all_done = False
             else:
                 self.applied += 1
+        if self.on_applied is not None:
+            self.on_applied()
         return all_done
 
     async def _record_failure(self, intake: IntakeMessage, exc: Exception) -> bool:

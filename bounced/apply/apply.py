@@ -196,7 +196,7 @@ async def _plan(
         list(analysis.classified),
         parsed,
         attribution,
-        config.verp.unsigned_bounces,
+        config.verp.unsigned_policy,
         intake.received_at,
         intake.id,
         analysis.precomputed,

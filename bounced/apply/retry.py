@@ -12,7 +12,6 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bounced.apply.apply import ApplyResult, apply_batch
 from bounced.apply.attribution import Attributor
@@ -35,18 +34,11 @@ class RetryOutcome:
     error: str | None = None
 
 
-def retry_attributor(config: Config, store: Store) -> Attributor | None:
-    """The daemon's attributor when the sending side is on (signed VERP return paths)."""
-    if not config.submission.enabled:
-        return None
-    from bounced.submission.service import VerpAttributor
+def retry_attributor(config: Config, store: Store) -> Attributor:
+    """The daemon's attributor: signed return paths, delivery-bound or platform-signed."""
+    from bounced.apply.attribution import ReturnPathAttributor
 
-    class _Side:  # VerpAttributor reads only `.config` of the sending side
-        def __init__(self, config: Config) -> None:
-            self.config = config
-
-    side: Any = _Side(config)
-    return VerpAttributor(store, side)
+    return ReturnPathAttributor(store, lambda: config)
 
 
 async def retry_intake(

@@ -106,6 +106,7 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
         return _usage(exc)
     if needs_db and missing_database(config):
         return 1
+    args.loaded_config = config  # profile show explains a hard bounce left unsuppressed
 
     async def checked(store: SQLiteStore) -> int:
         try:
@@ -213,7 +214,7 @@ async def _audit(store: SQLiteStore, args: argparse.Namespace) -> int:
 
 
 async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
-    view = await Views(store).profile(args.email, args.events)
+    view = await Views(store, args.loaded_config).profile(args.email, args.events)
     if view is None:
         print(f"bounced: no profile for {args.email} (never bounced, never suppressed)", file=sys.stderr)
         return 1
@@ -224,6 +225,9 @@ async def _profile(store: SQLiteStore, args: argparse.Namespace) -> int:
     print(f"{profile.address}")
     print(f"  status: {profile.status.label}")
     print(f"  suppressed: {'yes, ' + entry['reason'] + ' (' + entry['created_by'] + ')' if entry else 'no'}")
+    why_not = view.data.get("not_suppressed_because")
+    if why_not:
+        print(f"  hard {profile.hard_bounce_count}, not suppressed: {why_not}")
     hard, soft = profile.hard_bounce_count, profile.soft_bounce_count
     print(f"  bounces: {profile.bounce_count} (hard {hard}, soft {soft})")
     if profile.last_bounce_at is not None:

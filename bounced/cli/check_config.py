@@ -43,4 +43,9 @@ def run(args: argparse.Namespace) -> int:
         if problems:
             return 1
     print(f"config ok: {config.source or 'built-in defaults'}")
+    if config.verp.unsigned_policy == "suppress":
+        print(
+            "warning: [verp] unsigned bounces suppress (anyone who can mail this host can suppress any"
+            " address); set [verp.keys] and sign return paths (docs/signing.md)"
+        )
     return 0

@@ -20,6 +20,7 @@ from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.config.sending import PoolConfig, RelayConfig, SubmissionConfig, VerpConfig
 from bounced.config.smtp import SmtpConfig, split_host_port
 from bounced.config.storage import StorageConfig
+from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig, check_webhook_names
 from bounced.errors import ConfigError
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "StorageConfig",
     "SubmissionConfig",
     "VerpConfig",
+    "WebhookConfig",
+    "WebhookDeliveryConfig",
     "config_path_from_env",
     "load_config",
     "split_host_port",
@@ -68,7 +71,12 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    webhooks: list[WebhookConfig] = field(default_factory=list)
+    webhook_delivery: WebhookDeliveryConfig = field(default_factory=WebhookDeliveryConfig)
     source: str | None = field(default=None, metadata={"internal": True})  # the file, for messages
+
+    def validate(self, key: str) -> None:
+        check_webhook_names(self.webhooks)
 
 
 def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,6 +15,8 @@ __all__ = ["MIN_SECRET_BYTES", "PoolConfig", "RelayConfig", "SubmissionConfig", 
 # An HMAC key shorter than this is guessable; previous_secrets are exempt so that a short
 # key in use before this check can still be rotated out (tokens signed with it verify).
 MIN_SECRET_BYTES = 16
+
+_KEY_ID = re.compile(r"^[a-z0-9]{1,8}$")  # bounced.verp.sign: part of the token
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,32 @@ class VerpConfig:
     local_prefix: str = "b"
     secret: str = ""  # HMAC key; required when submission is enabled
     previous_secrets: list[str] = field(default_factory=list)  # still accepted (key rotation)
-    # What an unsigned or forged bounce may do: "record" (event only; the safe default)
-    # or "suppress" (trust the bounce's own recipient; only for MX hosts you fully control).
-    unsigned_bounces: Literal["record", "suppress"] = "record"
+    # Keys of the stateless return paths platforms sign (docs/signing.md): key id -> secret.
+    keys: dict[str, str] = field(default_factory=dict)
+    signing_key: str = ""  # the key id to sign with; default: the only key
+    token_max_age_days: int = 90  # a stateless token older than this does not verify
+    # What an unsigned or forged bounce may do: "auto" (suppress while no key is configured
+    # at all, record once one is), "record" (event only) or "suppress" (trust the bounce's
+    # own recipient; only for MX hosts you fully control).
+    unsigned_bounces: Literal["auto", "record", "suppress"] = "auto"
+
+    @property
+    def signing_configured(self) -> bool:
+        """A key exists, so signed bounces are possible (and unsigned ones are suspicious)."""
+        return bool(self.secret or self.keys)
+
+    @property
+    def unsigned_policy(self) -> Literal["record", "suppress"]:
+        """What `unsigned_bounces` means with the keys configured now."""
+        if self.unsigned_bounces == "auto":
+            return "record" if self.signing_configured else "suppress"
+        return self.unsigned_bounces
+
+    @property
+    def active_key_id(self) -> str | None:
+        if self.signing_key:
+            return self.signing_key
+        return next(iter(self.keys)) if len(self.keys) == 1 else None
 
     def validate(self, key: str) -> None:
         prefix = f"{key}." if key else ""
@@ -94,6 +120,19 @@ class VerpConfig:
             raise ConfigError(
                 f"{prefix}local_prefix", f"expected a plain local part without '+', got {self.local_prefix!r}"
             )
+        for key_id, key in self.keys.items():
+            if not _KEY_ID.match(key_id):
+                raise ConfigError(f"{prefix}keys.{key_id}", "expected a key id of 1-8 characters a-z 0-9")
+            if len(key) < 16:
+                raise ConfigError(f"{prefix}keys.{key_id}", "expected a secret of at least 16 characters")
+        if self.signing_key and self.signing_key not in self.keys:
+            raise ConfigError(
+                f"{prefix}signing_key", f"expected one of the ids in verp.keys, got {self.signing_key!r}"
+            )
+        if len(self.keys) > 1 and not self.signing_key:
+            raise ConfigError(f"{prefix}signing_key", "several verp.keys: name the one to sign with")
+        if self.token_max_age_days <= 0:
+            raise ConfigError(f"{prefix}token_max_age_days", "expected a positive number of days")
 
 
 def _check_ips(key: str, ips: list[str]) -> None:

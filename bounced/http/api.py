@@ -145,7 +145,8 @@ async def audit(request: Request) -> Response:
 
 
 async def profile(request: Request) -> Response:
-    view = await Views(_ctx(request).store).profile(
+    ctx = _ctx(request)
+    view = await Views(ctx.store, ctx.config() if ctx.config else None).profile(
         request.path_params["email"], int_param(request, "events", 10)
     )
     if view is None:

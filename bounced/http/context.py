@@ -27,3 +27,4 @@ class ApiContext:
     # Collector objects added to /metrics, and Starlette routes added to the API.
     extra_collectors: list[Any] = field(default_factory=list)
     extra_routes: list[Any] = field(default_factory=list)
+    config: Callable[[], Any] | None = None  # the whole Config, for explanations (profile)

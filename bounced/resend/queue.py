@@ -350,7 +350,7 @@ class ResendQueue:
             original=OriginalMessage(message_id=item.message_id, mailing_id=item.mailing_id),
         )
         events = plan_events(
-            [classified], parsed, attribution, self.config.verp.unsigned_bounces, now, None,
+            [classified], parsed, attribution, self.config.verp.unsigned_policy, now, None,
             hard_reasons=hard_reasons_for(self.config.classify.preset),
         )  # fmt: skip
         events = [replace(e, source="smtp") for e in events]

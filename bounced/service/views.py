@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bounced.apply.explain import why_not_suppressed
+from bounced.apply.policy import hard_reasons_for
+from bounced.config import Config
 from bounced.model import Profile, ProfileStatus
 from bounced.service.errors import InvalidInput
 from bounced.service.values import (
@@ -33,8 +36,9 @@ class ProfileView:
 
 
 class Views:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, config: Config | None = None) -> None:
         self.store = store
+        self.config = config  # with it, a profile says why a hard bounce did not suppress
 
     async def profile(self, email: str, events: int = 10) -> ProfileView | None:
         """None: never bounced, never suppressed."""
@@ -53,6 +57,12 @@ class Views:
         data["suppression"] = suppression_dict(entry)
         data["events"] = [event_dict(e) for e in history]
         data["events_total"] = len(every)  # more than shown: the latest `events` of these
+        data["not_suppressed_because"] = None
+        if entry is None and profile.hard_bounce_count and self.config is not None:
+            audit = await self.store.audit_entries(address)
+            data["not_suppressed_because"] = why_not_suppressed(
+                profile, every, audit, self.config.verp, hard_reasons_for(self.config.classify.preset)
+            )
         return ProfileView(profile, data)
 
     async def events_feed(self, after: int = 0, limit: int = 1000) -> dict[str, Any]:

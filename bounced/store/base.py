@@ -9,10 +9,10 @@ unless [policy] local_part_case = "sensitive").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bounced.model import (
     AuditEntry,
@@ -30,6 +30,9 @@ from bounced.model import (
     ResendJob,
     SoftBounceGroup,
     SuppressionEntry,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookState,
 )
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "ResendTiming",
     "Store",
     "SuppressionStore",
+    "WebhookStore",
 ]
 
 
@@ -443,6 +447,44 @@ class PolicyStore(Protocol):
     def events_between(self, start: datetime, end: datetime) -> AsyncIterator[BounceEvent]: ...
 
 
+class WebhookStore(Protocol):
+    """The webhook outbox (store/sqlite/webhooks.py): events and per-hook delivery state."""
+
+    def enable_webhook_outbox(self, enabled: bool) -> None: ...
+
+    async def materialize_webhook_deliveries(
+        self, hook: str, types: Collection[str], now: datetime
+    ) -> int: ...
+
+    async def due_webhook_deliveries(self, hook: str, now: datetime, limit: int) -> list[WebhookDelivery]: ...
+
+    async def next_webhook_due(self, hook: str) -> datetime | None: ...
+
+    async def finish_webhook_deliveries(
+        self, rows: Sequence[tuple[int, WebhookState, int, datetime, datetime | None, str | None]]
+    ) -> None: ...
+
+    async def webhook_backlog(self, hook: str | None = None) -> Any: ...
+
+    async def list_webhook_deliveries(
+        self,
+        hook: str | None = None,
+        state: WebhookState | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[WebhookDelivery]: ...
+
+    async def get_webhook_event(self, event_id: int) -> WebhookEvent | None: ...
+
+    async def webhook_deliveries_for(self, event_id: int) -> list[WebhookDelivery]: ...
+
+    async def replay_webhooks(
+        self, hook: str, types: Collection[str], since: datetime, now: datetime
+    ) -> int: ...
+
+    async def prune_webhooks(self, before: datetime) -> int: ...
+
+
 class Store(
     IntakeStore,
     BounceStore,
@@ -451,6 +493,7 @@ class Store(
     ReportStore,
     AdminViewStore,
     PolicyStore,
+    WebhookStore,
     Protocol,
 ):
     async def close(self) -> None: ...

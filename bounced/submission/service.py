@@ -1,5 +1,5 @@
 """The sending side as one part the daemon starts: submission listener, relay sender, resend
-queue and its scheduler, and the VERP attributor the bounce pipeline asks."""
+queue and its scheduler."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from datetime import datetime
 
 from bounced.clock import Clock
 from bounced.config import Config
-from bounced.errors import ConfigError, VerpError
+from bounced.errors import ConfigError
 from bounced.intake.listener import domain_accepted
-from bounced.logfmt import kv
-from bounced.model import Attribution, IntakeMessage, ParsedMessage
 from bounced.resend.queue import ResendQueue
 from bounced.resend.scheduler import QueueScheduler
 from bounced.resend.sender import RelaySender
 from bounced.store.base import Store
 from bounced.submission.listener import SubmissionHandler, SubmissionListener
-from bounced.verp import parse_verp_address, verify_token
 
-__all__ = ["SendingSide", "VerpAttributor", "check_sending_config"]
+__all__ = ["SendingSide", "check_sending_config"]
 
 log = logging.getLogger(__name__)
 
@@ -39,60 +36,6 @@ def check_sending_config(config: Config) -> None:
         )
 
 
-class VerpAttributor:
-    """Implements `bounced.apply.attribution.Attributor` from our signed return paths."""
-
-    def __init__(self, store: Store, side: SendingSide) -> None:
-        self.store = store
-        self._side = side
-
-    async def attribute(self, intake: IntakeMessage, parsed: ParsedMessage) -> Attribution | None:
-        """The bounce comes back to our VERP return path: look there first (envelope
-        recipients), then where MTAs copy it (Delivered-To / X-Original-To, Return-Path of
-        the returned original). A token that does not verify gives None and a warning, so
-        the unsigned-bounce policy applies."""
-        verp = self._side.config.verp
-        candidates = [*intake.rcpt_tos, *parsed.envelope_to]
-        if parsed.original.return_path:
-            candidates.append(parsed.original.return_path)
-        seen: set[str] = set()
-        for address in candidates:
-            if address.lower() in seen:
-                continue
-            seen.add(address.lower())
-            try:
-                token = parse_verp_address(address, verp)
-            except VerpError as exc:
-                log.warning(
-                    "forged or malformed VERP token", extra=kv(intake=intake.id, address=address, error=exc)
-                )
-                continue
-            if token is None:
-                continue
-            delivery = await self.store.get_delivery(token.delivery_id)
-            if delivery is None:
-                log.warning("VERP token for an unknown delivery", extra=kv(intake=intake.id, address=address))
-                continue
-            try:
-                verify_token(token, delivery.recipient, verp)
-            except VerpError:
-                log.warning(
-                    "forged VERP token", extra=kv(intake=intake.id, address=address, peer=intake.peer)
-                )
-                continue
-            message = await self.store.get_outbound(delivery.message_id)
-            return Attribution(
-                recipient=delivery.recipient,
-                delivery_id=delivery.id,
-                mailing_id=delivery.mailing_id,
-                from_domain=delivery.from_domain,
-                sending_ip=delivery.sending_ip,
-                message_id=message.message_id if message is not None else None,
-                signed=True,
-            )
-        return None
-
-
 class SendingSide:
     def __init__(self, config: Config, store: Store, clock: Clock) -> None:
         self.config = config
@@ -103,7 +46,6 @@ class SendingSide:
         self.scheduler = QueueScheduler(self.queue, config.resend.poll_interval, clock)
         self.handler = SubmissionHandler(store, clock, lambda: self.config, self.scheduler.wake)
         self.listener = SubmissionListener(self.handler, config)
-        self.attributor = VerpAttributor(store, self)
 
     @classmethod
     async def start(cls, config: Config, store: Store, clock: Clock) -> SendingSide:

@@ -52,7 +52,8 @@ async def test_soft_bounce_records_but_never_suppresses(tmp_path: Path) -> None:
 
 
 async def test_unsigned_hard_bounce_suppresses_nothing_under_default_policy(tmp_path: Path) -> None:
-    config = make_config(tmp_path, smtp=DOMAINS)  # verp.unsigned_bounces = "record"
+    # verp.unsigned_bounces = "auto": once a key is configured, only signed bounces suppress
+    config = make_config(tmp_path, smtp=DOMAINS, verp={"keys": {"k1": "0123456789abcdef"}})
     async with running_daemon(config) as d:
         await send_mail(d.smtp_port, "", RCPT, HARD)
         await d.drained()

@@ -18,6 +18,7 @@ from bounced.store.sqlite.outbox import OutboxMixin
 from bounced.store.sqlite.policy import PolicyMixin
 from bounced.store.sqlite.report import ReportMixin
 from bounced.store.sqlite.suppression import SuppressionMixin
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["SQLiteStore"]
 
@@ -31,6 +32,7 @@ class SQLiteStore(
     AdminViewsMixin,
     GuardMixin,
     PolicyMixin,
+    WebhooksMixin,
     SQLiteConnection,
 ):
     """All of the store, on one SQLite file (WAL; one writer connection, one reader)."""

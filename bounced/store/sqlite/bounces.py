@@ -24,7 +24,8 @@ from bounced.model import (
 )
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
+from bounced.store.sqlite.connection import from_micros, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin, webhook_rows_for_bounces
 
 __all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
 
@@ -178,7 +179,7 @@ def _row_to_event(row: Sequence[Any]) -> BounceEvent:
     )
 
 
-class BouncesMixin(SQLiteConnection):
+class BouncesMixin(WebhooksMixin):
     async def record_events(
         self,
         intake_id: int | None,
@@ -246,6 +247,13 @@ class BouncesMixin(SQLiteConnection):
             ]
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
+            if self._webhook_outbox:
+                rows_out = webhook_rows_for_bounces(
+                    [(e, r.recipient, i) for (_, e, _), r, i in zip(planned, rows, event_ids, strict=True)],
+                    suppressed,
+                    now_us,
+                )
+                await self._outbox_events(conn, rows_out)
             if marks:
                 await conn.executemany(
                     "UPDATE intake SET state = ?, error = ?, processed_at = ?,"

@@ -27,7 +27,8 @@ from bounced.model import (
 )
 from bounced.store.base import OutboundAttempt, ResendTiming
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["OutboxMixin"]
 
@@ -67,7 +68,7 @@ def _row_to_non_delivery(r: Sequence[Any]) -> NonDelivery:
     return NonDelivery(int(r[0]), int(r[1]), r[2], from_micros(r[3]), int(r[4]), r[5], r[6], r[7], r[8])
 
 
-class OutboxMixin(SQLiteConnection):
+class OutboxMixin(WebhooksMixin):
     # --- submission ------------------------------------------------------------------
 
     async def record_outbound(
@@ -358,6 +359,9 @@ class OutboxMixin(SQLiteConnection):
                 " WHERE id = ?",
                 deliveries,
             )
+            await self._outbox_delivered(
+                conn, [(to_micros(at), d) for _, d, st, at, _ in rows if st is DeliveryState.DELIVERED]
+            )
 
     async def schedule_resend(
         self,
@@ -411,6 +415,8 @@ class OutboxMixin(SQLiteConnection):
                 (now_us, bounce_text, delivery_id),
             )
             created = cursor.rowcount > 0
+            if created:
+                await self._outbox_non_delivery(conn, delivery_id)
             await conn.execute(
                 "UPDATE deliveries SET state = ?, last_bounce_text = ? WHERE id = ?",
                 (state.value, bounce_text, delivery_id),

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["SuppressionMixin"]
 
@@ -43,7 +44,7 @@ def _row_to_profile(row: Sequence[Any]) -> Profile:
     )
 
 
-class SuppressionMixin(SQLiteConnection):
+class SuppressionMixin(WebhooksMixin):
     async def get_suppression(self, address: str) -> SuppressionEntry | None:
         rows = await self._fetchall(
             f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions WHERE address = ?",
@@ -100,6 +101,7 @@ class SuppressionMixin(SQLiteConnection):
                 " VALUES (?, ?, 'suppression.add', ?, ?)",
                 (now_us, actor, addr, reason),
             )
+            await self._outbox_admin(conn, "suppression_added", now_us, addr, reason)
         return True
 
     async def remove_suppression(self, address: str, reason: str, actor: str, now: datetime) -> bool:
@@ -123,7 +125,13 @@ class SuppressionMixin(SQLiteConnection):
                 " VALUES (?, ?, 'suppression.remove', ?, ?)",
                 (now_us, actor, addr, reason),
             )
+            await self._outbox_admin(conn, "suppression_removed", now_us, addr, reason)
         return True
+
+    async def _outbox_admin(self, conn: Any, event_type: str, now_us: int, address: str, reason: str) -> None:
+        """An admin's change: kind "admin", the reason they gave as diagnostic."""
+        row = (event_type, now_us, address, "admin", None, None, None, reason, *(None,) * 3, 0, None, None)
+        await self._outbox_events(conn, [row])
 
     async def get_profile(self, address: str) -> Profile | None:
         rows = await self._fetchall(

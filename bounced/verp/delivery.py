@@ -1,4 +1,4 @@
-"""Signed VERP return paths: `b+TOKEN@<verp.domain>`.
+"""Delivery-bound VERP return paths (the submission relay): `b+TOKEN@<verp.domain>`.
 
 TOKEN is `<delivery id>-<mac>`: the delivery id in lower-case base32 digits and 16
 base32 characters (80 bits) of HMAC-SHA256 over (delivery id, recipient) with
@@ -113,6 +113,8 @@ def parse_verp_address(address: str, config: Any, recipient: str | None = None) 
         return None
     prefix, plus, token_text = local.partition("+")
     if not plus or prefix.lower() != verp.local_prefix.lower():
+        return None
+    if token_text.startswith("1"):  # a stateless token (bounced.verp.sign), not delivery-bound
         return None
     id_text, dash, mac = token_text.lower().partition("-")
     if not dash or not id_text or len(id_text) > _MAX_ID_CHARS or len(mac) != _MAC_CHARS:

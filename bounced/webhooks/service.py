@@ -1,0 +1,63 @@
+"""What `bounced hooks ...` (and the HTTP API) ask of webhooks: one implementation for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bounced.config import Config
+from bounced.errors import ConfigError
+from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
+from bounced.store.base import Store
+from bounced.webhooks.payload import event_dict
+
+__all__ = ["HookEvent", "delivery_dict", "event_dict", "list_deliveries", "replay", "show_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class HookEvent:
+    event: WebhookEvent
+    deliveries: list[WebhookDelivery]
+
+
+def delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.id,
+        "hook": delivery.hook,
+        "state": delivery.state.value,
+        "attempts": delivery.attempts,
+        "next_at": delivery.next_at.isoformat(),
+        "done_at": None if delivery.done_at is None else delivery.done_at.isoformat(),
+        "last_error": delivery.last_error,
+        "event": event_dict(delivery.event),
+    }
+
+
+async def list_deliveries(
+    store: Store,
+    hook: str | None = None,
+    state: WebhookState | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> list[WebhookDelivery]:
+    return await store.list_webhook_deliveries(hook, state, since, limit)
+
+
+async def show_event(store: Store, event_id: int) -> HookEvent | None:
+    event = await store.get_webhook_event(event_id)
+    if event is None:
+        return None
+    return HookEvent(event, await store.webhook_deliveries_for(event_id))
+
+
+async def replay(
+    store: Store, config: Config, since: datetime, now: datetime, hook: str | None = None
+) -> dict[str, int]:
+    """Queue again every event since `since` for each hook (or the one named); the running
+    daemon sends them at its next poll. Returns how many per hook."""
+    hooks = [h for h in config.webhooks if hook is None or h.key == hook]
+    if not hooks:
+        known = ", ".join(h.key for h in config.webhooks) or "none configured"
+        raise ConfigError("webhooks", f"no hook named {hook!r} (known: {known})")
+    return {h.key: await store.replay_webhooks(h.key, h.events, since, now) for h in hooks}
