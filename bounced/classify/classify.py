@@ -282,7 +282,7 @@ def _failure_class(failure: Failure, text: str, in_text: str | None) -> tuple[in
     if reply is None and text:
         reply = find_reply_code(text)
     if (cls := reply_class(reply)) in (4, 5) or (cls == 2 and failure.action in _SUCCESS):
-        remote.append((cls, "reply"))  # type: ignore[arg-type]
+        remote.append((cls, "reply"))
     if (cls := status_class(in_text)) in (4, 5):
         remote.append((cls, "text-status"))
     for wanted in (4, 5, 2):

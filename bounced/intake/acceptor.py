@@ -66,7 +66,7 @@ class RemoteSpool:
 
     def answer(self, frame: tuple[object, ...]) -> None:
         tag, seq, value = frame
-        future = self._waiting.get(seq)  # type: ignore[arg-type]
+        future = self._waiting.get(seq) if isinstance(seq, int) else None
         if future is None or future.done():
             return
         if tag == "stored" and isinstance(value, int):

@@ -152,12 +152,12 @@ def _csv_field(value: str | int) -> str:
     if value.__class__ is not str:
         return "" if value is None else str(value)
     if value[:1] in _FORMULA_STARTS:
-        value = "'" + value  # type: ignore[operator]
-    if '"' in value:  # type: ignore[operator]
-        return '"' + value.replace('"', '""') + '"'  # type: ignore[union-attr]
-    if "," in value or "\n" in value or "\r" in value:  # type: ignore[operator]
-        return '"' + value + '"'  # type: ignore[operator]
-    return value  # type: ignore[return-value]
+        value = "'" + value
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
 
 
 class CsvWriter:

@@ -135,7 +135,7 @@ def soft_bounce_cell_values(
 ) -> list[tuple[str | int, ...]]:
     """`soft_bounce_values` for a batch of plain cells in `SoftBounceGroup`'s field order
     (group, recipient domain, text key, amount, example, reply code, status, reason)."""
-    out = []
+    out: list[tuple[str | int, ...]] = []
     append = out.append
     for group, domain, text_key, amount, example, reply_code, _status, reason in cells:
         reason_code = reason or "undefined"

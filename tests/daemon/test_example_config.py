@@ -80,8 +80,8 @@ _HEADER = re.compile(r"^\[([a-z_.]+)\]\s*$")
 def _section_keys() -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for section in dataclasses.fields(Config):
-        if section.name == "source":
-            continue
+        if section.name == "source" or not dataclasses.is_dataclass(getattr(Config(), section.name)):
+            continue  # an array of tables ([[webhooks]]) is shown as a commented example
         for table, key in _keys(type(getattr(Config(), section.name)), section.name):
             keys.setdefault(table, set()).add(key)
     return keys
