@@ -180,8 +180,8 @@ def test_classify_failure_never_raises(
 )
 def test_classify_is_fast_on_10_mb_text(text: str) -> None:
     failure = Failure(recipient="a@example.com", diagnostic=text)
-    started = time.perf_counter()
+    started = time.process_time()
     classify_failure(failure, MessageType.DSN, _CONFIG)
     retry_after_seconds(text, 300)
-    # Work is capped to a few KiB of text; even a slow CI box finishes far inside this.
-    assert time.perf_counter() - started < 2.0
+    # Work is capped to a few KiB of text: CPU seconds (other load on the box cannot fail it).
+    assert time.process_time() - started < 2.0

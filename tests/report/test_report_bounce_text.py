@@ -135,6 +135,6 @@ def test_total_bounded_and_idempotent_on_keys(text: str, code: int | None) -> No
     ],
 )
 def test_fast_on_hostile_input(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     normalise_bounce_text(text, 451)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
