@@ -24,6 +24,7 @@ from typing import Any
 from bounced.config.sending import VerpConfig
 from bounced.errors import VerpError
 from bounced.model import normalise_address
+from bounced.verp.address import token_text as our_token
 
 __all__ = [
     "VerpToken",
@@ -107,20 +108,16 @@ def parse_verp_address(address: str, config: Any, recipient: str | None = None) 
     `recipient` is given) its signature does not verify.
     """
     verp = _verp_section(config)
-    addr = address.strip().strip("<>").strip()
-    local, at, domain = addr.rpartition("@")
-    if not at or domain.lower().rstrip(".") != verp.domain.lower():
-        return None
-    prefix, plus, token_text = local.partition("+")
-    if not plus or prefix.lower() != verp.local_prefix.lower():
+    token_text = our_token(address, verp)
+    if token_text is None:
         return None
     if token_text.startswith("1"):  # a stateless token (bounced.verp.sign), not delivery-bound
         return None
     id_text, dash, mac = token_text.lower().partition("-")
     if not dash or not id_text or len(id_text) > _MAX_ID_CHARS or len(mac) != _MAC_CHARS:
-        raise VerpError(f"malformed VERP token in {addr!r}")
+        raise VerpError(f"malformed VERP token in {address.strip()!r}")
     if any(c not in _ALPHABET for c in mac):
-        raise VerpError(f"malformed VERP token in {addr!r}")
+        raise VerpError(f"malformed VERP token in {address.strip()!r}")
     token = VerpToken(_decode_int(id_text), mac)
     if recipient is not None:
         return verify_token(token, recipient, verp)

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 
 from bounced.config.sending import VerpConfig
 from bounced.errors import VerpError
+from bounced.verp.address import token_text
 
 __all__ = [
     "MAX_LOCAL_PART",
@@ -157,14 +158,8 @@ def verify_signed_token(
 def verify_return_path(address: str, recipient: str, verp: VerpConfig, today: date) -> SignedToken | None:
     """None when `address` is not a stateless return path of ours; the verified token, or
     VerpError when it is one that does not verify for `recipient`."""
-    addr = address.strip().strip("<>").strip()
-    local, at, domain = addr.rpartition("@")
-    if not at or domain.lower().rstrip(".") != verp.domain.lower():
-        return None
-    prefix, plus, token_text = local.partition("+")
-    if not plus or prefix.lower() != verp.local_prefix.lower():
-        return None
-    token = parse_signed_token(token_text)
+    text = token_text(address, verp)
+    token = parse_signed_token(text) if text is not None else None
     if token is None:
         return None
     verify_signed_token(token, recipient, verp.keys, today, verp.token_max_age_days)
