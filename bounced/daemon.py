@@ -256,7 +256,7 @@ class Daemon:
         old = self.config
         for section in ("submission", "processing", "webhooks", "webhook_delivery"):
             if getattr(new, section) != getattr(old, section):
-                log.warning(f"reload: [{section}] changed; takes effect after a restart")
+                log.warning("reload: restart to apply this section", extra=kv(section=section))
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
         http = _keep_bound("http", new.http, old.http, ("enabled", "listen", "tls_cert", "tls_key"))
         smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
@@ -312,7 +312,9 @@ def _version() -> str:
 def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) -> _Section:
     """`new` with the running values of `keys`, which are bound at start; warns when they changed."""
     if any(getattr(new, k) != getattr(old, k) for k in keys):
-        log.warning(f"reload: {name}.{'/'.join(keys)} changed; take effect after a restart")
+        log.warning(
+            "reload: keys changed, take effect after a restart", extra=kv(keys=f"{name}.{'/'.join(keys)}")
+        )
     return replace(new, **{k: getattr(old, k) for k in keys})  # type: ignore[type-var]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -83,3 +84,22 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
     import uvloop
 
     return {"uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(autouse=True)
+def _log_lines_are_logfmt() -> Any:
+    """Fail a test whose code logged a line that is not one key=value line."""
+    from tests.logcheck import LogLineCheck
+
+    check = LogLineCheck()
+    root = logging.getLogger()
+    root.addHandler(check)
+    previous = root.level
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield check
+    finally:
+        root.removeHandler(check)
+        root.setLevel(previous)
+    assert not check.bad, "log lines that are not one logfmt line:\n" + "\n".join(check.bad[:5])

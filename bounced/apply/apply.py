@@ -32,6 +32,7 @@ from bounced.apply.policy import hard_reasons_for, plan_events
 from bounced.apply.workers import Analyser
 from bounced.clock import Clock
 from bounced.config import Config
+from bounced.logfmt import kv
 from bounced.model import (
     Attribution,
     BounceEvent,
@@ -219,8 +220,8 @@ async def _record(
     except Exception as exc:
         if len(recordings) == 1:
             return [exc]
-        log.warning(
-            "event=batch_failed size=%d error=%s; recording one by one", len(recordings), _quote(str(exc))
+        log.warning(  # then recording one by one
+            "event=batch_failed", extra=kv(size=len(recordings), error=str(exc), then="one_by_one")
         )
     outcomes: list[RecordOutcome | Exception] = []
     for recording in recordings:
@@ -269,26 +270,26 @@ def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult)
     if analysis.parsed is not None and analysis.parsed.truncated:
         # A parse cap cut this message: what was recorded is right, but there was more.
         log.warning(
-            "event=parse_truncated intake=%d size=%d caps=%s failures=%d",
-            intake.id,
-            len(intake.raw),
-            ",".join(analysis.parsed.truncated),
-            len(analysis.parsed.failures),
+            "event=parse_truncated",
+            extra=kv(
+                intake=intake.id,
+                size=len(intake.raw),
+                caps=",".join(analysis.parsed.truncated),
+                failures=len(analysis.parsed.failures),
+            ),
         )
     if result.state is IntakeState.UNPARSEABLE:
-        log.warning(
-            "event=unparseable intake=%d size=%d error=%s",
-            intake.id,
-            len(intake.raw),
-            _quote(result.error or ""),
-        )
+        fields = kv(intake=intake.id, size=len(intake.raw), error=result.error or "")
+        log.warning("event=unparseable", extra=fields)
     elif result.state is IntakeState.FAILED:
-        log.error(
-            "event=quarantined intake=%d stage=%s error=%s\n%s",
-            intake.id,
-            analysis.stage,
-            _quote(result.error or ""),
-            (analysis.trace or "").rstrip(),
+        log.error(  # the worker's traceback as one escaped value: one line per event
+            "event=quarantined",
+            extra=kv(
+                intake=intake.id,
+                stage=analysis.stage,
+                error=result.error or "",
+                trace=(analysis.trace or "").rstrip(),
+            ),
         )
     elif log.isEnabledFor(logging.INFO):  # the arguments cost more than the call
         _log_result(result)
@@ -296,25 +297,19 @@ def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult)
 
 def _log_result(result: ApplyResult) -> None:
     if not result.planned:
-        log.info("event=none intake=%d type=%s", result.intake_id, result.message_type)
+        log.info("event=none", extra=kv(intake=result.intake_id, type=result.message_type))
         return
     suppressed = set(result.suppressed)
     for event, event_id in zip(result.planned, result.event_ids, strict=True):
-        log.info(
-            "event=bounce kind=%s reason=%s recipient=%s status=%s intake=%d suppressed=%s signed=%s%s",
-            event.kind.value,
-            event.reason.value,
-            _quote(event.recipient),
-            event.status or "-",
-            result.intake_id,
-            "yes" if event.recipient in suppressed and event_id is not None else "no",
-            "yes" if event.signed else "no",
-            " duplicate=yes" if event_id is None else "",
+        fields = kv(
+            kind=event.kind.value,
+            reason=event.reason.value,
+            recipient=event.recipient,
+            status=event.status or "-",
+            intake=result.intake_id,
+            suppressed="yes" if event.recipient in suppressed and event_id is not None else "no",
+            signed="yes" if event.signed else "no",
         )
-
-
-def _quote(value: str) -> str:
-    """key=value logs: quote values with spaces or quotes so lines stay machine-readable."""
-    if value and not any(c in value for c in ' "=\n\t'):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if event_id is None:
+            fields["kv"]["duplicate"] = "yes"
+        log.info("event=bounce", extra=fields)

@@ -28,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bounced.apply.analyse import Analysis, analyse_many
 from bounced.config.classify import ClassifyConfig
+from bounced.logfmt import kv
 
 __all__ = ["WORKER_NICENESS", "Analyser"]
 
@@ -86,14 +87,14 @@ class Analyser:
             )
         except BrokenProcessPool as exc:
             self.broken_pools += 1
-            log.warning("event=analyser_pool_broken error=%s; analysing this batch inline", exc)
+            log.warning("event=analyser_pool_broken", extra=kv(error=str(exc), then="inline_this_batch"))
             self._discard(pool)
             return analyse_many(raws, classify_config)
         except Exception:
             # The pool cannot work in this process at all (no worker could be started, e.g.
             # an embedding program without a `__main__` guard; a result that does not
             # pickle): analyse inline from now on rather than fail the same way every batch.
-            log.exception("event=analyser_pool_unusable; analysing inline from now on")
+            log.exception("event=analyser_pool_unusable", extra=kv(then="inline_from_now_on"))
             self.workers = 0
             self._discard(pool)
             return analyse_many(raws, classify_config)
@@ -115,7 +116,7 @@ class Analyser:
                 initializer=_init_worker,
                 initargs=(os.getpid(),),
             )
-            log.info("event=analyser_pool_started workers=%d method=%s", self.workers, method)
+            log.info("event=analyser_pool_started", extra=kv(workers=self.workers, method=method))
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

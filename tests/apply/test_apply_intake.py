@@ -13,6 +13,7 @@ from bounced.apply import ApplyResult, apply_intake
 from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
+from bounced.logfmt import LogfmtFormatter
 from bounced.model import (
     Attribution,
     BounceKind,
@@ -158,7 +159,8 @@ async def test_one_key_value_log_line_per_bounce(
     raw = dsn("logme@example.org", "5.1.1", "550 5.1.1 User unknown")
     with caplog.at_level(logging.INFO, logger="bounced.apply"):
         result = await spool_and_apply(store, raw, config("suppress"))
-    lines = [r.getMessage() for r in caplog.records if r.name == "bounced.apply"]
+    formatter = LogfmtFormatter(with_time=False)
+    lines = [formatter.format(r).split(" ", 2)[2] for r in caplog.records if r.name == "bounced.apply"]
     assert lines == [
         f"event=bounce kind=hard reason=userunknown recipient=logme@example.org status=5.1.1 "
         f"intake={result.intake_id} suppressed=yes signed=no"

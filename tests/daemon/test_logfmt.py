@@ -37,3 +37,15 @@ def test_messages_already_in_key_value_form_are_kept() -> None:
 def test_exceptions_stay_on_one_line() -> None:
     text = line("failed", exc=True)
     assert "\n" not in text and "ValueError: boom" in text
+
+
+def test_the_suite_wide_line_check_rejects_what_breaks_the_format() -> None:
+    from tests.logcheck import LINE
+
+    assert LINE.match('ts=2026-12-02T04:39:02 level=warning logger=bounced.x event=a error="b c" n=1')
+    for bad in (
+        'level=warning logger=bounced.x event=batch_failed error="x"; recording one by one',
+        "level=error logger=bounced.x event=quarantined error=x\nTraceback (most recent call last):",
+        "level=info logger=bounced.x msg=two words",
+    ):
+        assert not LINE.match(bad), bad

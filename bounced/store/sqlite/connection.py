@@ -31,6 +31,7 @@ import aiosqlite
 
 from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
+from bounced.logfmt import kv
 from bounced.model import address_key
 from bounced.preflight import database_problem
 
@@ -224,7 +225,8 @@ class SQLiteConnection:
                 if migration.version <= current:
                     continue
                 log.info(
-                    "event=migrate version=%d name=%s path=%s", migration.version, migration.name, self._path
+                    "event=migrate",
+                    extra=kv(version=migration.version, name=migration.name, path=self._path),
                 )
                 for statement in split_statements(migration.sql):
                     await conn.execute(statement)
@@ -276,9 +278,9 @@ class SQLiteConnection:
             await asyncio.shield(self._writer.execute("ROLLBACK"))
         except sqlite3.OperationalError as exc:
             if "no transaction is active" not in str(exc):
-                log.error("event=rollback_failed error=%s", exc)
+                log.error("event=rollback_failed", extra=kv(error=str(exc)))
         except sqlite3.Error as exc:  # the original error matters more; keep it
-            log.error("event=rollback_failed error=%s", exc)
+            log.error("event=rollback_failed", extra=kv(error=str(exc)))
 
     async def _group_commit(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run `work(conn)` in a transaction shared with other concurrent callers.
