@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from bounced import __version__
 from bounced.clock import Clock, SystemClock
 from bounced.config import Config, load_config
+from bounced.config.loader import check
 from bounced.errors import ConfigError
 from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.intake.listener import BounceHandler, Listener
@@ -260,7 +261,7 @@ class Daemon:
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
         http = _keep_bound("http", new.http, old.http, ("enabled", "listen", "tls_cert", "tls_key"))
         smtp = _keep_bound("smtp", new.smtp, old.smtp, ("listen", "tls_cert", "tls_key", "acceptors"))
-        smtp.validate("smtp")
+        check(smtp, "smtp")
         return replace(
             new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing,
             webhooks=old.webhooks, webhook_delivery=old.webhook_delivery,

@@ -104,3 +104,41 @@ def test_a_secret_of_16_bytes_and_short_previous_secrets_pass(tmp_path: Path) ->
     # A short key in use before the minimum existed must still be rotatable into previous_secrets.
     result = check(tmp_path, '[verp]\nsecret = "0123456789abcdef"\nprevious_secrets = ["old"]\n')
     assert result.returncode == 0, result.stderr
+
+
+def test_every_cross_field_problem_of_a_section_is_reported_once(tmp_path: Path) -> None:
+    result = check(
+        tmp_path,
+        '[smtp]\nlisten = "127.0.0.1:2525"\ntls_cert = "/x.pem"\nmax_connections = 0\nacceptors = 100\n'
+        'idle_timeout = 0\ndomains = ["a b", "ok.example", "x@y"]\n'
+        '[relay]\nport = 0\ntimeout = 0\nusername = "u"\n'
+        '[submission]\nlisten = "nowhere"\nmax_message_size = 0\n'
+        '[verp]\nsecret = "short"\ndomain = "a@b"\n[verp.keys]\n"BAD!" = "0123456789abcdef"\nk1 = "tiny"\n'
+        "[resend.default]\nfactor = 0.5\njitter = 2\n"
+        "[webhook_delivery]\nretry_initial = 0\nconcurrency = 0\n",
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line.removeprefix("bounced: config error: ") for line in result.stderr.splitlines()]
+    expected = [
+        "smtp.tls_cert: tls_cert and tls_key go together",
+        "smtp.max_connections: expected a positive integer",
+        "smtp.acceptors: expected 0 (in the daemon) to 64 processes, got 100",
+        "smtp.idle_timeout: expected a positive number of seconds",
+        'smtp.domains[0]: expected a domain name, got "a b"',
+        'smtp.domains[2]: expected a domain name, got "x@y"',
+        "relay.port: expected a port 1-65535, got 0",
+        "relay.password: username and password go together",
+        "relay.timeout: expected seconds > 0, got 0.0",
+        "submission.listen: expected \"HOST:PORT\", got 'nowhere'",
+        "submission.max_message_size: expected a positive integer",
+        "verp.secret: expected at least 16 bytes (e.g. `openssl rand -hex 32`), got 5",
+        "verp.domain: expected a domain name, got 'a@b'",
+        "verp.keys.BAD!: expected a key id of 1-8 characters a-z 0-9",
+        "verp.keys.k1: expected a secret of at least 16 characters",
+        "verp.signing_key: several verp.keys: name the one to sign with",
+        "resend.default.factor: expected a number >= 1, got 0.5",
+        "resend.default.jitter: expected a fraction in [0, 1), got 2.0",
+        "webhook_delivery.retry_initial: expected seconds > 0, got 0.0",
+        "webhook_delivery.concurrency: expected a positive integer",
+    ]
+    assert sorted(lines) == sorted(expected), "\n".join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -75,8 +76,8 @@ class Config:
     webhook_delivery: WebhookDeliveryConfig = field(default_factory=WebhookDeliveryConfig)
     source: str | None = field(default=None, metadata={"internal": True})  # the file, for messages
 
-    def validate(self, key: str) -> None:
-        check_webhook_names(self.webhooks)
+    def validate(self, key: str) -> Iterator[ConfigError]:
+        yield from check_webhook_names(self.webhooks)
 
 
 def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:

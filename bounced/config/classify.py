@@ -21,6 +21,7 @@ matching rule wins. Settings: `kind` and/or `set_reason`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,33 +46,33 @@ class ClassifyOverride:
     set_reason: str | None = None  # new reason
     name: str | None = None
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         if self.status is not None and not _STATUS_GLOB.fullmatch(self.status.strip()):
-            raise ConfigError(
+            yield ConfigError(
                 f"{key}.status", f'expected an enhanced status code or glob like "5.7.*", got {self.status!r}'
             )
         if self.reply_code is not None and not _REPLY_GLOB.fullmatch(self.reply_code.strip()):
-            raise ConfigError(
+            yield ConfigError(
                 f"{key}.reply_code", f'expected a reply code or glob like "55*", got {self.reply_code!r}'
             )
         for name, value in (("reason", self.reason), ("set_reason", self.set_reason)):
             if value is not None and value not in Reason._value2member_map_:
                 allowed = ", ".join(r.value for r in Reason)
-                raise ConfigError(f"{key}.{name}", f"unknown reason {value!r} (allowed: {allowed})")
+                yield ConfigError(f"{key}.{name}", f"unknown reason {value!r} (allowed: {allowed})")
         if self.kind is not None and self.kind not in BounceKind._value2member_map_:
             allowed = ", ".join(k.value for k in BounceKind)
-            raise ConfigError(f"{key}.kind", f"unknown kind {self.kind!r} (allowed: {allowed})")
+            yield ConfigError(f"{key}.kind", f"unknown kind {self.kind!r} (allowed: {allowed})")
         if self.diagnostic is not None:
             try:
                 re.compile(self.diagnostic, re.IGNORECASE)
             except re.error as exc:
-                raise ConfigError(
+                yield ConfigError(
                     f"{key}.diagnostic", f"not a valid regular expression ({exc}): {self.diagnostic!r}"
-                ) from None
+                )
         if all(v is None for v in (self.status, self.reply_code, self.reason, self.diagnostic)):
-            raise ConfigError(key, "an override needs at least one of status, reply_code, reason, diagnostic")
+            yield ConfigError(key, "an override needs at least one of status, reply_code, reason, diagnostic")
         if self.kind is None and self.set_reason is None:
-            raise ConfigError(key, "an override needs kind and/or set_reason")
+            yield ConfigError(key, "an override needs kind and/or set_reason")
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,9 @@ class ClassifyConfig:
     # other hard ones are recorded and counted, and suppress nothing (docs/classify.md).
     preset: Literal["default", "conservative"] = "default"
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         if self.greylist_default_delay < 0:
-            raise ConfigError(
+            yield ConfigError(
                 f"{key}.greylist_default_delay",
                 f"expected seconds >= 0, got {self.greylist_default_delay!r}",
             )

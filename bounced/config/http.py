@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,23 +36,26 @@ class HttpConfig:
     def host_port(self) -> tuple[str, int]:
         return split_host_port("http.listen", self.listen)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else "http."
-        self.host_port  # noqa: B018 - raises ConfigError naming http.listen
+        try:
+            self.host_port  # noqa: B018 - raises ConfigError naming http.listen
+        except ConfigError as exc:
+            yield exc
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
+            yield ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
         if self.max_request_size <= 0:
-            raise ConfigError(f"{prefix}max_request_size", "expected a positive number of bytes")
+            yield ConfigError(f"{prefix}max_request_size", "expected a positive number of bytes")
         if self.ready_max_backlog <= 0:
-            raise ConfigError(f"{prefix}ready_max_backlog", "expected a positive number of messages")
+            yield ConfigError(f"{prefix}ready_max_backlog", "expected a positive number of messages")
         seen: set[str] = set()
         for i, tok in enumerate(self.tokens):
             if len(tok.token) < _MIN_TOKEN_LENGTH:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}tokens[{i}].token", f"expected at least {_MIN_TOKEN_LENGTH} characters"
                 )
             if tok.token in seen:
-                raise ConfigError(f"{prefix}tokens[{i}].token", "the same token is given twice")
+                yield ConfigError(f"{prefix}tokens[{i}].token", "the same token is given twice")
             seen.add(tok.token)
         if self.enabled and not self.tokens:
-            raise ConfigError(f"{prefix}tokens", "the API is enabled but no token is configured")
+            yield ConfigError(f"{prefix}tokens", "the API is enabled but no token is configured")

@@ -2,9 +2,10 @@
 
 Supported field types: str, int, float, bool, `X | None`, `Literal[...]`, `list[X]`,
 `tuple[X, ...]`, `dict[str, X]`, and nested dataclasses. A dataclass may define
-`validate(self, key: str) -> None` for checks that span fields; it raises ConfigError.
-Every problem found is reported at once (`ConfigErrors`): a wrong type or an unknown key in
-one place does not hide another elsewhere. A field with `metadata={"internal": True}` is
+`validate(self, key: str) -> Iterator[ConfigError]` for checks that span fields; it yields
+each problem rather than raising the first. Every problem found is reported at once
+(`ConfigErrors`): a wrong type, an unknown key or a failed check in one place does not hide
+another elsewhere. A field with `metadata={"internal": True}` is
 not a setting (not settable, not listed among the known keys).
 """
 
@@ -17,7 +18,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from bounced.errors import ConfigError, ConfigErrors
 
-__all__ = ["build", "describe"]
+__all__ = ["build", "check", "describe"]
 
 T = TypeVar("T")
 
@@ -155,10 +156,25 @@ def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
         obj = cls(**kwargs)
     except TypeError as exc:  # a required field without default is missing
         raise ConfigError(key or "<root>", str(exc)) from None
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        validate(key)
+    check(obj, key)
     return obj
+
+
+def check(obj: object, key: str) -> None:
+    """Run `obj.validate(key)`; raise every problem it yields (ConfigErrors when several)."""
+    validate = getattr(obj, "validate", None)
+    if not callable(validate):
+        return
+    problems: list[ConfigError] = []
+    try:
+        for problem in validate(key):
+            problems.extend(_each(problem))
+    except ConfigError as exc:  # a shared helper (e.g. split_host_port) raises: still report it
+        problems.extend(_each(exc))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigErrors(problems)
 
 
 def _each(error: ConfigError) -> list[ConfigError]:

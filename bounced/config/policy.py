@@ -18,6 +18,7 @@ window = 600
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,18 +39,18 @@ class SoftThreshold:
     domains: list[str] = field(default_factory=list)  # "example.com", "*.example.com"; empty: all
     name: str | None = None
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         if self.count < 1:
-            raise ConfigError(f"{key}.count", f"expected an integer >= 1, got {self.count}")
+            yield ConfigError(f"{key}.count", f"expected an integer >= 1, got {self.count}")
         if self.window <= 0:
-            raise ConfigError(f"{key}.window", f"expected seconds > 0, got {self.window}")
+            yield ConfigError(f"{key}.window", f"expected seconds > 0, got {self.window}")
         for i, reason in enumerate(self.reasons):
             if reason not in Reason._value2member_map_:
-                raise ConfigError(f"{key}.reasons[{i}]", f"unknown reason {reason!r}")
+                yield ConfigError(f"{key}.reasons[{i}]", f"unknown reason {reason!r}")
         for i, domain in enumerate(self.domains):
             bare = domain.removeprefix("*.")
             if not bare or "*" in bare or "@" in bare:
-                raise ConfigError(
+                yield ConfigError(
                     f"{key}.domains[{i}]", f'expected "example.com" or "*.example.com", got {domain!r}'
                 )
 
@@ -63,11 +64,11 @@ class GuardConfig:
     threshold: int = 200
     window: float = 600.0
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         if self.threshold < 2:
-            raise ConfigError(f"{key}.threshold", f"expected an integer >= 2, got {self.threshold}")
+            yield ConfigError(f"{key}.threshold", f"expected an integer >= 2, got {self.threshold}")
         if self.window <= 0:
-            raise ConfigError(f"{key}.window", f"expected seconds > 0, got {self.window}")
+            yield ConfigError(f"{key}.window", f"expected seconds > 0, got {self.window}")
 
 
 @dataclass(frozen=True)

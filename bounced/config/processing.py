@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bounced.errors import ConfigError
@@ -28,22 +29,22 @@ class ProcessingConfig:
     # CPU first (a burst is accepted, then applied); 0: apply alongside, as they come.
     burst_hold: float = 2.0
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else "processing."
         if not 0 <= self.workers <= _MAX_WORKERS:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}workers", f"expected 0 (inline) to {_MAX_WORKERS} processes, got {self.workers!r}"
             )
         for name in ("pool_min_batch", "batch_size"):
             if getattr(self, name) < 1:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}{name}", f"expected a positive integer, got {getattr(self, name)!r}"
                 )
         if not 0 <= self.burst_hold <= _MAX_BURST_HOLD:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}burst_hold", f"expected 0 to {_MAX_BURST_HOLD} seconds, got {self.burst_hold!r}"
             )
         if not 0 <= self.batch_delay <= _MAX_BATCH_DELAY:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}batch_delay", f"expected 0 to {_MAX_BATCH_DELAY} seconds, got {self.batch_delay!r}"
             )

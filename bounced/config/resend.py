@@ -9,6 +9,7 @@ message for 24 h).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bounced.errors import ConfigError
@@ -16,9 +17,9 @@ from bounced.errors import ConfigError
 __all__ = ["ResendConfig", "RetryRuleConfig"]
 
 
-def _check_pattern(key: str, value: str | None, allowed: str) -> None:
+def _check_pattern(key: str, value: str | None, allowed: str) -> Iterator[ConfigError]:
     if value is not None and (not value or any(c not in allowed for c in value)):
-        raise ConfigError(
+        yield ConfigError(
             key, f"expected a pattern of {allowed!r} characters with '*' wildcards, got {value!r}"
         )
 
@@ -41,35 +42,35 @@ class RetryRuleConfig:
     jitter: float = 0.0  # +- fraction, 0.1 = 10 %
     max_age: float = 24 * 3600.0  # seconds after the message was received; then give up
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         if self.attempts < 0:
-            raise ConfigError(f"{prefix}attempts", f"expected an integer >= 0, got {self.attempts}")
+            yield ConfigError(f"{prefix}attempts", f"expected an integer >= 0, got {self.attempts}")
         for i, delay in enumerate(self.delays):
             if delay < 0:
-                raise ConfigError(f"{prefix}delays[{i}]", f"expected seconds >= 0, got {delay}")
+                yield ConfigError(f"{prefix}delays[{i}]", f"expected seconds >= 0, got {delay}")
         for name in ("first_delay", "max_delay", "max_age"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
+                yield ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
         if self.factor < 1:
-            raise ConfigError(f"{prefix}factor", f"expected a number >= 1, got {self.factor}")
+            yield ConfigError(f"{prefix}factor", f"expected a number >= 1, got {self.factor}")
         if not 0 <= self.jitter < 1:
-            raise ConfigError(f"{prefix}jitter", f"expected a fraction in [0, 1), got {self.jitter}")
-        _check_pattern(f"{prefix}status", self.status, "0123456789.*")
-        _check_pattern(f"{prefix}reply_code", self.reply_code, "0123456789*")
+            yield ConfigError(f"{prefix}jitter", f"expected a fraction in [0, 1), got {self.jitter}")
+        yield from _check_pattern(f"{prefix}status", self.status, "0123456789.*")
+        yield from _check_pattern(f"{prefix}reply_code", self.reply_code, "0123456789*")
         for i, domain in enumerate(self.domains):
             bare = domain.removeprefix("*.")
             if not bare or "*" in bare or "@" in bare:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}domains[{i}]", f'expected "example.com" or "*.example.com", got {domain!r}'
                 )
         if self.diagnostic is not None:
             try:
                 re.compile(self.diagnostic)
             except re.error as exc:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}diagnostic", f"expected a regular expression: {exc} in {self.diagnostic!r}"
-                ) from None
+                )
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,20 @@ class ResendConfig:
     concurrency: int = 20  # simultaneous deliveries to the relay
     batch_size: int = 200  # resends claimed per store round trip
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         for name in ("greylist_margin", "greylist_max"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
+                yield ConfigError(f"{prefix}{name}", f"expected seconds >= 0, got {getattr(self, name)}")
         if self.greylist_attempts < 0:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}greylist_attempts", f"expected an integer >= 0, got {self.greylist_attempts}"
             )
         for name in ("poll_interval", "lease"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")
+                yield ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")
         for name in ("concurrency", "batch_size"):
             if getattr(self, name) <= 0:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}{name}", f"expected a positive integer, got {getattr(self, name)}"
                 )

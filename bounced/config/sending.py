@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,19 +35,24 @@ class SubmissionConfig:
     def host_port(self) -> tuple[str, int]:
         return split_host_port("submission.listen", self.listen)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
-        host, _ = split_host_port(f"{prefix}listen", self.listen)
+        try:
+            host: str | None = split_host_port(f"{prefix}listen", self.listen)[0]
+        except ConfigError as exc:
+            yield exc
+            host = None
         if (self.username is None) != (self.password is None):
-            raise ConfigError(f"{prefix}password", "username and password go together")
+            yield ConfigError(f"{prefix}password", "username and password go together")
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
-        if self.username is not None and self.tls_cert is None and not is_loopback_host(host):
-            raise ConfigError(
+            yield ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
+        needs_tls = host is not None and not is_loopback_host(host)
+        if self.username is not None and self.tls_cert is None and needs_tls:
+            yield ConfigError(
                 f"{prefix}tls_cert", "AUTH on a non-loopback listener needs TLS: set tls_cert and tls_key"
             )
         if self.max_message_size <= 0:
-            raise ConfigError(f"{prefix}max_message_size", "expected a positive integer")
+            yield ConfigError(f"{prefix}max_message_size", "expected a positive integer")
 
 
 @dataclass(frozen=True)
@@ -61,16 +67,16 @@ class RelayConfig:
     helo: str = ""  # EHLO name; default: the machine's FQDN
     max_connections: int = 20  # kept open per sending IP and reused
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         if not 0 < self.port <= 65535:
-            raise ConfigError(f"{prefix}port", f"expected a port 1-65535, got {self.port}")
+            yield ConfigError(f"{prefix}port", f"expected a port 1-65535, got {self.port}")
         if (self.username is None) != (self.password is None):
-            raise ConfigError(f"{prefix}password", "username and password go together")
+            yield ConfigError(f"{prefix}password", "username and password go together")
         if self.timeout <= 0:
-            raise ConfigError(f"{prefix}timeout", f"expected seconds > 0, got {self.timeout}")
+            yield ConfigError(f"{prefix}timeout", f"expected seconds > 0, got {self.timeout}")
         if self.max_connections <= 0:
-            raise ConfigError(f"{prefix}max_connections", "expected a positive integer")
+            yield ConfigError(f"{prefix}max_connections", "expected a positive integer")
 
 
 @dataclass(frozen=True)
@@ -106,41 +112,41 @@ class VerpConfig:
             return self.signing_key
         return next(iter(self.keys)) if len(self.keys) == 1 else None
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         if self.secret and len(self.secret.encode()) < MIN_SECRET_BYTES:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}secret",
                 f"expected at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`), "
                 f"got {len(self.secret.encode())}",
             )
         if not self.domain or "@" in self.domain:
-            raise ConfigError(f"{prefix}domain", f"expected a domain name, got {self.domain!r}")
+            yield ConfigError(f"{prefix}domain", f"expected a domain name, got {self.domain!r}")
         if not self.local_prefix or any(c in self.local_prefix for c in '+@ <>"\\'):
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}local_prefix", f"expected a plain local part without '+', got {self.local_prefix!r}"
             )
         for key_id, key in self.keys.items():
             if not _KEY_ID.match(key_id):
-                raise ConfigError(f"{prefix}keys.{key_id}", "expected a key id of 1-8 characters a-z 0-9")
+                yield ConfigError(f"{prefix}keys.{key_id}", "expected a key id of 1-8 characters a-z 0-9")
             if len(key) < 16:
-                raise ConfigError(f"{prefix}keys.{key_id}", "expected a secret of at least 16 characters")
+                yield ConfigError(f"{prefix}keys.{key_id}", "expected a secret of at least 16 characters")
         if self.signing_key and self.signing_key not in self.keys:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}signing_key", f"expected one of the ids in verp.keys, got {self.signing_key!r}"
             )
         if len(self.keys) > 1 and not self.signing_key:
-            raise ConfigError(f"{prefix}signing_key", "several verp.keys: name the one to sign with")
+            yield ConfigError(f"{prefix}signing_key", "several verp.keys: name the one to sign with")
         if self.token_max_age_days <= 0:
-            raise ConfigError(f"{prefix}token_max_age_days", "expected a positive number of days")
+            yield ConfigError(f"{prefix}token_max_age_days", "expected a positive number of days")
 
 
-def _check_ips(key: str, ips: list[str]) -> None:
+def _check_ips(key: str, ips: list[str]) -> Iterator[ConfigError]:
     for i, ip in enumerate(ips):
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            raise ConfigError(f"{key}[{i}]", f"expected an IP address, got {ip!r}") from None
+            yield ConfigError(f"{key}[{i}]", f"expected an IP address, got {ip!r}")
 
 
 @dataclass(frozen=True)
@@ -148,11 +154,11 @@ class PoolConfig:
     default: list[str] = field(default_factory=list)  # source IPs; empty: the OS chooses
     by_from_domain: dict[str, list[str]] = field(default_factory=dict)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
-        _check_ips(f"{prefix}default", self.default)
+        yield from _check_ips(f"{prefix}default", self.default)
         for domain, ips in self.by_from_domain.items():
-            _check_ips(f"{prefix}by_from_domain.{domain}", ips)
+            yield from _check_ips(f"{prefix}by_from_domain.{domain}", ips)
 
     def ips_for(self, from_domain: str | None) -> list[str]:
         if from_domain:

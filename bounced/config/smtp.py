@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bounced.errors import ConfigError
@@ -62,39 +63,43 @@ class SmtpConfig:
     def normalised_domains(self) -> tuple[str, ...]:
         return tuple(d.strip().lower().rstrip(".") for d in self.domains)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else "smtp."
-        host, _ = self.host_port
+        try:
+            host: str | None = split_host_port(f"{prefix}listen", self.listen)[0]
+        except ConfigError as exc:
+            yield exc
+            host = None
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
+            yield ConfigError(f"{prefix}tls_cert", "tls_cert and tls_key go together")
         for name in ("max_message_size", "max_recipients", "max_connections"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{prefix}{name}", "expected a positive integer")
+                yield ConfigError(f"{prefix}{name}", "expected a positive integer")
         if self.max_connections_per_ip < 0:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}max_connections_per_ip", "expected 0 (no limit) or a positive integer"
             )
         if self.max_commands and self.max_commands < self.max_recipients + _TRANSACTION_COMMANDS:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}max_commands",
                 f"expected 0 (no limit) or at least max_recipients + {_TRANSACTION_COMMANDS} "
                 f"({self.max_recipients + _TRANSACTION_COMMANDS}) so a full transaction fits, "
                 f"got {self.max_commands!r}",
             )
         if not 0 <= self.acceptors <= _MAX_ACCEPTORS:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}acceptors",
                 f"expected 0 (in the daemon) to {_MAX_ACCEPTORS} processes, got {self.acceptors!r}",
             )
         for name in ("idle_timeout", "data_timeout", "shutdown_grace"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{prefix}{name}", "expected a positive number of seconds")
+                yield ConfigError(f"{prefix}{name}", "expected a positive number of seconds")
         for i, domain in enumerate(self.normalised_domains):
             bare = domain.removeprefix("*.")
             if not bare or "@" in bare or " " in bare or "*" in bare:
-                raise ConfigError(f"{prefix}domains[{i}]", f'expected a domain name, got "{domain}"')
-        if not self.domains and not is_loopback_host(host):
-            raise ConfigError(
+                yield ConfigError(f"{prefix}domains[{i}]", f'expected a domain name, got "{domain}"')
+        if not self.domains and host is not None and not is_loopback_host(host):
+            yield ConfigError(
                 f"{prefix}domains",
                 f"expected the list of bounce domains to accept: an empty list (any domain) is "
                 f"allowed only when listening on loopback, not on {self.listen!r}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bounced.errors import ConfigError
@@ -18,22 +19,22 @@ class StorageConfig:
     keep_raw_days: int = 30
     prune_interval: float = 3600.0  # seconds between two retention runs of the daemon
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else "storage."
         if self.path.strip() in ("", ":memory:") or self.path.startswith("file::memory:"):
             # Each connection would get its own throw-away database: a bounce answered 250
             # would be gone at the next query, and at the latest when the daemon stops.
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}path",
                 f"expected the path of a database file, got {self.path!r} (an in-memory database loses mail)",
             )
         if self.keep_raw_days < 0:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}keep_raw_days",
                 f"expected a number of days (0: keep raw bytes forever), got {self.keep_raw_days!r}",
             )
         if not self.prune_interval > 0:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}prune_interval",
                 f"expected a positive number of seconds, got {self.prune_interval!r}",
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -35,36 +36,36 @@ class WebhookConfig:
     def key(self) -> str:
         return self.name or self.url
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{prefix}url", f"expected an http:// or https:// URL, got {self.url!r}")
+            yield ConfigError(f"{prefix}url", f"expected an http:// or https:// URL, got {self.url!r}")
         if len(self.secret) < 16:
-            raise ConfigError(f"{prefix}secret", "expected a secret of at least 16 characters")
+            yield ConfigError(f"{prefix}secret", "expected a secret of at least 16 characters")
         if not self.events:
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}events", f"expected a list of event types: {', '.join(WEBHOOK_EVENT_TYPES)}"
             )
         for i, event in enumerate(self.events):
             if event not in WEBHOOK_EVENT_TYPES:
-                raise ConfigError(
+                yield ConfigError(
                     f"{prefix}events[{i}]", f"expected one of {', '.join(WEBHOOK_EVENT_TYPES)}, got {event!r}"
                 )
         if not 0 < self.timeout <= 300:
-            raise ConfigError(f"{prefix}timeout", f"expected seconds in (0, 300], got {self.timeout}")
+            yield ConfigError(f"{prefix}timeout", f"expected seconds in (0, 300], got {self.timeout}")
         if self.name and not _NAME.match(self.name):
-            raise ConfigError(
+            yield ConfigError(
                 f"{prefix}name", f"expected 1-64 characters A-Z a-z 0-9 _ . -, got {self.name!r}"
             )
 
 
-def check_webhook_names(hooks: list[WebhookConfig]) -> None:
+def check_webhook_names(hooks: list[WebhookConfig]) -> Iterator[ConfigError]:
     """Delivery state is kept per hook name (else url): two hooks may not share one."""
     seen: set[str] = set()
     for i, hook in enumerate(hooks):
         if hook.key in seen:
-            raise ConfigError(
+            yield ConfigError(
                 f"webhooks[{i}].name", f"{hook.key!r} is used by an earlier hook: give each a name"
             )
         seen.add(hook.key)
@@ -79,14 +80,14 @@ class WebhookDeliveryConfig:
     concurrency: int = 16  # POSTs in flight per hook
     keep_days: int = 30  # delivered and dead-lettered events are pruned after this
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else ""
         for name in ("retry_initial", "retry_max_delay", "retry_for", "poll_interval"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")
-        if self.retry_max_delay < self.retry_initial:
-            raise ConfigError(f"{prefix}retry_max_delay", "expected at least retry_initial")
+                yield ConfigError(f"{prefix}{name}", f"expected seconds > 0, got {getattr(self, name)}")
+        if self.retry_initial > 0 and 0 < self.retry_max_delay < self.retry_initial:
+            yield ConfigError(f"{prefix}retry_max_delay", "expected at least retry_initial")
         if self.concurrency <= 0:
-            raise ConfigError(f"{prefix}concurrency", "expected a positive integer")
+            yield ConfigError(f"{prefix}concurrency", "expected a positive integer")
         if self.keep_days <= 0:
-            raise ConfigError(f"{prefix}keep_days", "expected a positive number of days")
+            yield ConfigError(f"{prefix}keep_days", "expected a positive number of days")
