@@ -52,13 +52,14 @@ class WebhookDispatcher:
         hooks: list[WebhookConfig],
         config: WebhookDeliveryConfig,
         clock: Clock,
+        poster: Poster | None = None,
     ) -> None:
         self.store = store
         self.hooks = hooks
         self.config = config
         self.clock = clock
         self.stats = DispatcherStats()
-        self._poster = Poster(config.concurrency)
+        self._poster = poster or Poster(config.concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
