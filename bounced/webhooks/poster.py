@@ -37,9 +37,7 @@ class Poster:
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: aiohttp wants its session created inside the running loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._concurrency, limit_per_host=self._concurrency, ttl_dns_cache=300
-            )
+            connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies mean nothing here
