@@ -14,23 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import httpx
 
 from bounced.clock import Clock
 from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookState
 from bounced.store.base import Store
-from bounced.webhooks.payload import EVENT_ID_HEADER, SIGNATURE_HEADER, event_body, sign_body
+from bounced.webhooks.payload import event_body
+from bounced.webhooks.poster import Poster
 
 __all__ = ["DispatcherStats", "WebhookDispatcher", "retry_delay"]
 
 log = logging.getLogger("bounced.webhooks")
-_NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass(slots=True)
@@ -55,22 +52,14 @@ class WebhookDispatcher:
         hooks: list[WebhookConfig],
         config: WebhookDeliveryConfig,
         clock: Clock,
-        client: httpx.AsyncClient | None = None,
+        poster: Poster | None = None,
     ) -> None:
         self.store = store
         self.hooks = hooks
         self.config = config
         self.clock = clock
         self.stats = DispatcherStats()
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False,
-            # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the body
-            # until the receiver's delayed ACK (40 ms on Linux), for every POST.
-            transport=httpx.AsyncHTTPTransport(socket_options=[_NODELAY]),
-            limits=httpx.Limits(
-                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-            ),
-        )
+        self._poster = poster or Poster(config.concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +86,7 @@ class WebhookDispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self._client.aclose()
+        await self._poster.close()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -196,21 +185,8 @@ class WebhookDispatcher:
 
     async def _post(self, hook: WebhookConfig, delivery: WebhookDelivery) -> str | None:
         """None when the receiver took it (2xx), else why not."""
-        body = event_body(delivery.event)
         timestamp = int(self.clock.now().timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign_body(hook.secret, timestamp, body),
-            EVENT_ID_HEADER: str(delivery.event.id),
-            "User-Agent": "bounced-webhooks/1",
-        }
-        try:
-            response = await self._client.post(hook.url, content=body, headers=headers, timeout=hook.timeout)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:500]
-        if 200 <= response.status_code < 300:
-            return None
-        return f"HTTP {response.status_code}"
+        return await self._poster.post(hook, delivery.event.id, event_body(delivery.event), timestamp)
 
     async def _refresh_lag(self) -> None:
         backlog = await self.store.webhook_backlog()

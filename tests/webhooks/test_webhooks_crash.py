@@ -36,7 +36,8 @@ async def serve(tmp_path: Path, receiver: Receiver) -> AsyncIterator[ServeProces
     process.write_config(
         f'[[webhooks]]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n'
         "[webhook_delivery]\npoll_interval = 0.1\nretry_initial = 0.2\nretry_max_delay = 1.0\n"
-        # Hundreds of identical hard bounces to one domain: the guard would hold them.
+        # The burst is one text for one domain: the mass-failure guard would quarantine it
+        # (no suppression_added); this test is about delivery, not that policy.
         "[policy.guard]\nenabled = false\n"
     )
     yield process
