@@ -100,7 +100,8 @@ async def verp_sign(request: Request) -> Response:
             return JSONResponse({"error": message}, status_code=409)
         field = "mailing" if "mailing" in message else "date" if "send date" in message else "recipient"
         raise InvalidInput(field, message) from None
-    return JSONResponse({"return_path": path, "recipient": recipient, "mailing": mailing, "date": sent.isoformat()})
+    body = {"return_path": path, "recipient": recipient, "mailing": mailing, "date": sent.isoformat()}
+    return JSONResponse(body)
 
 
 def hook_routes() -> list[Route]:

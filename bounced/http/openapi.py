@@ -138,7 +138,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "properties": {
                         "recipient": {"type": "string"},
                         "mailing": {"type": "string", "description": "mailing id, at most 20 bytes"},
-                        "date": {"type": "string", "format": "date", "description": "send date (default today)"},
+                        "date": {"type": "string", "format": "date", "description": "send date (today)"},
                     },
                 },
                 "SignedReturnPath": {
@@ -288,16 +288,28 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/v1/hooks": {
                 "get": _op(
                     "webhook deliveries, oldest first (bounced hooks list --json)",
-                    {"description": "deliveries", "content": {"application/json": {"schema": {
-                        "type": "array", "items": {"$ref": "#/components/schemas/HookDelivery"}}}}},
+                    {
+                        "description": "deliveries",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/HookDelivery"},
+                                }
+                            }
+                        },
+                    },
                     [
                         _param("hook", doc="only this hook (its name, else its url)"),
-                        {"name": "state", "in": "query",
-                         "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]}},
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+                        },
                         _param("from", doc="events recorded on or after YYYY-MM-DD (UTC)"),
                         _param("limit", kind="integer", doc="default 1000"),
                     ],
-                )  # fmt: skip
+                )
             },
             "/api/v1/hooks/events/{event_id}": {
                 "get": _op(
@@ -319,9 +331,12 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "the signed return path for a recipient (admin; bounced verp sign; docs/signing.md)",
                     _json("the return path", "SignedReturnPath"),
                     requestBody=_body("SignRequest"),
-                    responses={"200": _json("signed", "SignedReturnPath"),
-                               "409": _json("no signing key configured", "Error"), **_ERRORS},
-                )  # fmt: skip
+                    responses={
+                        "200": _json("signed", "SignedReturnPath"),
+                        "409": _json("no signing key configured", "Error"),
+                        **_ERRORS,
+                    },
+                )
             },
             "/api/v1/report/examples": {
                 "get": _op(

