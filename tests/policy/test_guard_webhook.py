@@ -13,7 +13,7 @@ from bounced.webhooks.payload import verify_signature
 from tests.conftest import free_port
 from tests.harness import running_daemon
 from tests.http.test_metrics import scrape, value
-from tests.policy.helpers import example_config
+from tests.policy.helpers import example_config, run_cli
 from tests.policy.test_mass_failure_guard import _send_all, _unknown
 from tests.webhooks.receiver import Receiver
 
@@ -48,7 +48,23 @@ async def test_500_identical_bounces_fire_exactly_one_guard_tripped_webhook(tmp_
             m = await scrape(d)
             assert value(m, "bounced_guard_trips_total") == 1
             assert value(m, "bounced_guard_quarantined_total") >= 500
-        got = receiver.received
+            got = list(receiver.received)
+
+            # an admin confirms them with the CLI: its suppressions fire webhooks too, sent by
+            # the running daemon
+            toml = tmp_path / "cli.toml"
+            toml.write_text(
+                f'[storage]\npath = "{config.storage.path}"\n'
+                f'[[webhooks]]\nurl = "{receiver.url}"\nsecret = "{SECRET}"\n',
+                encoding="utf-8",
+            )
+            confirmed = run_cli(toml, "quarantine", "confirm", "--domain", "big.example")
+            assert confirmed.returncode == 0, confirmed.stderr
+            later = await receiver.wait_for(len(got) + 500)
+            assert len(later) == len(got) + 500
+            after = [r.event for r in later[len(got) :]]
+            assert {e["type"] for e in after} == {"suppression_added"}
+            assert {e["recipient"] for e in after} == flood and all(e["kind"] == "hard" for e in after)
         events = [r.event for r in got]
         tripped = [(r, e) for r, e in zip(got, events, strict=True) if e["type"] == "guard_tripped"]
         assert len(tripped) == 1
