@@ -318,7 +318,6 @@ def warn_about_unsigned_bounces(config: Config) -> None:
 _Section = TypeVar("_Section")
 
 
-
 def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) -> _Section:
     """`new` with the running values of `keys`, which are bound at start; warns when they changed."""
     if any(getattr(new, k) != getattr(old, k) for k in keys):
