@@ -48,6 +48,12 @@ class Daemon:
         self.http_collectors: list[Any] = []
         self.http_routes: list[Any] = []
         self._lock: DaemonLock | None = None  # held from start to stop
+        from bounced.apply.enforce import PolicyAlerts
+
+        # One for the processor and the resend queue: guard trips counted (and alerted) once.
+        self.policy_alerts = PolicyAlerts()
+        self.policy_alerts.on_guard_tripped.append(self._on_guard_tripped)
+        self._part_collectors_added = False
         self._webhooks: Any | None = None  # bounced.webhooks.dispatcher.WebhookDispatcher
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
@@ -118,11 +124,13 @@ class Daemon:
                 from bounced.submission.service import SendingSide  # only when it is wanted
 
                 self._sending = await SendingSide.start(self.config, self._store, self.clock)
+                self._sending.queue.alerts = self.policy_alerts
             from bounced.apply.attribution import ReturnPathAttributor
 
             attributor = ReturnPathAttributor(self._store, lambda: self.config)
             warn_about_unsigned_bounces(self.config)
             self._processor = Processor(self._store, self.config, self.clock, attributor)
+            self._processor.policy_alerts = self.policy_alerts
             if self._webhooks is not None:
                 self._processor.on_applied = self._webhooks.wake
             await self._processor.start()
@@ -164,20 +172,30 @@ class Daemon:
         await self._shutdown_parts()
         log.info("stopped")
 
+    def _on_guard_tripped(self, trip: Any) -> None:
+        """The trip's `guard_tripped` outbox row is committed with it: send it now."""
+        if self._webhooks is not None:
+            self._webhooks.wake()
+
     @property
     def http_port(self) -> int | None:
         return None if self._http is None else int(self._http.port)
 
     async def _start_http(self) -> None:
         from bounced.http.context import ApiContext  # only when it is wanted
+        from bounced.http.part_metrics import PolicyCollector, WebhookCollector
         from bounced.http.server import HttpServer
 
+        if not self._part_collectors_added:  # once per Daemon: names must be unique per registry
+            self._part_collectors_added = True
+            self.http_collectors.append(WebhookCollector(lambda: getattr(self._webhooks, "stats", None)))
+            self.http_collectors.append(PolicyCollector(self.policy_alerts))
         listener = self._listener
         ctx = ApiContext(
             store=self.store,
             clock=self.clock,
             settings=lambda: self.config.http,
-            version=_version(),
+            version=__version__,  # the one `bounced --version` prints
             listener_up=lambda: listener is not None and self._listener is listener,
             replies=lambda: None if self._listener is None else self._listener.replies,
             extra_collectors=self.http_collectors,
@@ -299,15 +317,6 @@ def warn_about_unsigned_bounces(config: Config) -> None:
 
 
 _Section = TypeVar("_Section")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bounced")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) -> _Section:

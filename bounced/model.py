@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bounced.pickling import pickled_by_constructor
 
@@ -492,6 +493,7 @@ class WebhookEvent:
     signed: bool = False
     bounce_event_id: int | None = None
     delivery_id: int | None = None
+    detail: dict[str, Any] | None = None  # guard_tripped: the payload's "guard" object
 
 
 class WebhookState(enum.StrEnum):

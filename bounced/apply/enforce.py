@@ -96,14 +96,16 @@ async def confirm_mass_failures(
     alerted: set[int] = set()
     try:
         for group in decision.tripped:
-            moved = await store.trip_guard(group, since, now)
-            alerts.quarantined += moved
             members = {i for i, groups in enumerate(counted) if group in groups}
-            if members <= alerted:
+            count = held.counts.get(group, 0) + len(members)
+            alert = None if members <= alerted else {"count": count, "window": config.policy.guard.window}
+            moved = await store.trip_guard(group, since, now, alert)  # its webhook event with it
+            alerts.quarantined += moved
+            if alert is None:
                 log.info("guard group tripped with another", extra=kv(scope=group.scope, key=group.key))
                 continue
             alerted |= members
-            trip = GuardTrip(group, held.counts.get(group, 0) + len(members), moved, now)
+            trip = GuardTrip(group, count, moved, now)
             alerts.guard_trips += 1
             log.warning(
                 "mass-failure guard tripped",

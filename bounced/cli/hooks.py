@@ -100,10 +100,7 @@ async def _show(store: SQLiteStore, args: argparse.Namespace) -> int:
     if found is None:
         print(f"bounced: no webhook event {args.event_id}", file=sys.stderr)
         return 1
-    deliveries = [service.delivery_dict(d) for d in found.deliveries]
-    for d in deliveries:
-        del d["event"]  # shown once, above
-    _print_json({"event": service.event_dict(found.event), "deliveries": deliveries})
+    _print_json(service.show_dict(found))
     return 0
 
 

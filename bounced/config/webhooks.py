@@ -20,6 +20,7 @@ WEBHOOK_EVENT_TYPES = (
     "suppression_removed",
     "non_delivery",
     "delivered",
+    "guard_tripped",
 )
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

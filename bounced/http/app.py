@@ -17,6 +17,7 @@ from bounced.errors import StoreError
 from bounced.http.api import api_routes
 from bounced.http.context import ApiContext
 from bounced.http.guard import Guard
+from bounced.http.hooks import hook_routes
 from bounced.http.metrics import StateCollector, new_registry
 from bounced.http.openapi import openapi_document
 from bounced.http.page import page_routes
@@ -82,6 +83,7 @@ def build_app(ctx: ApiContext) -> Starlette:
         Route("/openapi.json", openapi, methods=["GET"]),
         *api_routes(),
         *report_routes(),
+        *hook_routes(),
         *page_routes(),
         *ctx.extra_routes,  # e.g. the webhook part's /api/v1/hooks (wired at composition)
         Mount("/static", static, name="static"),

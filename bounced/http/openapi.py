@@ -111,6 +111,45 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "required": ["reason"],
                     "properties": {"reason": {"type": "string"}},
                 },
+                "HookDelivery": {
+                    "type": "object",
+                    "properties": {
+                        "delivery_id": {"type": "integer"},
+                        "hook": {"type": "string"},
+                        "state": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+                        "attempts": {"type": "integer"},
+                        "next_at": {"type": "string", "format": "date-time"},
+                        "done_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "last_error": {"type": "string", "nullable": True},
+                        "event": {"type": "object", "description": "the webhook body (docs/webhooks.md)"},
+                    },
+                },
+                "Replay": {
+                    "type": "object",
+                    "required": ["from"],
+                    "properties": {
+                        "from": {"type": "string", "format": "date"},
+                        "hook": {"type": "string", "description": "only this hook (default: all)"},
+                    },
+                },
+                "SignRequest": {
+                    "type": "object",
+                    "required": ["recipient"],
+                    "properties": {
+                        "recipient": {"type": "string"},
+                        "mailing": {"type": "string", "description": "mailing id, at most 20 bytes"},
+                        "date": {"type": "string", "format": "date", "description": "send date (today)"},
+                    },
+                },
+                "SignedReturnPath": {
+                    "type": "object",
+                    "properties": {
+                        "return_path": {"type": "string"},
+                        "recipient": {"type": "string"},
+                        "mailing": {"type": "string", "nullable": True},
+                        "date": {"type": "string", "format": "date"},
+                    },
+                },
                 "ImportResult": {
                     "type": "object",
                     "properties": {
@@ -244,6 +283,59 @@ def openapi_document(version: str) -> dict[str, Any]:
                             "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
                         },
                     ],
+                )
+            },
+            "/api/v1/hooks": {
+                "get": _op(
+                    "webhook deliveries, oldest first (bounced hooks list --json)",
+                    {
+                        "description": "deliveries",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/HookDelivery"},
+                                }
+                            }
+                        },
+                    },
+                    [
+                        _param("hook", doc="only this hook (its name, else its url)"),
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+                        },
+                        _param("from", doc="events recorded on or after YYYY-MM-DD (UTC)"),
+                        _param("limit", kind="integer", doc="default 1000"),
+                    ],
+                )
+            },
+            "/api/v1/hooks/events/{event_id}": {
+                "get": _op(
+                    "one event: its JSON body and its delivery to each hook (bounced hooks show)",
+                    _json("the event and its deliveries"),
+                    [_param("event_id", "path", "integer")],
+                    responses={"200": _json("found"), "404": _json("no such event", "Error"), **_ERRORS},
+                )
+            },
+            "/api/v1/hooks/replay": {
+                "post": _op(
+                    "queue every event since a date again, per hook (admin; bounced hooks replay)",
+                    _json("events queued again, per hook"),
+                    requestBody=_body("Replay"),
+                )
+            },
+            "/api/v1/verp/sign": {
+                "post": _op(
+                    "the signed return path for a recipient (admin; bounced verp sign; docs/signing.md)",
+                    _json("the return path", "SignedReturnPath"),
+                    requestBody=_body("SignRequest"),
+                    responses={
+                        "200": _json("signed", "SignedReturnPath"),
+                        "409": _json("no signing key configured", "Error"),
+                        **_ERRORS,
+                    },
                 )
             },
             "/api/v1/report/examples": {

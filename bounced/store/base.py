@@ -9,7 +9,7 @@ unless [policy] local_part_case = "sensitive").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -418,8 +418,15 @@ class PolicyStore(Protocol):
 
     async def touch_guard(self, groups: Iterable[tuple[str, str, str]], now: datetime) -> None: ...
 
-    async def trip_guard(self, group: tuple[str, str, str], since: datetime, now: datetime) -> int:
-        """Record a trip; move the group's suppressions since `since` to the quarantine."""
+    async def trip_guard(
+        self,
+        group: tuple[str, str, str],
+        since: datetime,
+        now: datetime,
+        alert: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record a trip; move the group's suppressions since `since` to the quarantine; with
+        `alert`, a guard_tripped webhook event (in the same transaction)."""
         ...
 
     async def guard_trip_count(self) -> int: ...

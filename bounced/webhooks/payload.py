@@ -43,7 +43,7 @@ def event_type_for_bounce(kind: BounceKind) -> str | None:
 
 
 def event_dict(event: WebhookEvent) -> dict[str, Any]:
-    return {
+    body = {
         "schema": SCHEMA_VERSION,
         "id": event.id,
         "type": event.type,
@@ -61,6 +61,9 @@ def event_dict(event: WebhookEvent) -> dict[str, Any]:
         "bounce_event_id": event.bounce_event_id,
         "delivery_id": event.delivery_id,
     }
+    if event.type == "guard_tripped":  # only this type carries it: other bodies stay as they were
+        body["guard"] = event.detail
+    return body
 
 
 def event_body(event: WebhookEvent) -> bytes:

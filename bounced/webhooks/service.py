@@ -12,7 +12,7 @@ from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
 from bounced.store.base import Store
 from bounced.webhooks.payload import event_dict
 
-__all__ = ["HookEvent", "delivery_dict", "event_dict", "list_deliveries", "replay", "show_event"]
+__all__ = ["HookEvent", "delivery_dict", "event_dict", "list_deliveries", "replay", "show_dict", "show_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,14 @@ def delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
         "last_error": delivery.last_error,
         "event": event_dict(delivery.event),
     }
+
+
+def show_dict(found: HookEvent) -> dict[str, Any]:
+    """`hooks show`'s answer: the event once, then its delivery to each hook."""
+    deliveries = [delivery_dict(d) for d in found.deliveries]
+    for d in deliveries:
+        del d["event"]
+    return {"event": event_dict(found.event), "deliveries": deliveries}
 
 
 async def list_deliveries(

@@ -8,6 +8,7 @@ import json
 import pytest
 from openapi_spec_validator import validate
 
+import bounced
 from tests.harness import RunningDaemon
 from tests.http.conftest import READ, client
 
@@ -77,15 +78,16 @@ async def test_request_size_limit(api: RunningDaemon) -> None:
 async def test_health_readiness_and_openapi(api: RunningDaemon) -> None:
     async with client(api, None) as c:
         health = (await c.get("/healthz")).json()
-        assert health["status"] == "ok" and health["version"]
+        assert health == {"status": "ok", "version": bounced.__version__}
         ready = await c.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["listener_up"] is True
         doc = (await c.get("/openapi.json")).json()
     validate(doc)
     from bounced.http.api import api_routes
+    from bounced.http.hooks import hook_routes
     from bounced.http.reports import report_routes
 
-    assert {route.path for route in [*api_routes(), *report_routes()]} <= set(doc["paths"])
+    assert {route.path for route in [*api_routes(), *report_routes(), *hook_routes()]} <= set(doc["paths"])
 
 
 async def test_readyz_fails_with_a_backlog_over_the_bound(api: RunningDaemon) -> None:

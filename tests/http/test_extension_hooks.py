@@ -23,7 +23,7 @@ class DeadLetters(Collector):
         self.count = 0
 
     def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily("bounced_webhook_dead_letters", "events given up", value=self.count)
+        yield CounterMetricFamily("bounced_test_extension_things", "events given up", value=self.count)
 
 
 async def hooks(request: Request) -> Response:
@@ -34,16 +34,16 @@ async def test_extra_collector_and_routes(tmp_path: Path) -> None:
     daemon = Daemon(http_config(tmp_path), notifier=Notifier(""))
     stats = DeadLetters()
     daemon.http_collectors.append(stats)
-    daemon.http_routes.append(Route("/api/v1/hooks", hooks, methods=["GET"]))
+    daemon.http_routes.append(Route("/api/v1/extension-test", hooks, methods=["GET"]))
     await daemon.start()
     try:
         d = RunningDaemon(daemon)
         async with client(d, None) as anon:
-            assert (await anon.get("/api/v1/hooks")).status_code == 401  # behind the guard
-            assert "bounced_webhook_dead_letters_total 0.0" in (await anon.get("/metrics")).text
+            assert (await anon.get("/api/v1/extension-test")).status_code == 401  # behind the guard
+            assert "bounced_test_extension_things_total 0.0" in (await anon.get("/metrics")).text
         stats.count = 3
         async with client(d, READ) as c:
-            assert (await c.get("/api/v1/hooks")).json() == {"hooks": []}
-            assert "bounced_webhook_dead_letters_total 3.0" in (await c.get("/metrics")).text
+            assert (await c.get("/api/v1/extension-test")).json() == {"hooks": []}
+            assert "bounced_test_extension_things_total 3.0" in (await c.get("/metrics")).text
     finally:
         await daemon.stop()

@@ -39,6 +39,10 @@ async def test_greylisted_for_3_seconds_is_retried_then_and_delivered(tmp_path: 
     assert config.resend.default.first_delay == 1800.0 and config.resend.rules == []
     async with running_daemon(config) as d:
         assert d.submission_port
+        # one PolicyAlerts for bounces by mail and the next hop's replies: one guard, one count
+        assert (
+            d.daemon.sending_side.queue.alerts is d.daemon.processor.policy_alerts is d.daemon.policy_alerts
+        )
         await send_mail(d.submission_port, "platform@shop.example", [rcpt], outbound(rcpt))
         await hop.wait_for(lambda: hop.delivered_to(rcpt), timeout=3 + MARGIN + POLL + 10)
         await d.daemon.sending_side.run_until_idle()  # the 250 is recorded

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from bounced.model import QuarantineEntry
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["GuardMixin"]
 
@@ -50,7 +51,7 @@ def _filter(domain: str | None, ids: Sequence[int] | None) -> tuple[str, list[An
     return sql, params
 
 
-class GuardMixin(SQLiteConnection):
+class GuardMixin(WebhooksMixin):
     async def guard_state(
         self, groups: Iterable[Group], since: datetime, signed_only: bool = False
     ) -> tuple[dict[Group, int], set[Group]]:
@@ -101,10 +102,14 @@ class GuardMixin(SQLiteConnection):
             # Shares the commit of the spools in flight: this runs for every batch of a burst.
             await self._group_commit(touch)
 
-    async def trip_guard(self, group: Group, since: datetime, now: datetime) -> int:
+    async def trip_guard(
+        self, group: Group, since: datetime, now: datetime, alert: Mapping[str, Any] | None = None
+    ) -> int:
         """Record a trip of `group`, and move the suppressions its hard bounces made since
         `since` into the quarantine (suppression removed, hard-bounced profile active again,
-        audited as actor "guard"). Returns how many were moved."""
+        audited as actor "guard"). Returns how many were moved. In the same transaction:
+        a `suppression_removed` webhook event per moved address, and with `alert` (the
+        trip's fields, e.g. count and window) one `guard_tripped` event."""
         scope, key, text_key = group
         since_us, now_us = to_micros(since), to_micros(now)
         async with self._transaction() as conn:
@@ -122,6 +127,9 @@ class GuardMixin(SQLiteConnection):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (scope, key, text_key, now_us, now_us, len(moved)),
             )
+            if alert is not None:
+                detail = {**alert, "scope": scope, "key": key, "text_key": text_key, "held": len(moved)}
+                await self._outbox_guard_tripped(conn, now_us, detail)
             if not moved:
                 return 0
             why = f"mass-failure guard: {scope} {key} tripped, quarantined"
@@ -142,6 +150,8 @@ class GuardMixin(SQLiteConnection):
                 " VALUES (?, 'guard', 'suppression.remove', ?, ?)",
                 [(now_us, r[0], f"{why} (bounce event {r[1]})") for r in moved],
             )
+            pairs = [(r[0], r[1]) for r in moved]
+            await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
         return len(moved)
 
     async def guard_trip_count(self) -> int:
@@ -202,11 +212,18 @@ class GuardMixin(SQLiteConnection):
                 "UPDATE quarantine SET state = 'confirmed', decided_at = ?, decided_by = ? WHERE id = ?",
                 [(now_us, actor, r[0]) for r in rows],
             )
-            await conn.executemany(
-                "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
-                " VALUES (?, ?, ?, ?, ?, 'confirmed from quarantine') ON CONFLICT (address) DO NOTHING",
-                [(r[1], r[3], now_us, f"admin:{actor}", r[2]) for r in rows],
-            )
+            added = []  # (address, bounce event id) newly on the list: their webhook events
+            for r in rows:
+                cursor = await conn.execute(
+                    "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id,"
+                    " note) VALUES (?, ?, ?, ?, ?, 'confirmed from quarantine')"
+                    " ON CONFLICT (address) DO NOTHING",
+                    (r[1], r[3], now_us, f"admin:{actor}", r[2]),
+                )
+                if cursor.rowcount:
+                    added.append((r[1], r[2]))
+                await cursor.close()
+            await self._outbox_policy(conn, "suppression_added", now_us, added)
             await conn.executemany(
                 "UPDATE profiles SET status = 'hard_bounced', updated_at = ? WHERE address = ?",
                 [(now_us, r[1]) for r in rows],

@@ -9,12 +9,13 @@ from datetime import datetime
 
 from bounced.model import BounceEvent
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import from_micros_opt, to_micros
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["PolicyMixin"]
 
 
-class PolicyMixin(SQLiteConnection):
+class PolicyMixin(WebhooksMixin):
     async def last_delivered_at(self, address: str) -> datetime | None:
         """The latest successful delivery to `address`: our next hop's 250, or a success DSN."""
         key = self._address(address)
@@ -40,8 +41,9 @@ class PolicyMixin(SQLiteConnection):
     async def suppress_by_policy(
         self, address: str, reason: str, event_id: int | None, now: datetime, note: str
     ) -> bool:
-        """Suppress `address` by a policy decision (actor "policy", audited); False when it
-        was already suppressed."""
+        """Suppress `address` by a policy decision (actor "policy", audited, its
+        `suppression_added` webhook event in the same transaction); False when it was
+        already suppressed."""
         key, now_us = self._address(address), to_micros(now)
         async with self._transaction() as conn:
             cursor = await conn.execute(
@@ -56,6 +58,7 @@ class PolicyMixin(SQLiteConnection):
                 " VALUES (?, 'policy', 'suppression.add', ?, ?)",
                 (now_us, key, f"{reason}: {note}"),
             )
+            await self._outbox_policy(conn, "suppression_added", now_us, [(key, event_id)], reason)
         return True
 
     async def events_between(self, start: datetime, end: datetime) -> AsyncIterator[BounceEvent]:

@@ -7,7 +7,8 @@ exists exactly when its change committed. Writing is on only while hooks are con
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ OUTBOX_COLUMNS = (
     "type, at, recipient, kind, reason, status, reply_code, diagnostic, mailing_id, from_domain,"
     " sending_ip, signed, bounce_event_id, delivery_id"
 )
-_EVENT_SELECT = "e.id, e." + ", e.".join(c.strip() for c in OUTBOX_COLUMNS.split(","))
+_EVENT_SELECT = "e.id, e." + ", e.".join(c.strip() for c in OUTBOX_COLUMNS.split(",")) + ", e.detail"
 _DELIVERY_SELECT = (
     f"d.id, d.hook, d.state, d.attempts, d.next_at, d.created_at, d.done_at, d.last_error, {_EVENT_SELECT}"
 )
@@ -48,7 +49,7 @@ def _event(row: Sequence[Any]) -> WebhookEvent:
         id=int(row[0]), type=row[1], at=from_micros(row[2]), recipient=row[3], kind=row[4],
         reason=row[5], status=row[6], reply_code=row[7], diagnostic=row[8], mailing_id=row[9],
         from_domain=row[10], sending_ip=row[11], signed=bool(row[12]), bounce_event_id=row[13],
-        delivery_id=row[14],
+        delivery_id=row[14], detail=json.loads(row[15]) if row[15] else None,
     )  # fmt: skip
 
 
@@ -99,6 +100,46 @@ class WebhooksMixin(SQLiteConnection):
             await conn.executemany(
                 f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 rows,
+            )
+
+    async def _outbox_policy(
+        self,
+        conn: aiosqlite.Connection,
+        event_type: str,
+        now_us: int,
+        pairs: Sequence[tuple[str, int | None]],
+        reason: str | None = None,
+        diagnostic: str | None = None,
+    ) -> None:
+        """`event_type` for changes the policy made outside a bounce's recording, given as
+        (address, bounce event id or None): the bounce's fields, its reason and diagnostic
+        unless `reason`/`diagnostic` are given; kind "policy" when there is no bounce."""
+        if not self._webhook_outbox:
+            return
+        with_event = [(event_type, now_us, a, reason, diagnostic, i) for a, i in pairs if i is not None]
+        await conn.executemany(
+            f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT ?, ?, ?, e.kind, COALESCE(?, e.reason),"
+            " e.status, e.reply_code, COALESCE(?, e.diagnostic), e.mailing_id, e.from_domain, e.sending_ip,"
+            " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?",
+            with_event,
+        )
+        plain = [
+            (event_type, now_us, a, "policy", reason, None, None, diagnostic, None, None, None, 0, None, None)
+            for a, i in pairs
+            if i is None
+        ]
+        await self._outbox_events(conn, plain)
+
+    async def _outbox_guard_tripped(
+        self, conn: aiosqlite.Connection, now_us: int, detail: Mapping[str, Any]
+    ) -> None:
+        """The mass-failure guard's alert: no recipient; `detail` is the payload's `guard`."""
+        if self._webhook_outbox:
+            sending_ip = detail["key"] if detail["scope"] == "ip" else None
+            await conn.execute(
+                "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
+                " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)",
+                (now_us, detail["text_key"], sending_ip, json.dumps(dict(detail), sort_keys=True)),
             )
 
     async def _outbox_select(self, conn: aiosqlite.Connection, select: str, params: Sequence[Any]) -> None:
