@@ -3,6 +3,7 @@ a real daemon, a signed bounce over SMTP, a real webhook receiver, the CLI as a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -80,9 +81,15 @@ async def test_hooks_list_show_replay_agree_with_the_cli(
     await receiver.wait_for(2)  # hard_bounce, suppression_added
     toml = _cli_toml(tmp_path, daemon, receiver)
     async with client(daemon, READ) as c:
-        listed = (await c.get("/api/v1/hooks")).json()
+        # The receiver has the POSTs a moment before the daemon records their outcome: compare
+        # once both deliveries are recorded, so the CLI and the API read the same rows.
+        for _ in range(200):
+            listed = (await c.get("/api/v1/hooks")).json()
+            if [e["state"] for e in listed] == ["delivered", "delivered"]:
+                break
+            await asyncio.sleep(0.05)
         assert [e["event"]["type"] for e in listed] == ["hard_bounce", "suppression_added"]
-        await receiver.wait_for(2)
+        assert [e["state"] for e in listed] == ["delivered", "delivered"]
         assert await cli_json(toml, "hooks", "list") == listed
         for params, args in (
             ({"state": "delivered", "hook": "platform"}, ["--state", "delivered", "--hook", "platform"]),
