@@ -7,7 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +103,14 @@ def _log_lines_are_logfmt() -> Any:
         root.removeHandler(check)
         root.setLevel(previous)
     assert not check.bad, "log lines that are not one logfmt line:\n" + "\n".join(check.bad[:5])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A real webhook receiver on a loopback port (tests/webhooks/receiver.py)."""
+    from tests.webhooks.receiver import Receiver
+
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,14 +24,6 @@ HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
 DOMAIN = "bounces.example.com"
 KEY = "k1-secret-0123456789abcdef"
 SECRET = "whsec-0123456789abcdef"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 def _config(tmp_path: Path, receiver: Receiver, keys: dict[str, str] | None) -> object:

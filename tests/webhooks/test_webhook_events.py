@@ -7,7 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,14 +23,6 @@ from tests.webhooks.receiver import Receiver
 SECRET = "whsec-0123456789abcdef"
 HOOK: dict[str, Any] = {"url": "", "secret": SECRET, "timeout": 5.0, "name": "platform"}
 FAST = {"poll_interval": 0.1, "retry_initial": 0.2, "retry_max_delay": 0.5}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

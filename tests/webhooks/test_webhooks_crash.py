@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosmtplib
@@ -20,14 +20,6 @@ from tests.webhooks.receiver import Receiver
 SECRET = "whsec-0123456789abcdef"
 TOTAL = int(os.environ.get("BOUNCED_WEBHOOK_CRASH_BOUNCES", "500"))  # 5000 for the size
 PATIENCE = max(180.0, TOTAL * 0.25)  # seconds; a loaded 2-CPU host delivers ~50 events/s
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bounced.model import BounceKind
 from bounced.verp import sign_return_path
@@ -23,14 +20,6 @@ HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
 SECRET = "whsec-0123456789abcdef"
 KEY = "k1-secret-0123456789abcdef"
 DOMAIN = "bounces.example.com"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
 
 
 def config_for(tmp_path: Path, receiver: Receiver, **delivery: Any) -> Any:
