@@ -71,7 +71,7 @@ async def hold_mass_failures(
 
     if not guard.enabled or not groups:
         return HeldBatch(list(events), _NO_DECISION, {})
-    signed_only = config.verp.unsigned_bounces != "suppress"
+    signed_only = config.verp.unsigned_policy != "suppress"
     since = now - timedelta(seconds=guard.window)
     raw_counts, raw_active = await store.guard_state(groups, since, signed_only)
     counts = {GuardGroup(*g): n for g, n in raw_counts.items()}
@@ -157,7 +157,7 @@ async def evaluate_soft_thresholds(
 async def _hit(store: Store, address: str, config: Config) -> ThresholdHit | None:
     history = [e for e in await store.events_for(address) if e.kind is BounceKind.SOFT]
     last = await store.last_delivered_at(address)
-    return soft_threshold_hit(history, last, config.policy.soft_thresholds, config.verp.unsigned_bounces)
+    return soft_threshold_hit(history, last, config.policy.soft_thresholds, config.verp.unsigned_policy)
 
 
 async def _suppress(store: Store, address: str, hit: ThresholdHit, now: datetime) -> bool:

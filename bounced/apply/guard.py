@@ -66,7 +66,7 @@ def decide_guard(
     config: GuardConfig,
 ) -> GuardDecision:
     """`recent`: hard bounces already recorded per group within the window (those that could
-    suppress: signed, or any under `unsigned_bounces = "suppress"`); `active`: groups tripped
+    suppress: signed, or any while `verp.unsigned_policy` is "suppress"); `active`: groups tripped
     earlier and still active. Only events that would suppress count, so forged unsigned
     bounces cannot trip the guard to stop genuine suppressions. A group that reaches the
     threshold with this batch trips, and all of its hard bounces in the batch are held."""

@@ -1,6 +1,7 @@
 """What each classified failure means for the store: pure, no I/O.
 
-- hard: an event; suppress when signed (valid VERP token) or `unsigned_bounces = "suppress"`.
+- hard: an event; suppress when signed (valid VERP token) or unsigned while
+  `verp.unsigned_policy` is "suppress" (the default "auto" without keys).
 - complaint: the same, suppression reason "complaint".
 - soft: an event only (resend seam: the store marks it pending when it has a delivery).
 - blocked: an event only; a 5xx about the sender never suppresses the recipient.

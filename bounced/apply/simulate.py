@@ -2,7 +2,7 @@
 
 Each stored event's failure (status, reply code, diagnostic, action) goes through the
 classifier again under both configs, and the suppression decision of `plan_events` is
-applied (signed or `unsigned_bounces = "suppress"`; `classify.preset`). Events that no
+applied (signed, or unsigned while `verp.unsigned_policy` is "suppress"; `classify.preset`). Events that no
 classification made (complaints, auto-replies, successes, failures on our side) keep
 their kind. The mass-failure guard and soft thresholds are not replayed.
 """
@@ -42,7 +42,7 @@ def reclassify(event: BounceEvent, config: Config) -> Classification:
 def would_suppress(event: BounceEvent, classification: Classification, config: Config) -> bool:
     if classification.kind not in SUPPRESSING_KINDS:
         return False
-    if not (event.signed or config.verp.unsigned_bounces == "suppress"):
+    if not (event.signed or config.verp.unsigned_policy == "suppress"):
         return False
     hard_reasons = hard_reasons_for(config.classify.preset)
     return not (classification.kind is BounceKind.HARD and hard_reasons is not None

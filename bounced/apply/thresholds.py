@@ -3,7 +3,7 @@
 `count` soft bounces of one address within `window` seconds, with no successful delivery
 in between, suppress it with reason "softbounce-threshold". Only soft bounces after the
 last successful delivery count (a delivery resets), and only those that may suppress:
-signed, or unsigned under `verp.unsigned_bounces = "suppress"`. Greylisting counts only
+signed, or unsigned while unsigned bounces suppress (`verp.unsigned_policy`). Greylisting counts only
 where a rule names it: it is a delay, not a problem of the address.
 """
 

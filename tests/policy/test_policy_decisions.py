@@ -117,3 +117,16 @@ def test_bad_policy_settings_name_the_key(section: dict[str, object], key: str) 
 
 def test_guard_group_is_a_plain_tuple_for_the_store() -> None:
     assert GuardGroup("domain", "x", "t") == ("domain", "x", "t")
+
+
+def test_policy_reads_the_effective_unsigned_policy_not_the_raw_setting() -> None:
+    """Default `unsigned_bounces = "auto"`: unsigned bounces suppress until a key is set, so
+    the simulation (like apply) suppresses them then, and stops once a key is configured."""
+    from bounced.apply.simulate import reclassify, would_suppress
+
+    unsigned = replace(hard("dead@example.org"), signed=False)
+    keyless = Config()
+    keyed = replace(keyless, verp=replace(keyless.verp, keys={"k1": "k1-secret-0123456789abcdef"}))
+    assert keyless.verp.unsigned_bounces == "auto"
+    assert would_suppress(unsigned, reclassify(unsigned, keyless), keyless)
+    assert not would_suppress(unsigned, reclassify(unsigned, keyed), keyed)
