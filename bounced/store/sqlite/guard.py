@@ -51,12 +51,35 @@ def _filter(domain: str | None, ids: Sequence[int] | None) -> tuple[str, list[An
     return sql, params
 
 
+async def _decide(
+    conn: aiosqlite.Connection,
+    state: str,
+    actor: str,
+    now_us: int,
+    domain: str | None,
+    ids: Sequence[int] | None,
+) -> list[Any]:
+    """Mark the held entries that match `released` or `confirmed`; returns their rows
+    (id, address, bounce_event_id, reason)."""
+    where, params = _filter(domain, ids)
+    rows = list(
+        await conn.execute_fetchall(
+            f"SELECT id, address, bounce_event_id, reason FROM quarantine WHERE 1 = 1{where}", params
+        )
+    )
+    await conn.executemany(
+        "UPDATE quarantine SET state = ?, decided_at = ?, decided_by = ? WHERE id = ?",
+        [(state, now_us, actor, r[0]) for r in rows],
+    )
+    return rows
+
+
 class GuardMixin(WebhooksMixin):
     async def guard_state(
         self, groups: Iterable[Group], since: datetime, signed_only: bool = False
     ) -> tuple[dict[Group, int], set[Group]]:
         """Per group: hard bounces recorded since `since` (`signed_only`: signed ones, as only
-        those may suppress under `unsigned_bounces = "record"`), and whether it tripped and is
+        those may suppress while `verp.unsigned_policy` is "record"), and whether it tripped and is
         still active (a trip whose last hard bounce is not older than `since`). A few
         statements per batch, however many groups (one hop to the database thread each)."""
         since_us = to_micros(since)
@@ -176,18 +199,9 @@ class GuardMixin(WebhooksMixin):
         self, actor: str, now: datetime, domain: str | None = None, ids: Sequence[int] | None = None
     ) -> int:
         """Drop held entries without suppressing (audited); returns how many."""
-        where, params = _filter(domain, ids)
         now_us = to_micros(now)
         async with self._transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT id, address, bounce_event_id FROM quarantine WHERE 1 = 1{where}", params
-                )
-            )
-            await conn.executemany(
-                "UPDATE quarantine SET state = 'released', decided_at = ?, decided_by = ? WHERE id = ?",
-                [(now_us, actor, r[0]) for r in rows],
-            )
+            rows = await _decide(conn, "released", actor, now_us, domain, ids)
             await conn.executemany(
                 "INSERT INTO audit_log (at, actor, action, address, reason)"
                 " VALUES (?, ?, 'quarantine.release', ?, ?)",
@@ -200,18 +214,9 @@ class GuardMixin(WebhooksMixin):
     ) -> int:
         """Suppress the addresses of held entries (reason: the bounce's, audited); returns how
         many entries were confirmed (an address already suppressed keeps its entry)."""
-        where, params = _filter(domain, ids)
         now_us = to_micros(now)
         async with self._transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT id, address, bounce_event_id, reason FROM quarantine WHERE 1 = 1{where}", params
-                )
-            )
-            await conn.executemany(
-                "UPDATE quarantine SET state = 'confirmed', decided_at = ?, decided_by = ? WHERE id = ?",
-                [(now_us, actor, r[0]) for r in rows],
-            )
+            rows = await _decide(conn, "confirmed", actor, now_us, domain, ids)
             added = []  # (address, bounce event id) newly on the list: their webhook events
             for r in rows:
                 cursor = await conn.execute(
