@@ -265,7 +265,7 @@ class Daemon:
         if self._retention is not None:
             self._retention.update_config(new.storage)
         if isinstance(self._listener, AcceptorPool):
-            self._listener.reload()
+            await self._listener.reload()
         log.info("reloaded", extra=kv(source=source))
         return True
 

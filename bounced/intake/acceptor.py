@@ -116,8 +116,9 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
                 if frame[0] in ("stored", "refused"):
                     spool.answer(frame)
                 elif frame[0] == "config":
-                    config = frame[1]  # the listener's factory sees it at the next connection
+                    config = frame[1]  # every later command reads it (the handler's settings)
                     set_level(frame[2])
+                    link.send(("configured",))  # the daemon's reload returns after this
                 elif frame[0] == "stop":
                     grace = float(frame[1])
                     stop.set()

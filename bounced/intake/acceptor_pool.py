@@ -53,6 +53,7 @@ class _Acceptor:
     stopped: bool = False  # it said so: a signal or our "stop", not a crash
     follower: asyncio.Task[None] | None = None
     spools: set[asyncio.Task[None]] = field(default_factory=set)
+    configured: asyncio.Future[None] | None = None  # a reload's settings applied (acknowledged)
 
 
 class AcceptorPool:
@@ -139,10 +140,15 @@ class AcceptorPool:
                     acceptor.ready.set_result(None)
                 elif frame[0] == "replies":
                     self.replies.add(frame[1])
+                elif frame[0] == "configured":
+                    if acceptor.configured is not None and not acceptor.configured.done():
+                        acceptor.configured.set_result(None)
                 elif frame[0] == "stopped":
                     acceptor.stopped = True
         except LinkClosed:
             pass
+        if acceptor.configured is not None and not acceptor.configured.done():
+            acceptor.configured.set_result(None)  # gone: its replacement starts with the new settings
         returncode = await acceptor.process.wait()
         if self._counts_fd is not None:  # its connections died with it
             SharedCounts.clear_row(self._counts_fd, acceptor.index)
@@ -196,11 +202,21 @@ class AcceptorPool:
         # If the acceptor is gone, its client saw no 250 and sends again (applied once).
         acceptor.link.send(reply)
 
-    def reload(self) -> None:
-        """Send the current [smtp] settings and log level to every acceptor (next connection)."""
+    async def reload(self, timeout: float = 5.0) -> None:
+        """Send the current [smtp] settings and log level to every acceptor and wait until each
+        has applied them, so a reload that returned governs the next command everywhere (also
+        on connections already open)."""
+        loop = asyncio.get_running_loop()
+        waits = []
         for acceptor in self.acceptors.values():
             # One that is exiting misses it; its replacement starts with the new settings.
+            acceptor.configured = loop.create_future()
+            waits.append(acceptor.configured)
             acceptor.link.send(("config", self.settings(), self.log_level()))
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=timeout)
+            if late:
+                log.warning("reload: acceptors did not confirm the new settings", extra=kv(late=len(late)))
 
     async def stop(self, grace: float) -> None:
         """Stop accepting everywhere; in-flight messages are still spooled and answered."""
