@@ -170,7 +170,8 @@ class NodeStore:
         against the central ids (adopted now if `pending_intake` did not), then marked in
         the local spool. Items whose message the central store has finished already are
         not recorded again: their outcome lists every event as a duplicate."""
-        unknown = [i.intake_id for i in items if i.intake_id is not None and i.intake_id not in self._central_ids]
+        known = self._central_ids
+        unknown = [i.intake_id for i in items if i.intake_id is not None and i.intake_id not in known]
         if unknown:
             await self._adopt(await self._load(unknown))
         central_items: list[IntakeRecording] = []
@@ -189,9 +190,9 @@ class NodeStore:
             for position, outcome in zip(positions, recorded, strict=True):
                 outcomes[position] = outcome
         marks = {
-            i.intake_id: IntakeRecording(i.intake_id, state=i.state, message_type=i.message_type, error=i.error)
+            i.intake_id: IntakeRecording(i.intake_id, (), i.state, i.message_type, error=i.error)
             for i in items
-            if i.intake_id is not None and i.intake_id in self._central_ids
+            if i.intake_id is not None and i.intake_id in known
         }
         if marks:
             await self.local.record_batch(list(marks.values()), now)  # no events: marks the rows only

@@ -30,10 +30,11 @@ from typing import Any, TypeVar
 import asyncpg
 
 from bounced.config.storage import StorageConfig
-from bounced.errors import StoreError
+from bounced.errors import StoreError, StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import address_key
 from bounced.store.migration import available_migrations
+from bounced.store.postgres.unavailable import unreachable
 
 __all__ = ["PostgresConnection", "connect_problem", "store_errors"]
 
@@ -55,7 +56,8 @@ async def store_errors(what: str) -> AsyncIterator[None]:
     except StoreError:
         raise
     except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-        raise StoreError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        error = StoreUnavailable if unreachable(exc) else StoreError
+        raise error(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -121,9 +123,8 @@ class PostgresConnection:
                 command_timeout=None,
             )
         except _CONNECT_ERRORS as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL ({self.dsn}): {type(exc).__name__}: {exc}"
-            ) from exc
+            error = StoreUnavailable if unreachable(exc) else StoreError
+            raise error(f"cannot connect to PostgreSQL ({self.dsn}): {type(exc).__name__}: {exc}") from exc
         try:
             await self._migrate()
         except BaseException:
