@@ -26,6 +26,7 @@ from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
 from bounced.store.lockfile import DaemonLock
+from bounced.store.node import NodeStore
 
 __all__ = ["Daemon", "serve"]
 
@@ -201,6 +202,7 @@ class Daemon:
             extra_collectors=self.http_collectors,
             extra_routes=self.http_routes,
             config=lambda: self.config,
+            central=self._store.central_status if isinstance(self._store, NodeStore) else None,
         )
         self._http = HttpServer(ctx)
         await self._http.start()

@@ -1,0 +1,120 @@
+"""A node of several: a real `bounced serve` on the shared PostgreSQL database, with its own
+config, local intake spool, SMTP port and HTTP port (for /readyz and /metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sqlite3
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+__all__ = ["NodeDaemon", "free_port", "local_pending"]
+
+TOKEN = "node-test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def local_pending(spool: Path) -> int:
+    """Messages of a node's local spool not yet applied to the central store (read directly)."""
+    if not spool.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT count(*) FROM intake WHERE state = 'pending'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+class NodeDaemon:
+    def __init__(self, workdir: Path, node: str, dsn: str, extra: str = "", workers: int = 0) -> None:
+        self.workdir = workdir
+        self.node = node
+        self.spool = workdir / f"{node}.sqlite3"
+        self.config = workdir / f"{node}.toml"
+        self.port = free_port()
+        self.http_port = free_port()
+        self.config.write_text(
+            f'[smtp]\nlisten = "127.0.0.1:{self.port}"\ndomains = ["bounces.example.com"]\n'
+            f'[storage]\nbackend = "postgresql"\ndsn = "{dsn}"\nnode = "{node}"\npath = "{self.spool}"\n'
+            "pool_size = 4\nbusy_timeout = 5.0\n"
+            '[verp]\nunsigned_bounces = "suppress"\n'
+            # Thousands of identical hard bounces to one domain: the mass-failure guard would
+            # (rightly) hold them; this checks exactly-once, not the guard.
+            "[policy.guard]\nenabled = false\n"
+            f"[processing]\nworkers = {workers}\nburst_hold = 0.2\n"
+            f'[http]\nenabled = true\nlisten = "127.0.0.1:{self.http_port}"\n'
+            f'[[http.tokens]]\nname = "test"\ntoken = "{TOKEN}"\n{extra}'
+        )
+        self.proc: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"{self.node}.{self.starts}.log"
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start and wait until it listens (a killed node's port may be busy a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.starts += 1
+            log = open(self.log, "wb")  # noqa: SIM115 - the child's
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bounced", "serve", "--config", str(self.config),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+            log.close()
+            while self.proc.returncode is None and b"msg=started" not in self.log.read_bytes():
+                await asyncio.sleep(0.05)
+            if self.proc.returncode is None:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {self.node} does not start: see {self.log}")
+            await asyncio.sleep(0.2)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.proc.wait(), 60)
+
+    async def http_get(self, path: str) -> tuple[int, str]:
+        """GET on the node's HTTP port (status, body), in a thread: urllib is blocking."""
+
+        def get() -> tuple[int, str]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.http_port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return int(response.status), response.read().decode()
+            except urllib.error.HTTPError as exc:
+                return int(exc.code), exc.read().decode()
+
+        return await asyncio.to_thread(get)
+
+    async def readyz(self) -> tuple[int, dict[str, object]]:
+        status, body = await self.http_get("/readyz")
+        return status, json.loads(body)
+
+    async def metric(self, name: str) -> float | None:
+        _, body = await self.http_get("/metrics")
+        for line in body.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
