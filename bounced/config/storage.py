@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bounced.errors import ConfigError
 
@@ -18,6 +19,12 @@ class StorageConfig:
     # envelope, hash and events stay); 0 keeps them forever. Failed/unparseable: always kept.
     keep_raw_days: int = 30
     prune_interval: float = 3600.0  # seconds between two retention runs of the daemon
+    # "sqlite": everything in the file at `path`. "postgresql": the shared database at `dsn`;
+    # `path` is then this node's local intake spool (answers 250 while the server is away).
+    backend: str = "sqlite"
+    dsn: str = ""  # postgresql://user@host:port/db; empty: the PG* environment variables
+    pool_size: int = 10  # connections of this node's pool (postgresql)
+    node: str = field(default_factory=socket.gethostname)  # this node's name (postgresql)
 
     def validate(self, key: str) -> Iterator[ConfigError]:
         prefix = f"{key}." if key else "storage."
