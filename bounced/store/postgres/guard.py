@@ -38,7 +38,12 @@ _AUDIT = "INSERT INTO audit_log (at, actor, action, address, reason) VALUES ($1,
 
 
 async def _decide(
-    conn: asyncpg.Connection, state: str, actor: str, now_us: int, domain: str | None, ids: Sequence[int] | None
+    conn: asyncpg.Connection,
+    state: str,
+    actor: str,
+    now_us: int,
+    domain: str | None,
+    ids: Sequence[int] | None,
 ) -> list[asyncpg.Record]:
     """Mark the held entries that match `released` or `confirmed`, atomically; returns
     their rows (id, address, bounce_event_id, reason) by id."""
@@ -119,7 +124,8 @@ class GuardMixin(WebhooksMixin):
             )
             moved = await conn.fetch(
                 "DELETE FROM suppressions s USING bounce_events e WHERE e.id = s.bounce_event_id"
-                f" AND s.created_by = 'bounce' AND e.kind = 'hard' AND e.{_GROUP_FILTER[scope].replace('?', '$1')}"
+                " AND s.created_by = 'bounce' AND e.kind = 'hard' AND"
+                f" e.{_GROUP_FILTER[scope].replace('?', '$1')}"
                 " AND e.text_key = $2 AND e.received_at >= $3"
                 " RETURNING s.address, e.id, e.reason, e.recipient_domain, e.sending_ip, e.text_key",
                 key,
@@ -146,7 +152,9 @@ class GuardMixin(WebhooksMixin):
                     len(moved),
                 )
                 if alert is not None:
-                    await self._outbox_guard_tripped(conn, now_us, guard_alert_detail(alert, group, len(moved)))
+                    await self._outbox_guard_tripped(
+                        conn, now_us, guard_alert_detail(alert, group, len(moved))
+                    )
             else:  # another node tripped it a moment ago: one incident
                 await conn.execute(
                     "UPDATE guard_trips SET held = held + $1, last_at = GREATEST(last_at, $2) WHERE id = $3",
@@ -166,12 +174,16 @@ class GuardMixin(WebhooksMixin):
             )
             await conn.executemany(
                 "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip,"
-                " text_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bounce_event_id) DO NOTHING",
+                " text_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT"
+                " (bounce_event_id) DO NOTHING",
                 [(*r, now_us) for r in moved],
             )
             await conn.executemany(
                 _AUDIT,
-                [(now_us, "guard", "suppression.remove", r[0], guard_removal_reason(why, r[1])) for r in moved],
+                [
+                    (now_us, "guard", "suppression.remove", r[0], guard_removal_reason(why, r[1]))
+                    for r in moved
+                ],
             )
             pairs = [(r[0], int(r[1])) for r in moved]
             await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
@@ -202,7 +214,8 @@ class GuardMixin(WebhooksMixin):
         async with self._transaction() as conn:
             rows = await _decide(conn, "released", actor, now_us, domain, ids)
             await conn.executemany(
-                _AUDIT, [(now_us, actor, "quarantine.release", r[1], quarantine_release_reason(r[2])) for r in rows]
+                _AUDIT,
+                [(now_us, actor, "quarantine.release", r[1], quarantine_release_reason(r[2])) for r in rows],
             )
         return len(rows)
 
@@ -230,12 +243,16 @@ class GuardMixin(WebhooksMixin):
                     added.append((str(r[1]), int(r[2])))
             await self._outbox_policy(conn, "suppression_added", now_us, added)
             await conn.execute(
-                "UPDATE profiles SET status = 'hard_bounced', updated_at = $1 WHERE address = ANY($2::text[])",
+                "UPDATE profiles SET status = 'hard_bounced', updated_at = $1 WHERE address ="
+                " ANY($2::text[])",
                 now_us,
                 [r[1] for r in rows],
             )
             await conn.executemany(
                 _AUDIT,
-                [(now_us, actor, "suppression.add", r[1], quarantine_confirm_reason(r[3], r[2])) for r in rows],
+                [
+                    (now_us, actor, "suppression.add", r[1], quarantine_confirm_reason(r[3], r[2]))
+                    for r in rows
+                ],
             )
         return len(rows)

@@ -18,13 +18,22 @@ from typing import Any
 import asyncpg
 
 from bounced.logfmt import kv
-from bounced.model import BounceEvent, Delivery, DeliveryState, NonDelivery, OutboundMessage, ResendJob, ResendState
-from bounced.model import normalise_address
+from bounced.model import (
+    BounceEvent,
+    Delivery,
+    DeliveryState,
+    NonDelivery,
+    OutboundMessage,
+    ResendJob,
+    ResendState,
+    normalise_address,
+)
 from bounced.store.base import OutboundAttempt, ResendTiming
+from bounced.store.postgres.sql import rowcount
 from bounced.store.postgres.webhooks import WebhooksMixin
-from bounced.store.rules import job_state_after
 from bounced.store.recording import EVENT_COLUMNS as _EVENT_COLUMNS
 from bounced.store.recording import row_to_event as _row_to_event
+from bounced.store.rules import job_state_after
 from bounced.store.sqlite.outbox import (
     _DELIVERY_COLUMNS,
     _JOB_COLUMNS,
@@ -82,11 +91,6 @@ RETURNING v.job, d.id, v.state, v.at
 """
 
 
-def _count(status: str) -> int:
-    """Rows affected, from a command status such as "INSERT 0 3" or "UPDATE 2"."""
-    return int(status.split()[-1])
-
-
 class OutboxMixin(WebhooksMixin):
     # job id -> claim token of the rows this store claimed and has not finished
     _claims: dict[int, int]
@@ -136,7 +140,8 @@ class OutboxMixin(WebhooksMixin):
                 "INSERT INTO deliveries (id, message_id, recipient, sending_ip, created_at)"
                 " SELECT v.id, $1, v.recipient, v.ip, $2 FROM unnest($3::bigint[], $4::text[], $5::text[])"
                 " AS v (id, recipient, ip)",
-                msg_id, now_us, ids, [normalise_address(r) for r, _ in recipients], [ip for _, ip in recipients],
+                msg_id, now_us, ids, [normalise_address(r) for r, _ in recipients],
+                [ip for _, ip in recipients],
             )  # fmt: skip
             await conn.execute(
                 "INSERT INTO resend_jobs (delivery_id, attempt, due_at, created_at)"
@@ -151,7 +156,8 @@ class OutboxMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             value = await conn.fetchval(
-                "INSERT INTO submission_refusals AS r (address, count, first_at, last_at) VALUES ($1, 1, $2, $2)"
+                "INSERT INTO submission_refusals AS r (address, count, first_at, last_at) VALUES"
+                " ($1, 1, $2, $2)"
                 " ON CONFLICT (address) DO UPDATE SET count = r.count + 1,"
                 " last_at = GREATEST(r.last_at, excluded.last_at) RETURNING count",
                 self._address(address), now_us,
@@ -216,7 +222,8 @@ class OutboxMixin(WebhooksMixin):
 
     async def get_resend(self, job_id: int) -> ResendJob | None:
         row = await self._fetchrow(
-            f"SELECT {_JOB_COLUMNS} FROM resend_jobs j JOIN deliveries d ON d.id = j.delivery_id WHERE j.id = $1",
+            f"SELECT {_JOB_COLUMNS} FROM resend_jobs j JOIN deliveries d ON d.id ="
+            " j.delivery_id WHERE j.id = $1",
             job_id,
         )
         return None if row is None else _row_to_job(row)
@@ -249,7 +256,9 @@ class OutboxMixin(WebhooksMixin):
             " WHERE id > $1 AND finished_at IS NOT NULL ORDER BY id",
             since_id,
         )
-        return [ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in rows]
+        return [
+            ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in rows
+        ]
 
     async def list_non_deliveries(
         self,
@@ -309,7 +318,9 @@ class OutboxMixin(WebhooksMixin):
         its delivery's state, unless the row's lease was lost to another claim."""
         await self.finish_attempts([(job_id, delivery_id, state, now, bounce_text)])
 
-    async def finish_attempts(self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]) -> None:
+    async def finish_attempts(
+        self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
+    ) -> None:
         """`finish_attempt` for many rows (job id, delivery id, state, time, bounce text), one
         statement. A row claimed by this store is finished only under its claim token."""
         if not rows:
@@ -387,11 +398,12 @@ class OutboxMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             created = (
-                _count(
+                rowcount(
                     await conn.execute(
                         "INSERT INTO non_deliveries (delivery_id, recipient, at, attempts, last_bounce_text,"
                         " mailing_id, from_domain, sending_ip)"
-                        " SELECT d.id, d.recipient, $1, d.attempts, $2, m.mailing_id, m.from_domain, d.sending_ip"
+                        " SELECT d.id, d.recipient, $1, d.attempts, $2, m.mailing_id, m.from_domain,"
+                        " d.sending_ip"
                         " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = $3"
                         " ON CONFLICT (delivery_id) DO NOTHING",
                         now_us, bounce_text, delivery_id,
@@ -414,7 +426,9 @@ class OutboxMixin(WebhooksMixin):
                 delivery_id,
             )
             if event_id is not None:
-                await conn.execute("UPDATE bounce_events SET resend_state = 'gave_up' WHERE id = $1", event_id)
+                await conn.execute(
+                    "UPDATE bounce_events SET resend_state = 'gave_up' WHERE id = $1", event_id
+                )
         return created
 
     async def mark_resend_event(self, event_id: int, state: str) -> None:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from bounced.model import BounceEvent
-
 from bounced.store.postgres.webhooks import WebhooksMixin
 from bounced.store.recording import EVENT_COLUMNS, row_to_event
 from bounced.store.rules import policy_audit_reason

@@ -24,6 +24,7 @@ import asyncpg
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
 from bounced.store.postgres.connection import PostgresConnection
+from bounced.store.postgres.sql import rowcount
 from bounced.store.rules import OUTBOX_COLUMNS, guard_event_fields, plain_policy_rows
 from bounced.store.sqlite.webhooks import (
     _DELIVERY_SELECT,
@@ -78,13 +79,16 @@ class WebhooksMixin(PostgresConnection):
             await conn.executemany(
                 f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT $1, $2, $3, e.kind,"
                 " COALESCE($4, e.reason), e.status, e.reply_code, COALESCE($5, e.diagnostic), e.mailing_id,"
-                " e.from_domain, e.sending_ip, e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = $6",
+                " e.from_domain, e.sending_ip, e.signed, e.id, e.delivery_id FROM bounce_events"
+                " e WHERE e.id = $6",
                 with_event,
             )
         plain = [a for a, i in pairs if i is None]
         await self._outbox_events(conn, plain_policy_rows(event_type, now_us, plain, reason, diagnostic))
 
-    async def _outbox_guard_tripped(self, conn: asyncpg.Connection, now_us: int, detail: Mapping[str, Any]) -> None:
+    async def _outbox_guard_tripped(
+        self, conn: asyncpg.Connection, now_us: int, detail: Mapping[str, Any]
+    ) -> None:
         if self._webhook_outbox:
             await conn.execute(
                 "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
@@ -133,11 +137,14 @@ class WebhooksMixin(PostgresConnection):
 
         async def work(conn: asyncpg.Connection) -> int:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *_ORDER_LOCK)
-            last = await conn.fetchval("SELECT last_event_id FROM webhook_cursors WHERE hook = $1 FOR UPDATE", hook)
+            last = await conn.fetchval(
+                "SELECT last_event_id FROM webhook_cursors WHERE hook = $1 FOR UPDATE", hook
+            )
             newest = int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM webhook_events"))
             if last is None:
                 await conn.execute(
-                    "INSERT INTO webhook_cursors (hook, last_event_id) VALUES ($1, $2) ON CONFLICT (hook) DO NOTHING",
+                    "INSERT INTO webhook_cursors (hook, last_event_id) VALUES ($1, $2) ON CONFLICT"
+                    " (hook) DO NOTHING",
                     hook,
                     newest,
                 )
@@ -155,7 +162,7 @@ class WebhooksMixin(PostgresConnection):
                 list(types),
             )
             await conn.execute("UPDATE webhook_cursors SET last_event_id = $1 WHERE hook = $2", newest, hook)
-            return int(status.split()[-1])
+            return rowcount(status)
 
         return await self._in_transaction(work)
 
@@ -164,11 +171,15 @@ class WebhooksMixin(PostgresConnection):
         try:
             if self._hook_conn is None or self._hook_conn.is_closed():
                 self._hooks_owned = frozenset()
-                self._hook_conn = await asyncpg.connect(self._config.dsn or None, timeout=self._config.busy_timeout)
+                self._hook_conn = await asyncpg.connect(
+                    self._config.dsn or None, timeout=self._config.busy_timeout
+                )
             if hook in self._hooks_owned:
                 await self._hook_conn.fetchval("SELECT 1")  # the session (and its lock) still there
                 return True
-            got = await self._hook_conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _HOOK_LOCK_CLASS, hook)
+            got = await self._hook_conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", _HOOK_LOCK_CLASS, hook
+            )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("event=webhook_lock_lost", extra=kv(hook=hook, error=f"{type(exc).__name__}: {exc}"))
             await self._close_hook_conn()
@@ -209,7 +220,8 @@ class WebhooksMixin(PostgresConnection):
         if not await self._owns_hook(hook):
             return None  # another node's: look again at the next poll
         value = await self._fetchval(
-            f"SELECT MIN(d.next_at) FROM webhook_deliveries d WHERE d.hook = $1 AND d.state = 'pending' AND {_HEAD}",
+            "SELECT MIN(d.next_at) FROM webhook_deliveries d WHERE d.hook = $1 AND d.state ="
+            f" 'pending' AND {_HEAD}",
             hook,
         )
         return from_micros_opt(value)
@@ -294,7 +306,7 @@ class WebhooksMixin(PostgresConnection):
                 to_micros(since),
                 list(types),
             )
-        return int(status.split()[-1])
+        return rowcount(status)
 
     async def prune_webhooks(self, before: datetime) -> int:
         """Drop events recorded before `before` whose every delivery is finished; returns how many."""
@@ -307,4 +319,4 @@ class WebhooksMixin(PostgresConnection):
         async with self._transaction() as conn:
             await conn.execute(f"DELETE FROM webhook_deliveries WHERE event_id IN ({done})", before_us)
             status = await conn.execute(f"DELETE FROM webhook_events WHERE id IN ({done})", before_us)
-        return int(status.split()[-1])
+        return rowcount(status)
