@@ -10,6 +10,13 @@ from typing import Any
 import aiosqlite
 
 from bounced.model import QuarantineEntry
+from bounced.store.rules import (
+    guard_alert_detail,
+    guard_removal_reason,
+    guard_why,
+    quarantine_confirm_reason,
+    quarantine_release_reason,
+)
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
 
@@ -151,11 +158,11 @@ class GuardMixin(WebhooksMixin):
                 (scope, key, text_key, now_us, now_us, len(moved)),
             )
             if alert is not None:
-                detail = {**alert, "scope": scope, "key": key, "text_key": text_key, "held": len(moved)}
+                detail = guard_alert_detail(alert, group, len(moved))
                 await self._outbox_guard_tripped(conn, now_us, detail)
             if not moved:
                 return 0
-            why = f"mass-failure guard: {scope} {key} tripped, quarantined"
+            why = guard_why(scope, key)
             await conn.executemany("DELETE FROM suppressions WHERE address = ?", [(r[0],) for r in moved])
             await conn.executemany(
                 "UPDATE profiles SET status = 'active', updated_at = ?"
@@ -171,7 +178,7 @@ class GuardMixin(WebhooksMixin):
             await conn.executemany(
                 "INSERT INTO audit_log (at, actor, action, address, reason)"
                 " VALUES (?, 'guard', 'suppression.remove', ?, ?)",
-                [(now_us, r[0], f"{why} (bounce event {r[1]})") for r in moved],
+                [(now_us, r[0], guard_removal_reason(why, r[1])) for r in moved],
             )
             pairs = [(r[0], r[1]) for r in moved]
             await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
@@ -205,7 +212,7 @@ class GuardMixin(WebhooksMixin):
             await conn.executemany(
                 "INSERT INTO audit_log (at, actor, action, address, reason)"
                 " VALUES (?, ?, 'quarantine.release', ?, ?)",
-                [(now_us, actor, r[1], f"released from quarantine (bounce event {r[2]})") for r in rows],
+                [(now_us, actor, r[1], quarantine_release_reason(r[2])) for r in rows],
             )
         return len(rows)
 
@@ -236,6 +243,6 @@ class GuardMixin(WebhooksMixin):
             await conn.executemany(
                 "INSERT INTO audit_log (at, actor, action, address, reason)"
                 " VALUES (?, ?, 'suppression.add', ?, ?)",
-                [(now_us, actor, r[1], f"{r[3]} (quarantine confirmed, bounce event {r[2]})") for r in rows],
+                [(now_us, actor, r[1], quarantine_confirm_reason(r[3], r[2])) for r in rows],
             )
         return len(rows)

@@ -26,6 +26,7 @@ from bounced.model import (
     normalise_address,
 )
 from bounced.store.base import OutboundAttempt, ResendTiming
+from bounced.store.rules import job_state_after
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
@@ -343,7 +344,7 @@ class OutboxMixin(WebhooksMixin):
             return
         jobs = [
             (
-                (ResendState.CANCELLED if state is DeliveryState.SUPPRESSED else ResendState.DONE).value,
+                job_state_after(state).value,
                 to_micros(at),
                 job_id,
             )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from bounced.model import BounceEvent
+from bounced.store.rules import policy_audit_reason
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
 from bounced.store.sqlite.connection import from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
@@ -56,7 +57,7 @@ class PolicyMixin(WebhooksMixin):
             await conn.execute(
                 "INSERT INTO audit_log (at, actor, action, address, reason)"
                 " VALUES (?, 'policy', 'suppression.add', ?, ?)",
-                (now_us, key, f"{reason}: {note}"),
+                (now_us, key, policy_audit_reason(reason, note)),
             )
             await self._outbox_policy(conn, "suppression_added", now_us, [(key, event_id)], reason)
         return True

@@ -26,7 +26,7 @@ from bounced.errors import StoreError
 from bounced.model import NonDelivery, ReportGrouping, SoftBounceGroup
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
 
-__all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
+__all__ = ["DAY_MICROS", "GROUP_COLUMN", "PeriodPlan", "ReportMixin", "plan_period", "soft_groups_sql"]
 
 DAY_MICROS = 86_400 * 1_000_000
 _FETCH = 2000
@@ -34,7 +34,7 @@ _PREFETCH_THREADS = 8  # concurrent readers warming the text rows' pages (see _T
 _PREFETCH_SPAN = 28 * 86_400 * 1_000_000  # periods from four weeks up (all mailings) use them
 _CACHE_KIB = 64 * 1024  # page cache and sorter memory of a report connection
 _EPOCH_DAY = date(1970, 1, 1)
-_GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
+GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def plan_period(start_us: int, end_us: int) -> PeriodPlan:
     return PeriodPlan(None, ((d0, d1),), tuple(raw))
 
 
-def _soft_groups_sql(
+def soft_groups_sql(
     plan: PeriodPlan, column: str, mailing_id: str | None, start_us: int, end_us: int
 ) -> tuple[str, list[Any]]:
     parts: list[str] = []
@@ -118,12 +118,13 @@ def _soft_groups_sql(
             parts.append(raw)
             params += [lo, hi]
     if not parts:
-        parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE 0")
+        parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE false")
     union = "\nUNION ALL\n".join(parts)
     sql = (
         "SELECT agg.g, t.recipient_domain, t.text_key, agg.amount, t.diagnostic, t.reply_code, t.status,"
         " t.reason\n"
-        f"FROM (SELECT g, tid, sum(n) AS amount FROM (\n{union}\n) GROUP BY g, tid) AS agg\n"
+        "FROM (SELECT g, tid, CAST(sum(n) AS BIGINT) AS amount"  # sum: numeric on PostgreSQL
+        f" FROM (\n{union}\n) AS cells GROUP BY g, tid) AS agg\n"
         "JOIN report_soft_texts AS t ON t.id = agg.tid\n"
         "ORDER BY agg.amount DESC, agg.g, t.recipient_domain, t.text_key"
     )
@@ -255,8 +256,8 @@ class ReportMixin(SQLiteConnection):
         unknown), for the report writer: no object per row on a report's hot path."""
         start_us, end_us = to_micros(start), to_micros(end)
         plan = plan_period(start_us, end_us)
-        sql, params = _soft_groups_sql(
-            plan, _GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
+        sql, params = soft_groups_sql(
+            plan, GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
         )
         prefetch = None
         if mailing_id is None and end_us - start_us >= _PREFETCH_SPAN and self._path != ":memory:":

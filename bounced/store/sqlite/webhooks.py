@@ -15,17 +15,17 @@ from typing import Any
 
 import aiosqlite
 
-from bounced.model import BounceEvent, WebhookDelivery, WebhookEvent, WebhookState
+from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
+from bounced.store.rules import (
+    OUTBOX_COLUMNS,
+    guard_event_fields,
+    plain_policy_rows,
+    webhook_rows_for_bounces,
+)
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
-from bounced.webhooks.payload import event_type_for_bounce
 
 __all__ = ["OUTBOX_COLUMNS", "WebhookBacklog", "WebhooksMixin", "webhook_rows_for_bounces"]
 
-# The columns a caller gives `_outbox_events`, in this order.
-OUTBOX_COLUMNS = (
-    "type, at, recipient, kind, reason, status, reply_code, diagnostic, mailing_id, from_domain,"
-    " sending_ip, signed, bounce_event_id, delivery_id"
-)
 _EVENT_SELECT = "e.id, e." + ", e.".join(c.strip() for c in OUTBOX_COLUMNS.split(",")) + ", e.detail"
 _DELIVERY_SELECT = (
     f"d.id, d.hook, d.state, d.attempts, d.next_at, d.created_at, d.done_at, d.last_error, {_EVENT_SELECT}"
@@ -59,29 +59,6 @@ def _delivery(row: Sequence[Any]) -> WebhookDelivery:
         next_at=from_micros(row[4]), created_at=from_micros(row[5]), done_at=from_micros_opt(row[6]),
         last_error=row[7], event=_event(row[8:]),
     )  # fmt: skip
-
-
-def webhook_rows_for_bounces(
-    recorded: Sequence[tuple[BounceEvent, str, int | None]], suppressed: set[int], now_us: int
-) -> list[tuple[Any, ...]]:
-    """Outbox rows (OUTBOX_COLUMNS) for bounce events just recorded, given as (event, its
-    normalised recipient, its new id or None for a duplicate): the bounce's own event, then
-    `suppression_added` when its id is in `suppressed` (it put the address on the list)."""
-    out: list[tuple[Any, ...]] = []
-    for event, recipient, event_id in recorded:
-        if event_id is None:
-            continue
-        fields = (
-            recipient, event.kind.value, event.reason.value, event.status, event.reply_code,
-            event.diagnostic, event.mailing_id, event.from_domain, event.sending_ip, int(event.signed),
-            event_id, event.delivery_id,
-        )  # fmt: skip
-        kind_type = event_type_for_bounce(event.kind)
-        if kind_type is not None:
-            out.append((kind_type, now_us, *fields))
-        if event_id in suppressed:
-            out.append(("suppression_added", now_us, *fields))
-    return out
 
 
 def _in(values: Collection[str]) -> str:
@@ -123,23 +100,18 @@ class WebhooksMixin(SQLiteConnection):
             " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?",
             with_event,
         )
-        plain = [
-            (event_type, now_us, a, "policy", reason, None, None, diagnostic, None, None, None, 0, None, None)
-            for a, i in pairs
-            if i is None
-        ]
-        await self._outbox_events(conn, plain)
+        plain = [a for a, i in pairs if i is None]
+        await self._outbox_events(conn, plain_policy_rows(event_type, now_us, plain, reason, diagnostic))
 
     async def _outbox_guard_tripped(
         self, conn: aiosqlite.Connection, now_us: int, detail: Mapping[str, Any]
     ) -> None:
         """The mass-failure guard's alert: no recipient; `detail` is the payload's `guard`."""
         if self._webhook_outbox:
-            sending_ip = detail["key"] if detail["scope"] == "ip" else None
             await conn.execute(
                 "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
                 " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)",
-                (now_us, detail["text_key"], sending_ip, json.dumps(dict(detail), sort_keys=True)),
+                (now_us, *guard_event_fields(detail)),
             )
 
     async def _outbox_select(self, conn: aiosqlite.Connection, select: str, params: Sequence[Any]) -> None:
