@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ class Burst:
                 conn = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.nodes[node].port, timeout=30)
                 conns[node] = conn
                 await conn.connect()
-            _, reply = await conn.sendmail("", RCPT, message_for(number, self.run_id))
+            await conn.sendmail("", RCPT, message_for(number, self.run_id))
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 raise RuntimeError(f"message {number} refused for good: {exc.code} {exc.message}") from exc
@@ -265,7 +266,9 @@ async def report_mismatches(conn: asyncpg.Connection) -> list[str]:
 async def counter_mismatches(conn: asyncpg.Connection) -> list[str]:
     """The /metrics counters (bounces by kind) against a count of the events."""
     direct = dict(await conn.fetch("SELECT kind, count(*) FROM bounce_events GROUP BY kind"))
-    stored = dict(await conn.fetch("SELECT k1, sum(n) FROM metric_counters WHERE name = 'bounces' GROUP BY k1"))
+    stored = dict(
+        await conn.fetch("SELECT k1, sum(n) FROM metric_counters WHERE name = 'bounces' GROUP BY k1")
+    )
     return [
         f"bounces {kind}: counter {stored.get(kind)}, events {direct.get(kind)}"
         for kind in direct.keys() | stored.keys()
@@ -326,7 +329,7 @@ async def run(
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(admin_dsn: str = ADMIN_DSN):  # type: ignore[no-untyped-def]
+async def scratch_database(admin_dsn: str = ADMIN_DSN) -> AsyncIterator[str]:
     """A new database on the server, dropped afterwards (other people share the server)."""
     name = f"bounced_bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(admin_dsn)
@@ -361,14 +364,24 @@ def main() -> int:
     async def main_async() -> Figures:
         async with scratch_database(args.admin_dsn) as dsn:
             return await run(
-                workdir, dsn, args.count, args.clients, args.kill, args.kill_at, args.down, args.cut, args.cut_at
+                workdir,
+                dsn,
+                args.count,
+                args.clients,
+                args.kill,
+                args.kill_at,
+                args.down,
+                args.cut,
+                args.cut_at,
             )
 
     workdir = Path(tempfile.mkdtemp(prefix="bounced-nodes-burst-"))
     figures = asyncio.run(main_async())
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(figures.summary())
-    for line in (figures.lost + figures.doubled + figures.report_mismatches + figures.counter_mismatches)[:20]:
+    for line in (figures.lost + figures.doubled + figures.report_mismatches + figures.counter_mismatches)[
+        :20
+    ]:
         print("  ", line)
     if args.keep or not figures.ok:
         print(f"work directory: {workdir}")

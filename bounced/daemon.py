@@ -101,12 +101,12 @@ class Daemon:
     async def start(self) -> None:
         """Open the store, apply what a previous run left pending, start listening.
         Raises ConfigError or OSError (port in use, permission) after undoing what started."""
-        from bounced.store import open_store
+        from bounced.store import open_backend
 
         self._lock = DaemonLock(self.config.storage.path)
         self._lock.acquire()  # StoreError: another daemon has this database
         try:
-            self._store = await open_store(self.config.storage, self.config.policy.fold_local_case)
+            self._store = await open_backend(self.config.storage, self.config.policy.fold_local_case)
         except BaseException:
             self._lock.release()
             raise

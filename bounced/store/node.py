@@ -26,21 +26,47 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from bounced.clock import utcnow
+from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
 from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, Store
 from bounced.store.sqlite import SQLiteStore
 
-__all__ = ["CentralStatus", "NodeStore"]
+__all__ = ["CentralStatus", "NodeStore", "open_node_store"]
 
 log = logging.getLogger("bounced.store")
 
 _DONE = (IntakeState.APPLIED, IntakeState.UNPARSEABLE, IntakeState.FAILED)
 PROBE_TIMEOUT = 5.0  # seconds: /readyz and /metrics say "unreachable" past this
+
+
+class CentralStore(Store, Protocol):
+    """A store that can take over the intake of a node's local spool."""
+
+    async def adopt_intake(
+        self, node: str, messages: Sequence[IntakeMessage]
+    ) -> dict[int, tuple[int, IntakeState]]:
+        """Insert `node`'s spooled `messages` (ids: local ids) unless already here, keyed
+        by (node, local id); per local id its central id and central state."""
+        ...
+
+
+async def open_node_store(config: StorageConfig, fold_local_case: bool = True) -> Store:
+    """This node's local spool (`config.path`) and the PostgreSQL database (`config.dsn`)."""
+    from bounced.store.postgres import PostgresStore
+
+    local = await SQLiteStore.open(config, fold_local_case)
+    try:
+        central = await PostgresStore.open(config, fold_local_case)
+    except BaseException:
+        await local.close()
+        raise
+    # The Store methods not written on NodeStore are the central store's (__getattr__).
+    return cast(Store, NodeStore(local, central, config.node))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +85,7 @@ class NodeStore:
     Implements `store.base.Store`: the intake methods and `record_batch` are written here,
     every other method is the central store's (`__getattr__`)."""
 
-    def __init__(self, local: SQLiteStore, central: Store, node: str) -> None:
+    def __init__(self, local: SQLiteStore, central: CentralStore, node: str) -> None:
         if not node:
             raise StoreError("a node store needs a node name ([storage] node)")
         self.local = local
@@ -256,4 +282,3 @@ class NodeStore:
 def _for_central(item: IntakeRecording, central_id: int) -> IntakeRecording:
     events = tuple(replace(e, intake_id=central_id) for e in item.events)
     return replace(item, intake_id=central_id, events=events)
-

@@ -32,18 +32,23 @@ def hard(address: str, bounce_id: str) -> bytes:
     return dsn(address, "5.1.1", "550 5.1.1 User unknown", bounce_id=bounce_id)
 
 
-async def open_central(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
-    if kind == "sqlite":
-        return await SQLiteStore.open(StorageConfig(path=str(tmp_path / "central.sqlite3")))
-    from bounced.store.postgres import PostgresStore
-
-    config: StorageConfig = request.getfixturevalue("pg_config")
-    return await PostgresStore.open(config)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def central(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    store = await open_central(request.param, tmp_path, request)
+def central_config(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig:
+    """The central store: a second SQLite file, or the test's PostgreSQL database."""
+    if request.param == "sqlite":
+        return StorageConfig(path=str(tmp_path / "central.sqlite3"))
+    config: StorageConfig = request.getfixturevalue("pg_config")  # skips without a server
+    return config
+
+
+@pytest.fixture
+async def central(central_config: StorageConfig) -> AsyncIterator[Any]:
+    if central_config.backend == "sqlite":
+        store: Any = await SQLiteStore.open(central_config)
+    else:
+        from bounced.store.postgres import PostgresStore
+
+        store = await PostgresStore.open(central_config)
     yield store
     await store.close()
 
@@ -60,7 +65,7 @@ def config(tmp_path: Path) -> Config:
 def processor(store: NodeStore, tmp_path: Path) -> Processor:
     from bounced.apply.workers import Analyser
 
-    return Processor(store, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.01, analyser=Analyser(0))  # type: ignore[arg-type]
+    return Processor(store, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.01, analyser=Analyser(0))
 
 
 async def spool(store: NodeStore, raw: bytes) -> int:
@@ -171,7 +176,7 @@ async def test_a_quarantined_message_retried_is_applied_centrally(tmp_path: Path
         await node.local.mark_intake(local_id, IntakeState.FAILED, error="poison, by hand")
         message = await node.get_intake(local_id)
         assert message is not None
-        [outcome] = await retry_intake(node, [message], config(tmp_path), FakeClock(RECEIVED))  # type: ignore[arg-type]
+        [outcome] = await retry_intake(node, [message], config(tmp_path), FakeClock(RECEIVED))
         assert outcome.state is IntakeState.APPLIED and outcome.new_events == 1
         assert (await node.local.intake_counts())[IntakeState.APPLIED] == 1
         assert len(await central.events_for("retry@example.org")) == 1
@@ -222,7 +227,9 @@ async def test_the_running_processor_backs_off_and_drains_when_the_server_return
     tmp_path: Path, proxied: tuple[NodeStore, TcpProxy]
 ) -> None:
     node, proxy = proxied
-    running = Processor(node, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.05, unavailable_retry_max=0.2)  # type: ignore[arg-type]
+    running = Processor(
+        node, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.05, unavailable_retry_max=0.2
+    )
     await running.start()
     try:
         await proxy.cut()

@@ -20,7 +20,9 @@ CUT_SECONDS = float(os.environ.get("BOUNCED_TEST_CUT_SECONDS", "5"))
 
 
 def _nodes_burst() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bounced_nodes_burst", REPO / "benchmarks" / "nodes_burst.py")
+    spec = importlib.util.spec_from_file_location(
+        "bounced_nodes_burst", REPO / "benchmarks" / "nodes_burst.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up by name
@@ -49,11 +51,11 @@ async def test_a_node_killed_mid_burst_loses_nothing_and_doubles_nothing(tmp_pat
     assert set(figures.central_intake) == {"a", "b"}
 
 
-async def test_a_cut_database_connection_refuses_no_bounce_and_drains_after(tmp_path: Path, pg_dsn: str) -> None:
+async def test_a_cut_database_connection_refuses_no_bounce_and_drains_after(
+    tmp_path: Path, pg_dsn: str
+) -> None:
     burst = _nodes_burst()
-    figures = await burst.run(
-        tmp_path, pg_dsn, count=800, clients=8, kill=False, cut=CUT_SECONDS, cut_at=0.2
-    )
+    figures = await burst.run(tmp_path, pg_dsn, count=800, clients=8, kill=False, cut=CUT_SECONDS, cut_at=0.2)
     _check(figures)
     assert figures.refused == {} and figures.failovers == 0  # every bounce got 250 at once
     assert figures.cut_seconds >= CUT_SECONDS
