@@ -74,7 +74,7 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[smtp]\nlisten = "127.0.0.1:99999"\n', "smtp.listen: port 99999 out of range (expected 0-65535)"),
+        ('[smtp]\nlisten = "127.0.0.1:99999"\n', 'smtp.listen: port 99999 out of range (expected 0-65535)'),
         ('[smtp]\nlisten = "localhost"\n', 'smtp.listen: expected "HOST:PORT"'),
         ('[submission]\nlisten = "127.0.0.1:70000"\n', "submission.listen: port 70000 out of range"),
         ("[pools]\ndefault = [1]\n", "pools.default[0]: expected a string, got 1"),
