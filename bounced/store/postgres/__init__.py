@@ -7,6 +7,30 @@ share one database: every write must be right under concurrent writers.
 
 from __future__ import annotations
 
+from bounced.config.storage import StorageConfig
+from bounced.store.postgres.admin_views import AdminViewsMixin
+from bounced.store.postgres.bounces import BouncesMixin
 from bounced.store.postgres.connection import PostgresConnection
+from bounced.store.postgres.intake import IntakeMixin
+from bounced.store.postgres.report import ReportMixin
+from bounced.store.postgres.suppression import SuppressionMixin
 
-__all__ = ["PostgresConnection"]
+__all__ = ["PostgresConnection", "PostgresStore"]
+
+
+class PostgresStore(
+    IntakeMixin,
+    BouncesMixin,
+    SuppressionMixin,
+    ReportMixin,
+    AdminViewsMixin,
+    PostgresConnection,
+):
+    """All of the store, on a PostgreSQL database shared by every node."""
+
+    @classmethod
+    async def open(cls, config: StorageConfig, fold_local_case: bool = True) -> PostgresStore:
+        store = cls(config)
+        store.fold_local_case = fold_local_case
+        await store.connect()
+        return store
