@@ -15,7 +15,7 @@ from bounced.model import (
     Reason,
 )
 from bounced.store import SQLiteStore, Store
-from tests.rows import table_rows
+from tests.rawsql import rows
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -37,7 +37,7 @@ async def _spool(store: SQLiteStore, raw: bytes = b"Subject: bounce\r\n\r\n") ->
 
 
 async def _resend_state(store: Store, event_id: int) -> str | None:
-    [(state,)] = await table_rows(store, "SELECT resend_state FROM bounce_events WHERE id = ?", event_id)
+    [(state,)] = await rows(store, "SELECT resend_state FROM bounce_events WHERE id = ?", event_id)
     return state  # type: ignore[no-any-return]
 
 
@@ -252,6 +252,6 @@ async def test_text_key_given_with_the_event_is_stored_else_computed(store: Stor
         "per@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, diagnostic="452 Mailbox full (ola@x.org)"
     )
     await store.record_events(None, [given, plain], NOW)
-    keys = dict(await table_rows(store, "SELECT recipient, text_key FROM bounce_events"))
+    keys = dict(await rows(store, "SELECT recipient, text_key FROM bounce_events"))
     assert keys == {"ola@example.org": "452 precomputed", "per@example.org": "452 Mailbox full (<EMAIL>)"}
     assert given == replace(given, text_key=None)  # not part of the event's identity

@@ -13,7 +13,7 @@ import pytest
 from bounced.errors import SpoolError, StoreError
 from bounced.model import Action, BounceEvent, BounceKind, IntakeState, Reason
 from bounced.store import SQLiteStore, Store
-from tests.rows import table_rows
+from tests.rawsql import rows
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -146,8 +146,8 @@ async def _intake(store: SQLiteStore, state: IntakeState, age_days: float, body:
 
 
 async def _raw_and_hash(store: Store) -> dict[int, tuple[bytes, str, int | None]]:
-    rows = await table_rows(store, "SELECT id, raw, sha256, raw_pruned_at FROM intake")
-    return {int(r[0]): (bytes(r[1]), str(r[2]), r[3]) for r in rows}
+    found = await rows(store, "SELECT id, raw, sha256, raw_pruned_at FROM intake")
+    return {int(r[0]): (bytes(r[1]), str(r[2]), r[3]) for r in found}
 
 
 async def test_prune_drops_only_old_applied_raw_bytes_and_keeps_the_row(

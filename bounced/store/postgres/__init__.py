@@ -11,9 +11,13 @@ from bounced.config.storage import StorageConfig
 from bounced.store.postgres.admin_views import AdminViewsMixin
 from bounced.store.postgres.bounces import BouncesMixin
 from bounced.store.postgres.connection import PostgresConnection
+from bounced.store.postgres.guard import GuardMixin
 from bounced.store.postgres.intake import IntakeMixin
+from bounced.store.postgres.outbox import OutboxMixin
+from bounced.store.postgres.policy import PolicyMixin
 from bounced.store.postgres.report import ReportMixin
 from bounced.store.postgres.suppression import SuppressionMixin
+from bounced.store.postgres.webhooks import WebhooksMixin
 
 __all__ = ["PostgresConnection", "PostgresStore"]
 
@@ -22,11 +26,15 @@ class PostgresStore(
     IntakeMixin,
     BouncesMixin,
     SuppressionMixin,
+    OutboxMixin,
     ReportMixin,
     AdminViewsMixin,
+    GuardMixin,
+    PolicyMixin,
+    WebhooksMixin,
     PostgresConnection,
 ):
-    """All of the store, on a PostgreSQL database shared by every node."""
+    """All of the store, on a PostgreSQL database shared by every node (asyncpg pool)."""
 
     @classmethod
     async def open(cls, config: StorageConfig, fold_local_case: bool = True) -> PostgresStore:
