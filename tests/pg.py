@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -37,6 +39,13 @@ def dsn_for(database: str, base: str = PG_DSN) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` to the end on a loop of its own, in a thread (fixtures set up from inside a
+    running test loop cannot use asyncio.run there)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
 def _admin(sql: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(PG_DSN, timeout=5)
@@ -45,7 +54,7 @@ def _admin(sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    _run(run())
 
 
 def _drop(database: str) -> None:
@@ -58,7 +67,7 @@ def _migrate(database: str) -> None:
         await conn.connect()
         await conn.close()
 
-    asyncio.run(run())
+    _run(run())
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 from bounced.store.postgres import PostgresStore
+from bounced.store.postgres.sql import numbered
 from bounced.store.sqlite import SQLiteStore
 
 __all__ = ["count", "execute", "fail_writes", "rows", "scalar"]
@@ -25,12 +26,13 @@ async def scalar(store: Any, sql: str) -> Any:
     return None if row is None else row[0]
 
 
-async def rows(store: Any, sql: str) -> list[tuple[Any, ...]]:
-    """Every row of `sql` (no parameters), as tuples."""
+async def rows(store: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Every row of `sql` (parameters marked `?`), as tuples, read on a connection of its
+    own (what a fresh reader sees)."""
     if isinstance(store, PostgresStore):
-        return [tuple(r) for r in await store._fetch(sql)]
+        return [tuple(r) for r in await store._fetch(numbered(sql), *params)]
     with sqlite3.connect(store.path) as conn:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
 async def count(store: Any, table: str) -> int:

@@ -37,8 +37,8 @@ from bounced.store.recording import (
     suppression_audit,
     text_key_of,
 )
+from bounced.store.rules import webhook_rows_for_bounces
 from bounced.store.sqlite.bounces import UPSERT_PROFILE
-from bounced.store.sqlite.webhooks import webhook_rows_for_bounces
 from bounced.store.timecodec import to_micros
 
 __all__ = ["BouncesMixin"]
@@ -76,7 +76,7 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 
 
 class BouncesMixin(PostgresConnection):
-    _webhook_outbox: bool  # the webhook outbox (store/postgres/webhooks.py), composed beside
+    _webhook_outbox = False  # the webhook outbox (store/postgres/webhooks.py), composed beside
 
     if TYPE_CHECKING:
 

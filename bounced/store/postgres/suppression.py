@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bounced.model import AuditEntry, Profile, SuppressionEntry
 from bounced.store.postgres.connection import PostgresConnection
+from bounced.store.rules import admin_event_row
 from bounced.store.sqlite.suppression import (
     _PROFILE_COLUMNS,
     _SUPPRESSION_COLUMNS,
@@ -104,8 +105,7 @@ class SuppressionMixin(PostgresConnection):
 
     async def _outbox_admin(self, conn: Any, event_type: str, now_us: int, address: str, reason: str) -> None:
         """An admin's change: kind "admin", the reason they gave as diagnostic."""
-        row = (event_type, now_us, address, "admin", None, None, None, reason, *(None,) * 3, 0, None, None)
-        await self._outbox_events(conn, [row])
+        await self._outbox_events(conn, [admin_event_row(event_type, now_us, address, reason)])
 
     async def get_profile(self, address: str) -> Profile | None:
         row = await self._fetchrow(
