@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["NodeDaemon", "free_port", "local_pending"]
+__all__ = ["NodeDaemon", "free_port", "local_pending", "render_config"]
 
 TOKEN = "node-test-token-0123456789"
 
@@ -36,26 +36,63 @@ def local_pending(spool: Path) -> int:
         conn.close()
 
 
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for what these configs hold
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def render_config(sections: dict[str, dict[str, object]]) -> str:
+    """`{"smtp": {...}, "policy.guard": {...}}` as a TOML file."""
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+    return "\n".join(lines) + "\n"
+
+
 class NodeDaemon:
-    def __init__(self, workdir: Path, node: str, dsn: str, extra: str = "", workers: int = 0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        node: str,
+        dsn: str,
+        extra: dict[str, dict[str, object]] | None = None,
+        workers: int = 0,
+    ) -> None:
         self.workdir = workdir
         self.node = node
         self.spool = workdir / f"{node}.sqlite3"
         self.config = workdir / f"{node}.toml"
         self.port = free_port()
         self.http_port = free_port()
-        self.config.write_text(
-            f'[smtp]\nlisten = "127.0.0.1:{self.port}"\ndomains = ["bounces.example.com"]\n'
-            f'[storage]\nbackend = "postgresql"\ndsn = "{dsn}"\nnode = "{node}"\npath = "{self.spool}"\n'
-            "pool_size = 4\nbusy_timeout = 5.0\n"
-            '[verp]\nunsigned_bounces = "suppress"\n'
+        sections: dict[str, dict[str, object]] = {
+            "smtp": {"listen": f"127.0.0.1:{self.port}", "domains": ["bounces.example.com"]},
+            "storage": {
+                "backend": "postgresql", "dsn": dsn, "node": node, "path": str(self.spool),
+                "pool_size": 4, "busy_timeout": 5.0,
+            },
+            "verp": {"unsigned_bounces": "suppress"},
             # Thousands of identical hard bounces to one domain: the mass-failure guard would
             # (rightly) hold them; this checks exactly-once, not the guard.
-            "[policy.guard]\nenabled = false\n"
-            f"[processing]\nworkers = {workers}\nburst_hold = 0.2\n"
-            f'[http]\nenabled = true\nlisten = "127.0.0.1:{self.http_port}"\n'
-            f'[[http.tokens]]\nname = "test"\ntoken = "{TOKEN}"\n{extra}'
-        )
+            "policy.guard": {"enabled": False},
+            "processing": {"workers": workers, "burst_hold": 0.2},
+            "http": {
+                "enabled": True, "listen": f"127.0.0.1:{self.http_port}",
+                "tokens": [{"name": "test", "token": TOKEN}],
+            },
+        }  # fmt: skip
+        for name, values in (extra or {}).items():
+            sections[name] = {**sections.get(name, {}), **values}
+        self.config.write_text(render_config(sections))
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -79,7 +116,8 @@ class NodeDaemon:
             if self.proc.returncode is None:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"node {self.node} does not start: see {self.log}")
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"node {self.node} does not start: {' | '.join(tail)}")
             await asyncio.sleep(0.2)
 
     def kill(self) -> None:

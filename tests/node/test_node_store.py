@@ -18,6 +18,7 @@ from bounced.config import Config, StorageConfig
 from bounced.errors import StoreUnavailable
 from bounced.model import IntakeState
 from bounced.pipeline import Processor
+from bounced.store.base import Store
 from bounced.store.node import NodeStore
 from bounced.store.sqlite import SQLiteStore
 from tests.apply.bounce_messages import dsn
@@ -32,25 +33,10 @@ def hard(address: str, bounce_id: str) -> bytes:
     return dsn(address, "5.1.1", "550 5.1.1 User unknown", bounce_id=bounce_id)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def central_config(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig:
-    """The central store: a second SQLite file, or the test's PostgreSQL database."""
-    if request.param == "sqlite":
-        return StorageConfig(path=str(tmp_path / "central.sqlite3"))
-    config: StorageConfig = request.getfixturevalue("pg_config")  # skips without a server
-    return config
-
-
 @pytest.fixture
-async def central(central_config: StorageConfig) -> AsyncIterator[Any]:
-    if central_config.backend == "sqlite":
-        store: Any = await SQLiteStore.open(central_config)
-    else:
-        from bounced.store.postgres import PostgresStore
-
-        store = await PostgresStore.open(central_config)
-    yield store
-    await store.close()
+def central(store: Store) -> Store:
+    """The central store: the shared `store` fixture (a second SQLite file, or PostgreSQL)."""
+    return store
 
 
 async def node_store(tmp_path: Path, central: Any, name: str) -> NodeStore:
