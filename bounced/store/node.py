@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 from bounced.clock import utcnow
 from bounced.config.storage import StorageConfig
@@ -44,18 +44,7 @@ _DONE = (IntakeState.APPLIED, IntakeState.UNPARSEABLE, IntakeState.FAILED)
 PROBE_TIMEOUT = 5.0  # seconds: /readyz and /metrics say "unreachable" past this
 
 
-class CentralStore(Store, Protocol):
-    """A store that can take over the intake of a node's local spool."""
-
-    async def adopt_intake(
-        self, node: str, messages: Sequence[IntakeMessage]
-    ) -> dict[int, tuple[int, IntakeState]]:
-        """Insert `node`'s spooled `messages` (ids: local ids) unless already here, keyed
-        by (node, local id); per local id its central id and central state."""
-        ...
-
-
-async def open_node_store(config: StorageConfig, fold_local_case: bool = True) -> Store:
+async def open_node_store(config: StorageConfig, fold_local_case: bool = True) -> NodeStore:
     """This node's local spool (`config.path`) and the PostgreSQL database (`config.dsn`)."""
     from bounced.store.postgres import PostgresStore
 
@@ -65,8 +54,7 @@ async def open_node_store(config: StorageConfig, fold_local_case: bool = True) -
     except BaseException:
         await local.close()
         raise
-    # The Store methods not written on NodeStore are the central store's (__getattr__).
-    return cast(Store, NodeStore(local, central, config.node))
+    return NodeStore(local, central, config.node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +73,7 @@ class NodeStore:
     Implements `store.base.Store`: the intake methods and `record_batch` are written here,
     every other method is the central store's (`__getattr__`)."""
 
-    def __init__(self, local: SQLiteStore, central: CentralStore, node: str) -> None:
+    def __init__(self, local: SQLiteStore, central: Store, node: str) -> None:
         if not node:
             raise StoreError("a node store needs a node name ([storage] node)")
         self.local = local
