@@ -43,9 +43,9 @@ import aiosmtplib
 import asyncpg
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from _node_daemon import NodeDaemon, local_pending  # noqa: E402
 from crash_loop import is_soft, message_for, recipient  # noqa: E402
 
+from tests.node_daemon import NodeDaemon, local_pending  # noqa: E402
 from tests.tcp_proxy import TcpProxy, dsn_via  # noqa: E402
 
 __all__ = ["Figures", "check_central", "run"]

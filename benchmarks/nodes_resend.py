@@ -29,12 +29,12 @@ from pathlib import Path
 import asyncpg
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from _node_daemon import NodeDaemon, free_port  # noqa: E402
 from nodes_burst import scratch_database  # noqa: E402
 
 from bounced.clock import utcnow  # noqa: E402
 from bounced.config.storage import StorageConfig  # noqa: E402
 from bounced.store.postgres import PostgresStore  # noqa: E402
+from tests.node_daemon import NodeDaemon, free_port  # noqa: E402
 
 __all__ = ["Figures", "run"]
 
