@@ -18,6 +18,8 @@ and one profile count, hard ones are suppressed with one audit entry; no event i
 each report cell equals a direct count of its soft events; the /metrics counters equal the
 events; no spool holds a pending message.
 
+Side by side, the same burst into one node on SQLite (today's single host; `--no-peer`).
+
 Run (full size, 10,000 bounces):
     .venv/bin/python benchmarks/nodes_burst.py --kill
     .venv/bin/python benchmarks/nodes_burst.py --cut 30
@@ -30,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -192,6 +195,12 @@ async def cut_and_restore(
         figures.ready_during_cut.append(f"{status} {str(checks.get('central_store', ''))[:11]}")
         figures.backlog_during_cut = max(figures.backlog_during_cut, int(checks.get("backlog", 0)))
         figures.central_up_during_cut.append(await node.metric("bounced_central_store_up"))
+    await asyncio.sleep(max(0.0, seconds - (time.monotonic() - began) - 1.0))
+    for node in nodes:  # the backlog the cut built up, just before the proxy is back
+        _, body = await node.readyz()
+        checks = body.get("checks", {})
+        assert isinstance(checks, dict)
+        figures.backlog_during_cut = max(figures.backlog_during_cut, int(checks.get("backlog", 0)))
     await asyncio.sleep(max(0.0, seconds - (time.monotonic() - began)))
     figures.cut_seconds = time.monotonic() - began
     await proxy.restore()
@@ -328,6 +337,30 @@ async def run(
     return figures
 
 
+async def run_peer(workdir: Path, count: int, clients: int) -> Figures:
+    """The peer: the same burst into one node on its SQLite file (today's single host), no
+    kill and no cut; accepted rate, drain time and events counted in the file."""
+    figures = Figures(count=count)
+    single = NodeDaemon(workdir, "single", "", extra={"storage": {"backend": "sqlite"}})
+    await single.start()
+    try:
+        burst = Burst({"a": single, "b": single}, figures, clients)
+        began = time.monotonic()
+        await burst.run()
+        figures.burst_seconds = time.monotonic() - began
+        sent = time.monotonic()
+        await wait_drained([single], 600.0)
+        figures.drain_seconds = time.monotonic() - sent
+    finally:
+        await single.stop()
+    conn = sqlite3.connect(f"file:{single.spool}?mode=ro", uri=True)
+    try:
+        figures.events = int(conn.execute("SELECT count(*) FROM bounce_events").fetchone()[0])
+    finally:
+        conn.close()
+    return figures
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(admin_dsn: str = ADMIN_DSN) -> AsyncIterator[str]:
     """A new database on the server, dropped afterwards (other people share the server)."""
@@ -354,6 +387,7 @@ def main() -> int:
     parser.add_argument("--cut-at", type=float, default=0.3, help="share of the burst accepted first")
     parser.add_argument("--admin-dsn", default=ADMIN_DSN, help="where to CREATE/DROP the run's database")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, spools)")
+    parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the one-node SQLite run")
     args = parser.parse_args()
     if args.quick:
         args.count = 1000
@@ -379,6 +413,15 @@ def main() -> int:
     figures = asyncio.run(main_async())
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(figures.summary())
+    if args.peer:
+        peer = asyncio.run(run_peer(workdir, args.count, args.clients))
+        rate = len(figures.accepted) / figures.burst_seconds
+        peer_rate = len(peer.accepted) / peer.burst_seconds
+        print(
+            f"peer, one node on SQLite (no kill, no cut): {len(peer.accepted)} got 250 in"
+            f" {peer.burst_seconds:.1f} s ({peer_rate:.0f}/s), drained {peer.drain_seconds:.1f} s after"
+            f" the last 250, events {peer.events}; accepted rate two nodes / one: {rate / peer_rate:.2f}"
+        )
     for line in (figures.lost + figures.doubled + figures.report_mismatches + figures.counter_mismatches)[
         :20
     ]:
