@@ -47,6 +47,7 @@ __all__ = [
     "OutboxStore",
     "PolicyStore",
     "RecordOutcome",
+    "RecordShortcuts",
     "ReportStore",
     "ResendTiming",
     "Store",
@@ -192,6 +193,46 @@ class BounceStore(Protocol):
     async def events_for(self, recipient: str) -> list[BounceEvent]: ...
 
     async def get_event(self, event_id: int) -> BounceEvent | None: ...
+
+
+class RecordShortcuts:
+    """`record_events` and `record_events_outcome` written once, over the store's own
+    `record_batch` (the SQLite, PostgreSQL and node stores derive from this)."""
+
+    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
+        raise NotImplementedError
+
+    async def record_events(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> list[int]:
+        """Record events (duplicates skipped) and their consequences; ids of new events."""
+        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
+        return [i for i in outcome.event_ids if i is not None]
+
+    async def record_events_outcome(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> RecordOutcome:
+        """In one transaction: insert each event unless it is a duplicate; for each new one
+        update the recipient's profile, suppress it when `event.suppress` and the kind is
+        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
+        the intake message applied. Returns per-event ids (None: duplicate) and the
+        addresses newly put on the suppression list.
+
+        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
+        hash of the intake's raw bytes identifies the bounce."""
+        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
+        [outcome] = await self.record_batch([item], now)
+        return outcome
 
 
 class SuppressionStore(Protocol):

@@ -33,7 +33,7 @@ from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, Store
+from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, RecordShortcuts, Store
 from bounced.store.sqlite import SQLiteStore
 
 __all__ = ["CentralStatus", "NodeStore", "open_node_store"]
@@ -67,7 +67,7 @@ class CentralStatus:
     oldest_pending_at: datetime | None
 
 
-class NodeStore:
+class NodeStore(RecordShortcuts):
     """The store of one node: `local` (its intake spool) and `central` (all the rest).
 
     Implements `store.base.Store`: the intake methods and `record_batch` are written here,
@@ -155,29 +155,6 @@ class NodeStore:
             self._central_ids.pop(intake_id, None)
 
     # --- recording: central, then the local mark --------------------------------------
-
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[Any],
-        now: datetime,
-        message_type: Any = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[Any],
-        now: datetime,
-        message_type: Any = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
 
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         """`BounceStore.record_batch` with local intake ids: recorded in the central store
