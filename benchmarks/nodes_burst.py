@@ -46,7 +46,7 @@ import aiosmtplib
 import asyncpg
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from crash_loop import is_soft, message_for, recipient  # noqa: E402
+from crash_loop import finish, is_soft, message_for, recipient  # noqa: E402
 
 from tests.node_daemon import NodeDaemon, local_pending  # noqa: E402
 from tests.tcp_proxy import TcpProxy, dsn_via  # noqa: E402
@@ -422,17 +422,8 @@ def main() -> int:
             f" {peer.burst_seconds:.1f} s ({peer_rate:.0f}/s), drained {peer.drain_seconds:.1f} s after"
             f" the last 250, events {peer.events}; accepted rate two nodes / one: {rate / peer_rate:.2f}"
         )
-    for line in (figures.lost + figures.doubled + figures.report_mismatches + figures.counter_mismatches)[
-        :20
-    ]:
-        print("  ", line)
-    if args.keep or not figures.ok:
-        print(f"work directory: {workdir}")
-    else:
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if figures.ok else 1
+    problems = figures.lost + figures.doubled + figures.report_mismatches + figures.counter_mismatches
+    return finish(workdir, figures.ok, problems, args.keep)
 
 
 if __name__ == "__main__":
