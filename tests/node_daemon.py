@@ -14,7 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["NodeDaemon", "free_port", "local_pending", "render_config"]
+import aiosmtplib
+
+__all__ = ["NodeDaemon", "free_port", "local_pending", "rcpt_code", "render_config"]
 
 TOKEN = "node-test-token-0123456789"
 
@@ -23,6 +25,20 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def rcpt_code(port: int, address: str) -> int:
+    """The reply code a submission port gives to RCPT `address` (550: suppressed)."""
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+    await client.connect()
+    try:
+        await client.mail("news@shop.example")
+        try:
+            return (await client.rcpt(address)).code
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            return exc.code
+    finally:
+        client.close()
 
 
 def local_pending(spool: Path) -> int:
@@ -51,9 +67,12 @@ def _toml(value: object) -> str:
 
 
 def render_config(sections: dict[str, dict[str, object]]) -> str:
-    """`{"smtp": {...}, "policy.guard": {...}}` as a TOML file."""
-    lines = []
+    """`{"smtp": {...}, "policy.guard": {...}}` as a TOML file; section "" holds top-level
+    keys (e.g. `webhooks = [{...}]`)."""
+    lines = [f"{key} = {_toml(value)}" for key, value in sections.get("", {}).items()]
     for name, values in sections.items():
+        if not name:
+            continue
         lines.append(f"[{name}]")
         lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
     return "\n".join(lines) + "\n"

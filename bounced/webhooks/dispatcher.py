@@ -98,8 +98,12 @@ class WebhookDispatcher:
                 busy = False
             if busy:
                 continue
+            try:
+                wait = await self._idle_wait()
+            except Exception:  # the store is away (said by the pass above): the usual poll
+                wait = self.config.poll_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _idle_wait(self) -> float:
         wait = self.config.poll_interval

@@ -11,7 +11,7 @@ import aiosmtplib
 import asyncpg
 
 from tests.daemon.test_serve_process import HARD
-from tests.node_daemon import NodeDaemon, free_port
+from tests.node_daemon import NodeDaemon, free_port, rcpt_code
 
 GONE = "jane.doe@example.org"  # the failed recipient of the hard bounce fixture
 
@@ -22,20 +22,6 @@ def _sending(submission_port: int) -> dict[str, dict[str, object]]:
         "relay": {"port": free_port()},  # nothing is sent in this test
         "verp": {"domain": "bounces.example.com", "secret": "nodes-test-secret-0123456789"},
     }
-
-
-async def _rcpt(port: int, address: str) -> int:
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
-    await client.connect()
-    try:
-        await client.mail("news@shop.example")
-        try:
-            response = await client.rcpt(address)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            return exc.code
-        return response.code
-    finally:
-        client.close()
 
 
 async def _suppressed(dsn: str, address: str) -> bool:
@@ -55,7 +41,7 @@ async def test_a_bounce_on_one_node_is_refused_at_submission_on_the_other(
     await a.start()
     await b.start()
     try:
-        assert await _rcpt(b_submission, GONE) == 250  # not suppressed yet: accepted on b
+        assert await rcpt_code(b_submission, GONE) == 250  # not suppressed yet: accepted on b
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=a.port, timeout=30)
         await client.connect()
         await client.sendmail("", ["b@bounces.example.com"], HARD)
@@ -63,8 +49,8 @@ async def test_a_bounce_on_one_node_is_refused_at_submission_on_the_other(
         async with asyncio.timeout(30):
             while not await _suppressed(pg_dsn, GONE):
                 await asyncio.sleep(0.1)
-        assert await _rcpt(b_submission, GONE) == 550  # refused on b at once
-        assert await _rcpt(b_submission, "someone.else@example.org") == 250
+        assert await rcpt_code(b_submission, GONE) == 550  # refused on b at once
+        assert await rcpt_code(b_submission, "someone.else@example.org") == 250
     finally:
         assert await a.stop() == 0
         assert await b.stop() == 0
