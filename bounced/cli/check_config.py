@@ -37,11 +37,14 @@ def run(args: argparse.Namespace) -> int:
 
         check_sending_config(config)  # settings that must fit together when sending
     if not args.file_only:
-        problems = startup_problems(config)
+        warnings: list[str] = []
+        problems = startup_problems(config, warnings)
         for problem in problems:
             print(f"bounced: cannot start with this config here: {problem}", file=sys.stderr)
         if problems:
             return 1
+        for warning in warnings:  # not a reason to keep a node from taking bounces
+            print(f"warning: {warning} (serve starts anyway: bounces wait in the local spool)")
     print(f"config ok: {config.source or 'built-in defaults'}")
     if config.verp.unsigned_policy == "suppress":
         print(

@@ -22,15 +22,16 @@ store's: attribute lookups not defined here go to it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bounced.clock import utcnow
 from bounced.config.storage import StorageConfig
-from bounced.errors import StoreError
+from bounced.errors import StoreError, StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
 from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, RecordShortcuts, Store
@@ -45,16 +46,23 @@ PROBE_TIMEOUT = 5.0  # seconds: /readyz and /metrics say "unreachable" past this
 
 
 async def open_node_store(config: StorageConfig, fold_local_case: bool = True) -> NodeStore:
-    """This node's local spool (`config.path`) and the PostgreSQL database (`config.dsn`)."""
+    """This node's local spool (`config.path`) and the PostgreSQL database (`config.dsn`).
+    A database that does not answer now does not stop the node: it is connected in the
+    background (`NodeStore.connect_later`) and intake works meanwhile."""
     from bounced.store.postgres import PostgresStore
 
     local = await SQLiteStore.open(config, fold_local_case)
+    central = PostgresStore(config)
+    central.fold_local_case = fold_local_case
+    store = NodeStore(local, central, config.node)
     try:
-        central = await PostgresStore.open(config, fold_local_case)
+        await central.connect()
+    except StoreUnavailable as exc:
+        store.connect_later(central.connect, str(exc))
     except BaseException:
         await local.close()
         raise
-    return NodeStore(local, central, config.node)
+    return store
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +89,56 @@ class NodeStore(RecordShortcuts):
         self.node = node
         # Local intake id -> central intake id, for messages adopted and not yet marked here.
         self._central_ids: dict[int, int] = {}
+        self._unconnected: str | None = None  # why the central store is not connected yet
+        self._connecting: asyncio.Task[None] | None = None
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names not found on the instance or the class: the central store's.
-        if name in ("local", "central", "node", "_central_ids"):  # during __init__ / unpickling
+        if name.startswith("_") or name in ("local", "central", "node"):  # during __init__
             raise AttributeError(name)
-        return getattr(self.central, name)
+        found = getattr(self.central, name)
+        if self._unconnected is not None and inspect.iscoroutinefunction(found):
+            return self._not_connected
+        return found
+
+    async def _not_connected(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable(f"central store not connected yet: {self._unconnected}")
+
+    def _central(self) -> Store:
+        """The central store; StoreUnavailable while it is not connected yet."""
+        if self._unconnected is not None:
+            raise StoreUnavailable(f"central store not connected yet: {self._unconnected}")
+        return self.central
+
+    def connect_later(
+        self, connect: Callable[[], Awaitable[None]], error: str, retry_max: float = 5.0
+    ) -> None:
+        """The central store did not answer at start: try `connect` again in the background
+        (doubling from 0.5 s up to `retry_max`); until it succeeds every central call raises
+        StoreUnavailable, while intake goes on into the local spool."""
+        self._unconnected = error
+        log.warning("event=central_store_unavailable", extra=kv(node=self.node, at="start", error=error))
+
+        async def keep_trying() -> None:
+            delay = 0.5
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await connect()
+                except StoreUnavailable as exc:
+                    self._unconnected = str(exc)
+                    delay = min(delay * 2, retry_max)
+                    continue
+                self._unconnected = None
+                log.info("event=central_store_connected", extra=kv(node=self.node))
+                return
+
+        self._connecting = asyncio.create_task(keep_trying(), name="bounced-central-connect")
 
     async def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
         try:
             await self.local.close()
         finally:
@@ -124,7 +174,7 @@ class NodeStore(RecordShortcuts):
         """Retention on both copies of the raw bytes: this node's spool, then the central
         intake rows (of every node: each node's retention does the same, harmlessly)."""
         pruned = await self.local.prune_intake_raw(older_than, limit, now)
-        return pruned + await self.central.prune_intake_raw(older_than, limit, now)
+        return pruned + await self._central().prune_intake_raw(older_than, limit, now)
 
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
         """Pending messages of the local spool, adopted into the central store. Messages the
@@ -149,7 +199,7 @@ class NodeStore(RecordShortcuts):
         two is read back by the next adoption (the local row takes the central state)."""
         central_id = self._central_ids.get(intake_id)
         if central_id is not None:
-            await self.central.mark_intake(central_id, state, error, now)
+            await self._central().mark_intake(central_id, state, error, now)
         await self.local.mark_intake(intake_id, state, error, now)
         if state is not IntakeState.PENDING:
             self._central_ids.pop(intake_id, None)
@@ -177,7 +227,7 @@ class NodeStore(RecordShortcuts):
             positions.append(position)
         outcomes = [RecordOutcome(event_ids=(None,) * len(item.events), suppressed=()) for item in items]
         if central_items:
-            recorded = await self.central.record_batch(central_items, now)
+            recorded = await self._central().record_batch(central_items, now)
             for position, outcome in zip(positions, recorded, strict=True):
                 outcomes[position] = outcome
         marks = {
@@ -204,7 +254,7 @@ class NodeStore(RecordShortcuts):
         """Adopt `messages` into the central store; those still to be applied, in order.
         A message the central store has applied (or quarantined while the local row is still
         pending) was finished before a crash: the local row takes the central state."""
-        adopted = await self.central.adopt_intake(self.node, messages)
+        adopted = await self._central().adopt_intake(self.node, messages)
         todo: list[IntakeMessage] = []
         finished: list[IntakeRecording] = []
         for message in messages:
@@ -226,7 +276,7 @@ class NodeStore(RecordShortcuts):
 
     async def metrics_snapshot(self, now: datetime) -> MetricsSnapshot:
         """The central store's figures, with this node's local backlog as the backlog."""
-        central = await self.central.metrics_snapshot(now)
+        central = await self._central().metrics_snapshot(now)
         local = await self.local.metrics_snapshot(now)
         return replace(central, backlog=local.backlog, oldest_pending_at=local.oldest_pending_at)
 
@@ -235,7 +285,7 @@ class NodeStore(RecordShortcuts):
         the local backlog; never raises for an unreachable central store."""
         error: str | None = None
         try:
-            await asyncio.wait_for(self.central.writable(), timeout)
+            await asyncio.wait_for(self._central().writable(), timeout)
         except TimeoutError:
             error = f"no answer within {timeout:g} s"
         except (StoreError, OSError) as exc:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from bounced.clock import Clock
 from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
+from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookState
 from bounced.store.base import Store
@@ -69,15 +70,21 @@ class WebhookDispatcher:
         # attempt per event, so the CPU is there to catch up when it is back.
         self._failed_passes: dict[str, int] = {}
         self._paused_until: dict[str, datetime] = {}
+        self._materialized = False
 
     def wake(self) -> None:
         """New events were committed: look now rather than at the next poll."""
         self._wake.set()
 
     async def start(self) -> None:
+        with contextlib.suppress(StoreUnavailable):  # a node whose database is away: at a pass
+            await self._materialize()
+        self._tasks = [asyncio.create_task(self._run(), name="bounced-webhooks")]
+
+    async def _materialize(self) -> None:
         for hook in self.hooks:  # the cursor of a new hook starts at the newest event
             await self.store.materialize_webhook_deliveries(hook.key, hook.events, self.clock.now())
-        self._tasks = [asyncio.create_task(self._run(), name="bounced-webhooks")]
+        self._materialized = True
 
     async def stop(self) -> None:
         self._stopping = True
@@ -92,6 +99,8 @@ class WebhookDispatcher:
         while not self._stopping:
             self._wake.clear()
             try:
+                if not self._materialized:
+                    await self._materialize()
                 busy = await self.run_once()
             except Exception:  # the store failed: nothing is lost, try again at the next poll
                 log.exception("webhook pass failed", extra=kv(event="webhook_pass_failed"))

@@ -86,3 +86,39 @@ async def test_every_part_rides_out_a_cut_database(tmp_path: Path, pg_dsn: str, 
         await hop.stop()
     log = node.log.read_text()
     assert "event=central_store_unavailable" in log and "event=central_store_back" in log
+
+
+async def test_a_node_started_while_the_database_is_away_takes_bounces_and_catches_up(
+    tmp_path: Path, pg_dsn: str, receiver: Any
+) -> None:
+    host, _, port = pg_dsn.split("@", 1)[-1].split("/", 1)[0].partition(":")
+    proxy = await TcpProxy.start(host, int(port or 5432))
+    await proxy.cut()  # down before the node starts (a restart during a failover)
+    node = NodeDaemon(
+        tmp_path,
+        "a",
+        dsn_via(pg_dsn, proxy.port),
+        extra={
+            "": {"webhooks": [{"url": receiver.url, "secret": SECRET}]},
+            "webhook_delivery": {"poll_interval": 0.2},
+        },
+    )
+    await node.start()
+    try:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=node.port, timeout=30)
+        await smtp.connect()
+        _, reply = await smtp.sendmail("", ["b@bounces.example.com"], HARD)
+        smtp.close()
+        assert reply.startswith("2.0.0")
+        status, body = await node.readyz()
+        assert status == 503 and "not connected yet" in body["checks"]["central_store"]
+        await proxy.restore()
+        await _ready(node)
+        await receiver.wait_for(1)
+        assert any(GONE in str(event) for event in receiver.events())
+    finally:
+        await proxy.restore()
+        assert await node.stop() == 0
+        await proxy.close()
+    log = node.log.read_text()
+    assert "event=central_store_connected" in log

@@ -36,7 +36,7 @@ from bounced.model import address_key
 from bounced.store.migration import available_migrations
 from bounced.store.postgres.unavailable import unreachable
 
-__all__ = ["PostgresConnection", "connect_problem", "store_errors"]
+__all__ = ["PostgresConnection", "connect_check", "connect_problem", "store_errors"]
 
 log = logging.getLogger("bounced.store")
 
@@ -67,10 +67,18 @@ def _retryable(exc: BaseException) -> bool:
 
 async def connect_problem(dsn: str, timeout: float = 5.0) -> str | None:
     """One line saying why the server at `dsn` (empty: PG* variables) cannot be used, or None."""
+    found = await connect_check(dsn, timeout)
+    return None if found is None else found[0]
+
+
+async def connect_check(dsn: str, timeout: float = 5.0) -> tuple[str, bool] | None:
+    """`connect_problem`, and whether the problem is only that the server does not answer
+    now (refused, timed out, starting: `unreachable`) rather than a wrong setting."""
     try:
         conn = await asyncpg.connect(dsn or None, timeout=timeout)
     except _CONNECT_ERRORS as exc:
-        return f"cannot connect to PostgreSQL ({_describe(dsn)}): {type(exc).__name__}: {exc}"
+        line = f"cannot connect to PostgreSQL ({_describe(dsn)}): {type(exc).__name__}: {exc}"
+        return line, unreachable(exc)
     await conn.close()
     return None
 
