@@ -13,6 +13,7 @@ import hashlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bounced.errors import StoreError
@@ -20,12 +21,13 @@ from bounced.model import (
     Action,
     BounceEvent,
     BounceKind,
+    MessageType,
     ProfileStatus,
     Reason,
     ResendState,
 )
 from bounced.report.bounce_text import normalise_bounce_text
-from bounced.store.base import RecordOutcome
+from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.timecodec import from_micros, to_micros
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Consequences",
     "EventRow",
     "Planned",
+    "RecordingFront",
     "dedup_key",
     "event_row",
     "match_inserted",
@@ -268,3 +271,43 @@ def row_to_event(row: Sequence[Any]) -> BounceEvent:
         source=row[18],
         rule=row[19],
     )
+
+
+class RecordingFront:
+    """`record_events` and `record_events_outcome`, the same on every backend: one-item
+    `record_batch` calls (the backend's)."""
+
+    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
+        raise NotImplementedError
+
+    async def record_events(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> list[int]:
+        """Record events (duplicates skipped) and their consequences; ids of new events."""
+        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
+        return [i for i in outcome.event_ids if i is not None]
+
+    async def record_events_outcome(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> RecordOutcome:
+        """In one transaction: insert each event unless it is a duplicate; for each new one
+        update the recipient's profile, suppress it when `event.suppress` and the kind is
+        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
+        the intake message applied. Returns per-event ids (None: duplicate) and the
+        addresses newly put on the suppression list.
+
+        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
+        hash of the intake's raw bytes identifies the bounce."""
+        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
+        [outcome] = await self.record_batch([item], now)
+        return outcome

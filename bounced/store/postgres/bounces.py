@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from bounced.model import BounceEvent, MessageType
+from bounced.model import BounceEvent
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.postgres.connection import PostgresConnection
 from bounced.store.postgres.sql import numbered
@@ -29,6 +29,7 @@ from bounced.store.recording import (
     INSERT_COLUMNS,
     EventRow,
     Planned,
+    RecordingFront,
     event_row,
     match_inserted,
     outcomes,
@@ -75,35 +76,12 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-class BouncesMixin(PostgresConnection):
+class BouncesMixin(RecordingFront, PostgresConnection):
     _webhook_outbox = False  # the webhook outbox (store/postgres/webhooks.py), composed beside
 
     if TYPE_CHECKING:
 
         async def _outbox_events(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None: ...
-
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
 
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         """`store.base.BounceStore.record_batch`: all items in one transaction (run again

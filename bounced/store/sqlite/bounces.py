@@ -9,12 +9,13 @@ from typing import Any
 
 import aiosqlite
 
-from bounced.model import BounceEvent, MessageType
+from bounced.model import BounceEvent
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.recording import (
     EVENT_COLUMNS,
     INSERT_COLUMNS,
     EventRow,
+    RecordingFront,
     dedup_key,
     event_row,
     match_inserted,
@@ -63,39 +64,7 @@ ON CONFLICT (address) DO UPDATE SET
 """
 
 
-class BouncesMixin(WebhooksMixin):
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        """In one transaction: insert each event unless it is a duplicate; for each new one
-        update the recipient's profile, suppress it when `event.suppress` and the kind is
-        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
-        the intake message applied. Returns per-event ids (None: duplicate) and the
-        addresses newly put on the suppression list.
-
-        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
-        hash of the intake's raw bytes identifies the bounce."""
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
-
+class BouncesMixin(RecordingFront, WebhooksMixin):
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         """`record_events_outcome` for many intake messages in one transaction (see
         `store.base.BounceStore.record_batch`).
