@@ -34,8 +34,10 @@ from bounced.model import (
     WebhookEvent,
     WebhookState,
 )
+from bounced.store.timecodec import from_micros_opt
 
 __all__ = [
+    "METRICS_QUERIES",
     "AdminViewStore",
     "BounceStore",
     "IntakeRecording",
@@ -47,7 +49,6 @@ __all__ = [
     "OutboxStore",
     "PolicyStore",
     "RecordOutcome",
-    "RecordShortcuts",
     "ReportStore",
     "ResendTiming",
     "Store",
@@ -193,46 +194,6 @@ class BounceStore(Protocol):
     async def events_for(self, recipient: str) -> list[BounceEvent]: ...
 
     async def get_event(self, event_id: int) -> BounceEvent | None: ...
-
-
-class RecordShortcuts:
-    """`record_events` and `record_events_outcome` written once, over the store's own
-    `record_batch` (the SQLite, PostgreSQL and node stores derive from this)."""
-
-    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
-        raise NotImplementedError
-
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        """In one transaction: insert each event unless it is a duplicate; for each new one
-        update the recipient's profile, suppress it when `event.suppress` and the kind is
-        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
-        the intake message applied. Returns per-event ids (None: duplicate) and the
-        addresses newly put on the suppression list.
-
-        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
-        hash of the intake's raw bytes identifies the bounce."""
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
 
 
 class SuppressionStore(Protocol):
@@ -422,6 +383,41 @@ class MetricsSnapshot:
     queue_pending: int  # resend queue rows waiting
     oldest_overdue_at: datetime | None  # due time of the most overdue pending row
     suppressed: int
+
+    @classmethod
+    def from_rows(
+        cls,
+        counters: Sequence[Sequence[Any]],
+        backlog: Sequence[Any] | None,
+        applied: Sequence[Any] | None,
+        queue: Sequence[Any] | None,
+        suppressed: int,
+    ) -> MetricsSnapshot:
+        """From the rows of the store's queries (`METRICS_QUERIES`, any backend)."""
+        lag = None
+        if applied is not None:
+            lag = max(0, int(applied[1]) - int(applied[0])) / 1e6
+        return cls(
+            counters=[(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in counters],
+            backlog=int(backlog[0]) if backlog else 0,
+            oldest_pending_at=from_micros_opt(backlog[1]) if backlog else None,
+            last_apply_lag=lag,
+            queue_pending=int(queue[0]) if queue else 0,
+            oldest_overdue_at=from_micros_opt(queue[1]) if queue else None,
+            suppressed=int(suppressed),
+        )
+
+
+# What `metrics_snapshot` reads (SQL with `?` marks, the same on every backend): counters;
+# intake backlog; the latest applied message; the queue (param: now in µs); suppressions.
+METRICS_QUERIES = (
+    "SELECT name, k1, k2, n FROM metric_counters",
+    "SELECT count(*), min(received_at) FROM intake WHERE state = 'pending'",
+    "SELECT received_at, processed_at FROM intake"
+    " WHERE state = 'applied' AND processed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+    "SELECT count(*), min(CASE WHEN due_at < ? THEN due_at END) FROM resend_jobs WHERE state = 'pending'",
+    "SELECT count(*) FROM suppressions",
+)
 
 
 class AdminViewStore(Protocol):

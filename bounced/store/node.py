@@ -34,7 +34,8 @@ from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError, StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, RecordShortcuts, Store
+from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, Store
+from bounced.store.recording import RecordingFront
 from bounced.store.sqlite import SQLiteStore
 
 __all__ = ["CentralStatus", "NodeStore", "open_node_store"]
@@ -75,7 +76,7 @@ class CentralStatus:
     oldest_pending_at: datetime | None
 
 
-class NodeStore(RecordShortcuts):
+class NodeStore(RecordingFront):
     """The store of one node: `local` (its intake spool) and `central` (all the rest).
 
     Implements `store.base.Store`: the intake methods and `record_batch` are written here,
