@@ -10,10 +10,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from bounced.clock import SystemClock
 from bounced.config.storage import StorageConfig
+from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.store.postgres import PostgresStore
+from bounced.webhooks.dispatcher import WebhookDispatcher
 from tests.rawsql import count, rows, scalar
+from tests.webhooks.receiver import Receiver
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RAW = b"From: news@shop.example\r\nSubject: q\r\n\r\nhello\r\n"
@@ -248,3 +252,41 @@ async def test_events_written_while_copying_are_each_queued_once(
     assert await count(a, "webhook_events") == 200
     assert await scalar(a, "SELECT COUNT(DISTINCT event_id) FROM webhook_deliveries") == 200
     assert await count(a, "webhook_deliveries") == 200
+
+
+async def test_two_dispatchers_post_each_event_once_in_order(
+    nodes: tuple[PostgresStore, PostgresStore], receiver: Receiver
+) -> None:
+    """Both nodes run the webhook dispatcher for one hook against a real receiver: every
+    event arrives once, and a recipient's events in the order they were written."""
+    hook = WebhookConfig(url=receiver.url, secret="s" * 20, timeout=5.0, name="platform")
+    delivery = WebhookDeliveryConfig(poll_interval=0.05, retry_initial=0.2, retry_max_delay=0.5)
+    dispatchers = [WebhookDispatcher(s, [hook], delivery, SystemClock()) for s in nodes]
+    for store, dispatcher in zip(nodes, dispatchers, strict=True):
+        store.enable_webhook_outbox(True)
+        await dispatcher.start()
+    try:
+        for round_ in range(3):
+            await asyncio.gather(
+                *(
+                    store.add_suppression(f"r{i}@dest.example", f"round {round_}", "admin", T0)
+                    if round_ != 1
+                    else store.remove_suppression(f"r{i}@dest.example", "round 1", "admin", T0)
+                    for i, store in ((i, nodes[i % 2]) for i in range(40))
+                )
+            )
+        async with asyncio.timeout(30):
+            while len({r.event["id"] for r in receiver.received}) < 120:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # a second POST of one event would arrive by now
+    finally:
+        for dispatcher in dispatchers:
+            await dispatcher.stop()
+    ids = [r.event["id"] for r in receiver.received]
+    assert len(ids) == 120 and len(set(ids)) == 120  # each event once, by one node
+    per_recipient: dict[str, list[int]] = {}
+    for r in receiver.received:
+        per_recipient.setdefault(r.event["recipient"], []).append(r.event["id"])
+    assert all(seq == sorted(seq) and len(seq) == 3 for seq in per_recipient.values())
+    assert sum(d.stats.delivered for d in dispatchers) == 120
+    assert 120 in [d.stats.delivered for d in dispatchers]  # the hook's owner did all of it

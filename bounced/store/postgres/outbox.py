@@ -291,8 +291,12 @@ class OutboxMixin(WebhooksMixin):
         """Take up to `limit` due rows (and rows whose lease ran out) that no other node is
         taking now: 'running' with a lease and this claim's token, their deliveries 'sent'
         with the attempt counted, in one statement."""
-        async with self._transaction() as conn:
-            rows = await conn.fetch(_CLAIM, to_micros(now), to_micros(lease_until), limit)
+        params = (to_micros(now), to_micros(lease_until), limit)
+
+        async def claim(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return list(await conn.fetch(_CLAIM, *params))
+
+        rows = await self._in_transaction(claim)  # a deadlock with a finishing node: again
         tokens = self._claim_tokens()
         attempts = []
         for r in rows:
