@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bounced.config import Config
 
-__all__ = ["database_problem", "startup_problems", "tls_problem"]
+__all__ = ["database_problem", "postgres_problem", "startup_problems", "tls_problem"]
 
 
 def startup_problems(config: Config) -> list[str]:
@@ -25,6 +25,10 @@ def startup_problems(config: Config) -> list[str]:
     db = database_problem(config.storage.path)
     if db:
         problems.append(db)
+    if config.storage.backend == "postgresql":
+        server = postgres_problem(config.storage.dsn)
+        if server:
+            problems.append(server)
     pairs = [("smtp", config.smtp.tls_cert, config.smtp.tls_key)]
     if config.submission.enabled:
         pairs.append(("submission", config.submission.tls_cert, config.submission.tls_key))
@@ -38,6 +42,18 @@ def startup_problems(config: Config) -> list[str]:
         except (OSError, ssl.SSLError) as exc:
             problems.append(f"relay.ca_file: cannot load {config.relay.ca_file}: {_why(exc)}")
     return problems
+
+
+def postgres_problem(dsn: str, timeout: float = 5.0) -> str | None:
+    """Why the PostgreSQL server of [storage] dsn cannot be used now (one line), or None."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bounced.store.postgres.connection import connect_problem
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whether or not one runs here
+        problem = pool.submit(asyncio.run, connect_problem(dsn, timeout)).result()
+    return None if problem is None else "storage.dsn: " + " ".join(problem.split())
 
 
 def tls_problem(section: str, cert: str | None, key: str | None) -> str | None:

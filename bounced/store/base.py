@@ -113,6 +113,14 @@ class IntakeStore(Protocol):
         and return its id. Raises SpoolError if it could not: answer 4xx, not 250."""
         ...
 
+    async def adopt_intake(
+        self, node: str, messages: Sequence[IntakeMessage]
+    ) -> dict[int, tuple[int, IntakeState]]:
+        """A central store takes over `node`'s locally spooled `messages` (`id`: the local
+        id): each inserted as pending unless (node, local id) is already here, so moving a
+        spool again adds nothing. Returns per local id (central id, central state)."""
+        ...
+
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
         """Messages in state pending with id > after_id, oldest first."""
         ...

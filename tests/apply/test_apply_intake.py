@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +23,7 @@ from bounced.model import (
 )
 from bounced.store import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
+from tests.rawsql import rows
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -100,7 +99,7 @@ async def test_signed_hard_bounce_suppresses_the_token_recipient(store: SQLiteSt
     )
 
 
-async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore, db_path: Path) -> None:
+async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore) -> None:
     attribution = Attribution(recipient="full@example.org", delivery_id=33, signed=True)
     raw = dsn("full@example.org", "4.2.2", "452 4.2.2 Mailbox full", action="delayed")
     result = await spool_and_apply(store, raw, config("suppress"), FixedAttributor(attribution))
@@ -109,10 +108,7 @@ async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore, d
     assert not await store.is_suppressed("full@example.org")
     profile = await store.get_profile("full@example.org")
     assert profile is not None and profile.soft_bounce_count == 1 and profile.status is ProfileStatus.ACTIVE
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute(
-            "SELECT delivery_id, resend_state FROM bounce_events WHERE id = ?", (event.id,)
-        ).fetchone()
+    [row] = await rows(store, "SELECT delivery_id, resend_state FROM bounce_events WHERE id = ?", event.id)
     assert row == (33, "pending")
 
 

@@ -255,3 +255,35 @@ async def test_text_key_given_with_the_event_is_stored_else_computed(store: Stor
     keys = dict(await rows(store, "SELECT recipient, text_key FROM bounce_events"))
     assert keys == {"ola@example.org": "452 precomputed", "per@example.org": "452 Mailbox full (<EMAIL>)"}
     assert given == replace(given, text_key=None)  # not part of the event's identity
+
+
+async def test_signed_hard_bounce_closes_our_delivery_and_cancels_its_resend(store: Store) -> None:
+    from bounced.model import DeliveryState, ResendState
+
+    _, [sent, waiting] = await store.record_outbound(
+        b"Subject: hi\r\n\r\nbody\r\n",
+        "news@shop.test",
+        [("ann@example.org", None), ("bob@example.org", None)],
+        NOW,
+    )
+    claimed = await store.claim_attempts(NOW, NOW + timedelta(minutes=5), 10)
+    for attempt in claimed:
+        state = DeliveryState.DELIVERED if attempt.delivery_id == sent else DeliveryState.SOFT_BOUNCED
+        await store.finish_attempt(attempt.job_id, attempt.delivery_id, state, NOW)
+    assert await store.schedule_resend(waiting, 2, NOW + timedelta(hours=1), NOW, "452 try later")
+
+    def hard(recipient: str, delivery_id: int, signed: bool) -> BounceEvent:
+        return _event(recipient, BounceKind.HARD, Reason.USERUNKNOWN, delivery_id=delivery_id, signed=signed)
+
+    await store.record_events(None, [hard("ann@example.org", sent, signed=False)], NOW)  # could be forged
+    delivery = await store.get_delivery(sent)
+    assert delivery is not None and delivery.state is DeliveryState.DELIVERED
+    await store.record_events(
+        None, [hard("ann@example.org", sent, signed=True), hard("bob@example.org", waiting, signed=True)], NOW
+    )
+    for delivery_id in (sent, waiting):
+        delivery = await store.get_delivery(delivery_id)
+        assert delivery is not None and delivery.state is DeliveryState.HARD_BOUNCED
+        assert delivery.last_bounce_text == "550 5.1.1 <x>: Recipient address rejected: User unknown"
+    jobs = await store.jobs_for_delivery(waiting)
+    assert [j.state for j in jobs if j.attempt == 2] == [ResendState.CANCELLED]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bounced.errors import SpoolError, StoreError
-from bounced.model import Action, BounceEvent, BounceKind, IntakeState, Reason
+from bounced.model import Action, BounceEvent, BounceKind, IntakeMessage, IntakeState, Reason
 from bounced.store import SQLiteStore, Store
 from tests.rawsql import rows
 
@@ -246,3 +246,28 @@ async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLi
     assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
     again = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
     assert await store.record_events(again, [event], NOW) == []
+
+
+async def test_adopting_a_node_spool_is_idempotent_per_node_and_local_id(store: Store) -> None:
+    """A central store takes a node's spooled messages once each (moved again after a crash:
+    nothing added), keeps nodes apart, and tells the central id and state per local id."""
+    spool = [
+        IntakeMessage(
+            id=i, received_at=NOW, mail_from="", rcpt_tos=("b@x.test",), peer="192.0.2.1",
+            raw=f"Subject: {i}\r\n\r\n".encode(), state=IntakeState.PENDING,
+        )
+        for i in (3, 4, 5)
+    ]  # fmt: skip
+    direct = await store.spool(b"Subject: direct\r\n\r\n", "", ["b@x.test"], "127.0.0.1", NOW)
+    first = await store.adopt_intake("mx1", spool[:2])
+    assert set(first) == {3, 4} and direct not in {c for c, _ in first.values()}
+    await store.mark_intake(first[3][0], IntakeState.APPLIED, None, NOW)
+    again = await store.adopt_intake("mx1", spool)
+    assert again[3] == (first[3][0], IntakeState.APPLIED) and again[4] == first[4]
+    assert again[5][1] is IntakeState.PENDING
+    other = await store.adopt_intake("mx2", spool[:1])
+    assert other[3][0] not in {c for c, _ in again.values()}
+    assert (await store.intake_counts())[IntakeState.PENDING] == 4  # direct, 4, 5, mx2's 3
+    adopted = await store.get_intake(again[5][0])
+    assert adopted is not None and adopted.raw == spool[2].raw and adopted.rcpt_tos == ("b@x.test",)
+    assert await store.adopt_intake("mx1", []) == {}

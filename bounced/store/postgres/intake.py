@@ -6,8 +6,6 @@ spooled messages here with `adopt_intake`, exactly once per (node, local id)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +16,13 @@ from bounced.model import IntakeMessage, IntakeState
 from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.postgres.connection import PostgresConnection
 from bounced.store.postgres.sql import rowcount
-from bounced.store.sqlite.intake import PENDING_BATCH_BYTES, _row_to_intake, _row_to_summary
+from bounced.store.sqlite.intake import (
+    PENDING_BATCH_BYTES,
+    _row_to_intake,
+    _row_to_summary,
+    adoption_row,
+    raw_sha256,
+)
 from bounced.store.timecodec import to_micros
 
 __all__ = ["IntakeMixin"]
@@ -28,13 +32,6 @@ _SUMMARY_COLUMNS = (
     "id, received_at, mail_from, rcpt_tos, peer, state, attempts, error, octet_length(raw),"
     " message_type, raw_pruned_at"
 )
-_HASH_INLINE_LIMIT = 256 * 1024  # bigger messages are hashed in a thread
-
-
-async def _sha256(raw: bytes) -> str:
-    if len(raw) > _HASH_INLINE_LIMIT:
-        return await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
-    return hashlib.sha256(raw).hexdigest()
 
 
 class IntakeMixin(PostgresConnection):
@@ -42,7 +39,7 @@ class IntakeMixin(PostgresConnection):
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
     ) -> int:
         """Store a received message here directly (no local spool); its id once committed."""
-        digest = await _sha256(raw)
+        digest = await raw_sha256(raw)
         try:
             params = (to_micros(received_at), mail_from, json.dumps(list(rcpt_tos)), peer, raw, digest)
             return int(
@@ -64,19 +61,7 @@ class IntakeMixin(PostgresConnection):
         local id its id here and its state here."""
         if not messages:
             return {}
-        rows = [
-            (
-                to_micros(m.received_at),
-                m.mail_from,
-                json.dumps(list(m.rcpt_tos)),
-                m.peer,
-                m.raw,
-                await _sha256(m.raw),
-                node,
-                m.id,
-            )
-            for m in messages
-        ]
+        rows = [await adoption_row(node, m) for m in messages]
         async with self._transaction() as conn:
             await conn.executemany(
                 "INSERT INTO intake (received_at, mail_from, rcpt_tos, peer, raw, sha256, node, local_id)"
