@@ -17,11 +17,11 @@ from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.store.postgres import PostgresStore
 from bounced.webhooks.dispatcher import WebhookDispatcher
 from tests.rawsql import count, rows, scalar
+from tests.store.test_store_guard import NOW, TEXT, _hard
 from tests.webhooks.receiver import Receiver
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RAW = b"From: news@shop.example\r\nSubject: q\r\n\r\nhello\r\n"
-TEXT = "550 5.1.1 <EMAIL>: user unknown"
 
 
 @pytest.fixture
@@ -104,28 +104,19 @@ async def test_a_slow_node_whose_lease_was_taken_over_finishes_nothing(
     assert (await other.queue_counts())["done"] == 1
 
 
-def _hard(i: int, minutes_ago: float = 1) -> BounceEvent:
-    rcpt = f"u{i}@big.example"
-    return BounceEvent(
-        rcpt, BounceKind.HARD, Reason.USERUNKNOWN, T0 - timedelta(minutes=minutes_ago),
-        diagnostic=f"550 5.1.1 <{rcpt}>: user unknown", reply_code=550, signed=True, suppress=True,
-        text_key=TEXT, sending_ip="192.0.2.7",
-    )  # fmt: skip
-
-
 async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresStore, PostgresStore]) -> None:
     a, b = nodes
     a.enable_webhook_outbox(True)
     b.enable_webhook_outbox(True)
     await asyncio.gather(
-        a.record_events(None, [_hard(i) for i in range(0, 40)], T0),
-        b.record_events(None, [_hard(i) for i in range(40, 80)], T0),
+        a.record_events(None, [_hard(i, True) for i in range(0, 40)], NOW),
+        b.record_events(None, [_hard(i, True) for i in range(40, 80)], NOW),
     )
     assert await a.count_suppressions() == 80
     group = ("domain", "big.example", TEXT)
     alert = {"count": 80, "window": 600}
     moved = await asyncio.gather(
-        *(s.trip_guard(group, T0 - timedelta(minutes=10), T0, alert) for s in (a, b, a, b))
+        *(s.trip_guard(group, NOW - timedelta(minutes=10), NOW, alert) for s in (a, b, a, b))
     )
     assert sum(moved) == 80  # each suppression moved once
     assert await a.guard_trip_count() == 1
@@ -136,7 +127,7 @@ async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresSt
     assert await scalar(a, "SELECT COUNT(*) FROM webhook_events WHERE type = 'guard_tripped'") == 1
     assert await scalar(a, "SELECT COUNT(*) FROM webhook_events WHERE type = 'suppression_removed'") == 80
     # two admins confirming at once: each entry once
-    confirmed = await asyncio.gather(a.confirm_quarantine("x", T0), b.confirm_quarantine("y", T0))
+    confirmed = await asyncio.gather(a.confirm_quarantine("x", NOW), b.confirm_quarantine("y", NOW))
     assert sum(confirmed) == 80 and await a.count_suppressions() == 80
 
 
@@ -161,7 +152,7 @@ async def test_counters_exact_with_two_nodes_writing(nodes: tuple[PostgresStore,
                 )
                 for j in range(i, i + 10)
             ]
-            await store.record_events(None, soft + [_hard(j) for j in range(i, i + 10)], T0)
+            await store.record_events(None, soft + [_hard(j, True) for j in range(i, i + 10)], T0)
 
     await asyncio.gather(refusals(a, 150), refusals(b, 150), bounces(a, 0), bounces(b, 100))
     assert await a.refusal_counts() == {"shared@dest.example": 300}
