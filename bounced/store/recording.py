@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bounced.errors import StoreError
@@ -20,24 +21,32 @@ from bounced.model import (
     Action,
     BounceEvent,
     BounceKind,
+    MessageType,
     ProfileStatus,
     Reason,
     ResendState,
 )
 from bounced.report.bounce_text import normalise_bounce_text
-from bounced.store.base import RecordOutcome
+from bounced.store.base import IntakeRecording, RecordOutcome
+from bounced.store.rules import webhook_rows_for_bounces
 from bounced.store.timecodec import from_micros, to_micros
 
 __all__ = [
     "EVENT_COLUMNS",
     "INSERT_COLUMNS",
+    "MARK_INTAKE",
+    "BatchPlan",
     "Consequences",
     "EventRow",
     "Planned",
+    "RecordingFront",
     "dedup_key",
     "event_row",
+    "event_rows",
     "match_inserted",
+    "outbox_rows",
     "outcomes",
+    "plan_batch",
     "plan_consequences",
     "row_to_event",
     "suppression_audit",
@@ -129,6 +138,61 @@ def event_row(event: BounceEvent, text_key: str, identity: str | None, recipient
         event.rule,
     )
     return EventRow(recipient, received_us, key, params)
+
+
+# Marking an intake message recorded; parameters: `BatchPlan.marks` rows.
+MARK_INTAKE = (
+    "UPDATE intake SET state = ?2, error = ?3, processed_at = ?4,"
+    " message_type = COALESCE(?5, message_type) WHERE id = ?1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    planned: list[Planned]  # every event of the batch, in order
+    marks: list[tuple[Any, ...]]  # MARK_INTAKE parameters, by intake id (one lock order)
+
+
+def plan_batch(items: Sequence[IntakeRecording], now_us: int) -> BatchPlan:
+    planned = [
+        (index, event, text_key_of(event)) for index, item in enumerate(items) for event in item.events
+    ]
+    marks = sorted(
+        (
+            (
+                item.intake_id,
+                item.state.value,
+                item.error,
+                now_us,
+                None if item.message_type is None else item.message_type.value,
+            )
+            for item in items
+            if item.intake_id is not None
+        ),
+        key=lambda mark: mark[0],
+    )
+    return BatchPlan(planned, marks)
+
+
+def event_rows(
+    planned: Sequence[Planned], identities: Sequence[str | None], address: Callable[[str], str]
+) -> list[EventRow]:
+    """The rows of the batch's events; `identities` per item, `address` the normal form."""
+    return [
+        event_row(event, key, identities[index], address(event.recipient)) for index, event, key in planned
+    ]
+
+
+def outbox_rows(
+    planned: Sequence[Planned],
+    rows: Sequence[EventRow],
+    event_ids: Sequence[int | None],
+    suppressed: set[int],
+    now_us: int,
+) -> list[tuple[Any, ...]]:
+    """Webhook outbox rows for the events just recorded (store/rules.py decides which)."""
+    recorded = [(e, r.recipient, i) for (_, e, _), r, i in zip(planned, rows, event_ids, strict=True)]
+    return webhook_rows_for_bounces(recorded, suppressed, now_us)
 
 
 def match_inserted(rows: Sequence[EventRow], inserted: Sequence[tuple[int, str | None]]) -> list[int | None]:
@@ -268,3 +332,43 @@ def row_to_event(row: Sequence[Any]) -> BounceEvent:
         source=row[18],
         rule=row[19],
     )
+
+
+class RecordingFront:
+    """`record_events` and `record_events_outcome`, the same on every backend: one-item
+    `record_batch` calls (the backend's)."""
+
+    async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
+        raise NotImplementedError
+
+    async def record_events(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> list[int]:
+        """Record events (duplicates skipped) and their consequences; ids of new events."""
+        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
+        return [i for i in outcome.event_ids if i is not None]
+
+    async def record_events_outcome(
+        self,
+        intake_id: int | None,
+        events: Sequence[BounceEvent],
+        now: datetime,
+        message_type: MessageType | None = None,
+        bounce_id: str | None = None,
+    ) -> RecordOutcome:
+        """In one transaction: insert each event unless it is a duplicate; for each new one
+        update the recipient's profile, suppress it when `event.suppress` and the kind is
+        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
+        the intake message applied. Returns per-event ids (None: duplicate) and the
+        addresses newly put on the suppression list.
+
+        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
+        hash of the intake's raw bytes identifies the bounce."""
+        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
+        [outcome] = await self.record_batch([item], now)
+        return outcome

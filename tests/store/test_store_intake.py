@@ -115,11 +115,9 @@ async def test_cancelled_writer_leaves_the_store_usable(store: SQLiteStore) -> N
 async def test_pending_batches_are_bounded_in_bytes(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bounced.store.postgres import intake as pg_intake_module
     from bounced.store.sqlite import intake as intake_module
 
-    monkeypatch.setattr(intake_module, "PENDING_BATCH_BYTES", 10_000)
-    monkeypatch.setattr(pg_intake_module, "PENDING_BATCH_BYTES", 10_000)
+    monkeypatch.setattr(intake_module, "PENDING_BATCH_BYTES", 10_000)  # both backends read it
     big = b"Subject: big\r\n\r\n" + b"x" * 6_000
     ids = [await store.spool(big, "", ["b@x.test"], "127.0.0.1", NOW) for _ in range(5)]
     seen: list[int] = []

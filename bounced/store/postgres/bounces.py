@@ -20,24 +20,26 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from bounced.model import BounceEvent, MessageType
+from bounced.model import BounceEvent
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.postgres.connection import PostgresConnection
 from bounced.store.postgres.sql import numbered
 from bounced.store.recording import (
     EVENT_COLUMNS,
     INSERT_COLUMNS,
+    MARK_INTAKE,
     EventRow,
     Planned,
-    event_row,
+    RecordingFront,
+    event_rows,
     match_inserted,
+    outbox_rows,
     outcomes,
+    plan_batch,
     plan_consequences,
     row_to_event,
     suppression_audit,
-    text_key_of,
 )
-from bounced.store.rules import webhook_rows_for_bounces
 from bounced.store.sqlite.bounces import UPSERT_PROFILE
 from bounced.store.timecodec import to_micros
 
@@ -75,77 +77,29 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-class BouncesMixin(PostgresConnection):
+class BouncesMixin(RecordingFront, PostgresConnection):
     _webhook_outbox = False  # the webhook outbox (store/postgres/webhooks.py), composed beside
 
     if TYPE_CHECKING:
 
         async def _outbox_events(self, conn: Any, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
-
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         """`store.base.BounceStore.record_batch`: all items in one transaction (run again
         whole if PostgreSQL aborts it for a deadlock)."""
         now_us = to_micros(now)
-        planned: list[Planned] = [
-            (index, event, text_key_of(event)) for index, item in enumerate(items) for event in item.events
-        ]
-        marks = sorted(
-            (
-                (
-                    item.intake_id,
-                    item.state.value,
-                    item.error,
-                    now_us,
-                    None if item.message_type is None else item.message_type.value,
-                )
-                for item in items
-                if item.intake_id is not None
-            ),
-            key=lambda m: m[0],
-        )
+        plan = plan_batch(items, now_us)
+        planned = plan.planned
 
         async def record(conn: asyncpg.Connection) -> list[RecordOutcome]:
             identities = await self._identities(conn, items)
-            rows = [
-                event_row(event, text_key, identities[index], self._address(event.recipient))
-                for index, event, text_key in planned
-            ]
+            rows = event_rows(planned, identities, self._address)
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
             if self._webhook_outbox:
-                recorded = [
-                    (e, r.recipient, i) for (_, e, _), r, i in zip(planned, rows, event_ids, strict=True)
-                ]
-                await self._outbox_events(conn, webhook_rows_for_bounces(recorded, suppressed, now_us))
-            if marks:
-                await conn.executemany(
-                    "UPDATE intake SET state = $2, error = $3, processed_at = $4,"
-                    " message_type = coalesce($5, message_type) WHERE id = $1",
-                    marks,
-                )
+                await self._outbox_events(conn, outbox_rows(planned, rows, event_ids, suppressed, now_us))
+            if plan.marks:
+                await conn.executemany(numbered(MARK_INTAKE), plan.marks)
             return outcomes(len(items), planned, rows, event_ids, suppressed)
 
         return await self._in_transaction(record)

@@ -17,10 +17,10 @@ from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.postgres.connection import PostgresConnection
 from bounced.store.postgres.sql import rowcount
 from bounced.store.sqlite.intake import (
-    PENDING_BATCH_BYTES,
     _row_to_intake,
     _row_to_summary,
     adoption_row,
+    bounded_ids,
     raw_sha256,
 )
 from bounced.store.timecodec import to_micros
@@ -84,13 +84,7 @@ class IntakeMixin(PostgresConnection):
             after_id,
             limit,
         )
-        ids: list[int] = []
-        total = 0
-        for intake_id, size in sized:
-            if ids and total + int(size) > PENDING_BATCH_BYTES:
-                break
-            ids.append(int(intake_id))
-            total += int(size)
+        ids = bounded_ids(sized)
         if not ids:
             return []
         rows = await self._fetch(

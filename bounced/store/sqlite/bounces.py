@@ -9,24 +9,27 @@ from typing import Any
 
 import aiosqlite
 
-from bounced.model import BounceEvent, MessageType
+from bounced.model import BounceEvent
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.recording import (
     EVENT_COLUMNS,
     INSERT_COLUMNS,
+    MARK_INTAKE,
     EventRow,
+    RecordingFront,
     dedup_key,
-    event_row,
+    event_rows,
     match_inserted,
+    outbox_rows,
     outcomes,
+    plan_batch,
     plan_consequences,
     row_to_event,
     suppression_audit,
     text_key_for,
-    text_key_of,
 )
 from bounced.store.sqlite.connection import to_micros
-from bounced.store.sqlite.webhooks import WebhooksMixin, webhook_rows_for_bounces
+from bounced.store.sqlite.webhooks import WebhooksMixin
 
 __all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
 
@@ -63,39 +66,7 @@ ON CONFLICT (address) DO UPDATE SET
 """
 
 
-class BouncesMixin(WebhooksMixin):
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
-    async def record_events_outcome(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> RecordOutcome:
-        """In one transaction: insert each event unless it is a duplicate; for each new one
-        update the recipient's profile, suppress it when `event.suppress` and the kind is
-        hard or complaint, mark soft events with a delivery 'pending' for resend; and mark
-        the intake message applied. Returns per-event ids (None: duplicate) and the
-        addresses newly put on the suppression list.
-
-        `bounce_id` is the bounce message's own Message-ID (see `dedup_key`); without it the
-        hash of the intake's raw bytes identifies the bounce."""
-        item = IntakeRecording(intake_id, tuple(events), message_type=message_type, bounce_id=bounce_id)
-        [outcome] = await self.record_batch([item], now)
-        return outcome
-
+class BouncesMixin(RecordingFront, WebhooksMixin):
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         """`record_events_outcome` for many intake messages in one transaction (see
         `store.base.BounceStore.record_batch`).
@@ -108,42 +79,18 @@ class BouncesMixin(WebhooksMixin):
         events one by one. Everything from the first read to the last write runs in one
         transaction holding the write lock, so the ids read back are this batch's."""
         now_us = to_micros(now)
-        planned = [
-            (index, event, text_key_of(event)) for index, item in enumerate(items) for event in item.events
-        ]
-        marks = [
-            (
-                item.state.value,
-                item.error,
-                now_us,
-                None if item.message_type is None else item.message_type.value,
-                item.intake_id,
-            )
-            for item in items
-            if item.intake_id is not None
-        ]
+        plan = plan_batch(items, now_us)
+        planned = plan.planned
 
         async def record(conn: aiosqlite.Connection) -> list[RecordOutcome]:
             identities = await self._identities(conn, items)
-            rows = [
-                event_row(event, text_key, identities[index], self._address(event.recipient))
-                for index, event, text_key in planned
-            ]
+            rows = event_rows(planned, identities, self._address)
             event_ids = await self._insert_events(conn, rows)
             suppressed = await self._apply_consequences(conn, planned, rows, event_ids, now_us)
             if self._webhook_outbox:
-                rows_out = webhook_rows_for_bounces(
-                    [(e, r.recipient, i) for (_, e, _), r, i in zip(planned, rows, event_ids, strict=True)],
-                    suppressed,
-                    now_us,
-                )
-                await self._outbox_events(conn, rows_out)
-            if marks:
-                await conn.executemany(
-                    "UPDATE intake SET state = ?, error = ?, processed_at = ?,"
-                    " message_type = COALESCE(?, message_type) WHERE id = ?",
-                    marks,
-                )
+                await self._outbox_events(conn, outbox_rows(planned, rows, event_ids, suppressed, now_us))
+            if plan.marks:
+                await conn.executemany(MARK_INTAKE, plan.marks)
             return outcomes(len(items), planned, rows, event_ids, suppressed)
 
         # Shares the commit (and its fsync) with the listener's spools in flight; if the

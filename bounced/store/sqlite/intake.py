@@ -21,7 +21,7 @@ from bounced.model import IntakeMessage, IntakeState, MessageType
 from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
-__all__ = ["PENDING_BATCH_BYTES", "IntakeMixin", "adoption_row", "raw_sha256"]
+__all__ = ["PENDING_BATCH_BYTES", "IntakeMixin", "adoption_row", "bounded_ids", "raw_sha256"]
 
 _COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error, raw_pruned_at"
 # length(raw) reads the record header only, never the bytes.
@@ -70,6 +70,19 @@ async def _insert_rows(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...
     ids = sorted(int(r[0]) for r in returned)
     if len(ids) != len(rows):
         raise StoreError(f"intake insert returned {len(ids)} ids for {len(rows)} rows")
+    return ids
+
+
+def bounded_ids(sized: Sequence[Sequence[Any]]) -> list[int]:
+    """The first ids of (id, size) rows whose sizes add up to at most PENDING_BATCH_BYTES
+    (always at least one): a batch of pending messages that fits in memory."""
+    ids: list[int] = []
+    total = 0
+    for intake_id, size in sized:
+        if ids and total + int(size) > PENDING_BATCH_BYTES:
+            break
+        ids.append(int(intake_id))
+        total += int(size)
     return ids
 
 
@@ -257,13 +270,7 @@ class IntakeMixin(SQLiteConnection):
             "SELECT id, length(raw) FROM intake WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
             (after_id, limit),
         )
-        ids: list[int] = []
-        total = 0
-        for intake_id, size in sized:
-            if ids and total + int(size) > PENDING_BATCH_BYTES:
-                break
-            ids.append(int(intake_id))
-            total += int(size)
+        ids = bounded_ids(sized)
         if not ids:
             return []
         rows = await self._fetchall(
