@@ -10,14 +10,18 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from bounced.clock import SystemClock
 from bounced.config.storage import StorageConfig
+from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.store.postgres import PostgresStore
+from bounced.webhooks.dispatcher import WebhookDispatcher
 from tests.rawsql import count, rows, scalar
+from tests.store.test_store_guard import NOW, TEXT, _hard
+from tests.webhooks.receiver import Receiver
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RAW = b"From: news@shop.example\r\nSubject: q\r\n\r\nhello\r\n"
-TEXT = "550 5.1.1 <EMAIL>: user unknown"
 
 
 @pytest.fixture
@@ -100,28 +104,19 @@ async def test_a_slow_node_whose_lease_was_taken_over_finishes_nothing(
     assert (await other.queue_counts())["done"] == 1
 
 
-def _hard(i: int, minutes_ago: float = 1) -> BounceEvent:
-    rcpt = f"u{i}@big.example"
-    return BounceEvent(
-        rcpt, BounceKind.HARD, Reason.USERUNKNOWN, T0 - timedelta(minutes=minutes_ago),
-        diagnostic=f"550 5.1.1 <{rcpt}>: user unknown", reply_code=550, signed=True, suppress=True,
-        text_key=TEXT, sending_ip="192.0.2.7",
-    )  # fmt: skip
-
-
 async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresStore, PostgresStore]) -> None:
     a, b = nodes
     a.enable_webhook_outbox(True)
     b.enable_webhook_outbox(True)
     await asyncio.gather(
-        a.record_events(None, [_hard(i) for i in range(0, 40)], T0),
-        b.record_events(None, [_hard(i) for i in range(40, 80)], T0),
+        a.record_events(None, [_hard(i, True) for i in range(0, 40)], NOW),
+        b.record_events(None, [_hard(i, True) for i in range(40, 80)], NOW),
     )
     assert await a.count_suppressions() == 80
     group = ("domain", "big.example", TEXT)
     alert = {"count": 80, "window": 600}
     moved = await asyncio.gather(
-        *(s.trip_guard(group, T0 - timedelta(minutes=10), T0, alert) for s in (a, b, a, b))
+        *(s.trip_guard(group, NOW - timedelta(minutes=10), NOW, alert) for s in (a, b, a, b))
     )
     assert sum(moved) == 80  # each suppression moved once
     assert await a.guard_trip_count() == 1
@@ -132,7 +127,7 @@ async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresSt
     assert await scalar(a, "SELECT COUNT(*) FROM webhook_events WHERE type = 'guard_tripped'") == 1
     assert await scalar(a, "SELECT COUNT(*) FROM webhook_events WHERE type = 'suppression_removed'") == 80
     # two admins confirming at once: each entry once
-    confirmed = await asyncio.gather(a.confirm_quarantine("x", T0), b.confirm_quarantine("y", T0))
+    confirmed = await asyncio.gather(a.confirm_quarantine("x", NOW), b.confirm_quarantine("y", NOW))
     assert sum(confirmed) == 80 and await a.count_suppressions() == 80
 
 
@@ -157,7 +152,7 @@ async def test_counters_exact_with_two_nodes_writing(nodes: tuple[PostgresStore,
                 )
                 for j in range(i, i + 10)
             ]
-            await store.record_events(None, soft + [_hard(j) for j in range(i, i + 10)], T0)
+            await store.record_events(None, soft + [_hard(j, True) for j in range(i, i + 10)], T0)
 
     await asyncio.gather(refusals(a, 150), refusals(b, 150), bounces(a, 0), bounces(b, 100))
     assert await a.refusal_counts() == {"shared@dest.example": 300}
@@ -248,3 +243,41 @@ async def test_events_written_while_copying_are_each_queued_once(
     assert await count(a, "webhook_events") == 200
     assert await scalar(a, "SELECT COUNT(DISTINCT event_id) FROM webhook_deliveries") == 200
     assert await count(a, "webhook_deliveries") == 200
+
+
+async def test_two_dispatchers_post_each_event_once_in_order(
+    nodes: tuple[PostgresStore, PostgresStore], receiver: Receiver
+) -> None:
+    """Both nodes run the webhook dispatcher for one hook against a real receiver: every
+    event arrives once, and a recipient's events in the order they were written."""
+    hook = WebhookConfig(url=receiver.url, secret="s" * 20, timeout=5.0, name="platform")
+    delivery = WebhookDeliveryConfig(poll_interval=0.05, retry_initial=0.2, retry_max_delay=0.5)
+    dispatchers = [WebhookDispatcher(s, [hook], delivery, SystemClock()) for s in nodes]
+    for store, dispatcher in zip(nodes, dispatchers, strict=True):
+        store.enable_webhook_outbox(True)
+        await dispatcher.start()
+    try:
+        for round_ in range(3):
+            await asyncio.gather(
+                *(
+                    store.add_suppression(f"r{i}@dest.example", f"round {round_}", "admin", T0)
+                    if round_ != 1
+                    else store.remove_suppression(f"r{i}@dest.example", "round 1", "admin", T0)
+                    for i, store in ((i, nodes[i % 2]) for i in range(40))
+                )
+            )
+        async with asyncio.timeout(30):
+            while len({r.event["id"] for r in receiver.received}) < 120:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # a second POST of one event would arrive by now
+    finally:
+        for dispatcher in dispatchers:
+            await dispatcher.stop()
+    ids = [r.event["id"] for r in receiver.received]
+    assert len(ids) == 120 and len(set(ids)) == 120  # each event once, by one node
+    per_recipient: dict[str, list[int]] = {}
+    for r in receiver.received:
+        per_recipient.setdefault(r.event["recipient"], []).append(r.event["id"])
+    assert all(seq == sorted(seq) and len(seq) == 3 for seq in per_recipient.values())
+    assert sum(d.stats.delivered for d in dispatchers) == 120
+    assert 120 in [d.stats.delivered for d in dispatchers]  # the hook's owner did all of it
