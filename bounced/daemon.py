@@ -158,6 +158,7 @@ class Daemon:
                 version=__version__,
                 listen=f"{host}:{self.smtp_port}",
                 db=self.config.storage.path,
+                backend=self.config.storage.backend,
                 acceptors=self.config.smtp.acceptors,
                 loop=loop,
             ),
