@@ -34,7 +34,14 @@ from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError, StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import IntakeRecording, MetricsSnapshot, RecordOutcome, Store
+from bounced.store.base import (
+    IntakeRecording,
+    IntakeStats,
+    IntakeSummary,
+    MetricsSnapshot,
+    RecordOutcome,
+    Store,
+)
 from bounced.store.recording import RecordingFront
 from bounced.store.sqlite import SQLiteStore
 
@@ -161,10 +168,12 @@ class NodeStore(RecordingFront):
     async def intake_counts(self) -> dict[IntakeState, int]:
         return await self.local.intake_counts()
 
-    async def intake_stats(self) -> Any:
+    async def intake_stats(self) -> IntakeStats:
         return await self.local.intake_stats()
 
-    async def list_intake(self, state: IntakeState, limit: int = 100, after_id: int = 0) -> Any:
+    async def list_intake(
+        self, state: IntakeState, limit: int = 100, after_id: int = 0
+    ) -> list[IntakeSummary]:
         return await self.local.list_intake(state, limit, after_id)
 
     async def writable(self) -> bool:
