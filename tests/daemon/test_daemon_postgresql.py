@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bounced.model import BounceKind, IntakeState, ProfileStatus
 from bounced.store import PostgresStore
+from bounced.store.node import NodeStore
 from tests.harness import make_config, running_daemon, send_mail
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -19,7 +20,8 @@ async def test_a_hard_bounce_is_applied_and_suppressed_on_postgresql(tmp_path: P
         storage={"backend": "postgresql", "dsn": pg_dsn, "pool_size": 4, "node": "mx-test"},
     )
     async with running_daemon(config) as d:
-        assert isinstance(d.store, PostgresStore)
+        # This node's store: its intake spool local, the rest in PostgreSQL (docs/nodes.md).
+        assert isinstance(d.store, NodeStore) and isinstance(d.store.central, PostgresStore)
         for name in ("hard_userunknown.eml", "soft_mailboxfull.eml"):
             await send_mail(d.smtp_port, "", ["b@bounces.example.com"], (FIXTURES / name).read_bytes())
         await d.drained()
