@@ -17,7 +17,9 @@ from bounced.webhooks.payload import event_type_for_bounce
 __all__ = [
     "OUTBOX_COLUMNS",
     "admin_event_row",
+    "confirm_audit",
     "guard_alert_detail",
+    "guard_audit",
     "guard_event_fields",
     "guard_removal_reason",
     "guard_why",
@@ -26,6 +28,7 @@ __all__ = [
     "policy_audit_reason",
     "quarantine_confirm_reason",
     "quarantine_release_reason",
+    "release_audit",
     "webhook_rows_for_bounces",
 ]
 
@@ -104,6 +107,23 @@ def guard_event_fields(detail: Mapping[str, Any]) -> tuple[str, str | None, str]
     """(diagnostic, sending_ip, detail JSON) of a guard_tripped event: no recipient."""
     sending_ip = detail["key"] if detail["scope"] == "ip" else None
     return detail["text_key"], sending_ip, json.dumps(dict(detail), sort_keys=True)
+
+
+def guard_audit(now_us: int, moved: Sequence[Sequence[Any]], why: str) -> list[Row]:
+    """audit_log rows (at, actor, action, address, reason) for suppressions the guard moved
+    to the quarantine, given as (address, bounce event id, ...)."""
+    return [(now_us, "guard", "suppression.remove", r[0], guard_removal_reason(why, r[1])) for r in moved]
+
+
+def release_audit(now_us: int, actor: str, rows: Sequence[Sequence[Any]]) -> list[Row]:
+    """audit_log rows for quarantine entries released, given as (id, address, bounce event id, ...)."""
+    return [(now_us, actor, "quarantine.release", r[1], quarantine_release_reason(r[2])) for r in rows]
+
+
+def confirm_audit(now_us: int, actor: str, rows: Sequence[Sequence[Any]]) -> list[Row]:
+    """audit_log rows for quarantine entries confirmed, given as (id, address, bounce event
+    id, reason)."""
+    return [(now_us, actor, "suppression.add", r[1], quarantine_confirm_reason(r[3], r[2])) for r in rows]
 
 
 def quarantine_release_reason(event_id: int) -> str:

@@ -19,22 +19,26 @@ from typing import Any
 import asyncpg
 
 from bounced.model import QuarantineEntry
+from bounced.store.postgres.sql import numbered
 from bounced.store.postgres.webhooks import WebhooksMixin
-from bounced.store.rules import (
-    guard_alert_detail,
-    guard_removal_reason,
-    guard_why,
-    quarantine_confirm_reason,
-    quarantine_release_reason,
+from bounced.store.rules import confirm_audit, guard_alert_detail, guard_audit, guard_why, release_audit
+from bounced.store.sqlite.guard import (
+    _COLUMNS,
+    _GROUP_FILTER,
+    AUDIT,
+    CONFIRM_SUPPRESSION,
+    HOLD,
+    RECORD_TRIP,
+    Group,
+    _row,
 )
-from bounced.store.sqlite.guard import _COLUMNS, _GROUP_FILTER, Group, _row
 from bounced.store.timecodec import to_micros
 
 __all__ = ["GuardMixin"]
 
 _GROUP_LOCK_CLASS = 1651470672  # advisory lock (class, hashtext(group)): one trip at a time
 
-_AUDIT = "INSERT INTO audit_log (at, actor, action, address, reason) VALUES ($1, $2, $3, $4, $5)"
+_AUDIT = numbered(AUDIT)
 
 
 async def _decide(
@@ -142,15 +146,7 @@ class GuardMixin(WebhooksMixin):
                 since_us,
             )
             if trip is None:
-                await conn.execute(
-                    "INSERT INTO guard_trips (scope, key, text_key, tripped_at, last_at, held)"
-                    " VALUES ($1, $2, $3, $4, $4, $5)",
-                    scope,
-                    key,
-                    text_key,
-                    now_us,
-                    len(moved),
-                )
+                await conn.execute(numbered(RECORD_TRIP), scope, key, text_key, now_us, now_us, len(moved))
                 if alert is not None:
                     await self._outbox_guard_tripped(
                         conn, now_us, guard_alert_detail(alert, group, len(moved))
@@ -172,19 +168,8 @@ class GuardMixin(WebhooksMixin):
                 now_us,
                 addresses,
             )
-            await conn.executemany(
-                "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip,"
-                " text_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT"
-                " (bounce_event_id) DO NOTHING",
-                [(*r, now_us) for r in moved],
-            )
-            await conn.executemany(
-                _AUDIT,
-                [
-                    (now_us, "guard", "suppression.remove", r[0], guard_removal_reason(why, r[1]))
-                    for r in moved
-                ],
-            )
+            await conn.executemany(numbered(HOLD), [(*r, now_us) for r in moved])
+            await conn.executemany(_AUDIT, guard_audit(now_us, moved, why))
             pairs = [(r[0], int(r[1])) for r in moved]
             await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
             return len(moved)
@@ -213,10 +198,7 @@ class GuardMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             rows = await _decide(conn, "released", actor, now_us, domain, ids)
-            await conn.executemany(
-                _AUDIT,
-                [(now_us, actor, "quarantine.release", r[1], quarantine_release_reason(r[2])) for r in rows],
-            )
+            await conn.executemany(_AUDIT, release_audit(now_us, actor, rows))
         return len(rows)
 
     async def confirm_quarantine(
@@ -229,16 +211,8 @@ class GuardMixin(WebhooksMixin):
             rows = await _decide(conn, "confirmed", actor, now_us, domain, ids)
             added = []  # (address, bounce event id) newly on the list: their webhook events
             for r in rows:
-                inserted = await conn.fetchval(
-                    "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id,"
-                    " note) VALUES ($1, $2, $3, $4, $5, 'confirmed from quarantine')"
-                    " ON CONFLICT (address) DO NOTHING RETURNING address",
-                    r[1],
-                    r[3],
-                    now_us,
-                    f"admin:{actor}",
-                    r[2],
-                )
+                confirm = numbered(CONFIRM_SUPPRESSION) + " RETURNING address"
+                inserted = await conn.fetchval(confirm, r[1], r[3], now_us, f"admin:{actor}", r[2])
                 if inserted is not None:
                     added.append((str(r[1]), int(r[2])))
             await self._outbox_policy(conn, "suppression_added", now_us, added)
@@ -248,11 +222,5 @@ class GuardMixin(WebhooksMixin):
                 now_us,
                 [r[1] for r in rows],
             )
-            await conn.executemany(
-                _AUDIT,
-                [
-                    (now_us, actor, "suppression.add", r[1], quarantine_confirm_reason(r[3], r[2]))
-                    for r in rows
-                ],
-            )
+            await conn.executemany(_AUDIT, confirm_audit(now_us, actor, rows))
         return len(rows)

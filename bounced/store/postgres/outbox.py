@@ -29,7 +29,7 @@ from bounced.model import (
     normalise_address,
 )
 from bounced.store.base import OutboundAttempt, ResendTiming
-from bounced.store.postgres.sql import rowcount
+from bounced.store.postgres.sql import numbered, rowcount
 from bounced.store.postgres.webhooks import WebhooksMixin
 from bounced.store.recording import EVENT_COLUMNS as _EVENT_COLUMNS
 from bounced.store.recording import row_to_event as _row_to_event
@@ -38,6 +38,13 @@ from bounced.store.sqlite.outbox import (
     _DELIVERY_COLUMNS,
     _JOB_COLUMNS,
     _ND_COLUMNS,
+    CANCEL_PENDING,
+    CLOSE_DELIVERY,
+    GET_OUTBOUND,
+    MARK_SCHEDULED,
+    RECORD_NON_DELIVERY,
+    SCHEDULE_JOB,
+    SET_RESEND_STATE,
     _row_to_delivery,
     _row_to_job,
     _row_to_non_delivery,
@@ -171,11 +178,7 @@ class OutboxMixin(WebhooksMixin):
     # --- reading ---------------------------------------------------------------------
 
     async def get_outbound(self, message_id: int) -> OutboundMessage | None:
-        row = await self._fetchrow(
-            "SELECT id, received_at, mail_from, raw, mailing_id, from_domain, message_id"
-            " FROM outbound_messages WHERE id = $1",
-            message_id,
-        )
+        row = await self._fetchrow(numbered(GET_OUTBOUND), message_id)
         if row is None:
             return None
         return OutboundMessage(
@@ -291,8 +294,12 @@ class OutboxMixin(WebhooksMixin):
         """Take up to `limit` due rows (and rows whose lease ran out) that no other node is
         taking now: 'running' with a lease and this claim's token, their deliveries 'sent'
         with the attempt counted, in one statement."""
-        async with self._transaction() as conn:
-            rows = await conn.fetch(_CLAIM, to_micros(now), to_micros(lease_until), limit)
+        params = (to_micros(now), to_micros(lease_until), limit)
+
+        async def claim(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return list(await conn.fetch(_CLAIM, *params))
+
+        rows = await self._in_transaction(claim)  # a deadlock with a finishing node: again
         tokens = self._claim_tokens()
         attempts = []
         for r in rows:
@@ -360,28 +367,14 @@ class OutboxMixin(WebhooksMixin):
     ) -> bool:
         """Queue attempt number `attempt`; mark the delivery scheduled and the event decided.
         False when that attempt was already queued (a second bounce about the same attempt)."""
-        now_us = to_micros(now)
+        params = (delivery_id, attempt, to_micros(due_at), to_micros(now), event_id, bounce_text)
         async with self._transaction() as conn:
-            created = (
-                await conn.fetchval(
-                    "INSERT INTO resend_jobs (delivery_id, attempt, due_at, created_at, bounce_event_id,"
-                    " last_bounce_text) VALUES ($1, $2, $3, $4, $5, $6)"
-                    " ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING id",
-                    delivery_id, attempt, to_micros(due_at), now_us, event_id, bounce_text,
-                )
-                is not None
-            )  # fmt: skip
+            created = await conn.fetchval(numbered(SCHEDULE_JOB) + " RETURNING true", *params) is not None
             if created:
-                await conn.execute(
-                    "UPDATE deliveries SET state = 'scheduled', last_bounce_text = $1 WHERE id = $2",
-                    bounce_text,
-                    delivery_id,
-                )
+                await conn.execute(numbered(MARK_SCHEDULED), bounce_text, delivery_id)
             if event_id is not None:
                 await conn.execute(
-                    "UPDATE bounce_events SET resend_state = $1 WHERE id = $2",
-                    "scheduled" if created else "duplicate",
-                    event_id,
+                    numbered(SET_RESEND_STATE), "scheduled" if created else "duplicate", event_id
                 )
         return created
 
@@ -398,38 +391,16 @@ class OutboxMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             created = (
-                rowcount(
-                    await conn.execute(
-                        "INSERT INTO non_deliveries (delivery_id, recipient, at, attempts, last_bounce_text,"
-                        " mailing_id, from_domain, sending_ip)"
-                        " SELECT d.id, d.recipient, $1, d.attempts, $2, m.mailing_id, m.from_domain,"
-                        " d.sending_ip"
-                        " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = $3"
-                        " ON CONFLICT (delivery_id) DO NOTHING",
-                        now_us, bounce_text, delivery_id,
-                    )
-                )
+                rowcount(await conn.execute(numbered(RECORD_NON_DELIVERY), now_us, bounce_text, delivery_id))
                 > 0
-            )  # fmt: skip
+            )
             if created:
                 await self._outbox_non_delivery(conn, delivery_id)
-            await conn.execute(
-                "UPDATE deliveries SET state = $1, last_bounce_text = $2 WHERE id = $3",
-                state.value,
-                bounce_text,
-                delivery_id,
-            )
-            await conn.execute(
-                "UPDATE resend_jobs SET state = 'cancelled', lease_until = NULL, finished_at = $1"
-                " WHERE delivery_id = $2 AND state = 'pending'",
-                now_us,
-                delivery_id,
-            )
+            await conn.execute(numbered(CLOSE_DELIVERY), state.value, bounce_text, delivery_id)
+            await conn.execute(numbered(CANCEL_PENDING), now_us, delivery_id)
             if event_id is not None:
-                await conn.execute(
-                    "UPDATE bounce_events SET resend_state = 'gave_up' WHERE id = $1", event_id
-                )
+                await conn.execute(numbered(SET_RESEND_STATE), "gave_up", event_id)
         return created
 
     async def mark_resend_event(self, event_id: int, state: str) -> None:
-        await self._execute("UPDATE bounce_events SET resend_state = $1 WHERE id = $2", state, event_id)
+        await self._execute(numbered(SET_RESEND_STATE), state, event_id)

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from bounced.model import BounceEvent
+from bounced.store.postgres.sql import numbered
 from bounced.store.postgres.webhooks import WebhooksMixin
 from bounced.store.recording import EVENT_COLUMNS, row_to_event
 from bounced.store.rules import policy_audit_reason
+from bounced.store.sqlite.guard import AUDIT
+from bounced.store.sqlite.policy import POLICY_SUPPRESSION
 from bounced.store.timecodec import from_micros_opt, to_micros
 
 __all__ = ["PolicyMixin"]
@@ -42,24 +45,11 @@ class PolicyMixin(WebhooksMixin):
         in the same transaction); False when it was already suppressed (on any node)."""
         key, now_us = self._address(address), to_micros(now)
         async with self._transaction() as conn:
-            inserted = await conn.fetchval(
-                "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
-                " VALUES ($1, $2, $3, 'policy', $4, $5) ON CONFLICT (address) DO NOTHING RETURNING address",
-                key,
-                reason,
-                now_us,
-                event_id,
-                note,
-            )
-            if inserted is None:
+            insert = numbered(POLICY_SUPPRESSION) + " RETURNING address"
+            if await conn.fetchval(insert, key, reason, now_us, event_id, note) is None:
                 return False
-            await conn.execute(
-                "INSERT INTO audit_log (at, actor, action, address, reason)"
-                " VALUES ($1, 'policy', 'suppression.add', $2, $3)",
-                now_us,
-                key,
-                policy_audit_reason(reason, note),
-            )
+            audit = (now_us, "policy", "suppression.add", key, policy_audit_reason(reason, note))
+            await conn.execute(numbered(AUDIT), *audit)
             await self._outbox_policy(conn, "suppression_added", now_us, [(key, event_id)], reason)
         return True
 

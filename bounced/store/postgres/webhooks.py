@@ -14,6 +14,7 @@ Several nodes, one outbox:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -24,12 +25,16 @@ import asyncpg
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
 from bounced.store.postgres.connection import PostgresConnection
-from bounced.store.postgres.sql import rowcount
+from bounced.store.postgres.sql import numbered, rowcount
 from bounced.store.rules import OUTBOX_COLUMNS, guard_event_fields, plain_policy_rows
 from bounced.store.sqlite.webhooks import (
     _DELIVERY_SELECT,
     _EVENT_SELECT,
     _HEAD,
+    GUARD_TRIPPED_EVENT,
+    NON_DELIVERY_EVENT,
+    POLICY_EVENT,
+    PRUNABLE_EVENTS,
     WebhookBacklog,
     _delivery,
     _event,
@@ -50,6 +55,7 @@ class WebhooksMixin(PostgresConnection):
     _webhook_outbox = False
     _hook_conn: asyncpg.Connection | None = None
     _hooks_owned: frozenset[str] = frozenset()
+    _hook_gate: asyncio.Lock | None = None
 
     def enable_webhook_outbox(self, enabled: bool) -> None:
         """Write webhook events from now on (the daemon and CLI do so when hooks are configured)."""
@@ -76,13 +82,7 @@ class WebhooksMixin(PostgresConnection):
             return
         with_event = [(event_type, now_us, a, reason, diagnostic, i) for a, i in pairs if i is not None]
         if with_event:
-            await conn.executemany(
-                f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT $1, $2, $3, e.kind,"
-                " COALESCE($4, e.reason), e.status, e.reply_code, COALESCE($5, e.diagnostic), e.mailing_id,"
-                " e.from_domain, e.sending_ip, e.signed, e.id, e.delivery_id FROM bounce_events"
-                " e WHERE e.id = $6",
-                with_event,
-            )
+            await conn.executemany(numbered(POLICY_EVENT), with_event)
         plain = [a for a, i in pairs if i is None]
         await self._outbox_events(conn, plain_policy_rows(event_type, now_us, plain, reason, diagnostic))
 
@@ -90,22 +90,11 @@ class WebhooksMixin(PostgresConnection):
         self, conn: asyncpg.Connection, now_us: int, detail: Mapping[str, Any]
     ) -> None:
         if self._webhook_outbox:
-            await conn.execute(
-                "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
-                " VALUES ('guard_tripped', $1, '', 'hard', $2, $3, $4)",
-                now_us,
-                *guard_event_fields(detail),
-            )
+            await conn.execute(numbered(GUARD_TRIPPED_EVENT), now_us, *guard_event_fields(detail))
 
     async def _outbox_non_delivery(self, conn: asyncpg.Connection, delivery_id: int) -> None:
         if self._webhook_outbox:
-            await conn.execute(
-                f"INSERT INTO webhook_events ({OUTBOX_COLUMNS})"
-                " SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
-                " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
-                " FROM non_deliveries WHERE delivery_id = $1",
-                delivery_id,
-            )
+            await conn.execute(numbered(NON_DELIVERY_EVENT), delivery_id)
 
     async def _outbox_delivered(self, conn: asyncpg.Connection, rows: Sequence[tuple[int, int]]) -> None:
         """`delivered` events for (time in µs, delivery id): the next hop answered 250."""
@@ -168,6 +157,14 @@ class WebhooksMixin(PostgresConnection):
 
     async def _owns_hook(self, hook: str) -> bool:
         """True while this node is the one dispatching `hook` (see the module docstring)."""
+        if self._closed:
+            return False
+        if self._hook_gate is None:
+            self._hook_gate = asyncio.Lock()
+        async with self._hook_gate:  # one statement at a time on the lock's connection
+            return await self._check_hook(hook)
+
+    async def _check_hook(self, hook: str) -> bool:
         try:
             if self._hook_conn is None or self._hook_conn.is_closed():
                 self._hooks_owned = frozenset()
@@ -310,11 +307,7 @@ class WebhooksMixin(PostgresConnection):
 
     async def prune_webhooks(self, before: datetime) -> int:
         """Drop events recorded before `before` whose every delivery is finished; returns how many."""
-        done = (
-            "SELECT id FROM webhook_events WHERE at < $1 AND id NOT IN"
-            " (SELECT event_id FROM webhook_deliveries WHERE state = 'pending')"
-            " AND id <= (SELECT COALESCE(MIN(last_event_id), 0) FROM webhook_cursors)"
-        )
+        done = numbered(PRUNABLE_EVENTS)
         before_us = to_micros(before)
         async with self._transaction() as conn:
             await conn.execute(f"DELETE FROM webhook_deliveries WHERE event_id IN ({done})", before_us)

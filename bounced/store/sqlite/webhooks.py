@@ -26,6 +26,28 @@ from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_
 
 __all__ = ["OUTBOX_COLUMNS", "WebhookBacklog", "WebhooksMixin", "webhook_rows_for_bounces"]
 
+# Statements both stores run (PostgreSQL numbers the marks: store/postgres/sql.numbered).
+POLICY_EVENT = (
+    f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT ?, ?, ?, e.kind, COALESCE(?, e.reason),"
+    " e.status, e.reply_code, COALESCE(?, e.diagnostic), e.mailing_id, e.from_domain, e.sending_ip,"
+    " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?"
+)
+GUARD_TRIPPED_EVENT = (
+    "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
+    " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)"
+)
+NON_DELIVERY_EVENT = (
+    f"INSERT INTO webhook_events ({OUTBOX_COLUMNS})"
+    " SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
+    " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
+    " FROM non_deliveries WHERE delivery_id = ?"
+)
+# Events whose every delivery is finished, recorded before ?, and given to every hook.
+PRUNABLE_EVENTS = (
+    "SELECT id FROM webhook_events WHERE at < ? AND id NOT IN"
+    " (SELECT event_id FROM webhook_deliveries WHERE state = 'pending')"
+    " AND id <= (SELECT COALESCE(MIN(last_event_id), 0) FROM webhook_cursors)"
+)
 _EVENT_SELECT = "e.id, e." + ", e.".join(c.strip() for c in OUTBOX_COLUMNS.split(",")) + ", e.detail"
 _DELIVERY_SELECT = (
     f"d.id, d.hook, d.state, d.attempts, d.next_at, d.created_at, d.done_at, d.last_error, {_EVENT_SELECT}"
@@ -94,12 +116,7 @@ class WebhooksMixin(SQLiteConnection):
         if not self._webhook_outbox:
             return
         with_event = [(event_type, now_us, a, reason, diagnostic, i) for a, i in pairs if i is not None]
-        await conn.executemany(
-            f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT ?, ?, ?, e.kind, COALESCE(?, e.reason),"
-            " e.status, e.reply_code, COALESCE(?, e.diagnostic), e.mailing_id, e.from_domain, e.sending_ip,"
-            " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?",
-            with_event,
-        )
+        await conn.executemany(POLICY_EVENT, with_event)
         plain = [a for a, i in pairs if i is None]
         await self._outbox_events(conn, plain_policy_rows(event_type, now_us, plain, reason, diagnostic))
 
@@ -108,11 +125,7 @@ class WebhooksMixin(SQLiteConnection):
     ) -> None:
         """The mass-failure guard's alert: no recipient; `detail` is the payload's `guard`."""
         if self._webhook_outbox:
-            await conn.execute(
-                "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
-                " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)",
-                (now_us, *guard_event_fields(detail)),
-            )
+            await conn.execute(GUARD_TRIPPED_EVENT, (now_us, *guard_event_fields(detail)))
 
     async def _outbox_select(self, conn: aiosqlite.Connection, select: str, params: Sequence[Any]) -> None:
         """Outbox events made by `select` (its columns in OUTBOX_COLUMNS order)."""
@@ -120,13 +133,8 @@ class WebhooksMixin(SQLiteConnection):
             await conn.execute(f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) {select}", params)
 
     async def _outbox_non_delivery(self, conn: aiosqlite.Connection, delivery_id: int) -> None:
-        await self._outbox_select(
-            conn,
-            "SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
-            " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
-            " FROM non_deliveries WHERE delivery_id = ?",
-            (delivery_id,),
-        )
+        if self._webhook_outbox:
+            await conn.execute(NON_DELIVERY_EVENT, (delivery_id,))
 
     async def _outbox_delivered(self, conn: aiosqlite.Connection, rows: Sequence[tuple[int, int]]) -> None:
         """`delivered` events for (time in µs, delivery id): the next hop answered 250."""
@@ -282,11 +290,7 @@ class WebhooksMixin(SQLiteConnection):
         """Drop events recorded before `before` whose every delivery is finished; returns how many."""
         before_us = to_micros(before)
         async with self._transaction() as conn:
-            done = (
-                "SELECT id FROM webhook_events WHERE at < ? AND id NOT IN"
-                " (SELECT event_id FROM webhook_deliveries WHERE state = 'pending')"
-                " AND id <= (SELECT COALESCE(MIN(last_event_id), 0) FROM webhook_cursors)"
-            )
+            done = PRUNABLE_EVENTS
             await conn.execute(f"DELETE FROM webhook_deliveries WHERE event_id IN ({done})", (before_us,))
             cursor = await conn.execute(f"DELETE FROM webhook_events WHERE id IN ({done})", (before_us,))
             return cursor.rowcount
