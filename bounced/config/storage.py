@@ -12,7 +12,7 @@ from bounced.errors import ConfigError
 __all__ = ["BACKENDS", "StorageConfig"]
 
 BACKENDS = ("sqlite", "postgresql")
-_NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,63}")
+_NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,253}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,6 @@ class StorageConfig:
         if not _NODE_NAME.fullmatch(self.node):
             yield ConfigError(
                 f"{prefix}node",
-                "expected this node's name: 1-63 letters, digits, '.', '-' or '_' (default: the host"
+                "expected this node's name: 1-253 letters, digits, '.', '-' or '_' (default: the host"
                 f" name), got {self.node!r}",
             )

@@ -1,10 +1,11 @@
 """`bounced storage copy`: an existing SQLite installation into a PostgreSQL database.
 
 Every table of the installation is copied with its ids, in batches, each batch one INSERT
-... ON CONFLICT DO NOTHING committed on its own: a run that stops half-way is resumed by
-running it again, and a run over rows already there copies nothing (and says so). The
-source is read in one read transaction (a consistent snapshot even while a daemon still
-writes to it; copy again after stopping it to take the rest).
+... ON CONFLICT (primary key) DO UPDATE ... WHERE the row differs, committed on its own: a
+run that stops half-way is resumed by running it again, a run over rows already there
+writes nothing (and says so), and a row the source changed since an earlier run is
+brought up to date. The source is read in one read transaction (a consistent snapshot even
+while a daemon still writes to it; copy again after stopping it to take the rest).
 
 Derived tables are not copied as rows: the soft-bounce report cells are rebuilt by the
 target's triggers as the events go in (exact, like SQLite's), and the /metrics counters,
@@ -151,10 +152,16 @@ async def _copy_table(
     names, key, types = await _columns(source, target, table)
     result = TableCopy(table)
     result.source = int((await asyncio.to_thread(_read, source, f"SELECT COUNT(*) FROM {table}"))[0][0])
+    # A row already there is left alone when equal, brought up to date when the source
+    # changed it since an earlier run (a queue row that went on from 'pending').
+    others = [n for n in names if n not in key]
     insert = (
-        f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest("
+        f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT * FROM unnest("
         + ", ".join(f"${i}::{types[n]}[]" for i, n in enumerate(names, 1))
-        + ") ON CONFLICT DO NOTHING"
+        + f") ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{n} = excluded.{n}" for n in others)
+        + f" WHERE ({', '.join(f't.{n}' for n in others)}) IS DISTINCT FROM"
+        + f" ({', '.join(f'excluded.{n}' for n in others)})"
     )
     # Keyset pages on the primary key (row values: one index range per page, however big).
     select = f"SELECT {', '.join(names)}, {', '.join(key)} FROM {table}"

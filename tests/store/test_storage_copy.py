@@ -80,6 +80,21 @@ async def _build(path: Path, corpus: Path) -> None:
         await store.close()
 
 
+async def _send_the_rest(path: Path) -> None:
+    """What the old daemon did after a first copy: the other due attempts went out."""
+    store = await SQLiteStore.open(StorageConfig(path=str(path)))
+    try:
+        claimed = await store.claim_attempts(NOW, NOW + timedelta(seconds=60), 10)
+        assert len(claimed) == 3
+        done = NOW + timedelta(seconds=5)
+        await store.finish_attempts(
+            [(a.job_id, a.delivery_id, DeliveryState.DELIVERED, done, None) for a in claimed]
+        )
+        await store.add_suppression("later@dest.example", "asked", "alice", done)
+    finally:
+        await store.close()
+
+
 async def _answers(store: Store) -> dict[str, Any]:
     start, end = NOW - timedelta(days=40), NOW + timedelta(days=1)
     report = [g async for g in store.soft_bounce_groups(start, end, ReportGrouping.FROM_DOMAIN)]
@@ -121,6 +136,11 @@ def test_copy_twice_and_both_stores_answer_the_same(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "copy verified" in out and "MISMATCH" not in out
+    asyncio.run(_send_the_rest(path))  # the old daemon went on: rows changed, one added
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:-1]}
+    assert lines["resend_jobs"][1] == "3" and lines["suppressions"][1] == "1", out
     assert main(argv) == 0  # idempotent: nothing new
     out = capsys.readouterr().out
     assert "nothing new copied" in out

@@ -64,6 +64,11 @@ async def _decide(
     return sorted(rows, key=lambda r: int(r[0]))
 
 
+def _columns(groups: Sequence[Group]) -> tuple[list[str], list[str], list[str]]:
+    """Groups as three arrays (scope, key, text_key), for unnest."""
+    return [g[0] for g in groups], [g[1] for g in groups], [g[2] for g in groups]
+
+
 class GuardMixin(WebhooksMixin):
     async def guard_state(
         self, groups: Iterable[Group], since: datetime, signed_only: bool = False
@@ -85,9 +90,7 @@ class GuardMixin(WebhooksMixin):
             " EXISTS (SELECT 1 FROM guard_trips t WHERE t.scope = g.scope AND t.key = g.key"
             "   AND t.text_key = g.text_key AND t.last_at >= $4)"
             " FROM unnest($1::text[], $2::text[], $3::text[]) AS g (scope, key, text_key)",
-            [g[0] for g in wanted],
-            [g[1] for g in wanted],
-            [g[2] for g in wanted],
+            *_columns(wanted),
             to_micros(since),
         )
         for scope, key, text_key, count, is_active in rows:
@@ -108,9 +111,7 @@ class GuardMixin(WebhooksMixin):
                 " JOIN unnest($1::text[], $2::text[], $3::text[]) AS g (scope, key, text_key)"
                 " ON x.scope = g.scope AND x.key = g.key AND x.text_key = g.text_key"
                 " GROUP BY x.scope, x.key, x.text_key) AS latest WHERE t.id = latest.id",
-                [g[0] for g in wanted],
-                [g[1] for g in wanted],
-                [g[2] for g in wanted],
+                *_columns(wanted),
                 to_micros(now),
             )
 

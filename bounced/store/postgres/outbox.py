@@ -55,6 +55,9 @@ __all__ = ["OutboxMixin"]
 
 log = logging.getLogger("bounced.store")
 
+# Claims remembered per store (job id -> token): far more than a queue's batch ever holds.
+_MAX_CLAIMS = 100_000
+
 _CLAIM = """
 WITH due AS (
     SELECT id, due_at FROM resend_jobs WHERE state = 'pending' AND due_at <= $1
@@ -301,6 +304,9 @@ class OutboxMixin(WebhooksMixin):
 
         rows = await self._in_transaction(claim)  # a deadlock with a finishing node: again
         tokens = self._claim_tokens()
+        if len(tokens) > _MAX_CLAIMS:  # attempts that raised and never finished: forget the oldest
+            for job_id in list(tokens)[: len(tokens) // 2]:
+                del tokens[job_id]
         attempts = []
         for r in rows:
             tokens[int(r[0])] = int(r[4])

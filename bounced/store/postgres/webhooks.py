@@ -14,6 +14,7 @@ Several nodes, one outbox:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -54,6 +55,7 @@ class WebhooksMixin(PostgresConnection):
     _webhook_outbox = False
     _hook_conn: asyncpg.Connection | None = None
     _hooks_owned: frozenset[str] = frozenset()
+    _hook_gate: asyncio.Lock | None = None
 
     def enable_webhook_outbox(self, enabled: bool) -> None:
         """Write webhook events from now on (the daemon and CLI do so when hooks are configured)."""
@@ -155,6 +157,14 @@ class WebhooksMixin(PostgresConnection):
 
     async def _owns_hook(self, hook: str) -> bool:
         """True while this node is the one dispatching `hook` (see the module docstring)."""
+        if self._closed:
+            return False
+        if self._hook_gate is None:
+            self._hook_gate = asyncio.Lock()
+        async with self._hook_gate:  # one statement at a time on the lock's connection
+            return await self._check_hook(hook)
+
+    async def _check_hook(self, hook: str) -> bool:
         try:
             if self._hook_conn is None or self._hook_conn.is_closed():
                 self._hooks_owned = frozenset()
