@@ -77,7 +77,7 @@ class Figures:
     events: int = 0
     central_intake: dict[str, int] = field(default_factory=dict)
     burst_seconds: float = 0.0
-    drain_seconds: float = 0.0  # from the last 250 to every spool empty
+    drain_seconds: float = 0.0  # from the last 250 (or the end of the cut) to every spool empty
 
     @property
     def ok(self) -> bool:
@@ -92,7 +92,7 @@ class Figures:
             f" node b {sum(n == 'b' for n in self.accepted.values())}); {self.attempts} DATA attempts,"
             f" 4xx {dict(self.refused) or 0}, sent again to the other node {self.failovers}",
             f"burst {self.burst_seconds:.1f} s ({rate:.0f}/s accepted), drained"
-            f" {self.drain_seconds:.1f} s after the last 250",
+            f" {self.drain_seconds:.1f} s after the last 250 or the end of the cut",
             f"kills {self.kills}; connection cut {self.cut_seconds:.0f} s"
             + (
                 f" (/readyz during the cut: {sorted(set(self.ready_during_cut))},"
@@ -318,8 +318,9 @@ async def run(
         if proxy is not None:
             nodes_list = list(nodes.values())
             tasks.append(asyncio.create_task(cut_and_restore(proxy, nodes_list, burst, figures, cut_at, cut)))
-        await asyncio.gather(*tasks)
+        await tasks[0]
         figures.burst_seconds = time.monotonic() - began
+        await asyncio.gather(*tasks)  # a cut (or a restart) may outlast the burst
         sent = time.monotonic()
         await wait_drained(list(nodes.values()), drain_timeout)
         figures.drain_seconds = time.monotonic() - sent
