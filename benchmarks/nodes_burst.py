@@ -49,7 +49,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from crash_loop import finish, is_soft, message_for, recipient  # noqa: E402
 
 from tests.node_daemon import NodeDaemon, local_pending  # noqa: E402
-from tests.tcp_proxy import TcpProxy, dsn_via  # noqa: E402
+from tests.tcp_proxy import TcpProxy  # noqa: E402
 
 __all__ = ["Figures", "check_central", "run"]
 
@@ -302,10 +302,7 @@ async def run(
     proxy = None
     node_dsn = dsn
     if cut:
-        parts = dsn.split("@", 1)[-1].split("/", 1)[0]
-        host, _, port = parts.partition(":")
-        proxy = await TcpProxy.start(host or "127.0.0.1", int(port or 5432))
-        node_dsn = dsn_via(dsn, proxy.port)
+        proxy, node_dsn = await TcpProxy.before(dsn)
     nodes = {name: NodeDaemon(workdir, name, node_dsn) for name in "ab"}
     try:
         for node in nodes.values():  # one after the other: the first migrates the database

@@ -1,8 +1,7 @@
 """A TCP proxy a test puts between the daemon and the real PostgreSQL server, to cut the
 connection (an outage as the daemon sees it) without touching the shared server.
 
-    proxy = await TcpProxy.start("127.0.0.1", 5432)
-    dsn = dsn_via(pg_dsn, proxy.port)
+    proxy, dsn = await TcpProxy.before(pg_dsn)  # the daemon's dsn goes through the proxy
     await proxy.cut()      # every open connection reset, new ones refused
     await proxy.restore()  # listening again on the same port
 """
@@ -45,6 +44,13 @@ class TcpProxy:
         proxy = cls(target_host, target_port, port)
         await proxy.restore()
         return proxy
+
+    @classmethod
+    async def before(cls, dsn: str) -> tuple[TcpProxy, str]:
+        """A proxy to the server of `dsn`, and `dsn` through it."""
+        host, _, port = urlsplit(dsn).netloc.rpartition("@")[2].partition(":")
+        proxy = await cls.start(host or "127.0.0.1", int(port or 5432))
+        return proxy, dsn_via(dsn, proxy.port)
 
     @property
     def up(self) -> bool:

@@ -15,7 +15,7 @@ import aiosmtplib
 from tests.daemon.test_serve_process import HARD
 from tests.node_daemon import NodeDaemon, free_port, rcpt_code
 from tests.submission.nexthop import NextHop
-from tests.tcp_proxy import TcpProxy, dsn_via
+from tests.tcp_proxy import TcpProxy
 
 GONE = "jane.doe@example.org"  # the failed recipient of the hard bounce fixture
 SECRET = "outage-test-webhook-secret-0123456789"
@@ -30,23 +30,28 @@ async def _ready(node: NodeDaemon, timeout: float = 30.0) -> dict[str, Any]:
             await asyncio.sleep(0.2)
 
 
+def _node(tmp_path: Path, dsn: str, receiver: Any, **extra: dict[str, object]) -> NodeDaemon:
+    """Node a on `dsn`, its webhook events to `receiver`, polling often."""
+    sections: dict[str, dict[str, object]] = {
+        "": {"webhooks": [{"url": receiver.url, "secret": SECRET}]},
+        "webhook_delivery": {"poll_interval": 0.2},
+        **extra,
+    }
+    return NodeDaemon(tmp_path, "a", dsn, extra=sections)
+
+
 async def test_every_part_rides_out_a_cut_database(tmp_path: Path, pg_dsn: str, receiver: Any) -> None:
     hop = await NextHop().start()
-    host, _, port = pg_dsn.split("@", 1)[-1].split("/", 1)[0].partition(":")
-    proxy = await TcpProxy.start(host, int(port or 5432))
+    proxy, dsn = await TcpProxy.before(pg_dsn)
     submission = free_port()
-    node = NodeDaemon(
+    node = _node(
         tmp_path,
-        "a",
-        dsn_via(pg_dsn, proxy.port),
-        extra={
-            "": {"webhooks": [{"url": receiver.url, "secret": SECRET}]},
-            "submission": {"enabled": True, "listen": f"127.0.0.1:{submission}"},
-            "relay": {"port": hop.port},
-            "verp": {"domain": "bounces.example.com", "secret": "outage-test-verp-secret-0123"},
-            "resend": {"poll_interval": 0.2},
-            "webhook_delivery": {"poll_interval": 0.2},
-        },
+        dsn,
+        receiver,
+        submission={"enabled": True, "listen": f"127.0.0.1:{submission}"},
+        relay={"port": hop.port},
+        verp={"domain": "bounces.example.com", "secret": "outage-test-verp-secret-0123"},
+        resend={"poll_interval": 0.2},
     )
     await node.start()
     try:
@@ -91,18 +96,9 @@ async def test_every_part_rides_out_a_cut_database(tmp_path: Path, pg_dsn: str, 
 async def test_a_node_started_while_the_database_is_away_takes_bounces_and_catches_up(
     tmp_path: Path, pg_dsn: str, receiver: Any
 ) -> None:
-    host, _, port = pg_dsn.split("@", 1)[-1].split("/", 1)[0].partition(":")
-    proxy = await TcpProxy.start(host, int(port or 5432))
+    proxy, dsn = await TcpProxy.before(pg_dsn)
     await proxy.cut()  # down before the node starts (a restart during a failover)
-    node = NodeDaemon(
-        tmp_path,
-        "a",
-        dsn_via(pg_dsn, proxy.port),
-        extra={
-            "": {"webhooks": [{"url": receiver.url, "secret": SECRET}]},
-            "webhook_delivery": {"poll_interval": 0.2},
-        },
-    )
+    node = _node(tmp_path, dsn, receiver)
     await node.start()
     try:
         smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=node.port, timeout=30)

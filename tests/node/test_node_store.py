@@ -23,7 +23,7 @@ from bounced.store.node import NodeStore
 from bounced.store.sqlite import SQLiteStore
 from tests.apply.bounce_messages import dsn
 from tests.harness import make_config
-from tests.tcp_proxy import TcpProxy, dsn_via
+from tests.tcp_proxy import TcpProxy
 
 RECEIVED = FakeClock().now()
 ENVELOPE = ("", ["b@bounces.example.com"], "127.0.0.1")
@@ -177,10 +177,8 @@ async def test_a_quarantined_message_retried_is_applied_centrally(tmp_path: Path
 async def proxied(pg_config: StorageConfig, tmp_path: Path) -> AsyncIterator[tuple[NodeStore, TcpProxy]]:
     from bounced.store.postgres import PostgresStore
 
-    host_port = pg_config.dsn.split("@", 1)[-1].split("/", 1)[0]
-    host, _, port = host_port.partition(":")
-    proxy = await TcpProxy.start(host, int(port or 5432))
-    central = await PostgresStore.open(replace(pg_config, dsn=dsn_via(pg_config.dsn, proxy.port)))
+    proxy, dsn = await TcpProxy.before(pg_config.dsn)
+    central = await PostgresStore.open(replace(pg_config, dsn=dsn))
     node = await node_store(tmp_path, central, "mx1")
     try:
         yield node, proxy
