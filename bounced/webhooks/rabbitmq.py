@@ -102,13 +102,7 @@ class RabbitMQSink:
             return [error] * len(batch)
         results = list(await asyncio.gather(*(self._publish(exchange, d) for d in batch)))
         if self._broken():
-            error = next((e for e in results if e is not None), "connection lost")
-            log.warning(
-                "broker connection lost: unconfirmed events are retried",
-                extra=kv(event="broker_disconnected", broker=self.key, url=redact_url(self.config.url),
-                         unconfirmed=sum(e is not None for e in results), error=error),
-            )  # fmt: skip
-            await self._drop()
+            await self._lost(sum(e is not None for e in results))
         return results
 
     async def _publish(self, exchange: AbstractExchange, delivery: WebhookDelivery) -> str | None:
@@ -140,9 +134,10 @@ class RabbitMQSink:
         return None
 
     async def _open(self) -> AbstractExchange:
-        if self._exchange is not None and not self._broken():
-            return self._exchange
-        await self._drop()
+        if self._exchange is not None:
+            if not self._broken():
+                return self._exchange
+            await self._lost(0)  # it went while idle
         self._connection, self._channel, self._exchange = await open_exchange(self.config)
         log.info(
             "broker connected",
@@ -159,6 +154,14 @@ class RabbitMQSink:
             or self._channel is None
             or self._channel.is_closed
         )
+
+    async def _lost(self, unconfirmed: int) -> None:
+        log.warning(
+            "broker connection lost: unconfirmed events are retried",
+            extra=kv(event="broker_disconnected", broker=self.key, url=redact_url(self.config.url),
+                     unconfirmed=unconfirmed),
+        )  # fmt: skip
+        await self._drop()
 
     async def _drop(self) -> None:
         """Forget the connection (closing what is left of it): the next batch opens a new one."""
