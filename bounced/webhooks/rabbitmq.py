@@ -26,7 +26,7 @@ from bounced.logfmt import kv
 from bounced.model import WebhookDelivery
 from bounced.webhooks.payload import SCHEMA_VERSION, event_body
 
-__all__ = ["EVENT_TYPE_HEADER", "RabbitMQSink", "open_exchange"]
+__all__ = ["EVENT_TYPE_HEADER", "RabbitMQSink", "broker_problem", "describe_error", "open_exchange"]
 
 log = logging.getLogger("bounced.brokers")
 
@@ -50,6 +50,16 @@ async def open_exchange(config: BrokerConfig) -> tuple[AbstractConnection, Abstr
         await connection.close()
         raise
     return connection, channel, exchange
+
+
+async def broker_problem(config: BrokerConfig) -> str | None:
+    """None when `config` connects and may declare its exchange, else why not (check-config)."""
+    try:
+        connection, _, _ = await open_exchange(config)
+    except _ERRORS as exc:
+        return describe_error(config, exc)
+    await connection.close()
+    return None
 
 
 def describe_error(config: BrokerConfig, exc: BaseException) -> str:

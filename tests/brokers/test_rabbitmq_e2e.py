@@ -4,8 +4,11 @@ event id as message_id (each event exactly once after de-duplication by it)."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
+from bounced.webhooks import service
 from bounced.webhooks.rabbitmq import EVENT_TYPE_HEADER
 from tests.brokers.outbox import (
     broker_config,
@@ -58,7 +61,7 @@ async def test_bounces_over_smtp_reach_the_queue_as_the_webhook_bodies(
         assert order[f"user{n}@dest.example"] == want
 
 
-async def test_events_filter_and_routing_key_prefix(tmp_path: Path, rabbit: RabbitQueue) -> None:
+async def test_events_filter_prefix_and_replay(tmp_path: Path, rabbit: RabbitQueue) -> None:
     broker = {"events": ["suppression_added"], "routing_key_prefix": "mail."}
     config = broker_config(tmp_path, rabbit, broker)
     async with running_daemon(config) as d:
@@ -69,6 +72,15 @@ async def test_events_filter_and_routing_key_prefix(tmp_path: Path, rabbit: Rabb
         assert len(expected) == 3
         await rabbit.wait_for_ids(expected)
         await until_all_delivered(d, "rabbit")
-    kept = deduplicated(rabbit.received)
-    assert set(kept) == expected
+        assert len(rabbit.received) == 3
+        # `bounced hooks replay --hook rabbit` (the same function): published again, same ids
+        now = d.daemon.clock.now()
+        since = now - timedelta(hours=1)
+        assert await service.replay(d.store, d.config, since, now, "rabbit") == {"rabbit": 3}
+        async with asyncio.timeout(30):
+            while len(rabbit.received) < 6:
+                await asyncio.sleep(0.02)
+        await until_all_delivered(d, "rabbit")
+    kept = deduplicated(rabbit.received)  # each twice, identical: one after de-duplication
+    assert set(kept) == expected and len(rabbit.received) == 6
     assert {m.routing_key for m in kept.values()} == {"mail.suppression_added"}
