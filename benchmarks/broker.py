@@ -141,7 +141,9 @@ class ConsumerProcess:
 
 
 async def until_delivered(dispatcher: WebhookDispatcher, expected: int) -> None:
-    while dispatcher.stats.delivered < expected:
+    """Until `expected` were taken by the peer and their outcome is recorded (the counter
+    moves just before the batch's commit)."""
+    while dispatcher.stats.delivered < expected or (await dispatcher.store.webhook_backlog()).pending:
         await asyncio.sleep(0.01)
 
 
@@ -179,7 +181,7 @@ async def run(sink_name: str, args: argparse.Namespace, tmp: str) -> Result:
     await until_delivered(dispatcher, 2 * (n + args.drain))
     drain = 2 * args.drain / (time.perf_counter() - t0)
     await dispatcher.stop()
-    pending = await store.list_webhook_deliveries(state=WebhookState.PENDING, limit=1)
+    pending = await store.list_webhook_deliveries(state=WebhookState.PENDING)
     await store.close()
     if sink_name == "http":
         peer.stop()
