@@ -16,8 +16,9 @@ run's own exchange on the local server (exchange and queue deleted after).
 - drain: `--drain` hard bounces committed at once, then the dispatcher woken: events per
   second until every one is delivered (for RabbitMQ: confirmed by the broker).
 
-Both sinks share [webhook_delivery] concurrency 16 (16 POSTs in flight; 64 unconfirmed
-messages). Ends with the medians per sink and the ratios.
+Each sink as shipped: HTTP with [webhook_delivery] concurrency 16 (16 POSTs in flight, 64
+per pass), RabbitMQ with max_unconfirmed 256 (256 published per batch, then their confirms
+awaited). Ends with the medians per sink and the ratios.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ class BrokerConfig:
     routing_key_prefix: str = "bounced."  # routing key: prefix + event type, e.g. bounced.hard_bounce
     events: list[str] = field(default_factory=lambda: list(WEBHOOK_EVENT_TYPES))
     mandatory: bool = False  # true: a message no queue is bound for is retried, not dropped
+    # Published per batch before their confirms are awaited: a larger batch spreads the
+    # per-batch costs (the broker's disk sync, the outbox's bookkeeping) over more messages.
+    max_unconfirmed: int = 256
     timeout: float = 10.0  # seconds to connect, and for the broker to confirm a batch
 
     @property
@@ -77,5 +80,9 @@ class BrokerConfig:
                 f"expected up to 200 characters A-Z a-z 0-9 _ . : -, got {self.routing_key_prefix!r}",
             )
         yield from check_event_types(prefix, self.events)
+        if not 1 <= self.max_unconfirmed <= 10_000:
+            yield ConfigError(
+                f"{prefix}max_unconfirmed", f"expected an integer in [1, 10000], got {self.max_unconfirmed}"
+            )
         if not 0 < self.timeout <= 300:
             yield ConfigError(f"{prefix}timeout", f"expected seconds in (0, 300], got {self.timeout}")

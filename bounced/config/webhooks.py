@@ -93,7 +93,7 @@ class WebhookDeliveryConfig:
     retry_max_delay: float = 3600.0  # ... up to this
     retry_for: float = 86400.0  # then dead-lettered once the event is this old (24 h)
     poll_interval: float = 1.0  # look for new events at least this often
-    concurrency: int = 16  # POSTs in flight per hook; a broker has 4x this many unconfirmed messages
+    concurrency: int = 16  # POSTs in flight per hook (a broker: [[brokers]] max_unconfirmed)
     keep_days: int = 30  # delivered and dead-lettered events are pruned after this
 
     def validate(self, key: str) -> Iterator[ConfigError]:

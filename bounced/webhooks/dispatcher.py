@@ -123,11 +123,10 @@ class WebhookDispatcher:
             paused = self._paused_until.get(sink.key)
             if paused is not None and now < paused:
                 continue
-            window = self.config.concurrency * 4
-            due = await self.store.due_webhook_deliveries(sink.key, now, window)
+            due = await self.store.due_webhook_deliveries(sink.key, now, sink.window)
             if due:
                 await self._deliver(sink, due)
-                busy = busy or len(due) == window
+                busy = busy or len(due) == sink.window
         await self._refresh_lag()
         await self._prune()
         return busy

@@ -99,6 +99,10 @@ class RabbitMQSink:
     def events(self) -> Sequence[str]:
         return self.config.events
 
+    @property
+    def window(self) -> int:
+        return self.config.max_unconfirmed
+
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         try:
             exchange = await self._open()

@@ -33,6 +33,11 @@ class Sink(Protocol):
         """The event types it is given."""
         ...
 
+    @property
+    def window(self) -> int:
+        """How many due deliveries it takes per pass."""
+        ...
+
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         """Per delivery, in order: None once the receiver has the event (a 2xx answer, the
         broker's confirm), else why not (kept as the delivery's last_error; retried)."""
@@ -57,6 +62,10 @@ class HttpSink:
     @property
     def events(self) -> Sequence[str]:
         return self.hook.events
+
+    @property
+    def window(self) -> int:
+        return self._concurrency * 4  # a few POSTs per connection per pass
 
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         gate = asyncio.Semaphore(self._concurrency)

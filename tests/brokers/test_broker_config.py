@@ -28,7 +28,7 @@ def test_every_wrong_setting_is_named_with_its_expected_form() -> None:
     found = problems(
         f'[[brokers]]\nname = "rabbit mq"\nurl = "http://guest:{SECRET}@127.0.0.1/"\n'
         'exchange = "amq.topic"\nrouting_key_prefix = "a b"\nevents = ["hard_bounce", "bounced"]\n'
-        "timeout = 0\n"
+        "max_unconfirmed = 0\ntimeout = 0\n"
     )
     assert found == [
         "brokers[0].name: expected 1-64 characters A-Z a-z 0-9 _ . -, got 'rabbit mq'",
@@ -39,6 +39,7 @@ def test_every_wrong_setting_is_named_with_its_expected_form() -> None:
         "brokers[0].routing_key_prefix: expected up to 200 characters A-Z a-z 0-9 _ . : -, got 'a b'",
         "brokers[0].events[1]: expected one of hard_bounce, soft_bounce, complaint, autoreply,"
         " suppression_added, suppression_removed, non_delivery, delivered, guard_tripped, got 'bounced'",
+        "brokers[0].max_unconfirmed: expected an integer in [1, 10000], got 0",
         "brokers[0].timeout: expected seconds in (0, 300], got 0.0",
     ]
     assert not any(SECRET in p for p in found)
