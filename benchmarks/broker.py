@@ -11,8 +11,9 @@ run's own exchange on the local server (exchange and queue deleted after).
 
 - steady: `--rate` hard bounces a second for `--seconds` (2 events each: hard_bounce,
   suppression_added), recorded by `store.record_batch` every 0.1 s, the dispatcher woken
-  after each commit as the processor does; reported: commit -> arrival at the peer, p50 /
-  p99 / max, and the benchmark process's CPU per event (recording included).
+  after each commit as the processor does; reported, p50 / p99: commit -> taken (the
+  broker's confirm, the receiver's 2xx: when the sink's `deliver` returns) and commit ->
+  arrival at the peer; and the benchmark process's CPU per event (recording included).
 - drain: `--drain` hard bounces committed at once, then the dispatcher woken: events per
   second until every one is delivered (for RabbitMQ: confirmed by the broker).
 
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +49,7 @@ import aio_pika  # noqa: E402
 from benchmarks.webhooks import SECRET, ReceiverProcess, bounce, feed, percentile  # noqa: E402
 from bounced.clock import SystemClock  # noqa: E402
 from bounced.config import BrokerConfig, StorageConfig, WebhookConfig, WebhookDeliveryConfig  # noqa: E402
-from bounced.model import WebhookState  # noqa: E402
+from bounced.model import WebhookDelivery, WebhookState  # noqa: E402
 from bounced.store import open_store  # noqa: E402
 from bounced.store.base import IntakeRecording  # noqa: E402
 from bounced.webhooks.dispatcher import WebhookDispatcher  # noqa: E402
@@ -57,6 +59,7 @@ from bounced.webhooks.sink import HttpSink, Sink  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 SINKS = ("http", "rabbitmq")
+FIELDS = ("taken50", "taken99", "p50", "p99", "cpu_ms", "drain")
 
 
 @dataclass
@@ -64,11 +67,44 @@ class Result:
     sink: str
     load: float
     rate: float  # events/s offered in the steady phase
-    p50: float
+    taken50: float  # commit -> confirm / 2xx, seconds
+    taken99: float
+    p50: float  # commit -> arrival at the peer
     p99: float
     max: float
     cpu_ms: float  # per event, steady phase
     drain: float  # events/s delivered from a full outbox
+
+
+class TimedSink:
+    """The sink under test, noting when each event was taken (confirm, 2xx) after its commit."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+        self.taken: dict[int, float] = {}  # event id -> seconds from its commit
+
+    @property
+    def key(self) -> str:
+        return self.inner.key
+
+    @property
+    def events(self) -> Sequence[str]:
+        return self.inner.events
+
+    @property
+    def window(self) -> int:
+        return self.inner.window
+
+    async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
+        results = await self.inner.deliver(batch)
+        now = time.time()
+        for delivery, error in zip(batch, results, strict=True):
+            if error is None:
+                self.taken.setdefault(delivery.event.id, now - delivery.event.at.timestamp())
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 def serve_consumer(url: str, queue: str, ready: str, out: str) -> None:
@@ -164,7 +200,8 @@ async def run(sink_name: str, args: argparse.Namespace, tmp: str) -> Result:
         peer = ConsumerProcess(args.url, tmp)
         await peer.start()
         sink = RabbitMQSink(BrokerConfig(name="rabbit", url=args.url, exchange=peer.exchange, timeout=10.0))
-    dispatcher = WebhookDispatcher(store, [sink], delivery, clock)
+    timed = TimedSink(sink)
+    dispatcher = WebhookDispatcher(store, [timed], delivery, clock)
     await dispatcher.start()
 
     load = os.getloadavg()[0]
@@ -191,17 +228,19 @@ async def run(sink_name: str, args: argparse.Namespace, tmp: str) -> Result:
 
     steady_ids = set(range(1, 2 * n + 1))
     lat = sorted(arrival - at for i, (arrival, at) in peer.arrivals.items() if i in steady_ids)
+    taken = sorted(t for i, t in timed.taken.items() if i in steady_ids)
     missing = 2 * (n + args.drain) - len(peer.arrivals)
     result = Result(
-        sink_name, load, 2 * n / fed, percentile(lat, 50), percentile(lat, 99), lat[-1],
-        cpu / (2 * n) * 1000, drain,
+        sink_name, load, 2 * n / fed, percentile(taken, 50), percentile(taken, 99),
+        percentile(lat, 50), percentile(lat, 99), lat[-1], cpu / (2 * n) * 1000, drain,
     )  # fmt: skip
     print(
         f"{sink_name}: load {load:.1f}; steady {2 * n} events at {result.rate:.0f} events/s:"
-        " commit -> arrival"
-        f" p50 {result.p50 * 1000:.1f} ms, p99 {result.p99 * 1000:.1f} ms, max {result.max * 1000:.0f} ms,"
-        f" CPU {result.cpu_ms:.2f} ms per event; drain of {2 * args.drain} events: {drain:.0f} events/s"
-        f" delivered; ids missing at the peer: {missing}; pending left: {len(pending)}",
+        f" commit -> taken p50 {result.taken50 * 1000:.1f} ms, p99 {result.taken99 * 1000:.1f} ms;"
+        f" commit -> arrival p50 {result.p50 * 1000:.1f} ms, p99 {result.p99 * 1000:.1f} ms,"
+        f" max {result.max * 1000:.0f} ms; CPU {result.cpu_ms:.2f} ms per event;"
+        f" drain of {2 * args.drain} events: {drain:.0f} events/s delivered;"
+        f" ids missing at the peer: {missing}; pending left: {len(pending)}",
         flush=True,
     )
     return result
@@ -232,19 +271,20 @@ async def main() -> None:
             for sink in SINKS:  # alternated, so both see the same load on average
                 results[sink].append(await run(sink, args, tmp))
     med = {
-        sink: {f: statistics.median(getattr(r, f) for r in runs) for f in ("p50", "p99", "cpu_ms", "drain")}
+        sink: {f: statistics.median(getattr(r, f) for r in runs) for f in FIELDS}
         for sink, runs in results.items()
     }
     for sink, m in med.items():
         print(
-            f"median of {args.repeat} ({sink}): p50 {m['p50'] * 1000:.1f} ms, p99 {m['p99'] * 1000:.1f} ms,"
-            f" CPU {m['cpu_ms']:.2f} ms per event, drain {m['drain']:.0f} events/s",
+            f"median of {args.repeat} ({sink}): commit -> taken p50 {m['taken50'] * 1000:.1f} ms,"
+            f" p99 {m['taken99'] * 1000:.1f} ms; commit -> arrival p50 {m['p50'] * 1000:.1f} ms,"
+            f" p99 {m['p99'] * 1000:.1f} ms; CPU {m['cpu_ms']:.2f} ms per event;"
+            f" drain {m['drain']:.0f} events/s",
             flush=True,
         )
     r, h = med["rabbitmq"], med["http"]
     print(
-        f"rabbitmq / http: drain {r['drain'] / h['drain']:.2f}x, p50 {r['p50'] / h['p50']:.2f}x,"
-        f" p99 {r['p99'] / h['p99']:.2f}x, CPU per event {r['cpu_ms'] / h['cpu_ms']:.2f}x",
+        "rabbitmq / http: " + ", ".join(f"{f} {r[f] / h[f]:.2f}x" for f in FIELDS),
         flush=True,
     )
 
