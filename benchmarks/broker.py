@@ -81,19 +81,8 @@ class TimedSink:
 
     def __init__(self, inner: Sink) -> None:
         self.inner = inner
+        self.key, self.events, self.window = inner.key, inner.events, inner.window
         self.taken: dict[int, float] = {}  # event id -> seconds from its commit
-
-    @property
-    def key(self) -> str:
-        return self.inner.key
-
-    @property
-    def events(self) -> Sequence[str]:
-        return self.inner.events
-
-    @property
-    def window(self) -> int:
-        return self.inner.window
 
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         results = await self.inner.deliver(batch)

@@ -86,22 +86,13 @@ def _password(url: str) -> str | None:
 class RabbitMQSink:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
+        self.key = config.name
+        self.events: Sequence[str] = config.events
+        self.window = config.max_unconfirmed
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._stale = False  # a confirm timed out: the link may be dead without knowing it
-
-    @property
-    def key(self) -> str:
-        return self.config.name
-
-    @property
-    def events(self) -> Sequence[str]:
-        return self.config.events
-
-    @property
-    def window(self) -> int:
-        return self.config.max_unconfirmed
 
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         try:

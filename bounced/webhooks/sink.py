@@ -23,20 +23,9 @@ __all__ = ["HttpSink", "Sink", "build_sinks"]
 
 
 class Sink(Protocol):
-    @property
-    def key(self) -> str:
-        """The name its delivery state is kept under (a hook's name or url, a broker's name)."""
-        ...
-
-    @property
-    def events(self) -> Sequence[str]:
-        """The event types it is given."""
-        ...
-
-    @property
-    def window(self) -> int:
-        """How many due deliveries it takes per pass."""
-        ...
+    key: str  # the name its delivery state is kept under (a hook's name or url, a broker's name)
+    events: Sequence[str]  # the event types it is given
+    window: int  # how many due deliveries it takes per pass
 
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         """Per delivery, in order: None once the receiver has the event (a 2xx answer, the
@@ -51,21 +40,12 @@ class HttpSink:
 
     def __init__(self, hook: WebhookConfig, poster: Poster, concurrency: int, clock: Clock) -> None:
         self.hook = hook
+        self.key = hook.key
+        self.events: Sequence[str] = hook.events
+        self.window = concurrency * 4  # a few POSTs per connection per pass
         self._poster = poster
         self._concurrency = concurrency
         self._clock = clock
-
-    @property
-    def key(self) -> str:
-        return self.hook.key
-
-    @property
-    def events(self) -> Sequence[str]:
-        return self.hook.events
-
-    @property
-    def window(self) -> int:
-        return self._concurrency * 4  # a few POSTs per connection per pass
 
     async def deliver(self, batch: Sequence[WebhookDelivery]) -> list[str | None]:
         gate = asyncio.Semaphore(self._concurrency)
