@@ -99,8 +99,9 @@ class WebhookDispatcher:
                 busy = False
             if busy:
                 continue
+            timeout = await self._idle_wait()  # first: a stop during it leaves no un-awaited wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def _idle_wait(self) -> float:
         wait = self.config.poll_interval
