@@ -78,7 +78,8 @@ class Daemon:
 
     @property
     def webhooks(self) -> Any | None:
-        """The webhook dispatcher (its `stats` for metrics), None when no hook is configured."""
+        """The outbox dispatcher (its `stats` for metrics), None when no hook or broker is
+        configured."""
         return self._webhooks
 
     @property
@@ -113,13 +114,14 @@ class Daemon:
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()
-            self._store.enable_webhook_outbox(bool(self.config.webhooks))
-            if self.config.webhooks:
+            self._store.enable_webhook_outbox(bool(self.config.event_sinks))
+            if self.config.event_sinks:  # [[webhooks]] and [[brokers]]: one outbox, one dispatcher
                 from bounced.webhooks.dispatcher import WebhookDispatcher
+                from bounced.webhooks.sink import build_sinks
 
-                self._webhooks = WebhookDispatcher(
-                    self._store, self.config.webhooks, self.config.webhook_delivery, self.clock
-                )
+                sinks = build_sinks(self.config, self.clock)
+                delivery = self.config.webhook_delivery
+                self._webhooks = WebhookDispatcher(self._store, sinks, delivery, self.clock)
                 await self._webhooks.start()
             if self.config.submission.enabled:
                 from bounced.submission.service import SendingSide  # only when it is wanted
@@ -276,7 +278,7 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("submission", "processing", "webhooks", "webhook_delivery"):
+        for section in ("submission", "processing", "webhooks", "webhook_delivery", "brokers"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("reload: restart to apply this section", extra=kv(section=section))
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
@@ -285,7 +287,7 @@ class Daemon:
         check(smtp, "smtp")
         return replace(
             new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing,
-            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery,
+            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery, brokers=old.brokers,
         )  # fmt: skip
 
     def _fail(self, reason: str) -> None:

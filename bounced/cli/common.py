@@ -88,7 +88,7 @@ def run_with_store(config: Config, command: Callable[[Store], Awaitable[int]]) -
 
     async def main() -> int:
         store = await open_backend(config.storage, config.policy.fold_local_case)
-        store.enable_webhook_outbox(bool(config.webhooks))  # an admin's change fires webhooks too
+        store.enable_webhook_outbox(bool(config.event_sinks))  # an admin's change fires webhooks too
         try:
             return await command(store)
         finally:
