@@ -70,17 +70,26 @@ def _deliberate(metric: str, row: ExpectedRow, got: object) -> str | None:
     return None
 
 
-def _classifier() -> Callable[[ParsedMessage], list[str]] | None:
-    """K's classifier, if it is importable yet: parsed -> reason per failure."""
+Classify = Callable[[ParsedMessage], list[tuple[str, str]]]
+
+
+def _classifier(rules: Any = None) -> Classify | None:
+    """The classifier, if importable: parsed -> (reason, rules that decided it) per failure.
+    `rules`: a `bounced.classify.rules.RuleSet` (all rules when None)."""
     try:
         from bounced.classify import classify_message
+        from bounced.classify.rules import DEFAULT_RULES
         from bounced.config import ClassifyConfig
     except ImportError:
         return None
     config = ClassifyConfig()
+    ruleset = DEFAULT_RULES if rules is None else rules
 
-    def reasons(parsed: ParsedMessage) -> list[str]:
-        return [str(cf.classification.reason) for cf in classify_message(parsed, config)]
+    def reasons(parsed: ParsedMessage) -> list[tuple[str, str]]:
+        return [
+            (str(cf.classification.reason), cf.classification.reason_rule or "")
+            for cf in classify_message(parsed, config, ruleset)
+        ]
 
     return reasons
 
@@ -145,150 +154,250 @@ def sisimai_engine(corpus_dir: Path, names: list[str]) -> Callable[[str], tuple[
     return lambda name: answers[name]
 
 
-def score(
-    corpus_dir: Path = CORPUS_DIR, engine: Callable[[str], tuple[list[Failure], list[str]]] | None = None
-) -> dict[str, Any]:
-    """Score the parser (and classifier) on `corpus_dir`.
+Engine = Callable[[str], tuple[list[Failure], list[str]]]
 
-    Returns {"files", "expected", "found", "matched", "errors", metric: float | None for
-    each of METRICS, "counts": {metric: (hits, total)}, "misses": [dict], "by_engine":
-    {engine: Counter(metric -> misses)}}.
-    """
-    grouped = expected_by_file(corpus_dir)
-    classify = _classifier()
-    hits: Counter[str] = Counter()
-    totals: Counter[str] = Counter()
-    fam_hits: dict[str, Counter[str]] = defaultdict(Counter)
-    fam_totals: dict[str, Counter[str]] = defaultdict(Counter)
-    deliberate: Counter[tuple[str, str]] = Counter()
-    misses: list[dict[str, Any]] = []
-    by_engine: dict[str, Counter[str]] = defaultdict(Counter)
-    found = matched = errors = 0
 
-    def tally(metric: str, family: str, ok: bool) -> None:
-        totals[metric] += 1
-        fam_totals[family][metric] += 1
+class _Answers:
+    """One file's answers: failures found, reason and deciding rules per failure, crashes."""
+
+    def __init__(self) -> None:
+        self.failures: list[Failure] = []
+        self.reasons: list[str] = []
+        self.rules: list[str] = []
+        self.crashes: list[str] = []
+
+
+def _our_answers(corpus_dir: Path, name: str, classify: Classify | None) -> _Answers:
+    answers = _Answers()
+    for raw in messages_in(corpus_dir / name):  # an mbox file holds several messages
+        try:
+            parsed = parse_message(raw)
+        except Exception as exc:  # a crash is a result to report here, not to hide
+            answers.crashes.append(repr(exc))
+            continue
+        answers.failures.extend(parsed.failures)
+        got = classify(parsed) if classify is not None else []
+        got += [("", "")] * (len(parsed.failures) - len(got))
+        answers.reasons.extend(reason for reason, _ in got)
+        answers.rules.extend(rule for _, rule in got)
+    return answers
+
+
+class _Tally:
+    """Hits and totals per metric, whole and per family, with the misses."""
+
+    def __init__(self, with_reason: bool) -> None:
+        self.with_reason = with_reason
+        self.hits: Counter[str] = Counter()
+        self.totals: Counter[str] = Counter()
+        self.fam_hits: dict[str, Counter[str]] = defaultdict(Counter)
+        self.fam_totals: dict[str, Counter[str]] = defaultdict(Counter)
+        self.deliberate: Counter[tuple[str, str]] = Counter()
+        self.misses: list[dict[str, Any]] = []
+        self.by_engine: dict[str, Counter[str]] = defaultdict(Counter)
+        self.found = self.matched = self.errors = 0
+        # Per matched row: (family, its failure, rules that decided, Sisimai's reason, ours)
+        self.decisions: list[tuple[str, Failure, str, str, str | None]] = []
+
+    def count(self, metric: str, family: str, ok: bool) -> None:
+        self.totals[metric] += 1
+        self.fam_totals[family][metric] += 1
         if ok:
-            hits[metric] += 1
-            fam_hits[family][metric] += 1
+            self.hits[metric] += 1
+            self.fam_hits[family][metric] += 1
 
-    def record(metric: str, row: ExpectedRow, ok: bool, want: object, got: object) -> None:
-        tally(metric, family_of(row.file), ok)
-        if ok:
-            return
-        if (why := _deliberate(metric, row, got)) is not None:
-            deliberate[(metric, why)] += 1
-        by_engine[row.engine][metric] += 1
-        misses.append(
+    def miss(self, metric: str, name: str, engine: str, recipient: str, want: object, got: object) -> None:
+        self.by_engine[engine][metric] += 1
+        self.misses.append(
             {
-                "file": row.file,
-                "engine": row.engine,
+                "file": name,
+                "engine": engine,
                 "metric": metric,
-                "recipient": row.recipient,
+                "recipient": recipient,
                 "expected": want,
                 "got": got,
             }
         )
 
-    for name in sorted(grouped):
-        rows = grouped[name]
-        failures: list[Failure] = []
-        reasons: list[str] = []
-        if engine is not None:  # another parser's answers (the Sisimai peer)
-            failures, reasons = engine(name)
-        for raw in (
-            messages_in(corpus_dir / name) if engine is None else []
-        ):  # an mbox file holds several messages
-            try:
-                parsed = parse_message(raw)
-            except Exception as exc:  # a crash is a result to report here, not to hide
-                errors += 1
-                misses.append(
-                    {
-                        "file": name,
-                        "engine": rows[0].engine,
-                        "metric": "crash",
-                        "recipient": "",
-                        "expected": "",
-                        "got": repr(exc),
-                    }
-                )
-                continue
-            failures.extend(parsed.failures)
-            got = classify(parsed) if classify is not None else []
-            reasons.extend(got + [""] * (len(parsed.failures) - len(got)))
-        found += len(failures)
+    def record(self, metric: str, row: ExpectedRow, ok: bool, want: object, got: object) -> None:
+        self.count(metric, family_of(row.file), ok)
+        if ok:
+            return
+        if (why := _deliberate(metric, row, got)) is not None:
+            self.deliberate[(metric, why)] += 1
+        self.miss(metric, row.file, row.engine, row.recipient, want, got)
+
+    def add_file(self, name: str, rows: list[ExpectedRow], answers: _Answers) -> None:
+        family, engine, failures = family_of(name), rows[0].engine, answers.failures
+        for crash in answers.crashes:
+            self.errors += 1
+            self.miss("crash", name, engine, "", "", crash)
+        self.found += len(failures)
         pairs = _match(rows, failures)
         used = {i for _, i in pairs if i is not None}
         for i, f in enumerate(failures):
-            tally("precision", family_of(name), i in used)
+            self.count("precision", family, i in used)
             if i not in used:
-                by_engine[rows[0].engine]["precision"] += 1
-                misses.append(
-                    {
-                        "file": name,
-                        "engine": rows[0].engine,
-                        "metric": "precision",
-                        "recipient": f.recipient,
-                        "expected": "",
-                        "got": f.recipient,
-                    }
-                )
+                self.miss("precision", name, engine, f.recipient, "", f.recipient)
         for row, i in pairs:
             f = failures[i] if i is not None else None
-            record("recall", row, f is not None, row.recipient, None)
+            self.record("recall", row, f is not None, row.recipient, None)
             if f is None:
                 for metric, applies in (
                     ("status_class", bool(row.status)),
                     ("status_exact", bool(row.status) and not row.status_is_pseudo),
                     ("reply_code", bool(row.replycode)),
                     ("action", bool(row.action)),
-                    ("reason", classify is not None),
+                    ("reason", self.with_reason),
                 ):
                     if applies:
-                        tally(metric, family_of(name), False)
+                        self.count(metric, family, False)
                 continue
-            matched += 1
+            self.matched += 1
             if row.status:
-                record("status_class", row, _status_class(f) == row.status[0], row.status, f.status)
+                self.record("status_class", row, _status_class(f) == row.status[0], row.status, f.status)
                 if not row.status_is_pseudo:
-                    record("status_exact", row, f.status == row.status, row.status, f.status)
+                    self.record("status_exact", row, f.status == row.status, row.status, f.status)
             if row.replycode:
-                record(
-                    "reply_code", row, str(f.reply_code or "") == row.replycode, row.replycode, f.reply_code
-                )
+                code = str(f.reply_code or "")
+                self.record("reply_code", row, code == row.replycode, row.replycode, f.reply_code)
             if row.action:
-                record("action", row, str(f.action) == row.action, row.action, str(f.action))
-            if classify is not None:
-                got = reasons[i] if i < len(reasons) else None
-                record("reason", row, got == row.reason, row.reason, got)
+                self.record("action", row, str(f.action) == row.action, row.action, str(f.action))
+            if self.with_reason:
+                got = answers.reasons[i] if i is not None and i < len(answers.reasons) else None
+                self.record("reason", row, got == row.reason, row.reason, got)
+                rule = answers.rules[i] if i < len(answers.rules) else ""
+                self.decisions.append((family, f, rule, row.reason, got))
+                if got != row.reason:
+                    self.misses[-1]["rule"] = rule
 
+    def family_counts(self) -> dict[str, dict[str, tuple[int, int]]]:
+        return {
+            fam: {
+                m: (self.fam_hits[fam][m], self.fam_totals[fam][m])
+                for m in METRICS
+                if self.fam_totals[fam][m]
+            }
+            for fam in sorted(self.fam_totals)
+        }
+
+
+def score(corpus_dir: Path = CORPUS_DIR, engine: Engine | None = None, lofo: bool = True) -> dict[str, Any]:
+    """Score the parser (and classifier) on `corpus_dir`.
+
+    Returns {"files", "expected", "found", "matched", "errors", metric: float | None for
+    each of METRICS, "counts": {metric: (hits, total)}, "family_mean": {metric: macro
+    average}, "misses": [dict], "by_engine": {engine: {metric: misses}}, "families":
+    {family: {metric: (hits, total)}}, "deliberate": {(metric, why): n}}; for our own
+    parser with `lofo`, also "lofo" / "lofo_family_mean" (see the module docstring) and
+    "lofo_disabled": {family: [rule names switched off to score it]}.
+    """
+    grouped = expected_by_file(corpus_dir)
+    classify = _classifier() if engine is None else None
+    tally = _Tally(with_reason=engine is not None or classify is not None)
+    for name in sorted(grouped):
+        if engine is not None:  # another parser's answers (the Sisimai peer)
+            answers = _Answers()
+            answers.failures, answers.reasons = engine(name)
+        else:
+            answers = _our_answers(corpus_dir, name, classify)
+        tally.add_file(name, grouped[name], answers)
+
+    families = tally.family_counts()
     result: dict[str, Any] = {
         "files": len(grouped),
         "expected": sum(len(r) for r in grouped.values()),
-        "found": found,
-        "matched": matched,
-        "errors": errors,
-        "counts": {m: (hits[m], totals[m]) for m in METRICS},
-        "misses": misses,
-        "by_engine": {k: dict(v) for k, v in sorted(by_engine.items())},
-        "deliberate": dict(deliberate),
-        "families": {
-            fam: {m: (fam_hits[fam][m], fam_totals[fam][m]) for m in METRICS if fam_totals[fam][m]}
-            for fam in sorted(fam_totals)
-        },
+        "found": tally.found,
+        "matched": tally.matched,
+        "errors": tally.errors,
+        "counts": {m: (tally.hits[m], tally.totals[m]) for m in METRICS},
+        "misses": tally.misses,
+        "by_engine": {k: dict(v) for k, v in sorted(tally.by_engine.items())},
+        "deliberate": dict(tally.deliberate),
+        "families": families,
     }
     for m in METRICS:
-        result[m] = (hits[m] / totals[m]) if totals[m] else None
-    # Macro average: every family weighs the same, however many files it has.
-    result["family_mean"] = {
-        m: _mean([h / t for counts in result["families"].values() if m in counts for h, t in [counts[m]]])
-        for m in METRICS
-    }
-    if classify is None:
+        result[m] = (tally.hits[m] / tally.totals[m]) if tally.totals[m] else None
+    result["family_mean"] = _family_mean(families)
+    if not tally.with_reason:
         result["reason"] = None
         result["family_mean"]["reason"] = None
+    if engine is None and classify is not None and lofo:
+        result.update(_leave_one_family_out(corpus_dir, grouped, tally, families))
     return result
+
+
+def _family_mean(families: dict[str, dict[str, tuple[int, int]]]) -> dict[str, float | None]:
+    """Macro average: every family weighs the same, however many files it has."""
+    return {
+        m: _mean([h / t for counts in families.values() if m in counts for h, t in [counts[m]]])
+        for m in METRICS
+    }
+
+
+def rule_support(decisions: list[tuple[str, Failure, str, str, str | None]]) -> dict[str, set[str]]:
+    """{rule name: families in which it is right at least once}.
+
+    A rule is right on a recipient when it decided the reason and the reason is Sisimai's,
+    or when it is a reason-table fragment that matches the recipient's diagnostic and names
+    Sisimai's reason (a fragment later in the table than the one that decided could have
+    been learnt from that text too); "user unknown" fragments also count where the answer
+    is `filtered` (Sisimai reads the same words so after DATA).
+    """
+    from bounced.classify.reason_table import REASON_TABLE
+    from bounced.classify.reasons import normalise_text, phrase_rule_id
+
+    fragments = [
+        (phrase_rule_id(reason, fragment), reason.value, re.compile(fragment))
+        for reason, _, section in REASON_TABLE
+        for fragment in section
+    ]
+    support: dict[str, set[str]] = defaultdict(set)
+    for family, failure, rules, want, got in decisions:
+        if got == want:
+            for rule in rules.split(" + "):
+                if rule:
+                    support[rule].add(family)
+        text = normalise_text(failure.diagnostic)
+        for name, reason, pattern in fragments:
+            if (reason == want or (reason == "userunknown" and want == "filtered")) and pattern.search(text):
+                support[name].add(family)
+    return support
+
+
+def _leave_one_family_out(
+    corpus_dir: Path,
+    grouped: dict[str, list[ExpectedRow]],
+    whole: _Tally,
+    families: dict[str, dict[str, tuple[int, int]]],
+) -> dict[str, Any]:
+    """Score each family with the rules that only it could have taught switched off."""
+    from bounced.classify.provenance import is_documented
+    from bounced.classify.rules import DEFAULT_RULES
+
+    support = rule_support(whole.decisions)
+    learnt_from: dict[str, list[str]] = defaultdict(list)
+    for rule, fams in support.items():
+        if len(fams) == 1 and not is_documented(rule):
+            learnt_from[next(iter(fams))].append(rule)
+    held_out: dict[str, dict[str, tuple[int, int]]] = dict(families)
+    for family, rules in learnt_from.items():
+        classify = _classifier(DEFAULT_RULES.without(rules))
+        fold = _Tally(with_reason=True)
+        for name in sorted(n for n in grouped if family_of(n) == family):
+            fold.add_file(name, grouped[name], _our_answers(corpus_dir, name, classify))
+        held_out[family] = fold.family_counts()[family]
+    pooled: dict[str, float | None] = {}
+    for m in METRICS:
+        hits = sum(c[m][0] for c in held_out.values() if m in c)
+        total = sum(c[m][1] for c in held_out.values() if m in c)
+        pooled[m] = hits / total if total else None
+    return {
+        "lofo": pooled,
+        "lofo_family_mean": _family_mean(held_out),
+        "lofo_families": held_out,
+        "lofo_disabled": {fam: sorted(rules) for fam, rules in sorted(learnt_from.items())},
+    }
 
 
 def _mean(values: list[float]) -> float | None:

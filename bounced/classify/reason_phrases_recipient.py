@@ -13,39 +13,39 @@ RECIPIENT_PHRASES = r"""
 ^\d{1,3}$
 
 [mailboxfull]
-account disabled temporarly for exceeding receiving limits
+account disabled temporarly for exceeding receiving limits  @doc:sisimai-reason-mailboxfull
 mail file size exceeds the maximum size allowed
 mail ?box would exceed maximum allowed storage
-mail ?box (?:is )?full
-full mail ?box
+mail ?box (?:is )?full  @doc:sisimai-reason-mailboxfull
+full mail ?box  @doc:sisimai-reason-mailboxfull
 mail ?box (?:is )?(?:over|exceed(?:s|ed)?) (?:its |the )?(?:quota|disk|size|storage|limit)
 mail ?box quota
-mailfolder is full
+mailfolder is full  @doc:sisimai-reason-mailboxfull
 over (?:the )?(?:allowed )?quota
 over (?:disk )?quota
 quota (?:exceeded|violation|usage exceeded|full)
 exceed(?:s|ed|ing)? (?:their |its |the |his |her |your )?(?:mail ?box |storage |disk )?quota
-disc quota exceeded
+disc quota exceeded  @doc:sisimai-reason-mailboxfull
 disk quota
 insufficient (?:disk |storage )?(?:space|storage)
 not enough (?:storage |disk )?space
-does not have enough space
-exceeded storage allocation
-mailbox size limit exceeded
-mail ?box has exceeded
+does not have enough space  @doc:sisimai-reason-mailboxfull
+exceeded storage allocation  @doc:sisimai-reason-mailboxfull
+mailbox size limit exceeded  @doc:sisimai-reason-mailboxfull
+mail ?box has exceeded  @doc:sisimai-rhost-exchangeonline
 space has been used up
 too many messages (?:on the server|in (?:the|this) mailbox)
 user(?:'s)? (?:mailbox )?is (?:over|full)
-boite du destinataire pleine
-too much mail data
+boite du destinataire pleine  @doc:sisimai-reason-mailboxfull
+too much mail data  @doc:sisimai-reason-mailboxfull
 account is full
 inbox is full
 storage (?:limit|quota) (?:exceeded|reached)
-mail ?box exceeded the local limit
+mail ?box exceeded the local limit  @doc:sisimai-reason-mailboxfull
 mail ?box exceeds (?:the )?(?:allowed|maximum) size
 
 [contenterror]
-header size exceeds maximum permitted
+header size exceeds maximum permitted  @doc:sisimai-reason-contenterror
 recipient list, exceeds policy limit
 mime complexity
 too many received: headers
@@ -53,22 +53,22 @@ improperly-formatted binary content
 unnecessary base64 encoding
 
 [exceedlimit]
-message header size exceeds limit
+message header size exceeds limit  @doc:sisimai-reason-exceedlimit
 exceeds? (?:the )?(?:allowed |administrative )?(?:limit|number) of (?:recipients|messages)
 
 [mesgtoobig]
 message (?:file )?(?:size )?(?:is )?too (?:big|large)
 (?:message|mail) size (?:exceeds|limit|too)
 size exceeds (?:fixed |the )?(?:limit|maximum)
-exceeded maximum inbound message size
-max(?:imum)? message size exceeded
+exceeded maximum inbound message size  @doc:sisimai-reason-mesgtoobig
+max(?:imum)? message size exceeded  @doc:sisimai-reason-mesgtoobig
 message length exceeds
 message exceeds (?:the )?(?:maximum|size)
 exceeds (?:the )?maximum (?:allowed )?(?:message )?size
-taille limite du message atteinte
-line limit exceeded
-size limit
-too big for
+taille limite du message atteinte  @doc:sisimai-reason-mesgtoobig
+line limit exceeded  @doc:sisimai-reason-mesgtoobig
+size limit  @doc:sisimai-reason-mesgtoobig
+too big for  @doc:sisimai-rhost-exchangeonline
 
 [suspend]
 archived recipient
@@ -78,21 +78,21 @@ address no longer accepts mail
 (?:user|domain|account) (?:or domain )?is disabled
 disabled recipient
 (?:is|been|currently|account) (?:temporarily )?suspended
-user suspended
+user suspended  @doc:sisimai-reason-suspend
 recipient suspend
 account (?:is )?(?:disabled|deactivated|inactive|locked|blocked|expired|closed)
 mail ?box (?:is )?(?:disabled|deactivated|inactive|frozen|locked|suspended)
-this mailbox is disabled
+this mailbox is disabled  @doc:sisimai-reason-suspend
 deactivated mailbox
-invalid/inactive user
+invalid/inactive user  @doc:sisimai-reason-suspend
 inactive (?:user|account|recipient|mailbox)
 temporarily inactive
 temporary locked
 (?:disabled|discontinued) or discontinued
-account that you tried to reach is disabled
+account that you tried to reach is disabled  @doc:sisimai-rhost-googleapps
 has been disabled
-boite du destinataire archivee
-mailbox unavailable or access denied
+boite du destinataire archivee  @doc:sisimai-reason-suspend
+mailbox unavailable or access denied  @doc:sisimai-reason-suspend
 
 [hasmoved]
 has been replaced by
@@ -101,17 +101,17 @@ no longer (?:on|at) (?:this )?server
 
 [norelaying]
 relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)
-unable to relay
+unable to relay  @doc:sisimai-rhost-exchangeonline
 not (?:allowed|permitted|authorized) to relay
 relaying mail to
-as a relay
-insecure mail relay
+as a relay  @doc:sisimai-reason-norelaying
+insecure mail relay  @doc:sisimai-reason-norelaying
 not an open relay
 this system is not configured to relay
-we don't handle mail for
-not a gateway
-not local host
-that domain isn't in my list of allowed rcpthost
+we don't handle mail for  @doc:sisimai-reason-norelaying
+not a gateway  @doc:sisimai-reason-norelaying
+not local host  @doc:sisimai-reason-norelaying
+that domain isn't in my list of allowed rcpthost  @doc:sisimai-reason-norelaying
 requires authentication when attempting to send to a non-local
 no relaying
 
@@ -128,11 +128,11 @@ does not comply with rfc
 [authfailure]
 \bspf\b.{0,24}\b(?:fail|softfail|check|validation|violation|error|record for|not pass)
 \b(?:fail|failed|failure|failing|violat\w{0,5}|invalid|bad)\b.{0,24}\b(?:spf|dkim|dmarc)\b
-sender policy framework
+sender policy framework  @doc:sisimai-rhost-exchangeonline
 \bdkim\b.{0,24}\b(?:fail|invalid|signature|check|not pass|required)
 \bdmarc\b.{0,24}\b(?:policy|fail|reject|check|not pass)
-does not have authentication information
-fails to pass authentication
+does not have authentication information  @doc:sisimai-rhost-googleapps
+fails to pass authentication  @doc:sisimai-rhost-googleapps
 sender is unauthenticated
 authenticate with (?:either )?spf
 sender authentication
@@ -143,18 +143,18 @@ spf\.pobox\.com
 sender (?:is )?not authorized by
 5322\.from address
 unauthenticated email
-per it'?s spf record
+per it'?s spf record  @doc:sisimai-reason-blocked
 inspect your spf
 
 [requireptr]
 \bptr\b
 reverse (?:dns|lookup|hostname|name)
 \brdns\b
-cannot find your hostname
+cannot find your hostname  @doc:sisimai-reason-blocked
 cannot resolve your (?:address|hostname)
 ip name lookup failed
 mismatches client ip
-unresolvable relay host name
+unresolvable relay host name  @doc:sisimai-reason-blocked
 no (?:valid )?(?:dns|host ?name) for your ip
 generic dns
 
@@ -166,34 +166,34 @@ user complaints
 # The sender's own address or domain refused (Postfix reject_unknown_sender_domain ...):
 # about us, whatever words about domains or users follow.
 [rejected]
-sender address rejected
+sender address rejected  @doc:sisimai-reason-rejected
 sender(?:'s)? (?:\S+ )?domain
 envelope sender
 sender (?:\S+ ){0,2}(?:does not|doesn't) exist
 sender mail ?box
 unknown sender
-mail from (?:\S+ )?domain
+mail from (?:\S+ )?domain  @doc:sisimai-lhost-facebook
 return-path (?:\S+ )?domain
 your (?:sending |sender )?domain (?:does not|doesn't|must|is not|has no|not)
 \(sender\)
 (?<!recipient )verification failed for <
-sender verify failed
+sender verify failed  @doc:sisimai-reason-rejected
 domain of sender address
 batv
 without a valid sender domain
-denied \[bouncedeny\]
+denied \[bouncedeny\]  @doc:sisimai-reason-rejected
 valid-address-filter
 senderfilterconfig
 envelope blocked
-invalid domain, see <url:
+invalid domain, see <url:  @doc:sisimai-reason-rejected
 recursive cname records
-rule imposed mailbox access for
+rule imposed mailbox access for  @doc:sisimai-reason-rejected
 empty email address
-delivery not authorized, message refused
+delivery not authorized, message refused  @doc:sisimai-reason-rejected
 
 [notaccept]
-host/domain does not accept mail
-name server: \.: host not found
+host/domain does not accept mail  @doc:sisimai-reason-notaccept
+name server: \.: host not found  @doc:sisimai-reason-notaccept
 null mx
 couldn't find a mail exchanger or ip address
 no mx (?:record )?found
@@ -204,50 +204,50 @@ host (?:or domain name )?(?:not found|unknown)
 unknown (?:host|domain)
 domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)
 no such (?:domain|host)
-name or service not known
+name or service not known  @doc:sisimai-reason-hostunknown
 couldn't find any host named
-host unreachable
-unroutable address
-mail domain mentioned in email address is unknown
+host unreachable  @doc:sisimai-reason-hostunknown
+unroutable address  @doc:sisimai-reason-hostunknown
+mail domain mentioned in email address is unknown  @doc:sisimai-reason-hostunknown
 unknown domain
 nxdomain
 no (?:valid )?mail exchanger
-the account or domain may not exist
+the account or domain may not exist  @doc:sisimai-reason-hostunknown
 domain (?:\S+ )?does not accept mail
 dns (?:error|lookup).{0,40}(?:not found|does not exist|nxdomain)
-\b553 [^ @]+ does not exist
-unrout(?:e)?able address
+\b553 [^ @]+ does not exist  @doc:sisimai-reason-hostunknown
+unrout(?:e)?able address  @doc:sisimai-reason-hostunknown
 
 [userunknown]
 unknown or illegal alias
-can't accept user
-destination addresses were unknown
-destination server rejected recipients
+can't accept user  @doc:sisimai-reason-userunknown
+destination addresses were unknown  @doc:sisimai-reason-userunknown
+destination server rejected recipients  @doc:sisimai-reason-userunknown
 (?:e-?mail )?address could not be found
 nessun utente simile
 no existe (?:dicha persona|ese usuario)
 no mail ?box available for this user
-not a local address
-not email addresses
+not a local address  @doc:sisimai-reason-userunknown
+not email addresses  @doc:sisimai-reason-userunknown
 recipient is not (?:accepted|local)
-recipient refuses to accept your mail
-resolver\.adr\.recipient ?notfound
+recipient refuses to accept your mail  @doc:sisimai-reason-userunknown
+resolver\.adr\.recipient ?notfound  @doc:sisimai-reason-userunknown
 envelope recipient has been denied
 domain or user isn't in my list of allowed rcpthosts
 following recipients was undeliverable
 email name is not found
 badrecipientto list
 not in my validrcptto list
-user missing home directory
-user not active
+user missing home directory  @doc:sisimai-reason-userunknown
+user not active  @doc:sisimai-reason-userunknown
 utilisateur inconnu
 invalid or unknown virtual user
 adresse nicht gefunden
-<[^ >]+> not found
+<[^ >]+> not found  @doc:sisimai-reason-userunknown
 user \([^ )]+\) unknown
 no \S+ in name directory
 user ?unknown
-recipient address rejected: access denied
+recipient address rejected: access denied  @doc:sisimai-reason-userunknown
 invalid (?:final delivery )?userid
 check if (?:the )?(?:recipient )?address is correct
 doesn't have an? \S+ account
@@ -261,87 +261,87 @@ no such (?:user|mail ?box|recipient|person|address|account)
 invalid (?:recipient|mail ?box|address|user|e-?mail address)
 invalid-recipient
 not a (?:valid|known) (?:user|recipient|mail ?box|address)
-is not a valid mailbox
+is not a valid mailbox  @doc:sisimai-reason-userunknown
 bad (?:destination )?(?:mail ?box )?address
-bad[-_ ]recipient
+bad[-_ ]recipient  @doc:sisimai-reason-userunknown
 badrcptto
 non-?existent (?:user|recipient|account|address)
-does not exist
+does not exist  @doc:sisimai-lhost-facebook
 doesn't exist
 no mail ?box (?:here|found|by that name)
 no account by that name
 not listed in (?:the )?(?:address book|directory|domino directory)
 not our customer
-no valid recipients
+no valid recipients  @doc:sisimai-lhost-verizon
 recipient not (?:ok|accepted|exist)
 account (?:does not exist|unavailable|not found)
-there is no one at this address
+there is no one at this address  @doc:sisimai-reason-userunknown
 addressee unknown
 no longer (?:valid|active|in use)
 was not found in (?:ldap|the directory|directory)
-resolver\.adr\.recipientnotfound
+resolver\.adr\.recipientnotfound  @doc:sisimai-reason-userunknown
 recipnotfound
 cannot be delivered to the following recipient
-user (?:\S+ )?not found
-mailbox (?:\S+ )?(?:not found|invalid)
-email account that you tried to reach does not exist
+user (?:\S+ )?not found  @doc:sisimai-reason-userunknown
+mailbox (?:\S+ )?(?:not found|invalid)  @doc:sisimai-reason-userunknown
+email account that you tried to reach does not exist  @doc:sisimai-rhost-googleapps
 the email address you entered couldn't be found
-couldn't be found
+couldn't be found  @doc:sisimai-lhost-gsuite
 is not (?:an active address|a known user)
 recipient address rejected(?:\.|$)
 
 [policyviolation]
 not accepting mail with
 members-only list
-message given low priority
-content presents a potential
+message given low priority  @doc:sisimai-reason-policyviolation
+content presents a potential  @doc:sisimai-rhost-googleapps
 do not accept messages containing
 
 [filtered]
 due to extended inactivity
 because the recipient is only accepting mail from
-refused due to recipient preferences
+refused due to recipient preferences  @doc:sisimai-reason-filtered
 rejected due to user rules
-resolver\.rst\.notauthorized
-this account is protected by
-user reject
-you have been blocked by the recipient
+resolver\.rst\.notauthorized  @doc:sisimai-reason-filtered
+this account is protected by  @doc:sisimai-reason-filtered
+user reject  @doc:sisimai-reason-filtered
+you have been blocked by the recipient  @doc:sisimai-reason-filtered
 recipient(?:'s)? (?:settings|preferences|filters?)
 not accepting (?:any )?mail
-has restricted sms e-mail
+has restricted sms e-mail  @doc:sisimai-reason-filtered
 refuse to receive mail
-bounced address
+bounced address  @doc:sisimai-reason-filtered
 
 [rejected]
 sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:rejected|refused|denied)
 sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:blacklisted|blocked|invalid)
-sender address has been blacklisted
-sender verify failed
+sender address has been blacklisted  @doc:sisimai-reason-rejected
+sender verify failed  @doc:sisimai-reason-rejected
 sender (?:is )?(?:on|in) (?:my |our |the )?(?:black ?list|block ?list|deny ?list)
-sender is spammer
-sender not pre-approved
-invalid sender
+sender is spammer  @doc:sisimai-reason-rejected
+sender not pre-approved  @doc:sisimai-reason-rejected
+invalid sender  @doc:sisimai-reason-rejected
 unroutable sender
 domain of sender address
 sender domain (?:is empty|must exist|does not exist|not found)
 (?:mail from|envelope sender|return path) (?:address )?(?:rejected|refused|not allowed|invalid)
-null sender is not allowed
+null sender is not allowed  @doc:sisimai-reason-rejected
 empty envelope senders? not allowed
-bogus mail from
+bogus mail from  @doc:sisimai-reason-rejected
 batv
-returned mail not accepted here
+returned mail not accepted here  @doc:sisimai-reason-rejected
 no third-party dsns
 unsigned dsn
-access denied \(in reply to mail from command\)
-administrative prohibition
-this server does not accept mail from
-fully qualified email address required
-mail from not owned by user
+access denied \(in reply to mail from command\)  @doc:sisimai-reason-rejected
+administrative prohibition  @doc:sisimai-reason-rejected
+this server does not accept mail from  @doc:sisimai-reason-rejected
+fully qualified email address required  @doc:sisimai-reason-rejected
+mail from not owned by user  @doc:sisimai-reason-rejected
 email address is not verified
 not allowed to post to this (?:mailing )?list
 isn't on the recipient's list of senders
 backscatter
-emetteur invalide
+emetteur invalide  @doc:sisimai-reason-rejected
 (?:in reply to|after) mail from
 not a member of this (?:mailing )?list
 not a registered gateway user

@@ -11,27 +11,27 @@ SENDER_PHRASES = r"""
 [blocked]
 currently sending spam
 spam ips
-you are sending spam
-too many spams from your ip
-extreme bad ip profile
-host network not allowed
-hosts with dynamic ip
-no access from mail server
-please use the smtp server of your isp
+you are sending spam  @doc:sisimai-reason-blocked
+too many spams from your ip  @doc:sisimai-reason-blocked
+extreme bad ip profile  @doc:sisimai-reason-blocked
+host network not allowed  @doc:sisimai-reason-blocked
+hosts with dynamic ip  @doc:sisimai-reason-blocked
+no access from mail server  @doc:sisimai-reason-blocked
+please use the smtp server of your isp  @doc:sisimai-reason-blocked
 refused - see http
 has not passed validation
 looks suspiciously like spammer
-to submit messages to this e-mail system has been rejected
-you are not allowed to connect
+to submit messages to this e-mail system has been rejected  @doc:sisimai-reason-blocked
+you are not allowed to connect  @doc:sisimai-reason-blocked
 your access ip \S+ has been rejected
-confirm this mail server
+confirm this mail server  @doc:sisimai-reason-blocked
 requires confirmation
 
 [virusdetected]
 prohibited virus
 
 [spamdetected]
-mail content denied
+mail content denied  @doc:sisimai-reason-spamdetected
 # Sisimai Reason/SpamDetected.pm: gateway (MailMarshal, Trustwave SEG, Orange) and list wording
 spamprofiler
 mass mailer
@@ -40,13 +40,13 @@ mail rejete\. mail rejected
 is blacklisted on
 help_spam
 unacceptable content
-message rejected for policy reasons
-our system has detected that this message is
+message rejected for policy reasons  @doc:sisimai-reason-spamdetected
+our system has detected that this message is  @doc:sisimai-reason-spamdetected
 sender domain listed at
 spamming
 recurrent pattern detection
 temporarily blocked by our filter
-antispam checks
+antispam checks  @doc:sisimai-reason-spamdetected
 mail score \(\S+ over
 spam points
 \bspam\b
@@ -55,15 +55,15 @@ unsolicited
 bulk[. ](?:e-?mail|mail|advertising)
 junk mail
 content filter
-message content rejected
-rejecting (?:banned|mail) content
+message content rejected  @doc:sisimai-reason-spamdetected
+rejecting (?:banned|mail) content  @doc:sisimai-reason-spamdetected
 message (?:looks|seems) (?:like|to be)
 uribl
 surbl
 blacklisted url
-message filtered
+message filtered  @doc:sisimai-reason-spamdetected
 spam ?assassin
-probable spam
+probable spam  @doc:sisimai-reason-spamdetected
 considered as junk
 high probability of
 
@@ -74,18 +74,18 @@ infected
 potentially executable attachment
 
 [speeding]
-too many recipients (?:this|per|an|in the last) (?:hour|day|minute)
-receiving mail at a rate
+too many recipients (?:this|per|an|in the last) (?:hour|day|minute)  @doc:sisimai-reason-toomanyconn
+receiving mail at a rate  @doc:sisimai-rhost-googleapps
 try again slower
-temporarily rate limited
+temporarily rate limited  @doc:sisimai-rhost-exchangeonline
 
 [toomanyconn]
 too many (?:concurrent )?(?:connections|smtp sessions|sessions|concurrent)
 connection (?:rate )?(?:limit|count)
 per-domain connection limit
 maximum connection
-too many errors from your ip
-too many recipients
+too many errors from your ip  @doc:sisimai-reason-toomanyconn
+too many recipients  @doc:sisimai-reason-toomanyconn
 trop de connexions
 connection frequency limited
 concurrency limit
@@ -124,11 +124,11 @@ ip address (?:\S+ )?(?:rejected|refused|not allowed)
 (?:sender|sending|client|your) ip
 listed (?:at|on|in)
 banned
-go away
+go away  @doc:sisimai-reason-blocked
 my name was rejected
 unwanted messages
 invalid ip for sending mail
-esmtp not accepting connections
+esmtp not accepting connections  @doc:sisimai-reason-blocked
 service refused
 poor reputation
 dynamic ip
@@ -137,29 +137,29 @@ open proxy
 abus(?:e|ive)
 not allowed to send (?:mail )?from
 refused to talk to me
-service not available, closing transmission channel
+service not available, closing transmission channel  @doc:sisimai-reason-blocked
 after initial connection
-banned sending ip
+banned sending ip  @doc:sisimai-reason-blocked
 access denied
 
 [securityerror]
-account not subscribed to ses
-authentication turned on in your email client
-executable files are not allowed in compressed files
-turn on smtp authentication
-smtp authentication (?:is )?required
-authentication (?:is )?required
+account not subscribed to ses  @doc:sisimai-reason-securityerror
+authentication turned on in your email client  @doc:sisimai-reason-securityerror
+executable files are not allowed in compressed files  @doc:sisimai-reason-securityerror
+turn on smtp authentication  @doc:sisimai-lhost-messagelabs
+smtp authentication (?:is )?required  @doc:sisimai-reason-securityerror
+authentication (?:is )?required  @doc:sisimai-reason-securityerror
 
 [policyviolation]
 polic(?:y|ies)
 illegal attachment
-closed mailing list
+closed mailing list  @doc:sisimai-reason-policyviolation
 members-only list
 not subscribed to this group
 organizational settings
-protocol violation
-header (?:error|are not accepted)
-messages with multiple addresses
+protocol violation  @doc:sisimai-reason-policyviolation
+header (?:error|are not accepted)  @doc:sisimai-reason-policyviolation
+messages with multiple addresses  @doc:sisimai-reason-policyviolation
 captcha
 prohibited
 not permitted
@@ -175,31 +175,31 @@ header line too long
 illegal character
 
 [systemerror]
-aliasing/forwarding loop broken
+aliasing/forwarding loop broken  @doc:sisimai-reason-systemerror
 would create a mail loop
-can't create user output file
+can't create user output file  @doc:sisimai-reason-systemerror
 could not load drd
-loop was found in the mail exchanger
-loops back to myself
-service currently unavailable
+loop was found in the mail exchanger  @doc:sisimai-reason-systemerror
+loops back to myself  @doc:sisimai-reason-systemerror
+service currently unavailable  @doc:sisimai-reason-systemerror
 
 [networkerror]
-no route to host
-host is unreachable
+no route to host  @doc:sisimai-reason-networkerror
+host is unreachable  @doc:sisimai-reason-networkerror
 network (?:is )?unreachable
 network error
-host name lookup failure
-host not found, try again
+host name lookup failure  @doc:sisimai-reason-networkerror
+host not found, try again  @doc:sisimai-reason-networkerror
 dns (?:records|lookup|query|resolution|server|failure|error|problem)
 name server
 nameserver
-malformed (?:or unexpected )?name server reply
+malformed (?:or unexpected )?name server reply  @doc:sisimai-reason-networkerror
 (?:mail|forwarding|routing) loop
-message looping
-too many hops
-hop count exceeded
+message looping  @doc:sisimai-reason-networkerror
+too many hops  @doc:sisimai-reason-networkerror
+hop count exceeded  @doc:sisimai-rhost-exchangeonline
 unable to resolve
-unrouteable mail domain
+unrouteable mail domain  @doc:sisimai-reason-networkerror
 could not connect
 (?:unable|not able|wasn't able|could not|couldn't) to establish an? (?:smtp )?connection
 connection (?:lost|closed|failed)
@@ -207,17 +207,17 @@ lost connection
 tls (?:handshake|negotiation)
 
 [systemerror]
-unable to contact ldap
+unable to contact ldap  @doc:sisimai-lhost-x4
 directory server failure
 ldap (?:server|lookup) (?:error|failure|failed)
 
 [expired]
 in the queue too long
-retry timeout exceeded
+retry timeout exceeded  @doc:sisimai-lhost-gmx
 retry time not reached
 could not be delivered for
 queue (?:period|lifetime)
-was not reachable within the allowed queue period
+was not reachable within the allowed queue period  @doc:sisimai-reason-expired
 # "Your message was not delivered within 0 days and 1 hours." (Sisimai Lhost/EZweb.pm)
 not delivered within \d
 
@@ -244,16 +244,16 @@ service unavailable
 system (?:error|config)
 configuration error
 (?:internal|server|local|temporary) (?:server )?(?:error|problem|failure)
-local error in processing
-loops back to myself
+local error in processing  @doc:sisimai-reason-systemerror
+loops back to myself  @doc:sisimai-reason-systemerror
 aliasing/forwarding loop
-queue file write error
+queue file write error  @doc:sisimai-reason-systemerror
 misconfigured
-interrupted system call
-timeout waiting for input
+interrupted system call  @doc:sisimai-reason-systemerror
+timeout waiting for input  @doc:sisimai-reason-systemerror
 error while being processed
-transaction failed
-unable to contact ldap
+transaction failed  @doc:sisimai-reason-systemerror
+unable to contact ldap  @doc:sisimai-lhost-x4
 directory server
 temporary failure
 (?:please )?try again later
@@ -262,7 +262,7 @@ try later
 [expired generic]
 expired
 delivery time
-connection timed out
+connection timed out  @doc:sisimai-reason-expired
 will continue trying
 will be retried
 timed? ?out
@@ -271,10 +271,10 @@ gave up
 retry (?:time|timeout)
 could not be delivered for more than
 failing for a long time
-has been delayed
+has been delayed  @doc:sisimai-reason-expired
 delivery attempts will continue
 not been collected after
-server did not respond
+server did not respond  @doc:sisimai-reason-expired
 unable to deliver (?:message )?after
 could not find a gateway
 multiple retries
@@ -289,7 +289,7 @@ encryption (?:required|needed)
 [securityerror generic]
 authentication (?:failure|failed|required|credentials)
 authentification
-verification failure
+verification failure  @doc:sisimai-reason-securityerror
 unauthenticated senders
 not authorized
 security
@@ -299,7 +299,7 @@ dead domain
 syntax error
 command (?:not recognized|unrecognized|parameter not implemented)
 improper sequence
-bad sequence of commands
+bad sequence of commands  @doc:sisimai-rhost-nttdocomo
 unrecognized command
 line too long
 
@@ -309,7 +309,7 @@ mailer (?:error|program)
 exit (?:code|status)
 command (?:died|failed|output:)
 procmail
-bin/maildrop
+bin/maildrop  @doc:sisimai-reason-mailererror
 pipe to
-unknown mailer error
+unknown mailer error  @doc:sisimai-reason-mailererror
 """
