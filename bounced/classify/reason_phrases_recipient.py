@@ -14,28 +14,28 @@ RECIPIENT_PHRASES = r"""
 
 [mailboxfull]
 account disabled temporarly for exceeding receiving limits  @doc:sisimai-reason-mailboxfull
-mail file size exceeds the maximum size allowed
-mail ?box would exceed maximum allowed storage
+mail file size exceeds the maximum size allowed  @doc:sisimai-reason-mailboxfull
+mail ?box would exceed maximum allowed storage  @doc:sisimai-reason-mailboxfull
 mail ?box (?:is )?full  @doc:sisimai-reason-mailboxfull
 full mail ?box  @doc:sisimai-reason-mailboxfull
-mail ?box (?:is )?(?:over|exceed(?:s|ed)?) (?:its |the )?(?:quota|disk|size|storage|limit)
-mail ?box quota
+mail ?box (?:is )?(?:over|exceed(?:s|ed)?) (?:its |the )?(?:quota|disk|size|storage|limit)  @doc:sisimai-reason-mailboxfull
+mail ?box quota  @doc:sisimai-reason-mailboxfull
 mailfolder is full  @doc:sisimai-reason-mailboxfull
-over (?:the )?(?:allowed )?quota
-over (?:disk )?quota
-quota (?:exceeded|violation|usage exceeded|full)
-exceed(?:s|ed|ing)? (?:their |its |the |his |her |your )?(?:mail ?box |storage |disk )?quota
+over (?:the )?(?:allowed )?quota  @doc:sisimai-reason-mailboxfull
+over (?:disk )?quota  @doc:sisimai-reason-mailboxfull
+quota (?:exceeded|violation|usage exceeded|full)  @doc:sisimai-reason-mailboxfull
+exceed(?:s|ed|ing)? (?:their |its |the |his |her |your )?(?:mail ?box |storage |disk )?quota  @doc:sisimai-reason-mailboxfull
 disc quota exceeded  @doc:sisimai-reason-mailboxfull
-disk quota
+disk quota  @doc:sisimai-reason-mailboxfull
 insufficient (?:disk |storage )?(?:space|storage)
-not enough (?:storage |disk )?space
+not enough (?:storage |disk )?space  @doc:sisimai-reason-mailboxfull
 does not have enough space  @doc:sisimai-reason-mailboxfull
 exceeded storage allocation  @doc:sisimai-reason-mailboxfull
 mailbox size limit exceeded  @doc:sisimai-reason-mailboxfull
 mail ?box has exceeded  @doc:sisimai-rhost-exchangeonline
-space has been used up
-too many messages (?:on the server|in (?:the|this) mailbox)
-user(?:'s)? (?:mailbox )?is (?:over|full)
+space has been used up  @doc:sisimai-reason-mailboxfull
+too many messages (?:on the server|in (?:the|this) mailbox)  @doc:sisimai-reason-mailboxfull
+user(?:'s)? (?:mailbox )?is (?:over|full)  @doc:sisimai-reason-mailboxfull
 boite du destinataire pleine  @doc:sisimai-reason-mailboxfull
 too much mail data  @doc:sisimai-reason-mailboxfull
 account is full
@@ -46,23 +46,23 @@ mail ?box exceeds (?:the )?(?:allowed|maximum) size
 
 [contenterror]
 header size exceeds maximum permitted  @doc:sisimai-reason-contenterror
-recipient list, exceeds policy limit
-mime complexity
-too many received: headers
-improperly-formatted binary content
-unnecessary base64 encoding
+recipient list, exceeds policy limit  @doc:sisimai-reason-contenterror
+mime complexity  @doc:sisimai-reason-contenterror
+too many received: headers  @doc:sisimai-reason-contenterror
+improperly-formatted binary content  @doc:sisimai-reason-contenterror
+unnecessary base64 encoding  @doc:sisimai-reason-contenterror
 
 [exceedlimit]
 message header size exceeds limit  @doc:sisimai-reason-exceedlimit
 exceeds? (?:the )?(?:allowed |administrative )?(?:limit|number) of (?:recipients|messages)
 
 [mesgtoobig]
-message (?:file )?(?:size )?(?:is )?too (?:big|large)
-(?:message|mail) size (?:exceeds|limit|too)
-size exceeds (?:fixed |the )?(?:limit|maximum)
+message (?:file )?(?:size )?(?:is )?too (?:big|large)  @doc:sisimai-reason-mesgtoobig
+(?:message|mail) size (?:exceeds|limit|too)  @doc:sisimai-reason-mesgtoobig
+size exceeds (?:fixed |the )?(?:limit|maximum)  @doc:sisimai-reason-mesgtoobig
 exceeded maximum inbound message size  @doc:sisimai-reason-mesgtoobig
 max(?:imum)? message size exceeded  @doc:sisimai-reason-mesgtoobig
-message length exceeds
+message length exceeds  @doc:sisimai-reason-mesgtoobig
 message exceeds (?:the )?(?:maximum|size)
 exceeds (?:the )?maximum (?:allowed )?(?:message )?size
 taille limite du message atteinte  @doc:sisimai-reason-mesgtoobig
@@ -77,42 +77,42 @@ email account that you tried to reach is inactive
 address no longer accepts mail
 (?:user|domain|account) (?:or domain )?is disabled
 disabled recipient
-(?:is|been|currently|account) (?:temporarily )?suspended
+(?:is|been|currently|account) (?:temporarily )?suspended  @doc:sisimai-reason-suspend
 user suspended  @doc:sisimai-reason-suspend
-recipient suspend
-account (?:is )?(?:disabled|deactivated|inactive|locked|blocked|expired|closed)
-mail ?box (?:is )?(?:disabled|deactivated|inactive|frozen|locked|suspended)
+recipient suspend  @doc:sisimai-reason-suspend
+account (?:is )?(?:disabled|deactivated|inactive|locked|blocked|expired|closed)  @doc:sisimai-reason-suspend
+mail ?box (?:is )?(?:disabled|deactivated|inactive|frozen|locked|suspended)  @doc:sisimai-reason-suspend
 this mailbox is disabled  @doc:sisimai-reason-suspend
-deactivated mailbox
+deactivated mailbox  @doc:sisimai-reason-suspend
 invalid/inactive user  @doc:sisimai-reason-suspend
-inactive (?:user|account|recipient|mailbox)
-temporarily inactive
-temporary locked
-(?:disabled|discontinued) or discontinued
+inactive (?:user|account|recipient|mailbox)  @doc:sisimai-reason-suspend
+temporarily inactive  @doc:sisimai-reason-suspend
+temporary locked  @doc:sisimai-reason-suspend
+(?:disabled|discontinued) or discontinued  @doc:sisimai-reason-suspend
 account that you tried to reach is disabled  @doc:sisimai-rhost-googleapps
-has been disabled
+has been disabled  @doc:sisimai-reason-suspend
 boite du destinataire archivee  @doc:sisimai-reason-suspend
 mailbox unavailable or access denied  @doc:sisimai-reason-suspend
 
 [hasmoved]
-has been replaced by
+has been replaced by  @doc:sisimai-reason-hasmoved
 no longer (?:on|at) (?:this )?server
 (?:mail ?box|user|address) (?:has )?moved
 
 [norelaying]
-relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)
+relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)  @doc:sisimai-reason-norelaying
 unable to relay  @doc:sisimai-rhost-exchangeonline
-not (?:allowed|permitted|authorized) to relay
-relaying mail to
+not (?:allowed|permitted|authorized) to relay  @doc:sisimai-reason-norelaying
+relaying mail to  @doc:sisimai-reason-norelaying
 as a relay  @doc:sisimai-reason-norelaying
 insecure mail relay  @doc:sisimai-reason-norelaying
-not an open relay
-this system is not configured to relay
+not an open relay  @doc:sisimai-reason-norelaying
+this system is not configured to relay  @doc:sisimai-reason-norelaying
 we don't handle mail for  @doc:sisimai-reason-norelaying
 not a gateway  @doc:sisimai-reason-norelaying
 not local host  @doc:sisimai-reason-norelaying
 that domain isn't in my list of allowed rcpthost  @doc:sisimai-reason-norelaying
-requires authentication when attempting to send to a non-local
+requires authentication when attempting to send to a non-local  @doc:sisimai-reason-norelaying
 no relaying
 
 [notcompliantrfc]
@@ -130,7 +130,7 @@ does not comply with rfc
 \b(?:fail|failed|failure|failing|violat\w{0,5}|invalid|bad)\b.{0,24}\b(?:spf|dkim|dmarc)\b
 sender policy framework  @doc:sisimai-rhost-exchangeonline
 \bdkim\b.{0,24}\b(?:fail|invalid|signature|check|not pass|required)
-\bdmarc\b.{0,24}\b(?:policy|fail|reject|check|not pass)
+\bdmarc\b.{0,24}\b(?:policy|fail|reject|check|not pass)  @doc:sisimai-reason-policyviolation
 does not have authentication information  @doc:sisimai-rhost-googleapps
 fails to pass authentication  @doc:sisimai-rhost-googleapps
 sender is unauthenticated
@@ -167,8 +167,8 @@ user complaints
 # about us, whatever words about domains or users follow.
 [rejected]
 sender address rejected  @doc:sisimai-reason-rejected
-sender(?:'s)? (?:\S+ )?domain
-envelope sender
+sender(?:'s)? (?:\S+ )?domain  @doc:sisimai-reason-rejected
+envelope sender  @doc:sisimai-reason-rejected
 sender (?:\S+ ){0,2}(?:does not|doesn't) exist
 sender mail ?box
 unknown sender
@@ -178,17 +178,17 @@ your (?:sending |sender )?domain (?:does not|doesn't|must|is not|has no|not)
 \(sender\)
 (?<!recipient )verification failed for <
 sender verify failed  @doc:sisimai-reason-rejected
-domain of sender address
-batv
-without a valid sender domain
+domain of sender address  @doc:sisimai-reason-rejected
+batv  @doc:sisimai-reason-rejected
+without a valid sender domain  @doc:sisimai-reason-rejected
 denied \[bouncedeny\]  @doc:sisimai-reason-rejected
-valid-address-filter
-senderfilterconfig
-envelope blocked
+valid-address-filter  @doc:sisimai-reason-rejected
+senderfilterconfig  @doc:sisimai-reason-rejected
+envelope blocked  @doc:sisimai-reason-rejected
 invalid domain, see <url:  @doc:sisimai-reason-rejected
-recursive cname records
+recursive cname records  @doc:sisimai-reason-rejected
 rule imposed mailbox access for  @doc:sisimai-reason-rejected
-empty email address
+empty email address  @doc:sisimai-reason-rejected
 delivery not authorized, message refused  @doc:sisimai-reason-rejected
 
 [notaccept]
@@ -196,20 +196,20 @@ host/domain does not accept mail  @doc:sisimai-reason-notaccept
 name server: \.: host not found  @doc:sisimai-reason-notaccept
 null mx
 couldn't find a mail exchanger or ip address
-no mx (?:record )?found
+no mx (?:record )?found  @doc:sisimai-reason-notaccept
 mx resource record of a destination host is null
 
 [hostunknown]
-host (?:or domain name )?(?:not found|unknown)
-unknown (?:host|domain)
-domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)
-no such (?:domain|host)
+host (?:or domain name )?(?:not found|unknown)  @doc:sisimai-reason-hostunknown
+unknown (?:host|domain)  @doc:sisimai-reason-hostunknown
+domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)  @doc:sisimai-reason-hostunknown
+no such (?:domain|host)  @doc:sisimai-reason-hostunknown
 name or service not known  @doc:sisimai-reason-hostunknown
 couldn't find any host named
 host unreachable  @doc:sisimai-reason-hostunknown
 unroutable address  @doc:sisimai-reason-hostunknown
 mail domain mentioned in email address is unknown  @doc:sisimai-reason-hostunknown
-unknown domain
+unknown domain  @doc:sisimai-reason-hostunknown
 nxdomain
 no (?:valid )?mail exchanger
 the account or domain may not exist  @doc:sisimai-reason-hostunknown
@@ -291,63 +291,63 @@ is not (?:an active address|a known user)
 recipient address rejected(?:\.|$)
 
 [policyviolation]
-not accepting mail with
-members-only list
+not accepting mail with  @doc:sisimai-reason-policyviolation
+members-only list  @doc:sisimai-reason-policyviolation
 message given low priority  @doc:sisimai-reason-policyviolation
 content presents a potential  @doc:sisimai-rhost-googleapps
-do not accept messages containing
+do not accept messages containing  @doc:sisimai-reason-policyviolation
 
 [filtered]
-due to extended inactivity
-because the recipient is only accepting mail from
+due to extended inactivity  @doc:sisimai-reason-filtered
+because the recipient is only accepting mail from  @doc:sisimai-reason-filtered
 refused due to recipient preferences  @doc:sisimai-reason-filtered
-rejected due to user rules
+rejected due to user rules  @doc:sisimai-reason-filtered
 resolver\.rst\.notauthorized  @doc:sisimai-reason-filtered
 this account is protected by  @doc:sisimai-reason-filtered
 user reject  @doc:sisimai-reason-filtered
 you have been blocked by the recipient  @doc:sisimai-reason-filtered
-recipient(?:'s)? (?:settings|preferences|filters?)
-not accepting (?:any )?mail
+recipient(?:'s)? (?:settings|preferences|filters?)  @doc:sisimai-reason-filtered
+not accepting (?:any )?mail  @doc:sisimai-reason-filtered
 has restricted sms e-mail  @doc:sisimai-reason-filtered
-refuse to receive mail
+refuse to receive mail  @doc:sisimai-reason-filtered
 bounced address  @doc:sisimai-reason-filtered
 
 [rejected]
-sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:rejected|refused|denied)
-sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:blacklisted|blocked|invalid)
+sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:rejected|refused|denied)  @doc:sisimai-reason-rejected
+sender (?:address |e-?mail address |domain )?(?:is |was |has been )?(?:blacklisted|blocked|invalid)  @doc:sisimai-reason-rejected
 sender address has been blacklisted  @doc:sisimai-reason-rejected
 sender verify failed  @doc:sisimai-reason-rejected
-sender (?:is )?(?:on|in) (?:my |our |the )?(?:black ?list|block ?list|deny ?list)
+sender (?:is )?(?:on|in) (?:my |our |the )?(?:black ?list|block ?list|deny ?list)  @doc:sisimai-reason-rejected
 sender is spammer  @doc:sisimai-reason-rejected
 sender not pre-approved  @doc:sisimai-reason-rejected
 invalid sender  @doc:sisimai-reason-rejected
-unroutable sender
-domain of sender address
-sender domain (?:is empty|must exist|does not exist|not found)
+unroutable sender  @doc:sisimai-reason-rejected
+domain of sender address  @doc:sisimai-reason-rejected
+sender domain (?:is empty|must exist|does not exist|not found)  @doc:sisimai-reason-rejected
 (?:mail from|envelope sender|return path) (?:address )?(?:rejected|refused|not allowed|invalid)
 null sender is not allowed  @doc:sisimai-reason-rejected
-empty envelope senders? not allowed
+empty envelope senders? not allowed  @doc:sisimai-reason-rejected
 bogus mail from  @doc:sisimai-reason-rejected
-batv
+batv  @doc:sisimai-reason-rejected
 returned mail not accepted here  @doc:sisimai-reason-rejected
-no third-party dsns
-unsigned dsn
+no third-party dsns  @doc:sisimai-reason-rejected
+unsigned dsn  @doc:sisimai-reason-rejected
 access denied \(in reply to mail from command\)  @doc:sisimai-reason-rejected
 administrative prohibition  @doc:sisimai-reason-rejected
 this server does not accept mail from  @doc:sisimai-reason-rejected
 fully qualified email address required  @doc:sisimai-reason-rejected
 mail from not owned by user  @doc:sisimai-reason-rejected
-email address is not verified
-not allowed to post to this (?:mailing )?list
-isn't on the recipient's list of senders
-backscatter
+email address is not verified  @doc:sisimai-reason-rejected
+not allowed to post to this (?:mailing )?list  @doc:sisimai-reason-rejected
+isn't on the recipient's list of senders  @doc:sisimai-reason-rejected
+backscatter  @doc:sisimai-reason-rejected
 emetteur invalide  @doc:sisimai-reason-rejected
-(?:in reply to|after) mail from
+(?:in reply to|after) mail from  @doc:sisimai-reason-rejected
 not a member of this (?:mailing )?list
-not a registered gateway user
-recipient addresses rejected ?: access denied
-from: domain is invalid
-provide a valid from
-sending to/from an address that has been blacklisted
+not a registered gateway user  @doc:sisimai-reason-rejected
+recipient addresses rejected ?: access denied  @doc:sisimai-reason-rejected
+from: domain is invalid  @doc:sisimai-reason-rejected
+provide a valid from  @doc:sisimai-reason-rejected
+sending to/from an address that has been blacklisted  @doc:sisimai-reason-rejected
 send mail as
 """

@@ -28,7 +28,7 @@ confirm this mail server  @doc:sisimai-reason-blocked
 requires confirmation
 
 [virusdetected]
-prohibited virus
+prohibited virus  @doc:sisimai-reason-virusdetected
 
 [spamdetected]
 mail content denied  @doc:sisimai-reason-spamdetected
@@ -68,10 +68,10 @@ considered as junk
 high probability of
 
 [virusdetected]
-\bvirus
-malware
-infected
-potentially executable attachment
+\bvirus  @doc:sisimai-reason-virusdetected
+malware  @doc:sisimai-reason-virusdetected
+infected  @doc:sisimai-reason-virusdetected
+potentially executable attachment  @doc:sisimai-reason-virusdetected
 
 [speeding]
 too many recipients (?:this|per|an|in the last) (?:hour|day|minute)  @doc:sisimai-reason-toomanyconn
@@ -80,28 +80,28 @@ try again slower
 temporarily rate limited  @doc:sisimai-rhost-exchangeonline
 
 [toomanyconn]
-too many (?:concurrent )?(?:connections|smtp sessions|sessions|concurrent)
-connection (?:rate )?(?:limit|count)
-per-domain connection limit
-maximum connection
+too many (?:concurrent )?(?:connections|smtp sessions|sessions|concurrent)  @doc:sisimai-reason-toomanyconn
+connection (?:rate )?(?:limit|count)  @doc:sisimai-reason-toomanyconn
+per-domain connection limit  @doc:sisimai-reason-toomanyconn
+maximum connection  @doc:sisimai-reason-toomanyconn
 too many errors from your ip  @doc:sisimai-reason-toomanyconn
 too many recipients  @doc:sisimai-reason-toomanyconn
-trop de connexions
+trop de connexions  @doc:sisimai-reason-toomanyconn
 connection frequency limited
 concurrency limit
-max(?:imum)? (?:emails|messages) per (?:hour|minute|day)
-exceeded the max emails
-throttling failure
-numerous attempts
+max(?:imum)? (?:emails|messages) per (?:hour|minute|day)  @doc:sisimai-reason-toomanyconn
+exceeded the max emails  @doc:sisimai-reason-toomanyconn
+throttling failure  @doc:sisimai-reason-toomanyconn
+numerous attempts  @doc:sisimai-reason-toomanyconn
 
 [speeding]
-rate[ -]limit
+rate[ -]limit  @doc:sisimai-reason-toomanyconn
 too (?:many|much) (?:messages|mail|emails|email)
-sending (?:rate|too fast)
+sending (?:rate|too fast)  @doc:sisimai-reason-toomanyconn
 too fast
-throttl
-daily (?:sending |message )?(?:quota|limit)
-(?:message|sending|submission) quota exceeded
+throttl  @doc:sisimai-reason-toomanyconn
+daily (?:sending |message )?(?:quota|limit)  @doc:sisimai-reason-toomanyconn
+(?:message|sending|submission) quota exceeded  @doc:sisimai-reason-toomanyconn
 message rate
 
 [blocked]
@@ -151,23 +151,23 @@ smtp authentication (?:is )?required  @doc:sisimai-reason-securityerror
 authentication (?:is )?required  @doc:sisimai-reason-securityerror
 
 [policyviolation]
-polic(?:y|ies)
-illegal attachment
+polic(?:y|ies)  @doc:sisimai-reason-policyviolation
+illegal attachment  @doc:sisimai-reason-policyviolation
 closed mailing list  @doc:sisimai-reason-policyviolation
-members-only list
-not subscribed to this group
-organizational settings
+members-only list  @doc:sisimai-reason-policyviolation
+not subscribed to this group  @doc:sisimai-reason-policyviolation
+organizational settings  @doc:sisimai-reason-policyviolation
 protocol violation  @doc:sisimai-reason-policyviolation
 header (?:error|are not accepted)  @doc:sisimai-reason-policyviolation
 messages with multiple addresses  @doc:sisimai-reason-policyviolation
-captcha
+captcha  @doc:sisimai-reason-policyviolation
 prohibited
 not permitted
 
 [contenterror]
-improper use of 8-bit
-8-?bit (?:data|characters)
-invalid (?:mime|header|message|character)
+improper use of 8-bit  @doc:sisimai-reason-contenterror
+8-?bit (?:data|characters)  @doc:sisimai-reason-contenterror
+invalid (?:mime|header|message|character)  @doc:sisimai-reason-contenterror
 message (?:is )?(?:malformed|corrupt)
 malformed (?:message|mime|header)
 too many (?:received|hops) headers
@@ -176,9 +176,9 @@ illegal character
 
 [systemerror]
 aliasing/forwarding loop broken  @doc:sisimai-reason-systemerror
-would create a mail loop
+would create a mail loop  @doc:sisimai-reason-systemerror
 can't create user output file  @doc:sisimai-reason-systemerror
-could not load drd
+could not load drd  @doc:sisimai-reason-systemerror
 loop was found in the mail exchanger  @doc:sisimai-reason-systemerror
 loops back to myself  @doc:sisimai-reason-systemerror
 service currently unavailable  @doc:sisimai-reason-systemerror
@@ -190,17 +190,17 @@ network (?:is )?unreachable
 network error
 host name lookup failure  @doc:sisimai-reason-networkerror
 host not found, try again  @doc:sisimai-reason-networkerror
-dns (?:records|lookup|query|resolution|server|failure|error|problem)
-name server
+dns (?:records|lookup|query|resolution|server|failure|error|problem)  @doc:sisimai-reason-networkerror
+name server  @doc:sisimai-reason-networkerror
 nameserver
 malformed (?:or unexpected )?name server reply  @doc:sisimai-reason-networkerror
-(?:mail|forwarding|routing) loop
+(?:mail|forwarding|routing) loop  @doc:sisimai-reason-networkerror
 message looping  @doc:sisimai-reason-networkerror
 too many hops  @doc:sisimai-reason-networkerror
 hop count exceeded  @doc:sisimai-rhost-exchangeonline
-unable to resolve
+unable to resolve  @doc:sisimai-reason-networkerror
 unrouteable mail domain  @doc:sisimai-reason-networkerror
-could not connect
+could not connect  @doc:sisimai-reason-networkerror
 (?:unable|not able|wasn't able|could not|couldn't) to establish an? (?:smtp )?connection
 connection (?:lost|closed|failed)
 lost connection
@@ -212,17 +212,17 @@ directory server failure
 ldap (?:server|lookup) (?:error|failure|failed)
 
 [expired]
-in the queue too long
+in the queue too long  @doc:sisimai-reason-expired
 retry timeout exceeded  @doc:sisimai-lhost-gmx
-retry time not reached
-could not be delivered for
-queue (?:period|lifetime)
+retry time not reached  @doc:sisimai-reason-expired
+could not be delivered for  @doc:sisimai-reason-expired
+queue (?:period|lifetime)  @doc:sisimai-reason-expired
 was not reachable within the allowed queue period  @doc:sisimai-reason-expired
 # "Your message was not delivered within 0 days and 1 hours." (Sisimai Lhost/EZweb.pm)
 not delivered within \d
 
 [systemfull]
-(?:mail )?system (?:is )?full
+(?:mail )?system (?:is )?full  @doc:sisimai-reason-systemfull
 (?:disk|spool|queue) (?:is )?full
 out of (?:disk )?space
 no space left
@@ -230,7 +230,7 @@ insufficient system storage
 system resources
 
 [notaccept]
-does not accept (?:any )?(?:e-?)?mail
+does not accept (?:any )?(?:e-?)?mail  @doc:sisimai-reason-notaccept
 not accepting (?:any )?(?:e-?mail|messages|connections)
 accepts no mail
 service (?:is )?temporarily unavailable
@@ -241,17 +241,17 @@ temporarily unavailable
 service unavailable
 
 [systemerror generic]
-system (?:error|config)
-configuration error
-(?:internal|server|local|temporary) (?:server )?(?:error|problem|failure)
+system (?:error|config)  @doc:sisimai-reason-systemerror
+configuration error  @doc:sisimai-reason-systemerror
+(?:internal|server|local|temporary) (?:server )?(?:error|problem|failure)  @doc:sisimai-reason-systemerror
 local error in processing  @doc:sisimai-reason-systemerror
 loops back to myself  @doc:sisimai-reason-systemerror
-aliasing/forwarding loop
+aliasing/forwarding loop  @doc:sisimai-reason-systemerror
 queue file write error  @doc:sisimai-reason-systemerror
-misconfigured
+misconfigured  @doc:sisimai-reason-systemerror
 interrupted system call  @doc:sisimai-reason-systemerror
 timeout waiting for input  @doc:sisimai-reason-systemerror
-error while being processed
+error while being processed  @doc:sisimai-reason-systemerror
 transaction failed  @doc:sisimai-reason-systemerror
 unable to contact ldap  @doc:sisimai-lhost-x4
 directory server
@@ -260,24 +260,24 @@ temporary failure
 try later
 
 [expired generic]
-expired
-delivery time
+expired  @doc:sisimai-reason-expired
+delivery time  @doc:sisimai-reason-expired
 connection timed out  @doc:sisimai-reason-expired
 will continue trying
 will be retried
-timed? ?out
-giving up
+timed? ?out  @doc:sisimai-reason-expired
+giving up  @doc:sisimai-reason-expired
 gave up
-retry (?:time|timeout)
-could not be delivered for more than
-failing for a long time
+retry (?:time|timeout)  @doc:sisimai-reason-expired
+could not be delivered for more than  @doc:sisimai-reason-expired
+failing for a long time  @doc:sisimai-reason-expired
 has been delayed  @doc:sisimai-reason-expired
-delivery attempts will continue
-not been collected after
+delivery attempts will continue  @doc:sisimai-reason-expired
+not been collected after  @doc:sisimai-reason-expired
 server did not respond  @doc:sisimai-reason-expired
-unable to deliver (?:message )?after
-could not find a gateway
-multiple retries
+unable to deliver (?:message )?after  @doc:sisimai-reason-expired
+could not find a gateway  @doc:sisimai-reason-expired
+multiple retries  @doc:sisimai-reason-expired
 
 [failedstarttls]
 starttls

@@ -109,7 +109,7 @@ max message per connection reached
 too many recipients for this sender  @doc:sisimai-reason-toomanyconn
 your message has too many recipients  @doc:sisimai-reason-toomanyconn
 # Amazon SES sending limits (Sisimai Reason/TooManyConn.pm), ahead of "quota exceeded"
-throttling failure
+throttling failure  @doc:sisimai-reason-toomanyconn
 
 # Sisimai Reason/SystemFull.pm: the server's storage, not the mailbox ("exceeded storage
 # allocation" alone stays mailboxfull, as Sisimai checks MailboxFull first; X.3.1 says system)
@@ -131,7 +131,7 @@ not found recipient account  @doc:sisimai-reason-filtered
 # so they go before the general sections.
 [contenterror]
 too many "?received"? headers
-too many received: headers
+too many received: headers  @doc:sisimai-reason-contenterror
 - bad header:
 
 [exceedlimit]
@@ -201,7 +201,7 @@ non répertorié dans l'annuaire  @doc:sisimai-lhost-domino
 cannot route mail to user  @doc:sisimai-lhost-domino
 
 [mailboxfull]
-quota exceed
+quota exceed  @doc:sisimai-reason-mailboxfull
 
 [expired]
 did not accept our requests to connect  @doc:sisimai-lhost-gmail
@@ -211,7 +211,7 @@ host not reachable  @doc:sisimai-lhost-zoho
 could not retrieve credentials
 
 [expired]
-message expired
+message expired  @doc:sisimai-reason-expired
 delivery time expired  @doc:sisimai-reason-expired
 message timed out  @doc:sisimai-reason-expired
 """
