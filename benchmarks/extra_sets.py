@@ -95,16 +95,18 @@ for my $path (@ARGV) {
 """
 
 
-# BounceParser's std_reason -> the Sisimai reasons that say the same thing. Its "spam" is any
-# refusal by a spam filter, of the message or of the sending host; "user_unknown" includes what
-# Sisimai calls filtered (the same words after DATA).
+# BounceParser's std_reason -> the Sisimai reasons that say the same thing, after the patterns
+# of its own `_std_reason` (Mail/DeliveryStatus/BounceParser.pm): "user_unknown" also covers
+# disabled, suspended, inactive and moved mailboxes (and what Sisimai calls filtered, the same
+# words after DATA); "domain_error" also covers relaying denied, timeouts and refused
+# connections; "over_quota" also "max message size exceeded" and "storage"; "spam" is any
+# refusal by a spam filter, of the message or of the sending host.
 BOUNCEPARSER_REASONS: dict[str, frozenset[str]] = {
-    "user_unknown": frozenset({"userunknown", "filtered"}),
-    "over_quota": frozenset({"mailboxfull"}),
+    "user_unknown": frozenset({"userunknown", "filtered", "suspend", "hasmoved"}),
+    "over_quota": frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "systemfull"}),
     "user_disabled": frozenset({"suspend"}),
-    "domain_error": frozenset({"hostunknown", "notaccept"}),
+    "domain_error": frozenset({"hostunknown", "notaccept", "norelaying", "networkerror", "expired"}),
     "spam": frozenset({"spamdetected", "blocked", "policyviolation", "badreputation"}),
-    "message_too_large": frozenset({"mesgtoobig", "exceedlimit"}),
 }
 _BOUNCING = frozenset({"permanent", "temporary"})
 
