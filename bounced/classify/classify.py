@@ -34,6 +34,7 @@ from bounced.classify.reasons import (
     retry_after_seconds,
 )
 from bounced.classify.rules import DEFAULT_RULES, RuleSet
+from bounced.classify.sisimai_order import sisimai_order
 from bounced.classify.status import (
     find_reply_code,
     find_status,
@@ -222,6 +223,9 @@ def _reason_from_text_and_codes(
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason, by_status  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
+        command = _command_of(failure, text)
+        if (sisimai := sisimai_order(text, status, first, command, rules)) is not None:
+            return sisimai
         if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(failure, text, status):
             return Reason.FILTERED, f"userunknown-as-filtered + {name}"
         if (

@@ -33,6 +33,13 @@ LOGIC_SOURCES: dict[str, str] = {
     "userunknown-as-filtered": "doc:sisimai-reason-filtered",
     # Host unknown whose text says the lookup failed for now (Reason/HostUnknown.pm `true`).
     "lookup-transient": "doc:sisimai-reason-hostunknown",
+    # Sisimai's order of reasons (Reason.pm) and the `true` of UserUnknown.pm, SpamDetected.pm
+    # and Rejected.pm: an X.1.1 status beats words of later reasons; spam words before DATA
+    # yield to a host block; sender words need the MAIL stage, DATA, or a status without a
+    # meaning of its own.
+    "status-userunknown": "doc:sisimai-reason-userunknown",
+    "spam-before-data": "doc:sisimai-reason-spamdetected",
+    "rejected-needs-stage": "doc:sisimai-reason-rejected",
     # Vague words on a delay notice, or nothing better: expired (Reason.pm `anotherone`).
     "delayed-generic": "doc:sisimai-reason",
     "fallback:expired": "doc:sisimai-reason",

@@ -69,19 +69,26 @@ class PhraseTable:
     section. One fragment per matcher section, so the answer names the fragment that decided;
     its section is the first section that matches, as when the sections are tried in order."""
 
-    def __init__(self, disabled: frozenset[str] = frozenset()) -> None:
+    def __init__(self, disabled: frozenset[str] = frozenset(), skip: frozenset[Reason] = frozenset()) -> None:
+        self.disabled = disabled
         self.entries: list[tuple[ReasonRule, str]] = []
         fragments: list[str] = []
         for rule, (reason, _, section) in zip(REASON_PATTERNS, REASON_TABLE, strict=True):
             for fragment in section:
                 name = phrase_rule_id(reason, fragment)
-                if name not in disabled:
+                if name not in disabled and reason not in skip:
                     self.entries.append((rule, name))
                     fragments.append(fragment)
         self._first = FirstMatch([[fragment] for fragment in fragments])
+        self._without: dict[frozenset[Reason], PhraseTable] = {}
 
-    def first(self, normalised: str) -> tuple[ReasonRule, str] | None:
-        """(section rule, fragment rule name) of the first fragment that matches, or None."""
+    def first(self, normalised: str, skip: frozenset[Reason] = frozenset()) -> tuple[ReasonRule, str] | None:
+        """(section rule, fragment rule name) of the first fragment that matches, or None;
+        fragments of the `skip` reasons left out (the tables without them are built once)."""
+        if skip:
+            if (table := self._without.get(skip)) is None:
+                table = self._without[skip] = PhraseTable(self.disabled, skip)
+            return table.first(normalised)
         index = self._first.first(normalised) if normalised else None
         return None if index is None else self.entries[index]
 

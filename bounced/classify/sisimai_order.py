@@ -1,0 +1,119 @@
+"""Sisimai's order of reasons, where it overrules the first phrase of the reason table.
+
+Sisimai (lib/Sisimai/Reason.pm) tries the reasons in a fixed order, and each module's `true`
+(lib/Sisimai/Reason/*.pm) reads the status code's name and the SMTP stage before its own
+phrases. Three of those readings are general and documented, so they are ported here, each a
+named rule (see `bounced.classify.provenance`):
+
+- `status-userunknown` (UserUnknown.pm): under a status Sisimai names `userunknown` (5.1.0,
+  5.1.1, 5.1.3) the mailbox is unknown, unless the words belong to a reason tried before it
+  or listed in its `$prematches` (a virus scanner's signature line is no such word); not
+  after DATA, which `userunknown-as-filtered` reads.
+- `spam-before-data` (SpamDetected.pm): before DATA no message was sent, so spam words do
+  not decide; words of a host block or a connection limit (tried next) do.
+- `rejected-needs-stage` (Rejected.pm): sender words decide at MAIL FROM, after DATA, or
+  under no status or one named rejected/securityerror/systemerror; under a status with its
+  own name, words of the next sender-side reasons in Sisimai's order (spam, connection
+  limits, blocks), else that name when it is one of them. Never an address reason: a refusal
+  that names our sender must not suppress the recipient.
+
+Status names are Sisimai's (SMTP/Status.pm `StandardCode`), not the RFC 3463 subjects of
+`status.STATUS_REASONS`: Sisimai names only these codes.
+"""
+
+from __future__ import annotations
+
+from bounced.classify.rules import RuleSet
+from bounced.model import Reason
+
+__all__ = ["SISIMAI_STATUS_NAMES", "sisimai_order"]
+
+# Sisimai's SMTP/Status.pm `StandardCode`: reason name, then the codes it names so.
+_NAMES = """
+blocked 4.7.1 4.7.2 4.7.25 5.7.25
+contenterror 4.6.0 4.6.2 4.6.5 5.6.0 5.6.1 5.6.2 5.6.3 5.6.5 5.6.6 5.6.7 5.6.8 5.6.9
+exceedlimit 4.2.3 5.2.3
+expired 4.4.1 4.4.7
+filtered 4.2.4 5.1.4 5.2.0 5.2.1 5.2.4
+hasmoved 4.1.6 5.1.6 5.7.17 5.7.18
+hostunknown 5.1.2 5.4.4
+mailboxfull 4.2.2 5.2.2
+mesgtoobig 4.7.16 5.3.4 5.7.16
+networkerror 4.4.2 4.4.4 4.4.6 5.4.0
+notaccept 4.3.2 5.1.10 5.3.2 5.7.27
+rejected 4.1.7 4.1.8 5.1.7 5.1.8
+securityerror 4.7.5 4.7.6 4.7.7 4.7.12 4.7.15 4.7.24 5.5.6 5.7.0 5.7.1 5.7.2 5.7.3 5.7.4 5.7.5 5.7.6
+securityerror 5.7.7 5.7.8 5.7.9 5.7.10 5.7.11 5.7.14 5.7.15 5.7.19 5.7.20 5.7.21 5.7.22 5.7.23 5.7.24 5.7.26
+suspend 4.2.1 5.7.13
+systemerror 4.1.9 4.3.3 4.3.5 4.5.3 4.5.5 5.1.9 5.3.0 5.3.3 5.3.5 5.4.3 5.5.4 5.5.5
+systemfull 4.3.1 4.4.5 5.3.1
+toomanyconn 5.5.3
+userunknown 5.1.0 5.1.1 5.1.3
+"""
+SISIMAI_STATUS_NAMES: dict[str, Reason] = {
+    code: Reason(line.split()[0]) for line in _NAMES.strip().splitlines() for code in line.split()[1:]
+}
+# Reasons tried before UserUnknown, or in its `$prematches`; the newer Sisimai's splits of
+# Blocked / SecurityError (requireptr, badreputation, authfailure) go with their parents, and
+# a mailer's own error (an X-UNIX diagnostic, which Reason.pm never reads this way) stays.
+_BEFORE_USERUNKNOWN = frozenset(
+    {
+        Reason.MAILBOXFULL,
+        Reason.MESGTOOBIG,
+        Reason.EXCEEDLIMIT,
+        Reason.SUSPEND,
+        Reason.HASMOVED,
+        Reason.NORELAYING,
+        Reason.BLOCKED,
+        Reason.REQUIREPTR,
+        Reason.BADREPUTATION,
+        Reason.AUTHFAILURE,
+        Reason.REJECTED,
+        Reason.NOTACCEPT,
+        Reason.GREYLISTED,
+        Reason.MAILERERROR,
+        Reason.USERUNKNOWN,
+    }
+)
+_BEFORE_DATA = frozenset({"CONN", "HELO", "MAIL", "RCPT"})
+# Tried right after SpamDetected: TooManyConn, Blocked (and the newer splits of both).
+_AFTER_SPAM = frozenset(
+    {Reason.TOOMANYCONN, Reason.SPEEDING, Reason.BLOCKED, Reason.REQUIREPTR, Reason.BADREPUTATION}
+)
+_NOT_AFTER_SPAM = frozenset(Reason) - _AFTER_SPAM
+# Tried after Rejected and about the sender too: SpamDetected, then those (HostUnknown, tried
+# between them, is left out: a refusal that names our sender never condemns the address).
+_NOT_AFTER_REJECTED = frozenset(Reason) - _AFTER_SPAM - {Reason.SPAMDETECTED}
+_REJECTED_STATUS = frozenset({Reason.REJECTED, Reason.SECURITYERROR, Reason.SYSTEMERROR})
+
+
+def sisimai_order(
+    text: str, status: str | None, first: Reason, command: str | None, rules: RuleSet
+) -> tuple[Reason, str] | None:
+    """(reason, rules) where Sisimai's order overrules `first`, the table's first phrase."""
+    off = rules.disabled
+    named = SISIMAI_STATUS_NAMES.get(status or "")
+    if (
+        named is Reason.USERUNKNOWN
+        and command != "DATA"
+        and first not in _BEFORE_USERUNKNOWN
+        and "status-userunknown" not in off
+    ):
+        return Reason.USERUNKNOWN, f"status-userunknown + status:{status}"
+    if first is Reason.SPAMDETECTED and command in _BEFORE_DATA and "spam-before-data" not in off:
+        found = rules.phrases.first(text, _NOT_AFTER_SPAM)
+        if found is not None:
+            return found[0].reason, f"spam-before-data + {found[1]}"
+    if (
+        first is Reason.REJECTED
+        and command not in ("MAIL", "DATA")
+        and named is not None
+        and named not in _REJECTED_STATUS
+        and "rejected-needs-stage" not in off
+    ):
+        found = rules.phrases.first(text, _NOT_AFTER_REJECTED)
+        if found is not None:
+            return found[0].reason, f"rejected-needs-stage + {found[1]}"
+        if named in _AFTER_SPAM:
+            return named, f"rejected-needs-stage + status:{status}"
+    return None
