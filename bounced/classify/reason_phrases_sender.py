@@ -87,7 +87,7 @@ maximum connection  @doc:sisimai-reason-toomanyconn
 too many errors from your ip  @doc:sisimai-reason-toomanyconn
 too many recipients  @doc:sisimai-reason-toomanyconn
 trop de connexions  @doc:sisimai-reason-toomanyconn
-connection frequency limited
+connection frequency limited  @doc:sisimai-rhost-tencentqq
 concurrency limit
 max(?:imum)? (?:emails|messages) per (?:hour|minute|day)  @doc:sisimai-reason-toomanyconn
 exceeded the max emails  @doc:sisimai-reason-toomanyconn
@@ -256,7 +256,7 @@ transaction failed  @doc:sisimai-reason-systemerror
 unable to contact ldap  @doc:sisimai-lhost-x4
 directory server
 temporary failure
-(?:please )?try again later
+(?:please )?try again later  @doc:sisimai-rhost-exchangeonline
 try later
 
 [expired generic]

@@ -132,16 +132,16 @@ not found recipient account  @doc:sisimai-reason-filtered
 [contenterror]
 too many "?received"? headers
 too many received: headers  @doc:sisimai-reason-contenterror
-- bad header:
+- bad header:  @doc:sisimai-lhost-amavis
 
 [exceedlimit]
-message size exceeds recipient
+message size exceeds recipient  @doc:sisimai-lhost-amavis
 exee?ded the maximum size the user accepts
 
 [systemerror]
-relay message back to mta
-temporary mta failure on relaying
-rejected by next-hop mta
+relay message back to mta  @doc:sisimai-lhost-amavis
+temporary mta failure on relaying  @doc:sisimai-lhost-amavis
+rejected by next-hop mta  @doc:sisimai-lhost-amavis
 delivery to (?:file|pipe) forbidden  @doc:sisimai-lhost-mxlogic
 local delivery failed  @doc:sisimai-lhost-mxlogic
 lmtp error after  @doc:sisimai-lhost-mxlogic
@@ -152,7 +152,7 @@ ldap attribute
 too many results returned but needs to be unique  @doc:sisimai-lhost-x4
 permanent error while executing qmail-forward  @doc:sisimai-lhost-x4
 bad interpreter
-dns violates rfc 1035
+dns violates rfc 1035  @doc:sisimai-lhost-courier
 
 [networkerror]
 temporary failure in mx lookup  @doc:sisimai-lhost-opensmtpd
@@ -169,13 +169,13 @@ although i'm listed as a best-preference mx  @doc:sisimai-lhost-x4
 all host address lookups failed permanently  @doc:sisimai-lhost-mxlogic
 all relevant mx records point to non-existent hosts  @doc:sisimai-lhost-mxlogic
 illegal host/domain name found  @doc:sisimai-lhost-messagingserver
-couldn't find any host
+couldn't find any host  @doc:sisimai-lhost-x4
 remote domain doesn'?t exist  @doc:sisimai-lhost-kddi
 
 [notaccept]
 indicated no smtp service  @doc:sisimai-lhost-mxlogic
 no host found for existing smtp connection  @doc:sisimai-lhost-mxlogic
-seem to reject all mails
+seem to reject all mails  @doc:sisimai-lhost-opensmtpd
 
 [syntaxerror]
 angle-brackets nested too deep  @doc:sisimai-lhost-mxlogic
@@ -208,7 +208,7 @@ did not accept our requests to connect  @doc:sisimai-lhost-gmail
 host not reachable  @doc:sisimai-lhost-zoho
 
 [securityerror]
-could not retrieve credentials
+could not retrieve credentials  @doc:sisimai-lhost-opensmtpd
 
 [expired]
 message expired  @doc:sisimai-reason-expired

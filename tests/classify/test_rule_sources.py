@@ -140,11 +140,23 @@ def test_reason_module_tags_are_sisimai_phrases() -> None:
     assert not wrong, wrong
 
 
+_KEY = re.compile(r"'(\w+)'\s*=>|\"(\w+)\"\s*=>|(\w+)\s*=>\s*\[")
+
+
+def _keyed(text: str, at: int, reasons: tuple[str, ...]) -> bool:
+    """Whether the phrase at `at` sits under one of `reasons` in a Perl table: a key opening
+    the list it is in (`'hostunknown' => [ ...`), or its value (`'phrase' => 'reason'`)."""
+    value = re.match(r"[^\n]*?=>\s*'(\w+)'", text[at:])
+    if value is not None and value.group(1) in reasons:
+        return True
+    keys = _KEY.findall(text[:at])
+    return bool(keys) and next(k for k in keys[-1] if k) in reasons
+
+
 def test_mta_module_tags_name_the_phrase_under_the_same_reason() -> None:
     """`doc:sisimai-lhost-Y` / `doc:sisimai-rhost-Y`: every sample of the fragment is in that
     module's message table, under the fragment's reason."""
     root = _sisimai_dir()
-    key = re.compile(r"'(\w+)'\s*=>|\"(\w+)\"\s*=>|(\w+)\s*=>\s*\[")
     wrong = []
     for reason, fragment, tag in _tagged():
         kind, _, name = tag.removeprefix("doc:sisimai-").partition("-")
@@ -153,10 +165,10 @@ def test_mta_module_tags_name_the_phrase_under_the_same_reason() -> None:
         files = {p.stem.lower(): p for p in (root / kind.capitalize()).glob("*.pm")}
         text = files[name].read_text(encoding="utf-8", errors="replace").lower()
         for sample in _samples(fragment):
-            at = text.find(sample)
-            keys = key.findall(text[:at]) if at >= 0 else []
-            last = next((k for k in keys[-1] if k), "") if keys else ""
-            if last not in (reason, *_PARENTS.get(reason, [])):
+            if not any(
+                _keyed(text, at.start(), (reason, *_PARENTS.get(reason, [])))
+                for at in re.finditer(re.escape(sample), text)
+            ):
                 wrong.append((reason, fragment, tag, sample))
     assert not wrong, wrong
 
