@@ -8,7 +8,7 @@ __all__ = ["RECIPIENT_PHRASES"]
 
 RECIPIENT_PHRASES = r"""
 [mailererror]
-^procmail:
+^procmail:  @doc:sisimai-reason-mailererror
 ^x-unix;
 ^\d{1,3}$
 
@@ -139,12 +139,12 @@ sender authentication
 authentication (?:rules|requirements|level|check)
 doesn't meet the (?:required )?authentication
 not allowed to send mail\.? .{0,40}_401
-spf\.pobox\.com
+spf\.pobox\.com  @doc:sisimai-reason-blocked
 sender (?:is )?not authorized by
 5322\.from address
 unauthenticated email
 per it'?s spf record  @doc:sisimai-reason-blocked
-inspect your spf
+inspect your spf  @doc:sisimai-reason-blocked
 
 [requireptr]
 \bptr\b
@@ -152,16 +152,16 @@ reverse (?:dns|lookup|hostname|name)
 \brdns\b
 cannot find your hostname  @doc:sisimai-reason-blocked
 cannot resolve your (?:address|hostname)
-ip name lookup failed
-mismatches client ip
+ip name lookup failed  @doc:sisimai-reason-blocked
+mismatches client ip  @doc:sisimai-reason-blocked
 unresolvable relay host name  @doc:sisimai-reason-blocked
 no (?:valid )?(?:dns|host ?name) for your ip
-generic dns
+generic dns  @doc:sisimai-reason-blocked
 
 [badreputation]
-reputation
-temporarily deferred due to (?:unexpected volume|user complaints)
-user complaints
+reputation  @doc:sisimai-reason-blocked
+temporarily deferred due to (?:unexpected volume|user complaints)  @doc:sisimai-reason-blocked
+user complaints  @doc:sisimai-reason-blocked
 
 # The sender's own address or domain refused (Postfix reject_unknown_sender_domain ...):
 # about us, whatever words about domains or users follow.
@@ -224,7 +224,7 @@ can't accept user  @doc:sisimai-reason-userunknown
 destination addresses were unknown  @doc:sisimai-reason-userunknown
 destination server rejected recipients  @doc:sisimai-reason-userunknown
 (?:e-?mail )?address could not be found
-nessun utente simile
+nessun utente simile  @doc:sisimai-reason-userunknown
 no existe (?:dicha persona|ese usuario)
 no mail ?box available for this user
 not a local address  @doc:sisimai-reason-userunknown
@@ -232,16 +232,16 @@ not email addresses  @doc:sisimai-reason-userunknown
 recipient is not (?:accepted|local)
 recipient refuses to accept your mail  @doc:sisimai-reason-userunknown
 resolver\.adr\.recipient ?notfound  @doc:sisimai-reason-userunknown
-envelope recipient has been denied
-domain or user isn't in my list of allowed rcpthosts
-following recipients was undeliverable
-email name is not found
-badrecipientto list
-not in my validrcptto list
+envelope recipient has been denied  @doc:sisimai-reason-userunknown
+domain or user isn't in my list of allowed rcpthosts  @doc:sisimai-reason-userunknown
+following recipients was undeliverable  @doc:sisimai-reason-userunknown
+email name is not found  @doc:sisimai-reason-userunknown
+badrecipientto list  @doc:sisimai-reason-userunknown
+not in my validrcptto list  @doc:sisimai-reason-userunknown
 user missing home directory  @doc:sisimai-reason-userunknown
 user not active  @doc:sisimai-reason-userunknown
-utilisateur inconnu
-invalid or unknown virtual user
+utilisateur inconnu  @doc:sisimai-reason-userunknown
+invalid or unknown virtual user  @doc:sisimai-reason-userunknown
 adresse nicht gefunden
 <[^ >]+> not found  @doc:sisimai-reason-userunknown
 user \([^ )]+\) unknown
@@ -259,12 +259,12 @@ no such (?:user|mail ?box|recipient|person|address|account)
 (?:user|recipient|mail ?box|address|account) (?:is )?(?:unknown|invalid|not valid)
 (?:mail ?box|recipient|user) (?:\S+ )?(?:is )?(?:currently )?unavailable
 invalid (?:recipient|mail ?box|address|user|e-?mail address)
-invalid-recipient
+invalid-recipient  @doc:sisimai-reason-userunknown
 not a (?:valid|known) (?:user|recipient|mail ?box|address)
 is not a valid mailbox  @doc:sisimai-reason-userunknown
 bad (?:destination )?(?:mail ?box )?address
 bad[-_ ]recipient  @doc:sisimai-reason-userunknown
-badrcptto
+badrcptto  @doc:sisimai-reason-userunknown
 non-?existent (?:user|recipient|account|address)
 does not exist  @doc:sisimai-lhost-facebook
 doesn't exist
@@ -288,7 +288,7 @@ email account that you tried to reach does not exist  @doc:sisimai-rhost-googlea
 the email address you entered couldn't be found
 couldn't be found  @doc:sisimai-lhost-gsuite
 is not (?:an active address|a known user)
-recipient address rejected(?:\.|$)
+recipient address rejected(?:\.|$)  @doc:sisimai-reason-userunknown
 
 [policyviolation]
 not accepting mail with  @doc:sisimai-reason-policyviolation

@@ -9,8 +9,8 @@ __all__ = ["SENDER_PHRASES"]
 SENDER_PHRASES = r"""
 # Refusals of the sending IP that mention spam: about the sender's address, not the message.
 [blocked]
-currently sending spam
-spam ips
+currently sending spam  @doc:sisimai-reason-blocked
+spam ips  @doc:sisimai-reason-blocked
 you are sending spam  @doc:sisimai-reason-blocked
 too many spams from your ip  @doc:sisimai-reason-blocked
 extreme bad ip profile  @doc:sisimai-reason-blocked
@@ -19,13 +19,13 @@ hosts with dynamic ip  @doc:sisimai-reason-blocked
 no access from mail server  @doc:sisimai-reason-blocked
 please use the smtp server of your isp  @doc:sisimai-reason-blocked
 refused - see http
-has not passed validation
-looks suspiciously like spammer
+has not passed validation  @doc:sisimai-reason-blocked
+looks suspiciously like spammer  @doc:sisimai-reason-blocked
 to submit messages to this e-mail system has been rejected  @doc:sisimai-reason-blocked
 you are not allowed to connect  @doc:sisimai-reason-blocked
 your access ip \S+ has been rejected
 confirm this mail server  @doc:sisimai-reason-blocked
-requires confirmation
+requires confirmation  @doc:sisimai-reason-blocked
 
 [virusdetected]
 prohibited virus  @doc:sisimai-reason-virusdetected
@@ -33,39 +33,39 @@ prohibited virus  @doc:sisimai-reason-virusdetected
 [spamdetected]
 mail content denied  @doc:sisimai-reason-spamdetected
 # Sisimai Reason/SpamDetected.pm: gateway (MailMarshal, Trustwave SEG, Orange) and list wording
-spamprofiler
-mass mailer
+spamprofiler  @doc:sisimai-reason-spamdetected
+mass mailer  @doc:sisimai-reason-spamdetected
 reject, id=\d
 mail rejete\. mail rejected
-is blacklisted on
-help_spam
-unacceptable content
+is blacklisted on  @doc:sisimai-reason-spamdetected
+help_spam  @doc:sisimai-reason-spamdetected
+unacceptable content  @doc:sisimai-reason-spamdetected
 message rejected for policy reasons  @doc:sisimai-reason-spamdetected
 our system has detected that this message is  @doc:sisimai-reason-spamdetected
-sender domain listed at
-spamming
-recurrent pattern detection
-temporarily blocked by our filter
+sender domain listed at  @doc:sisimai-reason-spamdetected
+spamming  @doc:sisimai-reason-spamdetected
+recurrent pattern detection  @doc:sisimai-reason-spamdetected
+temporarily blocked by our filter  @doc:sisimai-reason-spamdetected
 antispam checks  @doc:sisimai-reason-spamdetected
 mail score \(\S+ over
-spam points
+spam points  @doc:sisimai-reason-spamdetected
 \bspam\b
-unsolicited
+unsolicited  @doc:sisimai-reason-spamdetected
 \bube\b
 bulk[. ](?:e-?mail|mail|advertising)
 junk mail
-content filter
+content filter  @doc:sisimai-reason-spamdetected
 message content rejected  @doc:sisimai-reason-spamdetected
 rejecting (?:banned|mail) content  @doc:sisimai-reason-spamdetected
 message (?:looks|seems) (?:like|to be)
 uribl
 surbl
-blacklisted url
+blacklisted url  @doc:sisimai-reason-spamdetected
 message filtered  @doc:sisimai-reason-spamdetected
-spam ?assassin
+spam ?assassin  @doc:sisimai-reason-spamdetected
 probable spam  @doc:sisimai-reason-spamdetected
 considered as junk
-high probability of
+high probability of  @doc:sisimai-reason-spamdetected
 
 [virusdetected]
 \bvirus  @doc:sisimai-reason-virusdetected
@@ -106,41 +106,41 @@ message rate
 
 [blocked]
 \bblock(?:ed|ing|list(?:ed)?)?\b
-black ?list(?:ed)?
+black ?list(?:ed)?  @doc:sisimai-reason-blocked
 deny ?list
 \brbl\b
 \bdnsbl\b
-spamhaus
-spamcop
-barracuda
+spamhaus  @doc:sisimai-reason-blocked
+spamcop  @doc:sisimai-reason-blocked
+barracuda  @doc:sisimai-reason-blocked
 sorbs
 client host rejected
-helo command rejected
+helo command rejected  @doc:sisimai-reason-blocked
 connection (?:refused|rejected|dropped|reset)
 connection was dropped
 not (?:currently )?accepting (?:mail|messages|connections) from your
-your ip
+your ip  @doc:sisimai-reason-blocked
 ip address (?:\S+ )?(?:rejected|refused|not allowed)
-(?:sender|sending|client|your) ip
+(?:sender|sending|client|your) ip  @doc:sisimai-reason-blocked
 listed (?:at|on|in)
-banned
+banned  @doc:sisimai-reason-blocked
 go away  @doc:sisimai-reason-blocked
 my name was rejected
-unwanted messages
-invalid ip for sending mail
+unwanted messages  @doc:sisimai-reason-blocked
+invalid ip for sending mail  @doc:sisimai-reason-blocked
 esmtp not accepting connections  @doc:sisimai-reason-blocked
-service refused
-poor reputation
-dynamic ip
+service refused  @doc:sisimai-reason-blocked
+poor reputation  @doc:sisimai-reason-blocked
+dynamic ip  @doc:sisimai-reason-blocked
 dial-?up
-open proxy
+open proxy  @doc:sisimai-reason-blocked
 abus(?:e|ive)
 not allowed to send (?:mail )?from
-refused to talk to me
+refused to talk to me  @doc:sisimai-reason-blocked
 service not available, closing transmission channel  @doc:sisimai-reason-blocked
-after initial connection
+after initial connection  @doc:sisimai-reason-blocked
 banned sending ip  @doc:sisimai-reason-blocked
-access denied
+access denied  @doc:sisimai-reason-blocked
 
 [securityerror]
 account not subscribed to ses  @doc:sisimai-reason-securityerror
@@ -288,12 +288,12 @@ encryption (?:required|needed)
 
 [securityerror generic]
 authentication (?:failure|failed|required|credentials)
-authentification
+authentification  @doc:sisimai-reason-securityerror
 verification failure  @doc:sisimai-reason-securityerror
-unauthenticated senders
-not authorized
+unauthenticated senders  @doc:sisimai-reason-securityerror
+not authorized  @doc:sisimai-reason-securityerror
 security
-dead domain
+dead domain  @doc:sisimai-reason-securityerror
 
 [syntaxerror]
 syntax error
@@ -304,12 +304,12 @@ unrecognized command
 line too long
 
 [mailererror]
-x-unix
+x-unix  @doc:sisimai-reason-mailererror
 mailer (?:error|program)
 exit (?:code|status)
 command (?:died|failed|output:)
-procmail
+procmail  @doc:sisimai-reason-mailererror
 bin/maildrop  @doc:sisimai-reason-mailererror
-pipe to
+pipe to  @doc:sisimai-reason-mailererror
 unknown mailer error  @doc:sisimai-reason-mailererror
 """
