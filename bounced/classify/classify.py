@@ -34,7 +34,7 @@ from bounced.classify.reasons import (
     retry_after_seconds,
 )
 from bounced.classify.rules import DEFAULT_RULES, RuleSet
-from bounced.classify.sisimai_order import sisimai_order
+from bounced.classify.sisimai_order import class_specific_name, sisimai_order
 from bounced.classify.status import (
     find_reply_code,
     find_status,
@@ -217,6 +217,8 @@ def _reason_from_text_and_codes(
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
         status_reason = None
     by_status = f"status:{status}"
+    if (named := class_specific_name(status, rules)) is not None:
+        status_reason, by_status = named, f"sisimai-status:{status}"
     found = rules.phrases.first(text)
     if found is not None:
         rule, name = found
@@ -224,7 +226,7 @@ def _reason_from_text_and_codes(
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason, by_status  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
         command = _command_of(failure, text)
-        if (sisimai := sisimai_order(text, status, first, command, rules)) is not None:
+        if (sisimai := sisimai_order(text, status, first, command, rules, rule.generic)) is not None:
             return sisimai
         if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(failure, text, status):
             return Reason.FILTERED, f"userunknown-as-filtered + {name}"

@@ -40,6 +40,8 @@ LOGIC_SOURCES: dict[str, str] = {
     "status-userunknown": "doc:sisimai-reason-userunknown",
     "spam-before-data": "doc:sisimai-reason-spamdetected",
     "rejected-needs-stage": "doc:sisimai-reason-rejected",
+    "status-name-first": "doc:sisimai-reason",
+    "sisimai-status": "doc:sisimai-smtp-status",
     # Vague words on a delay notice, or nothing better: expired (Reason.pm `anotherone`).
     "delayed-generic": "doc:sisimai-reason",
     "fallback:expired": "doc:sisimai-reason",

@@ -186,6 +186,24 @@ malformed address:
 [suspend]
 mailaddress is administrative?le?y disabled
 
+# Exchange 2003's error codes (Sisimai Lhost/Exchange2003.pm `$errorcodes`).
+[filtered]
+\b000c0595\b  @doc:sisimai-lhost-exchange2003
+
+[systemerror]
+\b00010256\b  @doc:sisimai-lhost-exchange2003
+\b000d06b5\b  @doc:sisimai-lhost-exchange2003
+
+[networkerror]
+\b00120270\b  @doc:sisimai-lhost-exchange2003
+
+[contenterror]
+\b00050311\b  @doc:sisimai-lhost-exchange2003
+\b000502cc\b  @doc:sisimai-lhost-exchange2003
+
+[securityerror]
+\b000b0981\b  @doc:sisimai-lhost-exchange2003
+
 # Fixed texts of documented MTA error tables (as Sisimai's Lhost/Notes.pm, Exchange2003.pm,
 # IMailServer.pm, Verizon.pm, qmail.pm set them): an unknown mailbox whatever the stage.
 [userunknown fixed]
@@ -196,6 +214,11 @@ invalid final delivery userid  @doc:sisimai-lhost-imailserver
 no valid recipients for this mm  @doc:sisimai-lhost-verizon
 non répertorié dans l'annuaire  @doc:sisimai-lhost-domino
 ディレクトリ(?:には見つかりません|のリストにありません)
+not listed in domino directory  @doc:sisimai-lhost-domino
+requested action not taken: no such user here  @doc:sisimai-lhost-verizon
+because the address couldn't be found  @doc:sisimai-lhost-gsuite
+does not like recipient\.  @doc:sisimai-lhost-qmail
+\b000c05a6\b  @doc:sisimai-lhost-exchange2003
 
 [filtered]
 cannot route mail to user  @doc:sisimai-lhost-domino

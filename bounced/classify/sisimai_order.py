@@ -11,6 +11,12 @@ named rule (see `bounced.classify.provenance`):
   after DATA, which `userunknown-as-filtered` reads.
 - `spam-before-data` (SpamDetected.pm): before DATA no message was sent, so spam words do
   not decide; words of a host block or a connection limit (tried next) do.
+- `status-name-first` (Reason.pm `anotherone`): words of a reason outside Reason.pm's first
+  pass (policy, content, system, network ...) do not beat a status Sisimai names, unless the
+  name is one it looks past (its `retry` list: undefined, onhold, systemerror, securityerror,
+  networkerror, hostunknown, userunknown; and expired).
+- `sisimai-status`: for six codes Sisimai's name depends on the class (4.7.1 blocked, 5.7.1
+  securityerror ...); there its name is the status reading.
 - `rejected-needs-stage` (Rejected.pm): sender words decide at MAIL FROM, after DATA, or
   under no status or one named rejected/securityerror/systemerror; under a status with its
   own name, words of the next sender-side reasons in Sisimai's order (spam, connection
@@ -26,7 +32,7 @@ from __future__ import annotations
 from bounced.classify.rules import RuleSet
 from bounced.model import Reason
 
-__all__ = ["SISIMAI_STATUS_NAMES", "sisimai_order"]
+__all__ = ["SISIMAI_STATUS_NAMES", "class_specific_name", "sisimai_order"]
 
 # Sisimai's SMTP/Status.pm `StandardCode`: reason name, then the codes it names so.
 _NAMES = """
@@ -85,14 +91,72 @@ _NOT_AFTER_SPAM = frozenset(Reason) - _AFTER_SPAM
 # between them, is left out: a refusal that names our sender never condemns the address).
 _NOT_AFTER_REJECTED = frozenset(Reason) - _AFTER_SPAM - {Reason.SPAMDETECTED}
 _REJECTED_STATUS = frozenset({Reason.REJECTED, Reason.SECURITYERROR, Reason.SYSTEMERROR})
+# Reason.pm's first pass (`$ClassOrder->[0]`), whose modules read their words before the status
+# name counts, with the newer Sisimai's splits of its reasons and greylisting (ours).
+_FIRST_PASS = frozenset(
+    {
+        Reason.MAILBOXFULL,
+        Reason.MESGTOOBIG,
+        Reason.EXCEEDLIMIT,
+        Reason.SUSPEND,
+        Reason.HASMOVED,
+        Reason.NORELAYING,
+        Reason.USERUNKNOWN,
+        Reason.FILTERED,
+        Reason.REJECTED,
+        Reason.HOSTUNKNOWN,
+        Reason.SPAMDETECTED,
+        Reason.TOOMANYCONN,
+        Reason.SPEEDING,
+        Reason.BLOCKED,
+        Reason.REQUIREPTR,
+        Reason.BADREPUTATION,
+        Reason.AUTHFAILURE,
+        Reason.FAILEDSTARTTLS,
+        Reason.NOTCOMPLIANTRFC,
+        Reason.GREYLISTED,
+    }
+)
+# Names Reason.pm `anotherone` looks past to the words: its `retry` list, and expired.
+_RETRY = frozenset(
+    {
+        Reason.UNDEFINED,
+        Reason.ONHOLD,
+        Reason.SYSTEMERROR,
+        Reason.SECURITYERROR,
+        Reason.NETWORKERROR,
+        Reason.HOSTUNKNOWN,
+        Reason.USERUNKNOWN,
+        Reason.EXPIRED,
+    }
+)
+# Codes whose Sisimai name depends on the class, where the RFC 3463 reading of
+# `status.STATUS_REASONS` (the class ignored) says otherwise: temporary 4.7.1 is a block.
+_CLASS_SPECIFIC = frozenset({"4.2.1", "4.4.4", "4.5.3", "4.7.1", "4.7.2", "5.5.4"})
+
+
+def class_specific_name(status: str | None, rules: RuleSet) -> Reason | None:
+    """Sisimai's name for the few codes whose meaning depends on their class."""
+    if status in _CLASS_SPECIFIC and "sisimai-status" not in rules.disabled:
+        return SISIMAI_STATUS_NAMES[status]
+    return None
 
 
 def sisimai_order(
-    text: str, status: str | None, first: Reason, command: str | None, rules: RuleSet
+    text: str, status: str | None, first: Reason, command: str | None, rules: RuleSet, generic: bool = False
 ) -> tuple[Reason, str] | None:
     """(reason, rules) where Sisimai's order overrules `first`, the table's first phrase."""
     off = rules.disabled
     named = SISIMAI_STATUS_NAMES.get(status or "")
+    if (
+        named is not None
+        and first not in _FIRST_PASS
+        and named not in _RETRY
+        and "status-name-first" not in off
+    ):
+        # Reason.pm: when no first-pass reason holds, a status with a name of its own decides
+        # (`anotherone`); the words of the later reasons are read only for the vague names.
+        return named, f"status-name-first + status:{status}"
     if (
         named is Reason.USERUNKNOWN
         and command != "DATA"
