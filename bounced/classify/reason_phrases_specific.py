@@ -215,9 +215,9 @@ no valid recipients for this mm  @doc:sisimai-lhost-verizon
 non répertorié dans l'annuaire  @doc:sisimai-lhost-domino
 ディレクトリ(?:には見つかりません|のリストにありません)
 not listed in domino directory  @doc:sisimai-lhost-domino
-requested action not taken: no such user here  @doc:sisimai-lhost-verizon
+requested action not taken: no such user here  @doc:sisimai-reason-userunknown
 because the address couldn't be found  @doc:sisimai-lhost-gsuite
-does not like recipient\.  @doc:sisimai-lhost-qmail
+does not like recipient\.  @doc:sisimai-lhost-x4
 \b000c05a6\b  @doc:sisimai-lhost-exchange2003
 
 [filtered]
