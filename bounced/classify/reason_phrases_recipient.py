@@ -147,9 +147,14 @@ per it'?s spf record  @doc:sisimai-reason-blocked
 inspect your spf  @doc:sisimai-reason-blocked
 
 [requireptr]
-\bptr\b
+dns ptr resource record  @doc:sisimai-reason-blocked
+missing ptr records  @doc:sisimai-reason-blocked
+ptr record found  @doc:sisimai-reason-blocked
+ptr record setup  @doc:sisimai-reason-blocked
+have a ptr record  @doc:sisimai-reason-blocked
+ptr-records  @doc:sisimai-reason-blocked
 reverse (?:dns|lookup|hostname|name)
-\brdns\b
+invalid rdns record  @doc:sisimai-reason-blocked
 cannot find your hostname  @doc:sisimai-reason-blocked
 cannot resolve your (?:address|hostname)
 ip name lookup failed  @doc:sisimai-reason-blocked
