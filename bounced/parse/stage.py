@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 
 from bounced.model import Failure
-from bounced.parse.detectors.base import Context
+from bounced.parse.context import Context
 from bounced.parse.mime import MAX_PARSE_BYTES
 
 __all__ = ["with_smtp_commands"]
