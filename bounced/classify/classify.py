@@ -198,11 +198,11 @@ def _decide(
         and (known := provider_rule(text, failure.remote_mta, status, rules.disabled)) is not None
     ):
         return known
-    reason, rule = _reason_from_text_and_codes(failure, text, status, rules)
+    command = _command_of(failure, text)  # once: three rules below read it
+    reason, rule = _reason_from_text_and_codes(failure, text, status, command, rules)
     if reason in _ADDRESS_OR_VAGUE:
         # The SMTP stage a refusal came at says whose fault it is: before RCPT TO there is no
         # recipient to refuse, so it is our sender or our connection (as Sisimai reads it).
-        command = _command_of(failure, text)
         if command == "MAIL":
             return Reason.REJECTED, "stage:mail"
         if command in ("CONN", "HELO"):
@@ -211,7 +211,7 @@ def _decide(
 
 
 def _reason_from_text_and_codes(
-    failure: Failure, text: str, status: str | None, rules: RuleSet
+    failure: Failure, text: str, status: str | None, command: str | None, rules: RuleSet
 ) -> tuple[Reason, str]:
     status_reason = reason_for_status(status)
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
@@ -225,10 +225,9 @@ def _reason_from_text_and_codes(
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
             return status_reason, by_status  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
-        command = _command_of(failure, text)
-        if (sisimai := sisimai_order(text, status, first, command, rules, rule.generic)) is not None:
+        if (sisimai := sisimai_order(text, status, first, command, rules)) is not None:
             return sisimai
-        if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(failure, text, status):
+        if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(command, text, status):
             return Reason.FILTERED, f"userunknown-as-filtered + {name}"
         if (
             first is Reason.HOSTUNKNOWN
@@ -251,7 +250,7 @@ def _reason_from_text_and_codes(
     return Reason.UNDEFINED, "fallback:undefined"
 
 
-def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bool:
+def _filtered_not_unknown(command: str | None, text: str, status: str | None) -> bool:
     """Whether "user unknown" words are a filter's answer rather than an unknown mailbox.
 
     Ported from Sisimai's Reason/UserUnknown.pm and Reason/Filtered.pm: the words mean an
@@ -261,7 +260,6 @@ def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bo
     (Sisimai: `filtered`). A bare X.0.0 or no status at all says nothing against the words,
     so they are taken as said (Sisimai's per-MTA modules mostly do the same).
     """
-    command = _command_of(failure, text)
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
     status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)

@@ -357,12 +357,12 @@ def provider_rule(
     """(reason, rule name) of the provider pattern or code that applies, or None; rules
     named in `disabled` are skipped (the accuracy benchmark's held-out runs)."""
     host = (remote_mta or "").lower()
-    if _MICROSOFT not in disabled and (microsoft := _microsoft_reason(normalised, status)) is not None:
+    if (microsoft := _microsoft_reason(normalised, status)) is not None and _MICROSOFT not in disabled:
         return microsoft, _MICROSOFT
     for table in PROVIDER_CODES:
         if table.needs and not any(needed in normalised for needed in table.needs):
             continue
-        if table.name in disabled:
+        if disabled and table.name in disabled:
             continue
         for match in table.label.finditer(normalised):
             if (reason := table.codes.get(match.group(1))) is not None:
@@ -376,7 +376,7 @@ def provider_rule(
         return None  # the usual case: one search instead of one per entry
     for entry in PROVIDER_PATTERNS:
         # The pattern first: it fails far more often than the host test, and neither has effects.
-        if entry.name in disabled or not entry.pattern.search(normalised):
+        if (disabled and entry.name in disabled) or not entry.pattern.search(normalised):
             continue
         if entry.host is None or entry.host.search(host) or entry.host.search(normalised):
             return entry.reason, entry.name

@@ -143,7 +143,7 @@ def class_specific_name(status: str | None, rules: RuleSet) -> Reason | None:
 
 
 def sisimai_order(
-    text: str, status: str | None, first: Reason, command: str | None, rules: RuleSet, generic: bool = False
+    text: str, status: str | None, first: Reason, command: str | None, rules: RuleSet
 ) -> tuple[Reason, str] | None:
     """(reason, rules) where Sisimai's order overrules `first`, the table's first phrase."""
     off = rules.disabled
