@@ -73,7 +73,7 @@ too big for  @doc:sisimai-rhost-exchangeonline
 [suspend]
 archived recipient
 user is terminated
-email account that you tried to reach is inactive
+email account that you tried to reach is inactive  @doc:google-smtp-error-reference
 address no longer accepts mail
 (?:user|domain|account) (?:or domain )?is disabled
 disabled recipient
@@ -199,7 +199,7 @@ delivery not authorized, message refused  @doc:sisimai-reason-rejected
 [notaccept]
 host/domain does not accept mail  @doc:sisimai-reason-notaccept
 name server: \.: host not found  @doc:sisimai-reason-notaccept
-null mx
+null mx  @doc:rfc7505
 couldn't find a mail exchanger or ip address
 no mx (?:record )?found  @doc:sisimai-reason-notaccept
 mx resource record of a destination host is null

@@ -125,7 +125,7 @@ ip address (?:\S+ )?(?:rejected|refused|not allowed)
 listed (?:at|on|in)
 banned  @doc:sisimai-reason-blocked
 go away  @doc:sisimai-reason-blocked
-my name was rejected
+my name was rejected  @doc:qmail-remote
 unwanted messages  @doc:sisimai-reason-blocked
 invalid ip for sending mail  @doc:sisimai-reason-blocked
 esmtp not accepting connections  @doc:sisimai-reason-blocked
@@ -201,6 +201,7 @@ hop count exceeded  @doc:sisimai-rhost-exchangeonline
 unable to resolve  @doc:sisimai-reason-networkerror
 unrouteable mail domain  @doc:sisimai-reason-networkerror
 could not connect  @doc:sisimai-reason-networkerror
+wasn't able to establish an smtp connection  @doc:sisimai-lhost-qmail
 (?:unable|not able|wasn't able|could not|couldn't) to establish an? (?:smtp )?connection
 connection (?:lost|closed|failed)
 lost connection
