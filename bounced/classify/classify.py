@@ -34,7 +34,7 @@ from bounced.classify.reasons import (
     retry_after_seconds,
 )
 from bounced.classify.rules import DEFAULT_RULES, RuleSet
-from bounced.classify.sisimai_order import class_specific_name, sisimai_order
+from bounced.classify.sisimai_order import class_specific_name, sisimai_order, syntax_error_reply
 from bounced.classify.status import (
     find_reply_code,
     find_status,
@@ -241,6 +241,8 @@ def _reason_from_text_and_codes(
             return first, name
     if status_reason is not None:
         return status_reason, by_status  # a code's meaning beats a generic phrase
+    if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
+        return syntax
     if failure.action is Action.DELAYED:
         return Reason.EXPIRED, "fallback:expired"
     # Words, not just the address again ("* a@b"), are what an unexplained `onhold` needs.

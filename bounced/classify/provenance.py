@@ -41,6 +41,7 @@ LOGIC_SOURCES: dict[str, str] = {
     "spam-before-data": "doc:sisimai-reason-spamdetected",
     "rejected-needs-stage": "doc:sisimai-reason-rejected",
     "status-name-first": "doc:sisimai-reason",
+    "reply-code-syntax": "doc:sisimai-reason-syntaxerror",
     "sisimai-status": "doc:sisimai-smtp-status",
     # Vague words on a delay notice, or nothing better: expired (Reason.pm `anotherone`).
     "delayed-generic": "doc:sisimai-reason",

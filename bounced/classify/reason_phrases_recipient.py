@@ -42,6 +42,7 @@ account is full
 inbox is full
 storage (?:limit|quota) (?:exceeded|reached)
 mail ?box exceeded the local limit  @doc:sisimai-reason-mailboxfull
+user mailbox exceeds allowed size  @doc:sisimai-lhost-imailserver
 mail ?box exceeds (?:the )?(?:allowed|maximum) size
 
 [contenterror]
@@ -348,6 +349,7 @@ isn't on the recipient's list of senders  @doc:sisimai-reason-rejected
 backscatter  @doc:sisimai-reason-rejected
 emetteur invalide  @doc:sisimai-reason-rejected
 (?:in reply to|after) mail from  @doc:sisimai-reason-rejected
+not a member of this mailing list  @doc:sisimai-lhost-fml
 not a member of this (?:mailing )?list
 not a registered gateway user  @doc:sisimai-reason-rejected
 recipient addresses rejected ?: access denied  @doc:sisimai-reason-rejected

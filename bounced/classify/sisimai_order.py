@@ -17,6 +17,10 @@ named rule (see `bounced.classify.provenance`):
   networkerror, hostunknown, userunknown; and expired).
 - `sisimai-status`: for six codes Sisimai's name depends on the class (4.7.1 blocked, 5.7.1
   securityerror ...); there its name is the status reading.
+- `reply-code-syntax` (SyntaxError.pm `true`, reached last in Reason.pm `anotherone`): with
+  no words and no status that say more, a reply code 500-507 or 400-407 (RFC 5321's syntax
+  and command-sequence replies: "503 Bad sequence of commands", "504 Command parameter not
+  implemented") is a syntax error.
 - `rejected-needs-stage` (Rejected.pm): sender words decide at MAIL FROM, after DATA, or
   under no status or one named rejected/securityerror/systemerror; under a status with its
   own name, words of the next sender-side reasons in Sisimai's order (spam, connection
@@ -32,7 +36,7 @@ from __future__ import annotations
 from bounced.classify.rules import RuleSet
 from bounced.model import Reason
 
-__all__ = ["SISIMAI_STATUS_NAMES", "class_specific_name", "sisimai_order"]
+__all__ = ["SISIMAI_STATUS_NAMES", "class_specific_name", "sisimai_order", "syntax_error_reply"]
 
 # Sisimai's SMTP/Status.pm `StandardCode`: reason name, then the codes it names so.
 _NAMES = """
@@ -180,4 +184,16 @@ def sisimai_order(
             return found[0].reason, f"rejected-needs-stage + {found[1]}"
         if named in _AFTER_SPAM:
             return named, f"rejected-needs-stage + status:{status}"
+    return None
+
+
+def syntax_error_reply(code: int | None, rules: RuleSet) -> tuple[Reason, str] | None:
+    """`syntaxerror` for a 40x/50x reply code (x <= 7), Sisimai's last reading of a reply."""
+    if (
+        code is not None
+        and code // 10 in (40, 50)
+        and code % 10 <= 7
+        and "reply-code-syntax" not in rules.disabled
+    ):
+        return Reason.SYNTAXERROR, f"reply-code-syntax + reply:{code}"
     return None

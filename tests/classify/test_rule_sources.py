@@ -111,16 +111,20 @@ def _index_phrases(root: Path) -> dict[str, list[str]]:
     return phrases
 
 
+def _unbracket(text: str) -> str:
+    """`[ ]`, `[.]` ... of Perl regular expressions read as the characters they stand for."""
+    for bracketed in ("[ ]", "[.]", "[-]", "[']", "[:]", "[/]", "[@]"):
+        text = text.replace(bracketed, bracketed[1])
+    return text
+
+
 def _match_bodies(root: Path) -> dict[str, str]:
     """Each reason module's `match` (its phrase lists and regular expressions), lower-cased,
     comments dropped, `[ ]` / `[.]` ... read as the characters they stand for."""
     bodies: dict[str, str] = {}
     for path in sorted((root / "Reason").glob("*.pm")):
         body = re.search(r"sub match \{(.*?)\n\}", path.read_text(encoding="utf-8"), re.S)
-        text = re.sub(r"#[^\n]*", "", body.group(1) if body else "").lower()
-        for bracketed in ("[ ]", "[.]", "[-]", "[']", "[:]", "[/]", "[@]"):
-            text = text.replace(bracketed, bracketed[1])
-        bodies[path.stem.lower()] = text
+        bodies[path.stem.lower()] = _unbracket(re.sub(r"#[^\n]*", "", body.group(1) if body else "").lower())
     return bodies
 
 
@@ -180,7 +184,7 @@ def test_mta_module_tags_name_the_phrase_under_the_same_reason() -> None:
         if kind not in ("lhost", "rhost"):
             continue
         files = {p.stem.lower(): p for p in (root / kind.capitalize()).glob("*.pm")}
-        text = files[name].read_text(encoding="utf-8", errors="replace").lower()
+        text = _unbracket(files[name].read_text(encoding="utf-8", errors="replace").lower())
         for sample in _samples(fragment):
             if not any(
                 _keyed(text, at.start(), (reason, *_PARENTS.get(reason, [])))
