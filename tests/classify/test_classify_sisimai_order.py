@@ -1,0 +1,82 @@
+"""The readings of Sisimai's order of reasons (bounced/classify/sisimai_order.py): each one
+decides where its documented condition holds, names itself, and can be switched off."""
+
+from __future__ import annotations
+
+import pytest
+
+from bounced.classify.classify import decide_reason_rule
+from bounced.classify.rules import DEFAULT_RULES
+from bounced.model import Failure, Reason
+
+CASES = [
+    # (reply code, status, SMTP stage, diagnostic, reason, rule that decides)
+    (
+        550,
+        "5.1.1",
+        None,
+        "550 5.1.1 <a@b.example>... this mail was scanned for viruses by the gateway",
+        Reason.USERUNKNOWN,
+        "status-userunknown",
+    ),
+    (
+        554,
+        "5.7.1",
+        "RCPT",
+        "554 5.7.1 spam source: your IP is listed at a blocklist",
+        Reason.BLOCKED,
+        "spam-before-data",
+    ),
+    (
+        421,
+        "4.7.1",
+        None,
+        "421 4.7.1 sender address rejected, come back later",
+        Reason.BLOCKED,
+        "rejected-needs-stage",
+    ),
+    (
+        550,
+        "5.6.0",
+        None,
+        "550 5.6.0 message rejected by our policy",
+        Reason.CONTENTERROR,
+        "status-name-first",
+    ),
+    (421, "4.7.1", None, "421 4.7.1 temporarily deferred", Reason.BLOCKED, "sisimai-status"),
+    (504, None, None, "504 nope", Reason.SYNTAXERROR, "reply-code-syntax"),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "stage", "text", "reason", "rule"), CASES)
+def test_reading_decides_and_names_itself(
+    code: int, status: str | None, stage: str | None, text: str, reason: Reason, rule: str
+) -> None:
+    failure = Failure(
+        recipient="a@b.example", reply_code=code, status=status, smtp_command=stage, diagnostic=text
+    )
+    got, named = decide_reason_rule(failure)
+    assert (got, named.partition(" + ")[0].partition(":")[0]) == (reason, rule.partition(":")[0]), named
+    _, named_off = decide_reason_rule(failure, rules=DEFAULT_RULES.without([rule]))
+    assert rule not in named_off
+
+
+def test_sender_refusal_never_becomes_an_address_reason() -> None:
+    failure = Failure(
+        recipient="a@b.example",
+        reply_code=550,
+        status="5.1.0",
+        diagnostic="550 5.1.0 Sender domain does not exist",
+    )
+    assert decide_reason_rule(failure)[0] is Reason.REJECTED
+
+
+def test_user_unknown_after_data_stays_filtered_under_an_address_status() -> None:
+    failure = Failure(
+        recipient="a@b.example",
+        reply_code=550,
+        status="5.1.1",
+        smtp_command="DATA",
+        diagnostic="550 5.1.1 User unknown",
+    )
+    assert decide_reason_rule(failure)[0] is Reason.FILTERED
