@@ -34,7 +34,12 @@ from bounced.classify.reasons import (
     retry_after_seconds,
 )
 from bounced.classify.rules import DEFAULT_RULES, RuleSet
-from bounced.classify.sisimai_order import class_specific_name, sisimai_order, syntax_error_reply
+from bounced.classify.sisimai_order import (
+    class_specific_name,
+    delayed_unnamed_status,
+    sisimai_order,
+    syntax_error_reply,
+)
 from bounced.classify.status import (
     find_reply_code,
     find_status,
@@ -240,6 +245,8 @@ def _reason_from_text_and_codes(
         if not rule.generic or status_reason is None:
             return first, name
     if status_reason is not None:
+        if (delayed := delayed_unnamed_status(failure.action is Action.DELAYED, status, rules)) is not None:
+            return delayed
         return status_reason, by_status  # a code's meaning beats a generic phrase
     if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
         return syntax

@@ -42,6 +42,7 @@ LOGIC_SOURCES: dict[str, str] = {
     "rejected-needs-stage": "doc:sisimai-reason-rejected",
     "status-name-first": "doc:sisimai-reason",
     "reply-code-syntax": "doc:sisimai-reason-syntaxerror",
+    "delayed-unnamed-status": "doc:sisimai-reason",
     "sisimai-status": "doc:sisimai-smtp-status",
     # Vague words on a delay notice, or nothing better: expired (Reason.pm `anotherone`).
     "delayed-generic": "doc:sisimai-reason",

@@ -21,6 +21,9 @@ named rule (see `bounced.classify.provenance`):
   no words and no status that say more, a reply code 500-507 or 400-407 (RFC 5321's syntax
   and command-sequence replies: "503 Bad sequence of commands", "504 Command parameter not
   implemented") is a syntax error.
+- `delayed-unnamed-status` (Reason.pm `anotherone`): on a delay notice, a status Sisimai
+  gives no name (4.4.0, 4.0.0 ...; not X.6 / X.7, which it reads first) says less than the
+  Action: the delivery is `expired` (still being retried).
 - `rejected-needs-stage` (Rejected.pm): sender words decide at MAIL FROM, after DATA, or
   under no status or one named rejected/securityerror/systemerror; under a status with its
   own name, words of the next sender-side reasons in Sisimai's order (spam, connection
@@ -36,7 +39,13 @@ from __future__ import annotations
 from bounced.classify.rules import RuleSet
 from bounced.model import Reason
 
-__all__ = ["SISIMAI_STATUS_NAMES", "class_specific_name", "sisimai_order", "syntax_error_reply"]
+__all__ = [
+    "SISIMAI_STATUS_NAMES",
+    "class_specific_name",
+    "delayed_unnamed_status",
+    "sisimai_order",
+    "syntax_error_reply",
+]
 
 # Sisimai's SMTP/Status.pm `StandardCode`: reason name, then the codes it names so.
 _NAMES = """
@@ -196,4 +205,17 @@ def syntax_error_reply(code: int | None, rules: RuleSet) -> tuple[Reason, str] |
         and "reply-code-syntax" not in rules.disabled
     ):
         return Reason.SYNTAXERROR, f"reply-code-syntax + reply:{code}"
+    return None
+
+
+def delayed_unnamed_status(delayed: bool, status: str | None, rules: RuleSet) -> tuple[Reason, str] | None:
+    """`expired` for a delay notice whose status Sisimai does not name (nor reads as X.6/X.7)."""
+    if (
+        delayed
+        and status is not None
+        and status not in SISIMAI_STATUS_NAMES
+        and status[1:3] not in (".6", ".7")
+        and "delayed-unnamed-status" not in rules.disabled
+    ):
+        return Reason.EXPIRED, f"delayed-unnamed-status + status:{status}"
     return None

@@ -7,7 +7,7 @@ import pytest
 
 from bounced.classify.classify import decide_reason_rule
 from bounced.classify.rules import DEFAULT_RULES
-from bounced.model import Failure, Reason
+from bounced.model import Action, Failure, Reason
 
 CASES = [
     # (reply code, status, SMTP stage, diagnostic, reason, rule that decides)
@@ -46,6 +46,12 @@ CASES = [
     (421, "4.7.1", None, "421 4.7.1 temporarily deferred", Reason.BLOCKED, "sisimai-status"),
     (504, None, None, "504 nope", Reason.SYNTAXERROR, "reply-code-syntax"),
 ]
+DELAYED = Failure(
+    recipient="a@b.example",
+    action=Action.DELAYED,
+    status="4.4.0",
+    diagnostic="the server will keep at it for a day",
+)
 
 
 @pytest.mark.parametrize(("code", "status", "stage", "text", "reason", "rule"), CASES)
@@ -80,3 +86,9 @@ def test_user_unknown_after_data_stays_filtered_under_an_address_status() -> Non
         diagnostic="550 5.1.1 User unknown",
     )
     assert decide_reason_rule(failure)[0] is Reason.FILTERED
+
+
+def test_delay_notice_with_an_unnamed_status_is_expired() -> None:
+    assert decide_reason_rule(DELAYED)[0] is Reason.EXPIRED
+    off = DEFAULT_RULES.without(["delayed-unnamed-status"])
+    assert decide_reason_rule(DELAYED, rules=off)[0] is Reason.NETWORKERROR  # the RFC 3463 subject
