@@ -72,10 +72,8 @@ userunknown 5.1.0 5.1.1 5.1.3
 SISIMAI_STATUS_NAMES: dict[str, Reason] = {
     code: Reason(line.split()[0]) for line in _NAMES.strip().splitlines() for code in line.split()[1:]
 }
-# Reasons tried before UserUnknown, or in its `$prematches`; the newer Sisimai's splits of
-# Blocked / SecurityError (requireptr, badreputation, authfailure) go with their parents, and
-# a mailer's own error (an X-UNIX diagnostic, which Reason.pm never reads this way) stays.
-_BEFORE_USERUNKNOWN = frozenset(
+# Reason.pm's first pass (`$ClassOrder->[0]`) tries these before UserUnknown.
+_BEFORE_IN_ORDER = frozenset(
     {
         Reason.MAILBOXFULL,
         Reason.MESGTOOBIG,
@@ -83,17 +81,22 @@ _BEFORE_USERUNKNOWN = frozenset(
         Reason.SUSPEND,
         Reason.HASMOVED,
         Reason.NORELAYING,
-        Reason.BLOCKED,
-        Reason.REQUIREPTR,
-        Reason.BADREPUTATION,
-        Reason.AUTHFAILURE,
-        Reason.REJECTED,
-        Reason.NOTACCEPT,
-        Reason.GREYLISTED,
-        Reason.MAILERERROR,
-        Reason.USERUNKNOWN,
     }
 )
+# Reasons tried before UserUnknown, or in its `$prematches`; the newer Sisimai's splits of
+# Blocked / SecurityError (requireptr, badreputation, authfailure) go with their parents, and
+# a mailer's own error (an X-UNIX diagnostic, which Reason.pm never reads this way) stays.
+_BEFORE_USERUNKNOWN = _BEFORE_IN_ORDER | {
+    Reason.BLOCKED,
+    Reason.REQUIREPTR,
+    Reason.BADREPUTATION,
+    Reason.AUTHFAILURE,
+    Reason.REJECTED,
+    Reason.NOTACCEPT,
+    Reason.GREYLISTED,
+    Reason.MAILERERROR,
+    Reason.USERUNKNOWN,
+}
 _BEFORE_DATA = frozenset({"CONN", "HELO", "MAIL", "RCPT"})
 # Tried right after SpamDetected: TooManyConn, Blocked (and the newer splits of both).
 _AFTER_SPAM = frozenset(
@@ -106,24 +109,15 @@ _NOT_AFTER_REJECTED = frozenset(Reason) - _AFTER_SPAM - {Reason.SPAMDETECTED}
 _REJECTED_STATUS = frozenset({Reason.REJECTED, Reason.SECURITYERROR, Reason.SYSTEMERROR})
 # Reason.pm's first pass (`$ClassOrder->[0]`), whose modules read their words before the status
 # name counts, with the newer Sisimai's splits of its reasons and greylisting (ours).
-_FIRST_PASS = frozenset(
-    {
-        Reason.MAILBOXFULL,
-        Reason.MESGTOOBIG,
-        Reason.EXCEEDLIMIT,
-        Reason.SUSPEND,
-        Reason.HASMOVED,
-        Reason.NORELAYING,
+_FIRST_PASS = (
+    _BEFORE_IN_ORDER
+    | _AFTER_SPAM
+    | {
         Reason.USERUNKNOWN,
         Reason.FILTERED,
         Reason.REJECTED,
         Reason.HOSTUNKNOWN,
         Reason.SPAMDETECTED,
-        Reason.TOOMANYCONN,
-        Reason.SPEEDING,
-        Reason.BLOCKED,
-        Reason.REQUIREPTR,
-        Reason.BADREPUTATION,
         Reason.AUTHFAILURE,
         Reason.FAILEDSTARTTLS,
         Reason.NOTCOMPLIANTRFC,

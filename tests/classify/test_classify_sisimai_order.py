@@ -67,25 +67,20 @@ def test_reading_decides_and_names_itself(
     assert rule not in named_off
 
 
-def test_sender_refusal_never_becomes_an_address_reason() -> None:
+@pytest.mark.parametrize(
+    ("status", "stage", "text", "reason"),
+    [
+        # A refusal that names our sender never turns into an address reason (docs/classify.md).
+        ("5.1.0", None, "550 5.1.0 Sender domain does not exist", Reason.REJECTED),
+        # "User unknown" after DATA stays a filter's answer, even under an address status.
+        ("5.1.1", "DATA", "550 5.1.1 User unknown", Reason.FILTERED),
+    ],
+)
+def test_readings_that_do_not_apply(status: str, stage: str | None, text: str, reason: Reason) -> None:
     failure = Failure(
-        recipient="a@b.example",
-        reply_code=550,
-        status="5.1.0",
-        diagnostic="550 5.1.0 Sender domain does not exist",
+        recipient="a@b.example", reply_code=550, status=status, smtp_command=stage, diagnostic=text
     )
-    assert decide_reason_rule(failure)[0] is Reason.REJECTED
-
-
-def test_user_unknown_after_data_stays_filtered_under_an_address_status() -> None:
-    failure = Failure(
-        recipient="a@b.example",
-        reply_code=550,
-        status="5.1.1",
-        smtp_command="DATA",
-        diagnostic="550 5.1.1 User unknown",
-    )
-    assert decide_reason_rule(failure)[0] is Reason.FILTERED
+    assert decide_reason_rule(failure)[0] is reason
 
 
 def test_delay_notice_with_an_unnamed_status_is_expired() -> None:

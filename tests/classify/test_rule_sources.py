@@ -8,11 +8,8 @@ import itertools
 import re
 import re._constants as sre
 import re._parser as sre_parse
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from bounced.classify.classify import classify_failure, decide_reason_rule
 from bounced.classify.provenance import LOGIC_SOURCES, PHRASE_SOURCES, is_documented, source_of
@@ -22,6 +19,7 @@ from bounced.classify.reasons import phrase_rule_id
 from bounced.classify.rules import DEFAULT_RULES
 from bounced.config import ClassifyConfig
 from bounced.model import Failure, MessageType, Reason
+from tests.classify.test_sisimai_phrases import _index_phrases, _reason_dir
 
 # Reasons the newer Sisimai split out of older ones: Debian's 4.25 documents them under these.
 _PARENTS = {
@@ -32,7 +30,6 @@ _PARENTS = {
     "notcompliantrfc": ["contenterror", "policyviolation", "spamdetected"],
     "speeding": ["toomanyconn", "blocked"],
 }
-_STRING_RE = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 
 
 def _samples(fragment: str) -> list[str]:
@@ -70,16 +67,7 @@ def _samples(fragment: str) -> list[str]:
 
 
 def _sisimai_dir() -> Path:
-    if shutil.which("perl") is None:
-        pytest.skip("perl not installed: cannot check sources against Sisimai")
-    found = subprocess.run(
-        ["perl", "-MSisimai::Reason::Blocked", "-e", "print $INC{'Sisimai/Reason/Blocked.pm'}"],
-        capture_output=True,
-        text=True,
-    )
-    if found.returncode != 0:
-        pytest.skip("Sisimai (libsisimai-perl) not installed: cannot check sources against it")
-    return Path(found.stdout).parent.parent
+    return _reason_dir().parent  # skips where Sisimai is not installed
 
 
 def _sisimai_matches(queries: list[tuple[str, str]]) -> list[bool]:
@@ -100,14 +88,10 @@ def _sisimai_matches(queries: list[tuple[str, str]]) -> list[bool]:
     return [line == "1" for line in out.stdout.splitlines()]
 
 
-def _index_phrases(root: Path) -> dict[str, list[str]]:
+def _phrases_by_reason(root: Path) -> dict[str, list[str]]:
     phrases: dict[str, list[str]] = {}
-    for path in sorted((root / "Reason").glob("*.pm")):
-        body = re.search(r"sub match \{(.*?)\n\}", path.read_text(encoding="utf-8"), re.S)
-        for block in re.findall(r"state \$index\s*=\s*\[(.*?)\];", body.group(1) if body else "", re.S):
-            for single, double in _STRING_RE.findall(re.sub(r"#[^\n]*", "", block)):
-                phrase = (single or double).replace("\\'", "'").strip(" ,\n").lower()
-                phrases.setdefault(path.stem.lower(), []).append(phrase)
+    for reason, phrase in _index_phrases(root / "Reason"):
+        phrases.setdefault(reason, []).append(phrase.lower())
     return phrases
 
 
@@ -143,7 +127,7 @@ def test_reason_module_tags_are_sisimai_phrases() -> None:
     the reason from) matches every sample of the fragment, or the fragment was cut from one
     of that module's own phrases or regular expressions."""
     root = _sisimai_dir()
-    index = _index_phrases(root)
+    index = _phrases_by_reason(root)
     bodies = _match_bodies(root)
     cases = [(r, f, t.removeprefix("doc:sisimai-reason-")) for r, f, t in _tagged() if "-reason-" in t]
     assert len(cases) > 200
