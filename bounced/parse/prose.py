@@ -10,7 +10,8 @@ import re
 
 from bounced.model import Action, Failure
 from bounced.parse.context import GIVEN_UP_RE, Context
-from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code, find_status
+from bounced.parse.text import clean_diagnostic, find_addresses
+from bounced.smtp_reply import find_reply_code, find_status
 
 __all__ = ["failure_near", "failures_for"]
 

@@ -14,7 +14,8 @@ from bounced.parse.context import Context
 from bounced.parse.detectors.base import Detection, failed
 from bounced.parse.mime import MAX_PARSE_BYTES
 from bounced.parse.prose import failures_for
-from bounced.parse.text import clean_diagnostic, find_reply_code
+from bounced.parse.text import clean_diagnostic
+from bounced.smtp_reply import find_reply_code
 
 __all__ = ["DeliveryStatus"]
 
