@@ -357,3 +357,15 @@ def test_prose_recipients_take_the_reply_to_their_own_rcpt_to() -> None:
     )
     got = [(f.recipient, f.reply_code, f.status) for f in parse_message(_PROSE_HEAD + prose).failures]
     assert got == [("ann@isp.example", 452, "4.2.2"), ("bob@isp.example", 550, "5.1.1")]
+
+
+# --- structural robustness ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", [b"\n", b"\r\n\r\n", b" \t\n\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"])
+@pytest.mark.parametrize("name", ["rfc3464.eml", "arf.eml", "exim.eml", "sendmail.eml", "gmail.eml"])
+def test_blank_lines_before_the_header_change_nothing(
+    fixture_bytes: Callable[[str], bytes], name: str, prefix: bytes
+) -> None:
+    raw = fixture_bytes(name)
+    assert parse_message(prefix + raw) == parse_message(raw)
