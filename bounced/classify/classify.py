@@ -40,14 +40,7 @@ from bounced.classify.sisimai_order import (
     sisimai_order,
     syntax_error_reply,
 )
-from bounced.classify.status import (
-    find_reply_code,
-    find_status,
-    normalise_status,
-    reason_for_status,
-    reply_class,
-    status_class,
-)
+from bounced.classify.status import reason_for_status, reply_class, status_class
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.model import (
     Action,
@@ -59,6 +52,7 @@ from bounced.model import (
     ParsedMessage,
     Reason,
 )
+from bounced.smtp_reply import find_reply_code, find_status, normalise_status, smtp_command
 
 __all__ = [
     "ADDRESS_REASONS",
@@ -68,7 +62,6 @@ __all__ = [
     "classify_message",
     "decide_reason",
     "decide_reason_rule",
-    "smtp_command",
 ]
 
 # 5xx about the sender or the message, not the address: never suppress.
@@ -136,33 +129,6 @@ _NETWORK_TEXT = compile_alternation(
         if reason is Reason.NETWORKERROR
         for fragment in fragments
     ]
-)
-# Where MTAs name the command a reply answered: Postfix "(in reply to RCPT TO command)",
-# Exim "after MAIL FROM", qmail "Connected to x but sender was rejected", DragonFly
-# "did not like our RCPT TO".
-_COMMAND_RE = re.compile(
-    r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo)\b"
-    r"|remote mail server after (mail from|rcpt to|end of data|data|initial connection|helo|ehlo)"
-    r"|connected to \S+ but (sender|my name|greeting)"
-    r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
-    r"|most progress was (rcpt to|mail from|data|helo|ehlo)"  # qmail's "no SMTP connection got far"
-    r"|\bsmtp:(rcpt|mail|data|helo|ehlo)\b"  # "SMTP:RCPT host 192.0.2.8: 553 ..."
-)
-_COMMANDS = (
-    ("mail from", "MAIL"),
-    ("sender", "MAIL"),
-    ("rcpt to", "RCPT"),
-    ("recipient", "RCPT"),
-    ("end of data", "DATA"),
-    ("final data", "DATA"),
-    ("data", "DATA"),
-    ("helo", "HELO"),
-    ("ehlo", "HELO"),
-    ("my name", "HELO"),
-    ("initial connection", "CONN"),
-    ("greeting", "CONN"),
-    ("rcpt", "RCPT"),
-    ("mail", "MAIL"),
 )
 # Reasons that blame the address (or nothing in particular): the SMTP stage may overrule them.
 # (Not securityerror: it is already a sender-side reason, so kept as Sisimai's Reason/Rejected.pm
@@ -281,19 +247,6 @@ def _command_of(failure: Failure, text: str) -> str | None:
     if given in ("CONN", "HELO", "EHLO", "MAIL", "RCPT", "DATA"):
         return "HELO" if given == "EHLO" else given
     return smtp_command(text)
-
-
-def smtp_command(text: str) -> str | None:
-    """The SMTP stage a reply answered, when the (normalised) diagnostic says so:
-    "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
-    match = _COMMAND_RE.search(text)
-    if match is None:
-        return None
-    said = next(group for group in match.groups() if group)
-    for prefix, command in _COMMANDS:
-        if said.startswith(prefix):
-            return command
-    return None
 
 
 def _specific_status(failure: Failure, in_text: str | None) -> str | None:

@@ -10,9 +10,10 @@ import re
 
 from bounced.model import Action, Failure
 from bounced.parse.context import GIVEN_UP_RE, Context
-from bounced.parse.text import clean_diagnostic, find_addresses, find_reply_code, find_status
+from bounced.parse.text import clean_diagnostic, find_addresses
+from bounced.smtp_reply import find_reply_code, find_status
 
-__all__ = ["failure_near", "failures_for"]
+__all__ = ["failure_near", "failures_for", "transcript_reply"]
 
 # The word lists below are matched against lower-cased text (the regex engine skips ahead on a
 # pattern's first characters only without re.IGNORECASE: 4-7x faster on bounce prose).
@@ -123,6 +124,8 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
         positions.append((pos if pos >= 0 else len(text), address))
     positions.sort()
     failures: list[Failure] = []
+    owned: list[tuple[int, int]] = []  # the paragraphs whose codes a recipient took as its own
+    session = "rcpt to:<" in lowered and "\n<<<" in text
     for i, (pos, address) in enumerate(positions):
         stop = positions[i + 1][0] if i + 1 < len(positions) else len(text)
         if pos >= len(text):
@@ -134,17 +137,59 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
         head = window[: pos - line_start + len(address) + 2].lstrip(" \t<").lower()
         if head.startswith(address.lower()):
             window = window[window.lower().find(address.lower()) + len(address) :].lstrip(">:;, \t")
-        failure = failure_near(ctx, address, window)
-        if failure.reply_code is None and failure.status is None:
-            # Sendmail and friends print the codes in a transcript further down.
-            head = text[:6000]
-            status, reply_code, action = _codes_near(ctx, head)
-            failure = Failure(
-                recipient=address,
-                action=action,
-                status=status,
-                reply_code=reply_code,
-                diagnostic=failure.diagnostic or clean_diagnostic(head),
-            )
+        # A quoted session's reply to this recipient's own RCPT TO beats whatever codes the
+        # words after its name run into (the next paragraph may be the whole transcript).
+        own = transcript_reply(text, address) if session else None
+        failure = failure_near(ctx, address, own or window)
+        if own is None and (failure.reply_code is not None or failure.status is not None):
+            para_end = _PARAGRAPH_RE.search(text, pos)
+            owned.append((line_start, min(para_end.start() if para_end else stop, stop)))
         failures.append(failure)
-    return failures
+    return _shared_codes(ctx, text, failures, owned)
+
+
+def _shared_codes(
+    ctx: Context, text: str, failures: list[Failure], owned: list[tuple[int, int]]
+) -> list[Failure]:
+    """Codes for recipients whose own words carry none (Sendmail and friends print them in a
+    transcript further down): the first codes of the text, unless they sit in another
+    recipient's own paragraph ("a@x: 550 ..." is a@x's answer, never b@x's)."""
+    bare = [f.reply_code is None and f.status is None for f in failures]
+    if not any(bare):
+        return failures
+    head = text[:6000]
+    status, reply_code, action = _codes_near(ctx, head)
+    code_at = _first_code_at(head, status, reply_code)
+    if any(start <= code_at < end for start, end in owned):
+        return failures
+    return [
+        Failure(
+            recipient=f.recipient,
+            action=action,
+            status=status,
+            reply_code=reply_code,
+            diagnostic=f.diagnostic or clean_diagnostic(head),
+        )
+        if lacks
+        else f
+        for f, lacks in zip(failures, bare, strict=True)
+    ]
+
+
+def _first_code_at(text: str, status: str | None, reply_code: int | None) -> int:
+    """Where the first of the found codes is written in `text` (-1: nowhere)."""
+    spots = [text.find(c) for c in (status, str(reply_code) if reply_code else None) if c]
+    return min((at for at in spots if at >= 0), default=-1)
+
+
+def transcript_reply(text: str, recipient: str) -> str | None:
+    """The "<<<" lines of a quoted SMTP session that answer the RCPT TO naming `recipient`."""
+    lowered = text.lower()
+    at = lowered.find("rcpt to:<" + recipient.lower() + ">") if recipient else -1
+    if at < 0:
+        return None
+    reply = lowered.find("\n<<<", at)
+    if reply < 0:
+        return None
+    end = lowered.find("\n>>>", reply)
+    return text[reply + 1 : end if end >= 0 else reply + 500]

@@ -15,7 +15,8 @@ from typing import Any
 from bounced.model import Action, Failure, MessageType
 from bounced.parse.context import Context
 from bounced.parse.detectors.base import Detection
-from bounced.parse.text import clean_diagnostic, find_reply_code, find_status
+from bounced.parse.text import clean_diagnostic
+from bounced.smtp_reply import find_reply_code, find_status
 
 __all__ = ["AmazonSes", "read_ses_json"]
 

@@ -13,8 +13,9 @@ from bounced.model import Failure
 from bounced.parse.context import Context
 from bounced.parse.detectors.base import Detection, failed
 from bounced.parse.mime import MAX_PARSE_BYTES
-from bounced.parse.prose import failures_for
-from bounced.parse.text import clean_diagnostic, find_reply_code
+from bounced.parse.prose import failures_for, transcript_reply
+from bounced.parse.text import clean_diagnostic
+from bounced.smtp_reply import find_reply_code
 
 __all__ = ["DeliveryStatus"]
 
@@ -67,7 +68,7 @@ def _from_transcript(ctx: Context, f: Failure, alone: bool) -> Failure:
     if at < 0:
         return f
     transcript = ctx.human[at : at + 3000]
-    own = _own_reply(transcript, f.recipient)
+    own = transcript_reply(transcript, f.recipient)
     if own is None and not alone:
         return f
     code = find_reply_code(own or transcript)
@@ -75,19 +76,6 @@ def _from_transcript(ctx: Context, f: Failure, alone: bool) -> Failure:
         return f
     text = own or transcript.split("\n", 1)[-1]
     return replace(f, reply_code=code, diagnostic=f.diagnostic or clean_diagnostic(text))
-
-
-def _own_reply(transcript: str, recipient: str) -> str | None:
-    """The "<<<" lines answering the RCPT TO that names `recipient`, if the transcript has it."""
-    lowered = transcript.lower()
-    at = lowered.find("rcpt to:<" + recipient.lower() + ">")
-    if at < 0 or not recipient:
-        return None
-    reply = lowered.find("\n<<<", at)
-    if reply < 0:
-        return None
-    end = lowered.find("\n>>>", reply)
-    return transcript[reply + 1 : end if end >= 0 else reply + 500]
 
 
 def _more_specific(status: str | None, other: str | None) -> str | None:
