@@ -71,6 +71,7 @@ COMMAND = [
     ("Technical details: SMTP:MAIL host 192.0.2.8: 553 sender refused", "MAIL"),
     ("Sorry, no SMTP connection got far enough; most progress was MAIL FROM response", "MAIL"),
     ("550 5.1.1 user unknown", None),
+    ("250 ESMTP:DATA accepted", None),  # not a word of its own
 ]
 LEADING = [
     ("550 5.1.1 user unknown", ("550", "5.1.1", 9)),

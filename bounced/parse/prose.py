@@ -125,11 +125,13 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
     positions.sort()
     failures: list[Failure] = []
     owned: list[tuple[int, int]] = []  # the paragraphs whose codes a recipient took as its own
+    unnamed: set[int] = set()
     session = "rcpt to:<" in lowered and "\n<<<" in text
     for i, (pos, address) in enumerate(positions):
         stop = positions[i + 1][0] if i + 1 < len(positions) else len(text)
-        if pos >= len(text):
+        if pos >= len(text):  # not named in the text: its start is all there is
             failures.append(failure_near(ctx, address, text[:1500]))
+            unnamed.add(len(failures) - 1)
             continue
         # Start at the address's line, minus the address itself: "<a@b>:" tells nothing new.
         line_start = text.rfind("\n", 0, pos) + 1
@@ -145,16 +147,16 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
             para_end = _PARAGRAPH_RE.search(text, pos)
             owned.append((line_start, min(para_end.start() if para_end else stop, stop)))
         failures.append(failure)
-    return _shared_codes(ctx, text, failures, owned)
+    return _shared_codes(ctx, text, failures, owned, unnamed)
 
 
 def _shared_codes(
-    ctx: Context, text: str, failures: list[Failure], owned: list[tuple[int, int]]
+    ctx: Context, text: str, failures: list[Failure], owned: list[tuple[int, int]], unnamed: set[int]
 ) -> list[Failure]:
     """Codes for recipients whose own words carry none (Sendmail and friends print them in a
     transcript further down): the first codes of the text, unless they sit in another
     recipient's own paragraph ("a@x: 550 ..." is a@x's answer, never b@x's)."""
-    bare = [f.reply_code is None and f.status is None for f in failures]
+    bare = [f.reply_code is None and f.status is None and i not in unnamed for i, f in enumerate(failures)]
     if not any(bare):
         return failures
     head = text[:6000]
