@@ -91,8 +91,21 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         host=r"ezweb\.ne\.jp|\bau\.com",
         source="doc:sisimai-rhost-kddi",
     ),
-    _p("Gmail", R.SPEEDING, r"p=receivingrate", "the recipient receives mail faster than Gmail allows"),
-    _p("Gmail", R.MAILBOXFULL, r"p=overquota", "the recipient's mailbox is out of storage space"),
+    # Google's SMTP error reference links its texts to these help pages (4.2.1 / 4.2.2).
+    _p(
+        "Gmail",
+        R.SPEEDING,
+        r"p=receivingrate",
+        "the recipient receives mail faster than Gmail allows",
+        source="doc:google-smtp-error-reference",
+    ),
+    _p(
+        "Gmail",
+        R.MAILBOXFULL,
+        r"p=overquota",
+        "the recipient's mailbox is out of storage space",
+        source="doc:google-smtp-error-reference",
+    ),
     _p(
         "Microsoft (Outlook.com / Hotmail)",
         R.BLOCKED,
