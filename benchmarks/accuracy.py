@@ -67,7 +67,7 @@ from _corpus import CORPUS_DIR, ExpectedRow, expected_by_file, messages_in
 from bounced.model import Action, Failure, ParsedMessage
 from bounced.parse import parse_message
 
-__all__ = ["METRICS", "family_of", "score"]
+__all__ = ["METRICS", "family_of", "learnt_from", "rule_support", "score"]
 
 METRICS = ("recall", "precision", "status_class", "status_exact", "reply_code", "action", "reason")
 
@@ -384,6 +384,18 @@ def rule_support(decisions: list[tuple[str, Failure, str, str, str | None]]) -> 
     return support
 
 
+def learnt_from(support: dict[str, set[str]]) -> dict[str, list[str]]:
+    """{family: the rules a fold holding it out switches off}: no documented source, and right
+    in that family alone."""
+    from bounced.classify.provenance import is_documented
+
+    learnt: dict[str, list[str]] = defaultdict(list)
+    for rule, families in support.items():
+        if len(families) == 1 and not is_documented(rule):
+            learnt[next(iter(families))].append(rule)
+    return dict(learnt)
+
+
 def _leave_one_family_out(
     corpus_dir: Path,
     grouped: dict[str, list[ExpectedRow]],
@@ -391,16 +403,11 @@ def _leave_one_family_out(
     families: dict[str, dict[str, tuple[int, int]]],
 ) -> dict[str, Any]:
     """Score each family with the rules that only it could have taught switched off."""
-    from bounced.classify.provenance import is_documented
     from bounced.classify.rules import DEFAULT_RULES
 
-    support = rule_support(whole.decisions)
-    learnt_from: dict[str, list[str]] = defaultdict(list)
-    for rule, fams in support.items():
-        if len(fams) == 1 and not is_documented(rule):
-            learnt_from[next(iter(fams))].append(rule)
+    learnt = learnt_from(rule_support(whole.decisions))
     held_out: dict[str, dict[str, tuple[int, int]]] = dict(families)
-    for family, rules in learnt_from.items():
+    for family, rules in learnt.items():
         classify = _classifier(DEFAULT_RULES.without(rules))
         fold = _Tally(with_reason=True)
         for name in sorted(n for n in grouped if family_of(n) == family):
@@ -415,7 +422,7 @@ def _leave_one_family_out(
         "lofo": pooled,
         "lofo_family_mean": _family_mean(held_out),
         "lofo_families": held_out,
-        "lofo_disabled": {fam: sorted(rules) for fam, rules in sorted(learnt_from.items())},
+        "lofo_disabled": {fam: sorted(rules) for fam, rules in sorted(learnt.items())},
     }
 
 
