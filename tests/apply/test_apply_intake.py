@@ -122,6 +122,28 @@ async def test_complaint_suppresses_with_reason_complaint_when_signed(store: SQL
     assert entry is not None and entry.reason == "complaint" and entry.created_by == "complaint"
 
 
+@pytest.mark.parametrize("withheld", ["undisclosed-recipients:;", "redacted@isp.example"])
+async def test_a_complaint_with_the_recipient_withheld_is_recorded_never_suppressed(
+    store: SQLiteStore, withheld: str
+) -> None:
+    result = await spool_and_apply(store, arf(withheld), config("suppress"))
+    assert result.state is IntakeState.APPLIED and result.message_type is MessageType.ARF
+    [event] = result.written  # the complaint is kept ...
+    assert (event.kind, event.suppress) == (BounceKind.COMPLAINT, False)
+    assert result.suppressed == ()  # ... and suppresses no placeholder, however "suppress" reads
+    assert not await store.is_suppressed(event.recipient)
+
+
+async def test_a_withheld_complaint_suppresses_the_address_its_token_names(store: SQLiteStore) -> None:
+    attribution = Attribution(recipient="angry@example.org", delivery_id=4, signed=True)
+    raw = arf("undisclosed-recipients:;")
+    result = await spool_and_apply(store, raw, config(), FixedAttributor(attribution))
+    [event] = result.written
+    assert (event.recipient, event.kind, event.suppress) == ("angry@example.org", BounceKind.COMPLAINT, True)
+    entry = await store.get_suppression("angry@example.org")
+    assert entry is not None and entry.reason == "complaint"
+
+
 async def test_same_bounce_twice_is_applied_and_counted_once(store: SQLiteStore) -> None:
     raw = dsn("twice@example.org", "5.1.1", "550 5.1.1 User unknown")
     first = await spool_and_apply(store, raw, config("suppress"))
