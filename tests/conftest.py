@@ -15,7 +15,7 @@ import pytest
 
 from bounced.config.storage import StorageConfig
 from bounced.store import Store, open_store
-from tests.pg import pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
+from tests.pg import _pg_databases, pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 # BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).

@@ -16,6 +16,8 @@ from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.store.postgres import PostgresStore
 from bounced.webhooks.dispatcher import WebhookDispatcher
+from bounced.webhooks.poster import Poster
+from bounced.webhooks.sink import HttpSink
 from tests.rawsql import count, rows, scalar
 from tests.store.test_store_guard import NOW, TEXT, _hard
 from tests.webhooks.receiver import Receiver
@@ -252,7 +254,10 @@ async def test_two_dispatchers_post_each_event_once_in_order(
     event arrives once, and a recipient's events in the order they were written."""
     hook = WebhookConfig(url=receiver.url, secret="s" * 20, timeout=5.0, name="platform")
     delivery = WebhookDeliveryConfig(poll_interval=0.05, retry_initial=0.2, retry_max_delay=0.5)
-    dispatchers = [WebhookDispatcher(s, [hook], delivery, SystemClock()) for s in nodes]
+    clock = SystemClock()
+    dispatchers = [  # one poster per node, as two processes would have
+        WebhookDispatcher(s, [HttpSink(hook, Poster(2), 2, clock)], delivery, clock) for s in nodes
+    ]
     for store, dispatcher in zip(nodes, dispatchers, strict=True):
         store.enable_webhook_outbox(True)
         await dispatcher.start()
