@@ -21,6 +21,7 @@ from bounced.model import Action, BounceEvent, BounceKind, Reason, ReportGroupin
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store import SQLiteStore
 from bounced.store.sqlite.report import DAY_MICROS, plan_period
+from tests.events import keyed
 
 T0 = datetime(2026, 1, 20, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,7 +106,7 @@ def _make_events(seed: int, count: int) -> list[BounceEvent]:
         )
         kind = rng.choice(KINDS)
         events.append(
-            BounceEvent(
+            keyed(BounceEvent(
                 recipient=f"user{rng.randint(1, 50)}@{domain}",
                 kind=kind,
                 reason=Reason.GREYLISTED if kind is BounceKind.SOFT else Reason.USERUNKNOWN,
@@ -118,7 +119,7 @@ def _make_events(seed: int, count: int) -> list[BounceEvent]:
                 from_domain=rng.choice(FROM_DOMAINS),
                 sending_ip=rng.choice(IPS),
                 message_id=f"<msg-{i}@sender.test>",  # distinct: every event is a new bounce
-            )
+            ))
         )
     return events
 

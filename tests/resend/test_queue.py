@@ -18,6 +18,7 @@ from bounced.resend.queue import ResendQueue
 from bounced.resend.sender import RelaySender
 from bounced.store import SQLiteStore, open_store
 from tests.conftest import free_port
+from tests.events import keyed
 from tests.submission.nexthop import NextHop
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -61,7 +62,7 @@ def soft_event(delivery_id: int, **kw: object) -> BounceEvent:
         delivery_id=delivery_id, signed=True, message_id=f"<bounce-{kw.pop('n', 1)}@x>",
     )  # fmt: skip
     fields.update(kw)
-    return BounceEvent(**fields)  # type: ignore[arg-type]
+    return keyed(BounceEvent(**fields))  # type: ignore[arg-type]
 
 
 async def test_resend_cycle_with_fake_clock(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:

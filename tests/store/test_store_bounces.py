@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bounced.model import (
     Action,
     BounceEvent,
@@ -17,6 +19,7 @@ from bounced.model import (
     Reason,
 )
 from bounced.store import SQLiteStore
+from tests.events import keyed
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -30,7 +33,7 @@ def _event(recipient: str, kind: BounceKind, reason: Reason, **extra: object) ->
         "suppress": False,
     }
     values.update(extra)
-    return BounceEvent(recipient=recipient, kind=kind, reason=reason, received_at=NOW, **values)  # type: ignore[arg-type]
+    return keyed(BounceEvent(recipient=recipient, kind=kind, reason=reason, received_at=NOW, **values))  # type: ignore[arg-type]
 
 
 async def _spool(store: SQLiteStore, raw: bytes = b"Subject: bounce\r\n\r\n") -> int:
@@ -246,16 +249,19 @@ async def test_store_errors_are_store_errors(store: SQLiteStore) -> None:
     assert len(await store.record_events(None, [event], NOW)) == 1  # the writer is still usable
 
 
-async def test_text_key_given_with_the_event_is_stored_else_computed(
+async def test_the_text_key_given_with_the_event_is_stored_and_one_is_required(
     store: SQLiteStore, db_path: Path
 ) -> None:
-    # apply sends the key computed with the analysis (in a worker process); others send none
-    given = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, text_key="452 precomputed")
-    plain = _event(
-        "per@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, diagnostic="452 Mailbox full (ola@x.org)"
-    )
-    await store.record_events(None, [given, plain], NOW)
+    # policy sets the key (computed where the failure was classified); the store never computes one
+    soft = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
+    given = replace(soft, text_key="452 precomputed")
+    await store.record_events(None, [given], NOW)
     with sqlite3.connect(db_path) as conn:
         keys = dict(conn.execute("SELECT recipient, text_key FROM bounce_events").fetchall())
-    assert keys == {"ola@example.org": "452 precomputed", "per@example.org": "452 Mailbox full (<EMAIL>)"}
+    assert keys == {"ola@example.org": "452 precomputed"}
     assert given == replace(given, text_key=None)  # not part of the event's identity
+    unkeyed = replace(_event("per@example.org", BounceKind.SOFT, Reason.MAILBOXFULL), text_key=None)
+    with pytest.raises(ValueError, match="has no text_key"):
+        await store.record_events(None, [unkeyed], NOW)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM bounce_events").fetchone()[0] == 1

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bounced.model import BounceEvent, BounceKind, ProfileStatus, Reason
 from bounced.store import SQLiteStore
+from tests.events import keyed
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ async def test_add_then_remove_is_audited(store: SQLiteStore) -> None:
 
 
 async def test_removal_sets_hard_bounced_profile_back_to_active(store: SQLiteStore) -> None:
-    event = BounceEvent(
+    event = keyed(BounceEvent(
         recipient="quinn@example.net",
         kind=BounceKind.HARD,
         reason=Reason.USERUNKNOWN,
@@ -38,7 +39,7 @@ async def test_removal_sets_hard_bounced_profile_back_to_active(store: SQLiteSto
         status="5.1.1",
         message_id="<a@b>",
         suppress=True,
-    )
+    ))
     await store.record_events(None, [event], NOW)
     profile = await store.get_profile("quinn@example.net")
     assert profile is not None and profile.status is ProfileStatus.HARD_BOUNCED

@@ -13,17 +13,18 @@ from bounced.errors import StoreError
 from bounced.model import Action, BounceEvent, BounceKind, Reason, WebhookState
 from bounced.store import SQLiteStore
 from bounced.store.base import IntakeRecording
+from tests.events import keyed
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 ALL = ("hard_bounce", "soft_bounce", "suppression_added", "suppression_removed")
 
 
 def hard(recipient: str, suppress: bool = True, **extra: object) -> BounceEvent:
-    return BounceEvent(
+    return keyed(BounceEvent(
         recipient=recipient, kind=BounceKind.HARD, reason=Reason.USERUNKNOWN, received_at=NOW,
         action=Action.FAILED, status="5.1.1", reply_code=550, diagnostic="550 5.1.1 unknown",
         signed=True, suppress=suppress, **extra,  # type: ignore[arg-type]
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def count(db_path: Path, table: str) -> int:

@@ -13,6 +13,7 @@ import pytest
 from bounced.model import BounceEvent, BounceKind, Reason, WebhookEvent
 from bounced.store import SQLiteStore
 from bounced.webhooks.payload import event_dict
+from tests.events import keyed
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TEXT = "550 5.1.1 <EMAIL>: user unknown"
@@ -21,11 +22,11 @@ GROUP = ("domain", "big.example", TEXT)
 
 def _hard(i: int, minutes_ago: float = 1) -> BounceEvent:
     rcpt = f"u{i}@big.example"
-    return BounceEvent(
+    return keyed(BounceEvent(
         rcpt, BounceKind.HARD, Reason.USERUNKNOWN, NOW - timedelta(minutes=minutes_ago),
         diagnostic=f"550 5.1.1 <{rcpt}>: user unknown", reply_code=550, signed=True, suppress=True,
         text_key=TEXT, sending_ip="192.0.2.7", mailing_id="m-7",
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def _events(store: SQLiteStore, db_path: Path) -> list[WebhookEvent]:
@@ -76,10 +77,10 @@ async def test_guard_trip_and_confirm_fire_removed_tripped_and_added(
 
 async def test_soft_threshold_suppression_fires_suppression_added(store: SQLiteStore, db_path: Path) -> None:
     store.enable_webhook_outbox(True)
-    soft = BounceEvent(
+    soft = keyed(BounceEvent(
         "s@dest.example", BounceKind.SOFT, Reason.MAILBOXFULL, NOW, diagnostic="452 4.2.2 mailbox full",
         reply_code=452, signed=True, mailing_id="m-9",
-    )  # fmt: skip
+    ))  # fmt: skip
     recorded = await store.record_events(None, [soft], NOW)
     event_id = recorded[0]
     count = len(await _events(store, db_path))

@@ -22,12 +22,11 @@ from bounced.model import (
     Reason,
     ResendState,
 )
-from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.sqlite.connection import from_micros, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin, webhook_rows_for_bounces
 
-__all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
+__all__ = ["BouncesMixin", "dedup_key"]
 
 log = logging.getLogger("bounced.store")
 
@@ -68,16 +67,12 @@ ON CONFLICT (address) DO UPDATE SET
 """
 
 
-def text_key_for(diagnostic: str, reply_code: int | None) -> str:
-    """The report's grouping key for a diagnostic."""
-    return normalise_bounce_text(diagnostic, reply_code)
-
-
 def _text_key(event: BounceEvent) -> str:
-    # Events from apply carry the key, computed in a worker process with the analysis; the
-    # others (the next hop's synchronous replies) are normalised here.
-    key = event.text_key
-    return text_key_for(event.diagnostic, event.reply_code) if key is None else key
+    # Policy sets the key (`apply.policy.plan_events`), computed where the failure was
+    # classified; the store only persists it and never normalises texts itself.
+    if event.text_key is None:
+        raise ValueError(f"bounce event for {event.recipient!r} has no text_key (set by plan_events)")
+    return event.text_key
 
 
 def dedup_key(event: BounceEvent, recipient: str, bounce_identity: str | None) -> str | None:
