@@ -21,7 +21,7 @@ from bounced.errors import ConfigError
 from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import kv, set_level
-from bounced.pipeline import Processor
+from bounced.processor import Processor
 from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store

@@ -13,8 +13,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bounced.apply.apply import ApplyResult, apply_batch
 from bounced.apply.attribution import Attributor
+from bounced.apply.batch import ApplyResult, apply_batch
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.model import IntakeMessage, IntakeState

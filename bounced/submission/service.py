@@ -10,9 +10,9 @@ from bounced.clock import Clock
 from bounced.config import Config
 from bounced.errors import ConfigError
 from bounced.intake.listener import domain_accepted
-from bounced.resend.queue import ResendQueue
-from bounced.resend.scheduler import QueueScheduler
-from bounced.resend.sender import RelaySender
+from bounced.outbound.queue import ResendQueue
+from bounced.outbound.scheduler import QueueScheduler
+from bounced.outbound.sender import RelaySender
 from bounced.store.base import Store
 from bounced.submission.listener import SubmissionHandler, SubmissionListener
 

@@ -18,7 +18,7 @@ from bounced.config.loader import build
 from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
 from bounced.model import Attribution, IntakeMessage, IntakeState, ParsedMessage
-from bounced.pipeline import Processor
+from bounced.processor import Processor
 from bounced.store import SQLiteStore, open_store
 from bounced.store.base import IntakeRecording, RecordOutcome
 from tests.apply.bounce_messages import arf, dsn, plain

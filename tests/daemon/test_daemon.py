@@ -11,7 +11,7 @@ from bounced.clock import FakeClock
 from bounced.config import load_config
 from bounced.daemon import Daemon
 from bounced.model import BounceKind, IntakeMessage, IntakeState, ParsedMessage, ProfileStatus
-from bounced.pipeline import Processor
+from bounced.processor import Processor
 from bounced.sdnotify import Notifier
 from bounced.store import open_store
 from tests.harness import make_config, running_daemon, send_mail

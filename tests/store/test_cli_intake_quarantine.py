@@ -17,7 +17,7 @@ from bounced.clock import FakeClock
 from bounced.config import load_config
 from bounced.config.storage import StorageConfig
 from bounced.model import BounceKind, IntakeState
-from bounced.pipeline import Processor
+from bounced.processor import Processor
 from bounced.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
 from bounced.model import Action, BounceEvent, BounceKind, DeliveryState, Reason
-from bounced.resend.queue import ResendQueue
-from bounced.resend.sender import RelaySender
+from bounced.outbound.queue import ResendQueue
+from bounced.outbound.sender import RelaySender
 from bounced.store import SQLiteStore, open_store
 from tests.conftest import free_port
 from tests.events import keyed

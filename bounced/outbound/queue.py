@@ -48,8 +48,8 @@ from bounced.model import (
     ParsedMessage,
     Reason,
 )
-from bounced.resend.rules import GiveUp, next_attempt
-from bounced.resend.sender import Envelope, RelaySender, SendOutcome
+from bounced.outbound.rules import GiveUp, next_attempt
+from bounced.outbound.sender import Envelope, RelaySender, SendOutcome
 from bounced.store.base import OutboundAttempt, Store
 from bounced.verp import make_return_path
 
