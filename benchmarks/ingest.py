@@ -202,7 +202,7 @@ class BouncedRound:
 # Python process to itself (what intake costs without applying alongside).
 SPOOL_ONLY_SERVER = """
 import asyncio, signal, sys
-from bounced.cli.serve import _loop_factory
+from bounced.eventloop import loop_factory
 from bounced.config import load_config
 from bounced.daemon import Daemon
 from bounced.logfmt import configure_logging
@@ -217,7 +217,7 @@ async def main():
     await stop.wait()
     await daemon.stop()
 
-with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+with asyncio.Runner(loop_factory=loop_factory()) as runner:
     runner.run(main())
 """
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import ConfigError, SpoolError
+from bounced.eventloop import loop_factory
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts
 from bounced.intake.link import FrameWriter, LinkClosed, read_frame
@@ -160,10 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bounced.intake.acceptor LISTEN_FD LINK_FD COUNTS_FD INDEX"
               " (started by bounced serve)", file=sys.stderr)  # fmt: skip
         return 2
-    from bounced.cli.serve import _loop_factory
-
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             return runner.run(run_acceptor(*map(int, args)))
     except LinkClosed as exc:
         print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
