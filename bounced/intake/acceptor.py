@@ -28,7 +28,20 @@ from bounced.errors import ConfigError, SpoolError
 from bounced.eventloop import loop_factory
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts
-from bounced.intake.link import FrameWriter, LinkClosed, read_frame
+from bounced.intake.link import (
+    Configure,
+    Configured,
+    FrameWriter,
+    LinkClosed,
+    Ready,
+    Refused,
+    Replies,
+    SpoolRequest,
+    Stop,
+    Stopped,
+    Stored,
+    read_frame,
+)
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
 
@@ -57,7 +70,7 @@ class RemoteSpool:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting[seq] = future
         try:
-            self._link.send(("spool", seq, mail_from, tuple(rcpt_tos), peer, raw))
+            self._link.send(SpoolRequest(seq, mail_from, tuple(rcpt_tos), peer, raw))
             await self._link.drain()
             return await future
         except (ConnectionError, RuntimeError) as exc:
@@ -65,17 +78,16 @@ class RemoteSpool:
         finally:
             self._waiting.pop(seq, None)
 
-    def answer(self, frame: tuple[object, ...]) -> None:
-        tag, seq, value = frame
-        future = self._waiting.get(seq) if isinstance(seq, int) else None
+    def answer(self, answer: Stored | Refused) -> None:
+        future = self._waiting.get(answer.seq)
         if future is None or future.done():
             return
-        if tag == "stored" and isinstance(value, int):
-            future.set_result(value)
-        elif isinstance(value, SpoolError):  # the daemon's own: SpoolFullError gets 452
-            future.set_exception(value)
+        if isinstance(answer, Stored):
+            future.set_result(answer.intake_id)
+        elif isinstance(answer.why, SpoolError):  # the daemon's own: SpoolFullError gets 452
+            future.set_exception(answer.why)
         else:
-            future.set_exception(SpoolError(f"not spooled: {value}"))
+            future.set_exception(SpoolError(f"not spooled: {answer.why}"))
 
     def close(self, why: str) -> None:
         """Every waiting session gets its 4xx; the client keeps the message and retries."""
@@ -90,17 +102,17 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     reader, stream_writer = await asyncio.open_unix_connection(sock=link_sock)
     link = FrameWriter(stream_writer)
     first = await read_frame(reader)
-    if first[0] != "config":
-        raise LinkClosed(f"expected the config first, got {first[0]!r}")
-    config: SmtpConfig = first[1]
-    configure_logging(first[2])
+    if not isinstance(first, Configure):
+        raise LinkClosed(f"expected the config first, got {type(first).__name__}")
+    config: SmtpConfig = first.settings
+    configure_logging(first.log_level)
     spool = RemoteSpool(link)
     # The daemon logs each spool incident once; here a refusal is only a debug line.
     incidents = SpoolIncidents(level=logging.DEBUG)
     handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None, incidents)
     listener = Listener(handler, lambda: config, SharedCounts(counts_fd, index))
     await listener.start(sock=socket.socket(fileno=listen_fd))
-    link.send(("ready",))
+    link.send(Ready())
 
     stop = asyncio.Event()
     grace = config.shutdown_grace
@@ -114,14 +126,14 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
         try:
             while True:
                 frame = await read_frame(reader)
-                if frame[0] in ("stored", "refused"):
+                if isinstance(frame, Stored | Refused):
                     spool.answer(frame)
-                elif frame[0] == "config":
-                    config = frame[1]  # every later command reads it (the handler's settings)
-                    set_level(frame[2])
-                    link.send(("configured",))  # the daemon's reload returns after this
-                elif frame[0] == "stop":
-                    grace = float(frame[1])
+                elif isinstance(frame, Configure):
+                    config = frame.settings  # every later command reads it (the handler's settings)
+                    set_level(frame.log_level)
+                    link.send(Configured())  # the daemon's reload returns after this
+                elif isinstance(frame, Stop):
+                    grace = frame.grace
                     stop.set()
         except LinkClosed as exc:
             spool.close(f"daemon link closed ({exc})")
@@ -137,7 +149,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     def send_replies() -> None:
         new = listener.replies.take_new()
         if new:
-            link.send(("replies", new))
+            link.send(Replies(new))
 
     follower = asyncio.create_task(follow_link())
     reporter = asyncio.create_task(report_replies())
@@ -146,7 +158,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     reporter.cancel()
     try:
         send_replies()
-        link.send(("stopped",))
+        link.send(Stopped())
         await link.drain()
     except (ConnectionError, RuntimeError):
         pass

@@ -25,7 +25,20 @@ from bounced.config.smtp import SmtpConfig
 from bounced.errors import SpoolError
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts, create_shared_table
-from bounced.intake.link import FrameWriter, LinkClosed, read_frame
+from bounced.intake.link import (
+    Configure,
+    Configured,
+    FrameWriter,
+    LinkClosed,
+    Ready,
+    Refused,
+    Replies,
+    SpoolRequest,
+    Stop,
+    Stopped,
+    Stored,
+    read_frame,
+)
 from bounced.intake.listener import LISTEN_BACKLOG, Spool, make_tls_context
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
@@ -119,7 +132,7 @@ class AcceptorPool:
         loop = asyncio.get_running_loop()
         acceptor = _Acceptor(index, process, reader, link, time.monotonic(), loop.create_future())
         self.acceptors[index] = acceptor
-        link.send(("config", self.settings(), self.log_level()))
+        link.send(Configure(self.settings(), self.log_level()))
         acceptor.follower = asyncio.create_task(self._follow(acceptor))
         try:
             failure = await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
@@ -132,18 +145,18 @@ class AcceptorPool:
         try:
             while True:
                 frame = await read_frame(acceptor.reader)
-                if frame[0] == "spool":
+                if isinstance(frame, SpoolRequest):
                     task = asyncio.create_task(self._spool(acceptor, frame))
                     acceptor.spools.add(task)
                     task.add_done_callback(acceptor.spools.discard)
-                elif frame[0] == "ready" and not acceptor.ready.done():
+                elif isinstance(frame, Ready) and not acceptor.ready.done():
                     acceptor.ready.set_result(None)
-                elif frame[0] == "replies":
-                    self.replies.add(frame[1])
-                elif frame[0] == "configured":
+                elif isinstance(frame, Replies):
+                    self.replies.add(frame.counts)
+                elif isinstance(frame, Configured):
                     if acceptor.configured is not None and not acceptor.configured.done():
                         acceptor.configured.set_result(None)
-                elif frame[0] == "stopped":
+                elif isinstance(frame, Stopped):
                     acceptor.stopped = True
         except LinkClosed:
             pass
@@ -186,19 +199,21 @@ class AcceptorPool:
                 failures += 1
         self.on_fatal(f"acceptor {old.index} failed {failures} times in a row soon after start")
 
-    async def _spool(self, acceptor: _Acceptor, frame: tuple[object, ...]) -> None:
-        _, seq, mail_from, rcpt_tos, peer, raw = frame
+    async def _spool(self, acceptor: _Acceptor, frame: SpoolRequest) -> None:
+        reply: Stored | Refused
         try:
-            intake_id = await self.store.spool(raw, mail_from, rcpt_tos, peer, self.clock.now())  # type: ignore[arg-type]
+            intake_id = await self.store.spool(
+                frame.raw, frame.mail_from, frame.rcpt_tos, frame.peer, self.clock.now()
+            )
         except Exception as exc:
             # Not durable: the acceptor answers 4xx (the SpoolError says which) and the sender
             # keeps the message.
-            self.incidents.refused_one(exc, str(peer), len(raw))  # type: ignore[arg-type]
-            reply: tuple[object, ...] = ("refused", seq, exc if isinstance(exc, SpoolError) else str(exc))
+            self.incidents.refused_one(exc, frame.peer, len(frame.raw))
+            reply = Refused(frame.seq, exc if isinstance(exc, SpoolError) else str(exc))
         else:
             self.incidents.stored_one()
             self.on_spooled(intake_id)
-            reply = ("stored", seq, intake_id)
+            reply = Stored(frame.seq, intake_id)
         # If the acceptor is gone, its client saw no 250 and sends again (applied once).
         acceptor.link.send(reply)
 
@@ -212,7 +227,7 @@ class AcceptorPool:
             # One that is exiting misses it; its replacement starts with the new settings.
             acceptor.configured = loop.create_future()
             waits.append(acceptor.configured)
-            acceptor.link.send(("config", self.settings(), self.log_level()))
+            acceptor.link.send(Configure(self.settings(), self.log_level()))
         if waits:
             _, late = await asyncio.wait(waits, timeout=timeout)
             if late:
@@ -222,7 +237,7 @@ class AcceptorPool:
         """Stop accepting everywhere; in-flight messages are still spooled and answered."""
         self._stopping = True
         for acceptor in self.acceptors.values():
-            acceptor.link.send(("stop", grace))
+            acceptor.link.send(Stop(grace))
         waits = [a.process.wait() for a in self.acceptors.values()]
         try:
             await asyncio.wait_for(asyncio.gather(*waits), grace + 5.0)
