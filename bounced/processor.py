@@ -18,56 +18,70 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import Store
+from bounced.store.base import ProcessorStore
 
-__all__ = ["Processor"]
+if TYPE_CHECKING:  # imported late at run time, to keep start-up light
+    from bounced.apply.attribution import Attributor
+    from bounced.apply.workers import Analyser
+
+__all__ = ["Processor", "ProcessorSettings"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSettings:
+    """How the processor retries and batches. None: the `[processing]` setting."""
+
+    max_attempts: int = 3  # failed attempts before an intake is quarantined
+    retry_delay: float = 1.0  # seconds before a failed intake is tried again
+    safety_poll: float = 30.0  # seconds between passes when nobody wakes the processor
+    batch_size: int | None = None
+    batch_delay: float | None = None
+    burst_hold: float | None = None
 
 
 class Processor:
     def __init__(
         self,
-        store: Store,
+        store: ProcessorStore,
         config: Config,
         clock: Clock,
-        attributor: Any | None = None,
+        attributor: Attributor | None = None,
         *,
-        max_attempts: int = 3,
-        retry_delay: float = 1.0,
-        safety_poll: float = 30.0,
-        batch_size: int | None = None,
-        batch_delay: float | None = None,
-        burst_hold: float | None = None,
-        analyser: Any | None = None,
+        settings: ProcessorSettings = ProcessorSettings(),
+        analyser: Analyser | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.attributor = attributor
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
-        self.safety_poll = safety_poll
-        self.batch_size = batch_size or config.processing.batch_size
-        self.batch_delay = config.processing.batch_delay if batch_delay is None else batch_delay
-        self.burst_hold = config.processing.burst_hold if burst_hold is None else burst_hold
+        processing = config.processing
+        self.max_attempts = settings.max_attempts
+        self.retry_delay = settings.retry_delay
+        self.safety_poll = settings.safety_poll
+        self.batch_size = settings.batch_size or processing.batch_size
+        self.batch_delay = processing.batch_delay if settings.batch_delay is None else settings.batch_delay
+        self.burst_hold = processing.burst_hold if settings.burst_hold is None else settings.burst_hold
         if analyser is None:
             from bounced.apply.workers import Analyser
 
-            analyser = Analyser(config.processing.workers, config.processing.pool_min_batch)
-        self.analyser = analyser  # bounced.apply.workers.Analyser; its processes start lazily
+            analyser = Analyser(processing.workers, processing.pool_min_batch)
+        self.analyser = analyser  # its processes start lazily
         self.applied = 0
         self.failed = 0
         from bounced.apply.enforce import PolicyAlerts  # late, like apply_batch
 
         self.policy_alerts = PolicyAlerts()  # guard trips etc., for metrics and webhooks
-        self.on_applied: Any | None = None  # called after each window recorded (webhooks wake)
+        self.on_applied: Callable[[], None] | None = None  # after each window recorded (webhooks wake)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False

@@ -39,7 +39,7 @@ from bounced.model import (
     IntakeState,
     MessageType,
 )
-from bounced.store.base import IntakeRecording, RecordOutcome, Store
+from bounced.store.base import ApplyStore, IntakeRecording, RecordOutcome
 
 __all__ = ["ApplyResult", "apply_batch", "apply_intake", "bounce_message_id", "looks_like_mail"]
 
@@ -79,7 +79,7 @@ class ApplyResult:
 
 
 async def apply_intake(
-    store: Store,
+    store: ApplyStore,
     intake: IntakeMessage,
     config: Config,
     clock: Clock,
@@ -93,7 +93,7 @@ async def apply_intake(
 
 
 async def apply_batch(
-    store: Store,
+    store: ApplyStore,
     intakes: Sequence[IntakeMessage],
     config: Config,
     clock: Clock,
@@ -147,7 +147,7 @@ async def apply_batch(
 
 
 async def _hold(
-    store: Store,
+    store: ApplyStore,
     planned: list[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
     config: Config,
     now: datetime,
@@ -162,7 +162,7 @@ async def _hold(
 
 
 async def _after_record(
-    store: Store,
+    store: ApplyStore,
     planned: Sequence[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
     outcomes: Sequence[RecordOutcome | Exception],
     config: Config,
@@ -211,7 +211,7 @@ async def _plan(
 
 
 async def _record(
-    store: Store, recordings: Sequence[IntakeRecording], clock: Clock
+    store: ApplyStore, recordings: Sequence[IntakeRecording], clock: Clock
 ) -> list[RecordOutcome | Exception]:
     """One transaction for all; if it fails, one each, so only the culprit fails."""
     if not recordings:

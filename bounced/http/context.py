@@ -10,14 +10,14 @@ from typing import Any
 from bounced.clock import Clock
 from bounced.config.http import HttpConfig
 from bounced.intake.replies import ReplyTally
-from bounced.store.base import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["ApiContext"]
 
 
 @dataclass
 class ApiContext:
-    store: Store
+    store: ServiceStore
     clock: Clock
     settings: Callable[[], HttpConfig]
     version: str

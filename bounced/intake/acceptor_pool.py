@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
@@ -39,9 +40,12 @@ from bounced.intake.link import (
     Stored,
     read_frame,
 )
-from bounced.intake.listener import LISTEN_BACKLOG, Spool, make_tls_context
+from bounced.intake.listener import LISTEN_BACKLOG, make_tls_context
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
+
+if TYPE_CHECKING:  # not at run time: the acceptor processes do not load the store package
+    from bounced.store.base import IntakeSpool
 
 __all__ = ["AcceptorPool"]
 
@@ -75,7 +79,7 @@ class AcceptorPool:
         count: int,
         settings: Callable[[], SmtpConfig],
         log_level: Callable[[], str],
-        store: Spool,
+        store: IntakeSpool,
         clock: Clock,
         on_spooled: Callable[[int], None],
         on_fatal: Callable[[str], None],

@@ -50,7 +50,7 @@ from bounced.model import (
 )
 from bounced.outbound.rules import GiveUp, next_attempt
 from bounced.outbound.sender import Envelope, RelaySender, SendOutcome
-from bounced.store.base import OutboundAttempt, Store
+from bounced.store.base import OutboundAttempt, SenderStore
 from bounced.verp import make_return_path
 
 __all__ = ["QueueRun", "ResendQueue", "bounce_text"]
@@ -86,7 +86,7 @@ class _Finisher:
     """Closes attempts in shared transactions: callers that finish while a write is in
     flight are written together by the next one (one commit, two statements)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SenderStore) -> None:
         self.store = store
         self._rows: list[tuple[int, int, DeliveryState, datetime, str | None]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -121,7 +121,7 @@ class _Finisher:
 class ResendQueue:
     def __init__(
         self,
-        store: Store,
+        store: SenderStore,
         config: Config,
         clock: Clock,
         sender: RelaySender,

@@ -21,7 +21,7 @@ from bounced.clock import Clock
 from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookState
-from bounced.store.base import Store
+from bounced.store.base import WebhookStore
 from bounced.webhooks.payload import event_body
 from bounced.webhooks.poster import Poster
 
@@ -48,7 +48,7 @@ def retry_delay(attempts: int, config: WebhookDeliveryConfig) -> float:
 class WebhookDispatcher:
     def __init__(
         self,
-        store: Store,
+        store: WebhookStore,
         hooks: list[WebhookConfig],
         config: WebhookDeliveryConfig,
         clock: Clock,

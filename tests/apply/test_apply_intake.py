@@ -25,6 +25,7 @@ from bounced.model import (
 )
 from bounced.store import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
+from tests.store_helpers import is_suppressed
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -65,7 +66,7 @@ async def test_unsigned_hard_bounce_is_recorded_not_suppressed(store: SQLiteStor
     assert event.recipient == "Gone@example.org" and not event.suppress
     assert event.mailing_id == "spring-2026" and event.from_domain == "sender.test"
     assert result.suppressed == ()
-    assert not await store.is_suppressed("Gone@example.org")
+    assert not await is_suppressed(store, "Gone@example.org")
     profile = await store.get_profile("Gone@example.org")
     assert profile is not None and profile.status is ProfileStatus.ACTIVE and profile.hard_bounce_count == 1
     intake = await store.get_intake(result.intake_id)
@@ -106,7 +107,7 @@ async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore, d
     result = await spool_and_apply(store, raw, config("suppress"), FixedAttributor(attribution))
     [event] = result.written
     assert event.kind is BounceKind.SOFT and not event.suppress and result.suppressed == ()
-    assert not await store.is_suppressed("full@example.org")
+    assert not await is_suppressed(store, "full@example.org")
     profile = await store.get_profile("full@example.org")
     assert profile is not None and profile.soft_bounce_count == 1 and profile.status is ProfileStatus.ACTIVE
     with sqlite3.connect(db_path) as conn:

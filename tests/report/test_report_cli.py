@@ -15,6 +15,7 @@ from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, Reason
 from bounced.store import open_store
 from tests.events import keyed
+from tests.store_helpers import record_events
 
 AT = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ async def _fill(db: Path) -> None:
             ))
             for i in range(3)
         ]
-        await store.record_events(None, events, AT)
+        await record_events(store, None, events, AT)
         _, deliveries = await store.record_outbound(
             b"From: news@shop.example.com\r\n\r\nHi\r\n",
             "b@bounces.example.com",

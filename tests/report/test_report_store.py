@@ -22,6 +22,7 @@ from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store import SQLiteStore
 from bounced.store.sqlite.report import DAY_MICROS, plan_period
 from tests.events import keyed
+from tests.store_helpers import record_events, soft_bounce_groups
 
 T0 = datetime(2026, 1, 20, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -141,12 +142,12 @@ def _expected(
 async def _report(
     store: SQLiteStore, start: datetime, end: datetime, group_by: ReportGrouping, mailing: str | None = None
 ) -> list[SoftBounceGroup]:
-    return [g async for g in store.soft_bounce_groups(start, end, group_by, mailing)]
+    return [g async for g in soft_bounce_groups(store, start, end, group_by, mailing)]
 
 
 async def _record(store: SQLiteStore, events: list[BounceEvent]) -> None:
     for i in range(0, len(events), 50):
-        await store.record_events(None, events[i : i + 50], T0)
+        await record_events(store, None, events[i : i + 50], T0)
 
 
 PERIODS = [
@@ -245,7 +246,7 @@ async def test_aggregates_follow_updates_and_deletes(store: SQLiteStore, db_path
 
 async def test_a_reader_may_stop_early(store: SQLiteStore) -> None:
     await _record(store, _make_events(seed=9, count=200))
-    stream = store.soft_bounce_groups(T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
+    stream = soft_bounce_groups(store, T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
     first = await anext(stream)
     await stream.aclose()  # the report connection is closed, the fetch in flight awaited
     assert first.amount >= 1

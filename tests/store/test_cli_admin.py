@@ -16,6 +16,7 @@ from bounced.config.storage import StorageConfig
 from bounced.model import BounceEvent, BounceKind, Reason
 from bounced.store import open_store
 from tests.events import keyed
+from tests.store_helpers import record_events
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +113,7 @@ async def test_profile_show_after_hard_bounce_and_list(config_file: Path, db_pat
             suppress=True,
             signed=True,
         ))
-        await store.record_events(None, [event], now)
+        await record_events(store, None, [event], now)
     finally:
         await store.close()
 

@@ -14,6 +14,7 @@ from bounced.errors import SpoolError, StoreError
 from bounced.model import Action, BounceEvent, BounceKind, IntakeState, Reason
 from bounced.store import SQLiteStore
 from tests.events import keyed
+from tests.store_helpers import intake_counts, record_events
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -52,7 +53,7 @@ async def test_spool_round_trip_and_pending_order(store: SQLiteStore) -> None:
     assert [m.id for m in await store.pending_intake()] == [second]
     marked = await store.get_intake(first)
     assert marked is not None and marked.state is IntakeState.UNPARSEABLE and marked.error == "junk"
-    counts = await store.intake_counts()
+    counts = await intake_counts(store)
     assert counts[IntakeState.PENDING] == 1 and counts[IntakeState.UNPARSEABLE] == 1
     assert counts[IntakeState.APPLIED] == 0
 
@@ -240,7 +241,7 @@ async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLi
         status="4.2.2",
     ))
     first = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW - 40 * DAY)
-    assert len(await store.record_events(first, [event], NOW - 40 * DAY)) == 1
+    assert len(await record_events(store, first, [event], NOW - 40 * DAY)) == 1
     assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
     again = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
-    assert await store.record_events(again, [event], NOW) == []
+    assert await record_events(store, again, [event], NOW) == []

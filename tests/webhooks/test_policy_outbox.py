@@ -14,6 +14,7 @@ from bounced.model import BounceEvent, BounceKind, Reason, WebhookEvent
 from bounced.store import SQLiteStore
 from bounced.webhooks.payload import event_dict
 from tests.events import keyed
+from tests.store_helpers import is_suppressed, record_events
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TEXT = "550 5.1.1 <EMAIL>: user unknown"
@@ -40,7 +41,7 @@ async def test_guard_trip_and_confirm_fire_removed_tripped_and_added(
     store: SQLiteStore, db_path: Path
 ) -> None:
     store.enable_webhook_outbox(True)
-    await store.record_events(None, [_hard(i) for i in range(3)], NOW)
+    await record_events(store, None, [_hard(i) for i in range(3)], NOW)
     before = len(await _events(store, db_path))  # hard_bounce + suppression_added per bounce
     assert before == 6
 
@@ -81,7 +82,7 @@ async def test_soft_threshold_suppression_fires_suppression_added(store: SQLiteS
         "s@dest.example", BounceKind.SOFT, Reason.MAILBOXFULL, NOW, diagnostic="452 4.2.2 mailbox full",
         reply_code=452, signed=True, mailing_id="m-9",
     ))  # fmt: skip
-    recorded = await store.record_events(None, [soft], NOW)
+    recorded = await record_events(store, None, [soft], NOW)
     event_id = recorded[0]
     count = len(await _events(store, db_path))
     assert await store.suppress_by_policy("s@dest.example", "softbounce-threshold", event_id, NOW, "3 soft")
@@ -109,12 +110,12 @@ async def test_a_rolled_back_suppression_writes_no_event(store: SQLiteStore, db_
         db.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no'); END")
     with pytest.raises(Exception, match="no"):
         await store.suppress_by_policy("r@dest.example", "softbounce-threshold", None, NOW, "x")
-    assert not await store.is_suppressed("r@dest.example")
+    assert not await is_suppressed(store, "r@dest.example")
     assert await _events(store, db_path) == []
 
 
 async def test_no_hooks_no_rows(store: SQLiteStore, db_path: Path) -> None:
-    await store.record_events(None, [_hard(0)], NOW)
+    await record_events(store, None, [_hard(0)], NOW)
     await store.trip_guard(GROUP, NOW - timedelta(minutes=10), NOW, {"count": 1, "window": 600})
     assert await store.suppress_by_policy("x@dest.example", "softbounce-threshold", None, NOW, "x")
     assert await _events(store, db_path) == []

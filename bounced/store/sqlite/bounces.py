@@ -175,18 +175,6 @@ def _row_to_event(row: Sequence[Any]) -> BounceEvent:
 
 
 class BouncesMixin(WebhooksMixin):
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
-
     async def record_events_outcome(
         self,
         intake_id: int | None,
