@@ -65,10 +65,6 @@ class SendingSide:
         self.scheduler.arm(due)
 
     @property
-    def port(self) -> int:
-        return self.listener.port
-
-    @property
     def submission_port(self) -> int:
         return self.listener.port
 
