@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # real daemon processes (CI runs them; `-m "not slow"` skips)
 
 
 def _crash_loop() -> ModuleType:

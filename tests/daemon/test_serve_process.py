@@ -21,6 +21,8 @@ from tests.conftest import child_pids, free_port
 from tests.harness import send_mail
 from tests.store_helpers import intake_counts
 
+pytestmark = pytest.mark.slow  # real daemon processes (CI runs them; `-m "not slow"` skips)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
 RCPT = ["b@bounces.example.com"]
