@@ -296,6 +296,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve-receiver"]:
         serve_receiver(int(sys.argv[2]), sys.argv[3])
     else:
+        import _figures  # --figures: the output becomes docs/figures.md's latest run
         import uvloop  # the loop `bounced serve` runs on
 
-        uvloop.run(main())
+        raise SystemExit(_figures.run(lambda: uvloop.run(main()), "webhooks"))

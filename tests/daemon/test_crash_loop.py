@@ -1,7 +1,7 @@
 """The crash loop, short: 5 SIGKILLs (daemon, acceptors, workers) of a real `bounced serve`
 under a stream of distinct bounces; every 250 applied exactly once, report counts exact.
 
-The long run with its figures is `benchmarks/crash_loop.py` (docs/daemon.md).
+The long run with its figures is `benchmarks/crash_loop.py` (docs/figures.md).
 """
 
 from __future__ import annotations
