@@ -49,6 +49,28 @@ class ProcessorSettings:
     burst_hold: float | None = None
 
 
+@dataclass(slots=True)
+class _Arrivals:
+    """Spools since the last pass began (loop times): the burst hold's whole state."""
+
+    count: int = 0
+    first: float = 0.0
+    last: float = 0.0
+
+    def note(self, now: float) -> None:
+        if not self.count:
+            self.first = now
+        self.count += 1
+        self.last = now
+
+    def hold_until(self, batch_delay: float, burst_hold: float) -> float:
+        """While more than one is waiting: until they pause for `batch_delay`, at most until
+        the first has waited `burst_hold`. Else 0: no hold."""
+        if self.count < 2:
+            return 0.0
+        return min(self.last + batch_delay, self.first + burst_hold)
+
+
 class Processor:
     def __init__(
         self,
@@ -87,21 +109,14 @@ class Processor:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
-        # Spools since the last pass began: how many, the first and the last (loop time).
-        self._arrivals = 0
-        self._first_arrival = 0.0
-        self._last_arrival = 0.0
+        self._arrivals = _Arrivals()  # spools since the last pass began
 
     # --- control ---------------------------------------------------------------------
 
     def wake(self, intake_id: int | None = None) -> None:
         """Called by the listener right after a spool commits (before the 250 goes out),
         so `drained()` called after the client saw 250 waits for that message."""
-        now = asyncio.get_running_loop().time()
-        if not self._arrivals:
-            self._first_arrival = now
-        self._arrivals += 1
-        self._last_arrival = now
+        self._arrivals.note(asyncio.get_running_loop().time())
         self._idle.clear()
         self._wake.set()
 
@@ -151,11 +166,12 @@ class Processor:
 
     async def _run(self) -> None:
         store_failures = 0
+        settle_until = 0.0  # loop time before which the next pass does not start
         try:
             while not self._stopping:
-                await self._hold_for_burst()
+                await self._wait_for_window(settle_until)
                 self._wake.clear()
-                self._arrivals = 0  # those arriving during the pass count for the next one
+                self._arrivals = _Arrivals()  # those arriving during the pass count for the next one
                 done_before = self.applied + self.failed
                 try:
                     retry_pending = await self.run_once()
@@ -176,28 +192,29 @@ class Processor:
                 waited_from = asyncio.get_running_loop().time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                if self.applied + self.failed > done_before and not self._stopping:
-                    # A burst (woken again within batch_delay of a pass that did work): let
-                    # the next window fill (one transaction and fsync for many messages, big
-                    # enough for the worker processes) instead of chasing each message.
-                    waited = asyncio.get_running_loop().time() - waited_from
-                    if waited < self.batch_delay:
-                        await asyncio.sleep(self.batch_delay - waited)
+                # After a pass that did work, the next one waits batch_delay from its end.
+                did_work = self.applied + self.failed > done_before
+                settle_until = waited_from + self.batch_delay if did_work else 0.0
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self._error = exc
                 log.critical("processor crashed", exc_info=True)
             raise
 
-    async def _hold_for_burst(self) -> None:
-        """While bounces keep arriving, let the SMTP sessions have the CPU: apply once they
-        pause for `batch_delay`, or once the first waiting one has waited `burst_hold`
-        (a long flood is then applied alongside, at most that far behind). One message
-        alone is applied at once."""
+    async def _wait_for_window(self, settle_until: float) -> None:
+        """When the next pass starts, decided in one place. After a pass that did work, not
+        before `settle_until` (its end + `batch_delay`): a burst's next window fills (one
+        transaction and fsync for many messages, big enough for the worker processes)
+        instead of each message being chased. And while bounces keep arriving, the SMTP
+        sessions keep the CPU: the pass waits until they pause for `batch_delay`, or until
+        the first waiting one has waited `burst_hold` (a long flood is then applied
+        alongside, at most that far behind). One message alone is applied at once."""
         loop = asyncio.get_running_loop()
-        while not self._stopping and self._arrivals > 1 and self.burst_hold > 0:
+        while not self._stopping:
+            wake_at = settle_until
+            if self.burst_hold > 0:
+                wake_at = max(wake_at, self._arrivals.hold_until(self.batch_delay, self.burst_hold))
             now = loop.time()
-            wake_at = min(self._last_arrival + self.batch_delay, self._first_arrival + self.burst_hold)
             if now >= wake_at:
                 return
             await asyncio.sleep(wake_at - now)
