@@ -26,22 +26,9 @@ from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import ConfigError, SpoolError
 from bounced.eventloop import loop_factory
+from bounced.intake import link as wire  # the messages and framing of the link
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts
-from bounced.intake.link import (
-    Configure,
-    Configured,
-    FrameWriter,
-    LinkClosed,
-    Ready,
-    Refused,
-    Replies,
-    SpoolRequest,
-    Stop,
-    Stopped,
-    Stored,
-    read_frame,
-)
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
 
@@ -55,7 +42,7 @@ _REPLIES_EVERY = 0.5  # seconds between two reports of reply counts to the daemo
 class RemoteSpool:
     """`spool()` over the link: the daemon stamps, commits and answers with the intake id."""
 
-    def __init__(self, link: FrameWriter) -> None:
+    def __init__(self, link: wire.FrameWriter) -> None:
         self._link = link
         self._seq = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[int]] = {}
@@ -70,7 +57,7 @@ class RemoteSpool:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting[seq] = future
         try:
-            self._link.send(SpoolRequest(seq, mail_from, tuple(rcpt_tos), peer, raw))
+            self._link.send(wire.SpoolRequest(seq, mail_from, tuple(rcpt_tos), peer, raw))
             await self._link.drain()
             return await future
         except (ConnectionError, RuntimeError) as exc:
@@ -78,11 +65,11 @@ class RemoteSpool:
         finally:
             self._waiting.pop(seq, None)
 
-    def answer(self, answer: Stored | Refused) -> None:
+    def answer(self, answer: wire.Stored | wire.Refused) -> None:
         future = self._waiting.get(answer.seq)
         if future is None or future.done():
             return
-        if isinstance(answer, Stored):
+        if isinstance(answer, wire.Stored):
             future.set_result(answer.intake_id)
         elif isinstance(answer.why, SpoolError):  # the daemon's own: SpoolFullError gets 452
             future.set_exception(answer.why)
@@ -100,10 +87,10 @@ class RemoteSpool:
 async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int) -> int:
     link_sock = socket.socket(fileno=link_fd)
     reader, stream_writer = await asyncio.open_unix_connection(sock=link_sock)
-    link = FrameWriter(stream_writer)
-    first = await read_frame(reader)
-    if not isinstance(first, Configure):
-        raise LinkClosed(f"expected the config first, got {type(first).__name__}")
+    link = wire.FrameWriter(stream_writer)
+    first = await wire.read_frame(reader)
+    if not isinstance(first, wire.Configure):
+        raise wire.LinkClosed(f"expected the config first, got {type(first).__name__}")
     config: SmtpConfig = first.settings
     configure_logging(first.log_level)
     spool = RemoteSpool(link)
@@ -112,7 +99,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None, incidents)
     listener = Listener(handler, lambda: config, SharedCounts(counts_fd, index))
     await listener.start(sock=socket.socket(fileno=listen_fd))
-    link.send(Ready())
+    link.send(wire.Ready())
 
     stop = asyncio.Event()
     grace = config.shutdown_grace
@@ -125,17 +112,17 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
         nonlocal config, grace
         try:
             while True:
-                frame = await read_frame(reader)
-                if isinstance(frame, Stored | Refused):
+                frame = await wire.read_frame(reader)
+                if isinstance(frame, wire.Stored | wire.Refused):
                     spool.answer(frame)
-                elif isinstance(frame, Configure):
+                elif isinstance(frame, wire.Configure):
                     config = frame.settings  # every later command reads it (the handler's settings)
                     set_level(frame.log_level)
-                    link.send(Configured())  # the daemon's reload returns after this
-                elif isinstance(frame, Stop):
+                    link.send(wire.Configured())  # the daemon's reload returns after this
+                elif isinstance(frame, wire.Stop):
                     grace = frame.grace
                     stop.set()
-        except LinkClosed as exc:
+        except wire.LinkClosed as exc:
             spool.close(f"daemon link closed ({exc})")
             if not stop.is_set():
                 log.error("daemon gone: acceptor stopping", extra=kv(error=str(exc)))
@@ -149,7 +136,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     def send_replies() -> None:
         new = listener.replies.take_new()
         if new:
-            link.send(Replies(new))
+            link.send(wire.Replies(new))
 
     follower = asyncio.create_task(follow_link())
     reporter = asyncio.create_task(report_replies())
@@ -158,7 +145,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     reporter.cancel()
     try:
         send_replies()
-        link.send(Stopped())
+        link.send(wire.Stopped())
         await link.drain()
     except (ConnectionError, RuntimeError):
         pass
@@ -176,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             return runner.run(run_acceptor(*map(int, args)))
-    except LinkClosed as exc:
+    except wire.LinkClosed as exc:
         print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
         return 1
     except (ConfigError, OSError) as exc:  # e.g. the certificate went away since the daemon started
