@@ -79,15 +79,22 @@ def make_config(tmp_path: Path, **section_overrides: dict[str, Any]) -> Config:
 
 @asynccontextmanager
 async def running_daemon(
-    config: Config, clock: Clock | None = None, notifier: Notifier | None = None
+    config: Config,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    *,
+    retry_ports: bool = True,
 ) -> AsyncIterator[RunningDaemon]:
+    """`retry_ports`: when a port is taken at start (another run took it between
+    `free_port()` and the bind), start again on fresh ports; False for a test that takes
+    the port on purpose."""
     for attempt in range(3):
         daemon = Daemon(config, clock, notifier or Notifier(""))
         try:
             await daemon.start()
             break
         except OSError as exc:  # another run took a port between free_port() and the bind
-            if exc.errno != errno.EADDRINUSE or attempt == 2:
+            if not retry_ports or exc.errno != errno.EADDRINUSE or attempt == 2:
                 raise
             config = _fresh_ports(config)
     try:
