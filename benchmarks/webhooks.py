@@ -47,6 +47,7 @@ from bounced.store.base import IntakeRecording  # noqa: E402
 from bounced.webhooks.dispatcher import WebhookDispatcher  # noqa: E402
 from bounced.webhooks.payload import EVENT_ID_HEADER, SIGNATURE_HEADER, sign_body  # noqa: E402
 from bounced.webhooks.poster import Poster  # noqa: E402
+from bounced.webhooks.sink import HttpSink  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.events import keyed  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
@@ -204,7 +205,8 @@ async def run(client: str, args: argparse.Namespace, tmp: str, down: float) -> S
         retry_initial=1.0, retry_max_delay=8.0, poll_interval=0.5, concurrency=args.concurrency
     )
     poster = HttpxPoster(args.concurrency) if client == "httpx" else Poster(args.concurrency)
-    dispatcher = WebhookDispatcher(store, [hook], config, SystemClock(), poster)
+    clock = SystemClock()
+    dispatcher = WebhookDispatcher(store, [HttpSink(hook, poster, args.concurrency, clock)], config, clock)
     await dispatcher.start()
     load = os.getloadavg()[0]
     cpu0 = time.process_time()

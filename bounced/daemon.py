@@ -26,6 +26,7 @@ from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
 from bounced.store.lockfile import DaemonLock
+from bounced.store.node import NodeStore
 
 if TYPE_CHECKING:  # the optional parts are imported when configured
     from prometheus_client.registry import Collector
@@ -87,7 +88,8 @@ class Daemon:
 
     @property
     def webhooks(self) -> WebhookDispatcher | None:
-        """The webhook dispatcher (its `stats` for metrics), None when no hook is configured."""
+        """The outbox dispatcher (its `stats` for metrics), None when no hook or broker is
+        configured."""
         return self._webhooks
 
     @property
@@ -105,25 +107,26 @@ class Daemon:
     async def start(self) -> None:
         """Open the store, apply what a previous run left pending, start listening.
         Raises ConfigError or OSError (port in use, permission) after undoing what started."""
-        from bounced.store import open_store
+        from bounced.store import open_backend
 
         self._lock = DaemonLock(self.config.storage.path)
         self._lock.acquire()  # StoreError: another daemon has this database
         try:
-            self._store = await open_store(self.config.storage, self.config.policy.fold_local_case)
+            self._store = await open_backend(self.config.storage, self.config.policy.fold_local_case)
         except BaseException:
             self._lock.release()
             raise
         try:
             self._retention = RetentionTask(self._store, self.config.storage, self.clock)
             self._retention.start()
-            self._store.enable_webhook_outbox(bool(self.config.webhooks))
-            if self.config.webhooks:
+            self._store.enable_webhook_outbox(bool(self.config.event_sinks))
+            if self.config.event_sinks:  # [[webhooks]] and [[brokers]]: one outbox, one dispatcher
                 from bounced.webhooks.dispatcher import WebhookDispatcher
+                from bounced.webhooks.sink import build_sinks
 
-                self._webhooks = WebhookDispatcher(
-                    self._store, self.config.webhooks, self.config.webhook_delivery, self.clock
-                )
+                sinks = build_sinks(self.config, self.clock)
+                delivery = self.config.webhook_delivery
+                self._webhooks = WebhookDispatcher(self._store, sinks, delivery, self.clock)
                 await self._webhooks.start()
             if self.config.submission.enabled:
                 from bounced.submission.service import SendingSide  # only when it is wanted
@@ -162,6 +165,7 @@ class Daemon:
                 version=__version__,
                 listen=f"{host}:{self.smtp_port}",
                 db=self.config.storage.path,
+                backend=self.config.storage.backend,
                 acceptors=self.config.smtp.acceptors,
                 loop=loop,
             ),
@@ -207,6 +211,7 @@ class Daemon:
             extra_collectors=self.http_collectors,
             extra_routes=self.http_routes,
             config=lambda: self.config,
+            central=self._store.central_status if isinstance(self._store, NodeStore) else None,
         )
         self._http = HttpServer(ctx)
         await self._http.start()
@@ -279,7 +284,7 @@ class Daemon:
         """Settings bound at start (sockets, database, TLS context) keep their running values;
         the result is re-validated, e.g. an empty domain list on a public listener."""
         old = self.config
-        for section in ("submission", "processing", "webhooks", "webhook_delivery"):
+        for section in ("submission", "processing", "webhooks", "webhook_delivery", "brokers"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("reload: restart to apply this section", extra=kv(section=section))
         storage = _keep_bound("storage", new.storage, old.storage, ("path", "busy_timeout"))
@@ -288,7 +293,7 @@ class Daemon:
         check(smtp, "smtp")
         return replace(
             new, smtp=smtp, storage=storage, http=http, submission=old.submission, processing=old.processing,
-            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery,
+            webhooks=old.webhooks, webhook_delivery=old.webhook_delivery, brokers=old.brokers,
         )  # fmt: skip
 
     def _fail(self, reason: str) -> None:

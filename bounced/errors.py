@@ -11,6 +11,7 @@ __all__ = [
     "SpoolError",
     "SpoolFullError",
     "StoreError",
+    "StoreUnavailable",
     "VerpError",
 ]
 
@@ -45,6 +46,12 @@ class ParseError(BouncedError, ValueError):
 
 class StoreError(BouncedError):
     """The store could not do what was asked (locked, corrupt, schema too new)."""
+
+
+class StoreUnavailable(StoreError):
+    """The (central) database server cannot be reached now: connection refused, cut or timed
+    out. Nothing was written; the same call later may succeed. Not the message's fault: the
+    processor backs off without counting an attempt, and intake keeps spooling locally."""
 
 
 class SpoolError(StoreError, OSError):

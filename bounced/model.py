@@ -252,6 +252,9 @@ class Classification:
     reason: Reason
     retry_after: int | None = None  # seconds the remote server asked us to wait
     rule: str | None = None  # which rule decided, for logs ("default:4xx", "override[2]")
+    # Which rules decided the reason ("phrase:userunknown:user ?unknown", "status:5.2.2" ...;
+    # bounced.classify.rules); None where the kind alone decided (ARF, auto-reply, delivered).
+    reason_rule: str | None = None
 
 
 @pickled_by_constructor

@@ -16,15 +16,24 @@ from pathlib import Path
 
 from bounced.config import Config
 
-__all__ = ["database_problem", "startup_problems", "tls_problem"]
+__all__ = ["database_problem", "postgres_problem", "startup_problems", "tls_problem"]
 
 
-def startup_problems(config: Config) -> list[str]:
-    """Every reason `bounced serve` with `config` would fail to start on this machine."""
+def startup_problems(config: Config, warnings: list[str] | None = None) -> list[str]:
+    """Every reason `bounced serve` with `config` would fail to start on this machine.
+
+    A PostgreSQL server that does not answer now is no such reason when `warnings` is given
+    (it gets the line instead): the node starts, takes bounces into its local spool and
+    connects when the server answers (docs/nodes.md)."""
     problems = []
     db = database_problem(config.storage.path)
     if db:
         problems.append(db)
+    if config.storage.backend == "postgresql":
+        server = postgres_problem(config.storage.dsn)
+        if server is not None:
+            line, only_away = server
+            (warnings if only_away and warnings is not None else problems).append(line)
     pairs = [("smtp", config.smtp.tls_cert, config.smtp.tls_key)]
     if config.submission.enabled:
         pairs.append(("submission", config.submission.tls_cert, config.submission.tls_key))
@@ -38,6 +47,21 @@ def startup_problems(config: Config) -> list[str]:
         except (OSError, ssl.SSLError) as exc:
             problems.append(f"relay.ca_file: cannot load {config.relay.ca_file}: {_why(exc)}")
     return problems
+
+
+def postgres_problem(dsn: str, timeout: float = 5.0) -> tuple[str, bool] | None:
+    """Why the PostgreSQL server of [storage] dsn cannot be used now (one line), and whether
+    it only does not answer now (see `connect_check`); None when it can."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bounced.store.postgres.connection import connect_check
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whether or not one runs here
+        found = pool.submit(asyncio.run, connect_check(dsn, timeout)).result()
+    if found is None:
+        return None
+    return "storage.dsn: " + " ".join(found[0].split()), found[1]
 
 
 def tls_problem(section: str, cert: str | None, key: str | None) -> str | None:

@@ -7,9 +7,11 @@ transaction that records them all and marks them applied; when that transaction 
 window is recorded message by message. An unexpected exception is recorded on the intake
 with its attempt count; after `max_attempts` the intake is marked
 `failed` and left for a human (Mailman's shunt queue), so one poison message cannot block
-the rest. Whatever was accepted but not applied before a crash is pending at start and is
-simply processed first. The listener wakes the processor after each spool; a slow safety
-poll covers anything else (e.g. a second process spooling into the same database).
+the rest. A central store that cannot be reached (StoreUnavailable: several nodes on one
+database server) counts no attempt: the pass backs off and tries again. Whatever was
+accepted but not applied before a crash is pending at start and is simply processed first.
+The listener wakes the processor after each spool; a slow safety poll covers anything else
+(e.g. a second process spooling into the same database).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bounced.clock import Clock
 from bounced.config import Config
+from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
 from bounced.store.base import ProcessorStore
@@ -47,6 +50,7 @@ class ProcessorSettings:
     batch_size: int | None = None
     batch_delay: float | None = None
     burst_hold: float | None = None
+    unavailable_retry_max: float = 5.0  # longest back-off while the central store is unreachable
 
 
 @dataclass(slots=True)
@@ -93,6 +97,8 @@ class Processor:
         self.batch_size = settings.batch_size or processing.batch_size
         self.batch_delay = processing.batch_delay if settings.batch_delay is None else settings.batch_delay
         self.burst_hold = processing.burst_hold if settings.burst_hold is None else settings.burst_hold
+        self.unavailable_retry_max = settings.unavailable_retry_max
+        self._unavailable = 0  # passes in a row that found the central store unreachable
         if analyser is None:
             from bounced.apply.workers import Analyser
 
@@ -107,6 +113,7 @@ class Processor:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._arrivals = _Arrivals()  # spools since the last pass began
@@ -132,6 +139,7 @@ class Processor:
         """Finish the window being applied, then stop (the rest stays pending for next start);
         stops the analyser's worker processes."""
         self._stopping = True
+        self._stop_requested.set()
         self._wake.set()
         try:
             if self._task is None:
@@ -176,6 +184,12 @@ class Processor:
                 try:
                     retry_pending = await self.run_once()
                     store_failures = 0
+                    if self._unavailable:
+                        log.info("event=central_store_back", extra=kv(failures=self._unavailable))
+                        self._unavailable = 0
+                except StoreUnavailable as exc:
+                    await self._wait_for_store(exc)
+                    continue
                 except Exception:
                     # The store itself failed (disk full, locked too long): nothing is lost,
                     # the intake stays pending; back off (doubling, up to the safety poll).
@@ -200,6 +214,20 @@ class Processor:
                 self._error = exc
                 log.critical("processor crashed", exc_info=True)
             raise
+
+    async def _wait_for_store(self, exc: StoreUnavailable) -> None:
+        """The central store is unreachable: nothing is lost (the intake stays pending in the
+        local spool, no attempt is counted), try again after a back-off that doubles up to
+        `unavailable_retry_max`. Arrivals do not cut the wait short: each pass would
+        analyse a window only to fail again."""
+        self._unavailable += 1
+        delay = min(self.retry_delay * 2 ** (self._unavailable - 1), self.unavailable_retry_max)
+        log.warning(
+            "event=central_store_unavailable",
+            extra=kv(failures=self._unavailable, retry_in=round(delay, 2), error=str(exc)),
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), timeout=delay)
 
     async def _wait_for_window(self, settle_until: float) -> None:
         """When the next pass starts, decided in one place. After a pass that did work, not
@@ -241,14 +269,19 @@ class Processor:
             self.store, batch, self.config, self.clock, self.attributor, self.analyser, self.policy_alerts
         )
         all_done = True
+        unavailable: StoreUnavailable | None = None
         for intake, result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
+            if isinstance(result, StoreUnavailable):  # not the message's fault: no attempt
+                unavailable = result
+            elif isinstance(result, Exception):
                 if not await self._record_failure(intake, result):
                     all_done = False
             else:
                 self.applied += 1
         if self.on_applied is not None:
             self.on_applied()
+        if unavailable is not None:
+            raise unavailable
         return all_done
 
     async def _record_failure(self, intake: IntakeMessage, exc: Exception) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bounced.config.storage import StorageConfig
-from bounced.store import SQLiteStore, open_store
+from bounced.store import Store, open_store
+from tests.pg import pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 # BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).
@@ -88,10 +89,37 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "bounced.sqlite3"
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the `store` fixture below runs on each backend; tests marked
+    `sqlite_only` (they read the SQLite file, or SQLite-only behaviour) run on SQLite."""
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ["sqlite"] if only else BACKENDS, indirect=True)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    """A real SQLite store on a temporary file, opened through `open_store` (all migrations)."""
-    opened = await open_store(StorageConfig(path=str(db_path), busy_timeout=5.0))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend of this test run ("sqlite" unless parametrized)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def storage_config(backend: str, db_path: Path, request: pytest.FixtureRequest) -> StorageConfig:
+    """[storage] of the test's store: a temporary SQLite file, or a fresh PostgreSQL database
+    (skipped, saying so, when no PostgreSQL server is reachable)."""
+    if backend == "postgresql":
+        config: StorageConfig = request.getfixturevalue("pg_config")
+        return config
+    return StorageConfig(path=str(db_path), busy_timeout=5.0)
+
+
+@pytest.fixture
+async def store(storage_config: StorageConfig) -> AsyncIterator[Store]:
+    """A real store (SQLite file or PostgreSQL database), opened through `open_store`."""
+    opened = await open_store(storage_config)
     try:
         yield opened
     finally:

@@ -1,6 +1,6 @@
 """Store reads and writes only tests and benchmarks use: built on the store protocols (or, for
-what no protocol offers, on the SQLite store's own query helper), so no backend has to
-implement them."""
+what no protocol offers, on the store's own tables through tests/rawsql.py, SQLite or
+PostgreSQL), so no backend has to implement them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from bounced.model import (
     ReportGrouping,
     SoftBounceGroup,
 )
-from bounced.store import SQLiteStore
 from bounced.store.base import (
     BounceStore,
     IntakeRecording,
@@ -27,7 +26,8 @@ from bounced.store.base import (
     Store,
     SuppressionStore,
 )
-from bounced.store.sqlite.connection import from_micros
+from bounced.store.timecodec import from_micros
+from tests import rawsql
 
 __all__ = [
     "deliveries_for",
@@ -90,31 +90,27 @@ async def soft_bounce_groups(
 
 
 async def deliveries_for(store: Store, message_id: int) -> list[Delivery]:
-    assert isinstance(store, SQLiteStore)
-    rows = await store._fetchall("SELECT id FROM deliveries WHERE message_id = ? ORDER BY id", (message_id,))
-    found = [await store.get_delivery(int(r[0])) for r in rows]
+    ids = await rawsql.rows(store, "SELECT id FROM deliveries WHERE message_id = ? ORDER BY id", message_id)
+    found = [await store.get_delivery(int(r[0])) for r in ids]
     return [d for d in found if d is not None]
 
 
 async def refusal_counts(store: Store) -> dict[str, int]:
-    assert isinstance(store, SQLiteStore)
-    rows = await store._fetchall("SELECT address, count FROM submission_refusals ORDER BY address")
-    return {r[0]: int(r[1]) for r in rows}
+    found = await rawsql.rows(store, "SELECT address, count FROM submission_refusals ORDER BY address")
+    return {r[0]: int(r[1]) for r in found}
 
 
 async def guard_trip_count(store: Store) -> int:
     """How many times the guard has tripped."""
-    assert isinstance(store, SQLiteStore)
-    row = await store._fetchone("SELECT COUNT(*) FROM guard_trips")
-    return int(row[0]) if row else 0
+    return await rawsql.count(store, "guard_trips")
 
 
 async def resend_timings(store: Store, since_id: int = 0) -> list[ResendTiming]:
     """Planned, picked-up and finished times of finished queue rows (benchmarks/resend.py)."""
-    assert isinstance(store, SQLiteStore)
-    rows = await store._fetchall(
+    found = await rawsql.rows(
+        store,
         "SELECT id, due_at, started_at, finished_at FROM resend_jobs"
         " WHERE id > ? AND finished_at IS NOT NULL ORDER BY id",
-        (since_id,),
+        since_id,
     )
-    return [ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in rows]
+    return [ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in found]

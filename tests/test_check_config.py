@@ -74,7 +74,7 @@ def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[smtp]\nlisten = "127.0.0.1:99999"\n', 'smtp.listen: port 99999 out of range (expected 0-65535)'),
+        ('[smtp]\nlisten = "127.0.0.1:99999"\n', "smtp.listen: port 99999 out of range (expected 0-65535)"),
         ('[smtp]\nlisten = "localhost"\n', 'smtp.listen: expected "HOST:PORT"'),
         ('[submission]\nlisten = "127.0.0.1:70000"\n', "submission.listen: port 70000 out of range"),
         ("[pools]\ndefault = [1]\n", "pools.default[0]: expected a string, got 1"),
@@ -142,3 +142,39 @@ def test_every_cross_field_problem_of_a_section_is_reported_once(tmp_path: Path)
         "webhook_delivery.concurrency: expected a positive integer",
     ]
     assert sorted(lines) == sorted(expected), "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("storage", "key"),
+    [
+        ('backend = "mysql"', "storage.backend"),
+        ('backend = "postgresql"\ndsn = "host=db1 user=bounced"', "storage.dsn"),
+        ('backend = "postgresql"\npool_size = 0', "storage.pool_size"),
+        ('backend = "postgresql"\nnode = "mx 1"', "storage.node"),
+    ],
+)
+def test_storage_backend_keys_are_checked(tmp_path: Path, storage: str, key: str) -> None:
+    result = check(tmp_path, f'[storage]\npath = "{tmp_path / "db.sqlite3"}"\n{storage}\n')
+    assert result.returncode == 2
+    assert f"config error: {key}: expected" in result.stderr
+
+
+def test_postgresql_server_is_reached_or_the_problem_named(tmp_path: Path, pg_dsn: str) -> None:
+    from tests.conftest import free_port
+
+    spool = tmp_path / "spool.sqlite3"
+    ok = check(tmp_path, f'[storage]\nbackend = "postgresql"\ndsn = "{pg_dsn}"\npath = "{spool}"\n')
+    assert ok.returncode == 0, ok.stderr
+    missing = pg_dsn.rpartition("/")[0] + "/no_such_database_here"  # a wrong setting: exit 1
+    result = check(tmp_path, f'[storage]\nbackend = "postgresql"\ndsn = "{missing}"\npath = "{spool}"\n')
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "bounced: cannot start with this config here: storage.dsn: cannot connect to PostgreSQL"
+    )
+    # A server that does not answer now is said, but does not keep a node from starting:
+    # it takes bounces into its local spool meanwhile (docs/nodes.md).
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/bounced"
+    result = check(tmp_path, f'[storage]\nbackend = "postgresql"\ndsn = "{down}"\npath = "{spool}"\n')
+    assert result.returncode == 0, result.stderr
+    assert "warning: storage.dsn: cannot connect to PostgreSQL" in result.stdout

@@ -31,6 +31,7 @@ from bounced.apply.policy import hard_reasons_for, plan_events
 from bounced.apply.workers import Analyser
 from bounced.clock import Clock
 from bounced.config import Config
+from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import (
     Attribution,
@@ -218,6 +219,8 @@ async def _record(
         return []
     try:
         return list(await store.record_batch(recordings, clock.now()))
+    except StoreUnavailable as exc:  # one by one would fail the same way: all stay pending
+        return [exc for _ in recordings]
     except Exception as exc:
         if len(recordings) == 1:
             return [exc]

@@ -26,22 +26,21 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from bounced.classify.phrase_matcher import compile_alternation
-from bounced.classify.providers import provider_reason
+from bounced.classify.providers import provider_rule
 from bounced.classify.reason_table import REASON_TABLE
 from bounced.classify.reasons import (
     MAX_EXAMINED,
-    first_rule,
     normalise_text,
     retry_after_seconds,
 )
-from bounced.classify.status import (
-    find_reply_code,
-    find_status,
-    normalise_status,
-    reason_for_status,
-    reply_class,
-    status_class,
+from bounced.classify.rules import DEFAULT_RULES, RuleSet
+from bounced.classify.sisimai_order import (
+    class_specific_name,
+    delayed_unnamed_status,
+    sisimai_order,
+    syntax_error_reply,
 )
+from bounced.classify.status import reason_for_status, reply_class, status_class
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.model import (
     Action,
@@ -53,6 +52,7 @@ from bounced.model import (
     ParsedMessage,
     Reason,
 )
+from bounced.smtp_reply import find_reply_code, find_status, normalise_status, smtp_command
 
 __all__ = [
     "ADDRESS_REASONS",
@@ -61,7 +61,7 @@ __all__ = [
     "classify_failure",
     "classify_message",
     "decide_reason",
-    "smtp_command",
+    "decide_reason_rule",
 ]
 
 # 5xx about the sender or the message, not the address: never suppress.
@@ -130,33 +130,6 @@ _NETWORK_TEXT = compile_alternation(
         for fragment in fragments
     ]
 )
-# Where MTAs name the command a reply answered: Postfix "(in reply to RCPT TO command)",
-# Exim "after MAIL FROM", qmail "Connected to x but sender was rejected", DragonFly
-# "did not like our RCPT TO".
-_COMMAND_RE = re.compile(
-    r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo)\b"
-    r"|remote mail server after (mail from|rcpt to|end of data|data|initial connection|helo|ehlo)"
-    r"|connected to \S+ but (sender|my name|greeting)"
-    r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
-    r"|most progress was (rcpt to|mail from|data|helo|ehlo)"  # qmail's "no SMTP connection got far"
-    r"|\bsmtp:(rcpt|mail|data|helo|ehlo)\b"  # "SMTP:RCPT host 192.0.2.8: 553 ..."
-)
-_COMMANDS = (
-    ("mail from", "MAIL"),
-    ("sender", "MAIL"),
-    ("rcpt to", "RCPT"),
-    ("recipient", "RCPT"),
-    ("end of data", "DATA"),
-    ("final data", "DATA"),
-    ("data", "DATA"),
-    ("helo", "HELO"),
-    ("ehlo", "HELO"),
-    ("my name", "HELO"),
-    ("initial connection", "CONN"),
-    ("greeting", "CONN"),
-    ("rcpt", "RCPT"),
-    ("mail", "MAIL"),
-)
 # Reasons that blame the address (or nothing in particular): the SMTP stage may overrule them.
 # (Not securityerror: it is already a sender-side reason, so kept as Sisimai's Reason/Rejected.pm
 # keeps it unless the words say "rejected".)
@@ -171,65 +144,88 @@ _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 
 def decide_reason(failure: Failure, provider_patterns: bool = True) -> Reason:
     """The reason for one failure from the parser's hint, the diagnostic text and codes."""
+    return decide_reason_rule(failure, provider_patterns)[0]
+
+
+def decide_reason_rule(
+    failure: Failure, provider_patterns: bool = True, rules: RuleSet = DEFAULT_RULES
+) -> tuple[Reason, str]:
+    """(reason, the names of the rules that decided it, joined by " + ")."""
     text = normalise_text(failure.diagnostic)
-    return _decide(failure, text, find_status(text) if text else None, provider_patterns)
+    return _decide(failure, text, find_status(text) if text else None, provider_patterns, rules)
 
 
-def _decide(failure: Failure, text: str, in_text: str | None, provider_patterns: bool) -> Reason:
-    """`decide_reason` over the normalised diagnostic and the status code found in it."""
+def _decide(
+    failure: Failure, text: str, in_text: str | None, provider_patterns: bool, rules: RuleSet
+) -> tuple[Reason, str]:
+    """`decide_reason_rule` over the normalised diagnostic and the status code found in it."""
     hint = (failure.reason_hint or "").strip().lower()
     if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
-        return Reason(hint)
+        return Reason(hint), f"hint:{hint}"
     status = _specific_status(failure, in_text)
     if (
         provider_patterns
         and text
-        and (known := provider_reason(text, failure.remote_mta, status)) is not None
+        and (known := provider_rule(text, failure.remote_mta, status, rules.disabled)) is not None
     ):
         return known
-    reason = _reason_from_text_and_codes(failure, text, status)
+    command = _command_of(failure, text)  # once: three rules below read it
+    reason, rule = _reason_from_text_and_codes(failure, text, status, command, rules)
     if reason in _ADDRESS_OR_VAGUE:
         # The SMTP stage a refusal came at says whose fault it is: before RCPT TO there is no
         # recipient to refuse, so it is our sender or our connection (as Sisimai reads it).
-        command = _command_of(failure, text)
         if command == "MAIL":
-            return Reason.REJECTED
+            return Reason.REJECTED, "stage:mail"
         if command in ("CONN", "HELO"):
-            return Reason.BLOCKED
-    return reason
+            return Reason.BLOCKED, "stage:connection"
+    return reason, rule
 
 
-def _reason_from_text_and_codes(failure: Failure, text: str, status: str | None) -> Reason:
+def _reason_from_text_and_codes(
+    failure: Failure, text: str, status: str | None, command: str | None, rules: RuleSet
+) -> tuple[Reason, str]:
     status_reason = reason_for_status(status)
     if status_reason is Reason.DELIVERED and failure.action not in _SUCCESS:
         status_reason = None
-    rule = first_rule(text)
-    if rule is not None:
+    by_status = f"status:{status}"
+    if (named := class_specific_name(status, rules)) is not None:
+        status_reason, by_status = named, f"sisimai-status:{status}"
+    found = rules.phrases.first(text)
+    if found is not None:
+        rule, name = found
         first = rule.reason
         if status_reason in _STRONG_STATUS and first is not Reason.GREYLISTED:
-            return status_reason  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
-        if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(failure, text, status):
-            return Reason.FILTERED
+            return status_reason, by_status  # 5.2.2, 5.1.8, 5.7.25 ... say exactly what happened
+        if (sisimai := sisimai_order(text, status, first, command, rules)) is not None:
+            return sisimai
+        if first is Reason.USERUNKNOWN and not rule.fixed and _filtered_not_unknown(command, text, status):
+            return Reason.FILTERED, f"userunknown-as-filtered + {name}"
         if (
             first is Reason.HOSTUNKNOWN
             and (_TRANSIENT_LOOKUP.search(text) or status_class(status) == 4)
             and _NETWORK_TEXT.search(text)
         ):
-            return Reason.NETWORKERROR  # "host not found, try again": the lookup failed
+            return Reason.NETWORKERROR, f"lookup-transient + {name}"  # "host not found, try again"
         if rule.generic and failure.action is Action.DELAYED:
-            return Reason.EXPIRED  # still queued: whatever the vague words, it is a delay
+            return Reason.EXPIRED, "delayed-generic"  # still queued: whatever the vague words
         if not rule.generic or status_reason is None:
-            return first
+            return first, name
     if status_reason is not None:
-        return status_reason  # a code's meaning beats a generic phrase
+        if (delayed := delayed_unnamed_status(failure.action is Action.DELAYED, status, rules)) is not None:
+            return delayed
+        return status_reason, by_status  # a code's meaning beats a generic phrase
+    if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
+        return syntax
     if failure.action is Action.DELAYED:
-        return Reason.EXPIRED
+        return Reason.EXPIRED, "fallback:expired"
     # Words, not just the address again ("* a@b"), are what an unexplained `onhold` needs.
     words = text.replace(failure.recipient.lower(), " ") if failure.recipient else text
-    return Reason.ONHOLD if any(c.isalpha() for c in words) else Reason.UNDEFINED
+    if any(c.isalpha() for c in words):
+        return Reason.ONHOLD, "fallback:onhold"
+    return Reason.UNDEFINED, "fallback:undefined"
 
 
-def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bool:
+def _filtered_not_unknown(command: str | None, text: str, status: str | None) -> bool:
     """Whether "user unknown" words are a filter's answer rather than an unknown mailbox.
 
     Ported from Sisimai's Reason/UserUnknown.pm and Reason/Filtered.pm: the words mean an
@@ -239,7 +235,6 @@ def _filtered_not_unknown(failure: Failure, text: str, status: str | None) -> bo
     (Sisimai: `filtered`). A bare X.0.0 or no status at all says nothing against the words,
     so they are taken as said (Sisimai's per-MTA modules mostly do the same).
     """
-    command = _command_of(failure, text)
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
     status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)
@@ -252,19 +247,6 @@ def _command_of(failure: Failure, text: str) -> str | None:
     if given in ("CONN", "HELO", "EHLO", "MAIL", "RCPT", "DATA"):
         return "HELO" if given == "EHLO" else given
     return smtp_command(text)
-
-
-def smtp_command(text: str) -> str | None:
-    """The SMTP stage a reply answered, when the (normalised) diagnostic says so:
-    "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
-    match = _COMMAND_RE.search(text)
-    if match is None:
-        return None
-    said = next(group for group in match.groups() if group)
-    for prefix, command in _COMMANDS:
-        if said.startswith(prefix):
-            return command
-    return None
 
 
 def _specific_status(failure: Failure, in_text: str | None) -> str | None:
@@ -315,10 +297,14 @@ def _kind_for(cls: int | None, reason: Reason, action: Action) -> tuple[BounceKi
     return BounceKind.SOFT, "default:reason"
 
 
-def classify_failure(failure: Failure, message_type: MessageType, config: ClassifyConfig) -> Classification:
-    """Classify one recipient failure. Pure; never raises on content."""
+def classify_failure(
+    failure: Failure, message_type: MessageType, config: ClassifyConfig, rules: RuleSet = DEFAULT_RULES
+) -> Classification:
+    """Classify one recipient failure. Pure; never raises on content. `rules`: all of them
+    unless some are switched off (the accuracy benchmark's held-out runs)."""
     hint = (failure.reason_hint or "").strip().lower()
     text = normalise_text(failure.diagnostic)
+    reason_rule: str | None = None
     if failure.action in _SUCCESS:
         kind, reason, rule = BounceKind.DELIVERED, Reason.DELIVERED, "default:delivered"
     elif message_type is MessageType.ARF or hint == Reason.FEEDBACK:
@@ -329,7 +315,7 @@ def classify_failure(failure: Failure, message_type: MessageType, config: Classi
         kind, reason, rule = BounceKind.NONE, Reason.UNDEFINED, "default:none"
     else:
         in_text = find_status(text) if text else None  # once for both steps
-        reason = _decide(failure, text, in_text, config.provider_patterns)
+        reason, reason_rule = _decide(failure, text, in_text, config.provider_patterns, rules)
         cls, _source = _failure_class(failure, text, in_text)
         kind, rule = _kind_for(cls, reason, failure.action)
     for index, override in enumerate(config.overrides):
@@ -342,13 +328,17 @@ def classify_failure(failure: Failure, message_type: MessageType, config: Classi
     if kind is BounceKind.SOFT:
         default = config.greylist_default_delay if reason is Reason.GREYLISTED else None
         retry_after = retry_after_seconds(text, default)
-    return Classification(kind=kind, reason=reason, retry_after=retry_after, rule=rule)
+    return Classification(
+        kind=kind, reason=reason, retry_after=retry_after, rule=rule, reason_rule=reason_rule
+    )
 
 
-def classify_message(parsed: ParsedMessage, config: ClassifyConfig) -> list[ClassifiedFailure]:
+def classify_message(
+    parsed: ParsedMessage, config: ClassifyConfig, rules: RuleSet = DEFAULT_RULES
+) -> list[ClassifiedFailure]:
     """One ClassifiedFailure per `parsed.failures` entry, in order ([] for none)."""
     return [
-        ClassifiedFailure(failure=f, classification=classify_failure(f, parsed.message_type, config))
+        ClassifiedFailure(failure=f, classification=classify_failure(f, parsed.message_type, config, rules))
         for f in parsed.failures
     ]
 

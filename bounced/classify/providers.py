@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from bounced.classify.phrase_matcher import compile_alternation
 from bounced.model import Reason
 
-__all__ = ["PROVIDER_CODES", "PROVIDER_PATTERNS", "ProviderCodes", "ProviderPattern", "provider_reason"]
+__all__ = [
+    "PROVIDER_CODES",
+    "PROVIDER_PATTERNS",
+    "PROVIDER_SOURCES",
+    "ProviderCodes",
+    "ProviderPattern",
+    "provider_reason",
+    "provider_rule",
+]
 
 R = Reason
 
@@ -27,6 +35,11 @@ class ProviderPattern:
     pattern: re.Pattern[str]  # over the normalised (lower-cased, single-spaced) diagnostic
     why: str
     host: re.Pattern[str] | None = None  # must match the Remote-MTA or the text, when set
+    source: str = ""  # where the pattern is documented ("doc:..."); "" = learnt from mail
+
+    @property
+    def name(self) -> str:
+        return f"provider:{self.provider}:{self.reason.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +51,20 @@ class ProviderCodes:
     codes: dict[str, Reason]
     # Texts one of which every match of `label` contains: a cheap test before the search.
     needs: tuple[str, ...] = ()
+    source: str = ""  # where the codes are documented ("doc:...")
+
+    @property
+    def name(self) -> str:
+        return f"code:{self.provider}"
 
 
-def _p(provider: str, reason: Reason, pattern: str, why: str, host: str | None = None) -> ProviderPattern:
+def _p(
+    provider: str, reason: Reason, pattern: str, why: str, host: str | None = None, source: str = ""
+) -> ProviderPattern:
     # compile_alternation: the same matches, searched faster (see `phrase_matcher`); a pattern
     # anchored at the start is already tried at one position only.
     compiled = re.compile(pattern) if pattern.startswith("^") else compile_alternation([pattern])
-    return ProviderPattern(provider, reason, compiled, why, re.compile(host) if host else None)
+    return ProviderPattern(provider, reason, compiled, why, re.compile(host) if host else None, source)
 
 
 PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
@@ -53,12 +73,14 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         R.REJECTED,
         r"groups\.google\.com/support",
         "a group that does not exist or does not let this sender post (localised text, one URL)",
+        source="doc:sisimai-lhost-googlegroups",
     ),
     _p(
         "au / KDDI (ezweb.ne.jp, au.com)",
         R.FILTERED,
         r"^(?:\S+ )?550:? : user unknown",
         'the carrier\'s domain filter answers "550 : User unknown" with an empty address',
+        source="doc:sisimai-lhost-ezweb",
     ),
     _p(
         "au / KDDI (ezweb.ne.jp, au.com)",
@@ -67,14 +89,29 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         'the carrier names the address it does not know: "550 <address>: User unknown" '
         "(Sisimai Rhost/KDDI.pm); only on the carrier's hosts",
         host=r"ezweb\.ne\.jp|\bau\.com",
+        source="doc:sisimai-rhost-kddi",
     ),
-    _p("Gmail", R.SPEEDING, r"p=receivingrate", "the recipient receives mail faster than Gmail allows"),
-    _p("Gmail", R.MAILBOXFULL, r"p=overquota", "the recipient's mailbox is out of storage space"),
+    # Google's SMTP error reference links its texts to these help pages (4.2.1 / 4.2.2).
+    _p(
+        "Gmail",
+        R.SPEEDING,
+        r"p=receivingrate",
+        "the recipient receives mail faster than Gmail allows",
+        source="doc:google-smtp-error-reference",
+    ),
+    _p(
+        "Gmail",
+        R.MAILBOXFULL,
+        r"p=overquota",
+        "the recipient's mailbox is out of storage space",
+        source="doc:google-smtp-error-reference",
+    ),
     _p(
         "Microsoft (Outlook.com / Hotmail)",
         R.BLOCKED,
         r"\bsc-00[1-4]\b",
         "SC-001..SC-004: mail from the sending IP refused for its reputation",
+        source="doc:outlook-postmaster",  # Outlook.com's postmaster pages list SC-001..SC-004
     ),
     _p(
         "Yahoo / AOL",
@@ -82,6 +119,7 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         r"will be permanently deferred|due to unresolvable rfc\.?5321",
         "[TSS09]/[TSS11]: Yahoo's permanent verdict on the sending domain or IP",
         host=r"yahoo|aol\.|verizonmedia",
+        source="doc:yahoo-smtp-error-codes",  # Yahoo's sender hub lists the TSS codes
     ),
     _p(
         "Yahoo / AOL",
@@ -96,6 +134,7 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         r"host network,? not allowed",
         "a geographical restriction policy of the recipient organisation",
         host=r"mimecast",
+        source="doc:sisimai-rhost-mimecast",
     ),
     _p(
         "Mimecast",
@@ -103,6 +142,7 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         r"local ct ip reputation",
         "ongoing reputation checks of the sending IP",
         host=r"mimecast",
+        source="doc:sisimai-rhost-mimecast",
     ),
     _p(
         "Mimecast",
@@ -110,6 +150,7 @@ PROVIDER_PATTERNS: tuple[ProviderPattern, ...] = (
         r"envelope blocked - user (?:domain )?entry|blocked senders",
         "the recipient's own blocked-senders list",
         host=r"mimecast",
+        source="doc:sisimai-rhost-mimecast",
     ),
 )
 
@@ -139,6 +180,7 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
             "630": R.POLICYVIOLATION,
         },
         needs=("lpn", "ofr", "ouk"),
+        source="doc:sisimai-rhost-franceptt",
     ),
     ProviderCodes(
         "GoDaddy",
@@ -160,6 +202,7 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
             **dict.fromkeys(("ib104", "ib105", "ib106", "ib110", "ib111", "ib112", "ib113"), R.BLOCKED),
         },
         needs=("ib",),
+        source="doc:sisimai-rhost-godaddy",
     ),
     ProviderCodes(
         "Facebook",
@@ -186,6 +229,7 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
             "pol-p5": R.VIRUSDETECTED,
         },
         needs=("-p", "-t"),
+        source="doc:sisimai-lhost-facebook",
     ),
     ProviderCodes(
         "Cox",
@@ -202,6 +246,7 @@ PROVIDER_CODES: tuple[ProviderCodes, ...] = (
             "cxmj": R.SECURITYERROR,
         },
         needs=("aup#",),
+        source="doc:sisimai-rhost-cox",
     ),
 )
 # Microsoft 365 / Exchange Online's own enhanced status details (3-digit, outside RFC 3463's
@@ -295,30 +340,57 @@ def _spectrum_reason(normalised: str) -> Reason | None:
 _COX_LISTS = re.compile(r"aup#(ipbl|urlbl)\d{3,5}")
 
 
+# Rules that are not entries of the two tables above, and where they are documented.
+_MICROSOFT = "code:Microsoft 365"
+_SPECTRUM = "code:Spectrum"
+_COX_LIST_CODES = "code:Cox block lists"
+PROVIDER_SOURCES: dict[str, str] = {
+    **{entry.name: entry.source for entry in PROVIDER_PATTERNS},
+    **{table.name: table.source for table in PROVIDER_CODES},
+    _MICROSOFT: "doc:sisimai-rhost-exchangeonline",
+    _SPECTRUM: "doc:sisimai-rhost-spectrum",
+    _COX_LIST_CODES: "doc:sisimai-rhost-cox",
+}
+
+
 def provider_reason(
     normalised: str, remote_mta: str | None = None, status: str | None = None
 ) -> Reason | None:
     """The reason a provider's own pattern or code gives, or None."""
+    found = provider_rule(normalised, remote_mta, status)
+    return None if found is None else found[0]
+
+
+def provider_rule(
+    normalised: str,
+    remote_mta: str | None = None,
+    status: str | None = None,
+    disabled: frozenset[str] = frozenset(),
+) -> tuple[Reason, str] | None:
+    """(reason, rule name) of the provider pattern or code that applies, or None; rules
+    named in `disabled` are skipped (the accuracy benchmark's held-out runs)."""
     host = (remote_mta or "").lower()
-    if (microsoft := _microsoft_reason(normalised, status)) is not None:
-        return microsoft
+    if (microsoft := _microsoft_reason(normalised, status)) is not None and _MICROSOFT not in disabled:
+        return microsoft, _MICROSOFT
     for table in PROVIDER_CODES:
         if table.needs and not any(needed in normalised for needed in table.needs):
             continue
+        if disabled and table.name in disabled:
+            continue
         for match in table.label.finditer(normalised):
             if (reason := table.codes.get(match.group(1))) is not None:
-                return reason
+                return reason, table.name
     if "aup#" in normalised:  # both patterns below start with it
-        if (spectrum := _spectrum_reason(normalised)) is not None:
-            return spectrum
-        if (listed := _COX_LISTS.search(normalised)) is not None:
-            return R.BLOCKED if listed.group(1) == "ipbl" else R.SPAMDETECTED
+        if _SPECTRUM not in disabled and (spectrum := _spectrum_reason(normalised)) is not None:
+            return spectrum, _SPECTRUM
+        if _COX_LIST_CODES not in disabled and (listed := _COX_LISTS.search(normalised)) is not None:
+            return (R.BLOCKED if listed.group(1) == "ipbl" else R.SPAMDETECTED), _COX_LIST_CODES
     if not _ANY_PATTERN.search(normalised):
         return None  # the usual case: one search instead of one per entry
     for entry in PROVIDER_PATTERNS:
         # The pattern first: it fails far more often than the host test, and neither has effects.
-        if not entry.pattern.search(normalised):
+        if (disabled and entry.name in disabled) or not entry.pattern.search(normalised):
             continue
         if entry.host is None or entry.host.search(host) or entry.host.search(normalised):
-            return entry.reason
+            return entry.reason, entry.name
     return None

@@ -18,14 +18,17 @@ from bounced.classify.reason_table import FIXED_SECTIONS, REASON_TABLE
 from bounced.model import Reason
 
 __all__ = [
+    "DEFAULT_PHRASES",
     "MAX_EXAMINED",
     "REASON_PATTERNS",
+    "PhraseTable",
     "ReasonRule",
     "detect_reason",
     "first_rule",
     "is_greylisting",
     "matching_reasons",
     "normalise_text",
+    "phrase_rule_id",
     "retry_after_seconds",
 ]
 
@@ -50,17 +53,53 @@ REASON_PATTERNS: tuple[ReasonRule, ...] = tuple(
     ReasonRule(reason, compile_alternation(fragments), generic, i in FIXED_SECTIONS)
     for i, (reason, generic, fragments) in enumerate(REASON_TABLE)
 )
-# All sections in one pass (see `phrase_matcher`): the same answer as trying them in order.
-_FIRST = FirstMatch([fragments for _, _, fragments in REASON_TABLE])
 _BY_REASON: dict[Reason, re.Pattern[str]] = {}
 for _rule in REASON_PATTERNS:
     _BY_REASON.setdefault(_rule.reason, _rule.pattern)
 
 
+def phrase_rule_id(reason: Reason, fragment: str) -> str:
+    """The name of one fragment of the reason table, as classifications and provenance give it."""
+    return f"phrase:{reason.value}:{fragment}"
+
+
+class PhraseTable:
+    """Every fragment of the reason table in one pass (see `phrase_matcher`), less the
+    `disabled` ones (rule names): the first fragment in table order that matches, with its
+    section. One fragment per matcher section, so the answer names the fragment that decided;
+    its section is the first section that matches, as when the sections are tried in order."""
+
+    def __init__(self, disabled: frozenset[str] = frozenset(), skip: frozenset[Reason] = frozenset()) -> None:
+        self.disabled = disabled
+        self.entries: list[tuple[ReasonRule, str]] = []
+        fragments: list[str] = []
+        for rule, (reason, _, section) in zip(REASON_PATTERNS, REASON_TABLE, strict=True):
+            for fragment in section:
+                name = phrase_rule_id(reason, fragment)
+                if name not in disabled and reason not in skip:
+                    self.entries.append((rule, name))
+                    fragments.append(fragment)
+        self._first = FirstMatch([[fragment] for fragment in fragments])
+        self._without: dict[frozenset[Reason], PhraseTable] = {}
+
+    def first(self, normalised: str, skip: frozenset[Reason] = frozenset()) -> tuple[ReasonRule, str] | None:
+        """(section rule, fragment rule name) of the first fragment that matches, or None;
+        fragments of the `skip` reasons left out (the tables without them are built once)."""
+        if skip:
+            if (table := self._without.get(skip)) is None:
+                table = self._without[skip] = PhraseTable(self.disabled, skip)
+            return table.first(normalised)
+        index = self._first.first(normalised) if normalised else None
+        return None if index is None else self.entries[index]
+
+
+DEFAULT_PHRASES = PhraseTable()
+
+
 def first_rule(normalised: str) -> ReasonRule | None:
     """The first rule in table order whose patterns match the normalised text, or None."""
-    index = _FIRST.first(normalised) if normalised else None
-    return None if index is None else REASON_PATTERNS[index]
+    found = DEFAULT_PHRASES.first(normalised)
+    return None if found is None else found[0]
 
 
 def matching_reasons(text: str) -> list[Reason]:

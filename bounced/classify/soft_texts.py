@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from bounced.classify.reasons import normalise_text, retry_after_seconds
-from bounced.classify.status import find_reply_code
 from bounced.model import Reason
+from bounced.smtp_reply import find_reply_code
 
 __all__ = ["REASON_DESCRIPTIONS", "SOFT_TEXTS", "SoftText", "describe_bounce_text"]
 

@@ -1,25 +1,17 @@
 """SMTP reply codes (RFC 5321) and enhanced status codes (RFC 3463): classes and meanings.
 
-Pure helpers over strings and ints. The code -> reason table follows the RFC 3463 subjects
+Pure helpers over strings and ints (finding the codes in text: `bounced.smtp_reply`).
+The code -> reason table follows the RFC 3463 subjects
 (X.1 addressing, X.2 mailbox, X.3 mail system, X.4 network, X.5 protocol, X.6 content,
 X.7 security) and the detail codes registered since (RFC 7372, RFC 7505, RFC 8461 ...).
 """
 
 from __future__ import annotations
 
-import re
-
 from bounced.model import Reason
+from bounced.smtp_reply import normalise_status
 
-__all__ = [
-    "STATUS_REASONS",
-    "find_reply_code",
-    "find_status",
-    "normalise_status",
-    "reason_for_status",
-    "reply_class",
-    "status_class",
-]
+__all__ = ["STATUS_REASONS", "reason_for_status", "reply_class", "status_class"]
 
 # Detail codes first; a subject default (`X.Y`) applies when the detail is not listed.
 # The class digit is ignored: 4.2.2 and 5.2.2 mean the same thing, only the lifetime differs.
@@ -77,29 +69,6 @@ STATUS_REASONS: dict[str, Reason] = {
     "7.30": Reason.SECURITYERROR,
 }
 
-# Not part of a longer dotted number: "RFC 2821 4.1.1.1" and "10.5.4.3" are not statuses.
-# Both start at the digit, checking what comes before it with a look-behind afterwards: a
-# pattern that opens with a look-behind or an alternation is tried at every position.
-_STATUS_RE = re.compile(r"([245])(?<![\d.].)\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
-# A reply code opens a line or follows "said:"/"reply:"; "550-5.1.1" continuation included.
-_REPLY_RE = re.compile(
-    r"([245](?<![^\s:;(>\]\"'][245])[0-5]\d)(?=[\s\-.,:;)\]]|$)"
-    r"(?![\s\-]*(?:sec|min|hour|day|byte|[kmg]b\b|messages|recipients|times))"
-)
-_EXAMINED = 4096  # codes sit at the start of a diagnostic; never scan megabytes for them
-
-
-def normalise_status(status: str | None) -> str | None:
-    """`"5.1.1"` from `" 5.1.1 "`, `"#5.1.1"`; None when it is not an enhanced status."""
-    if not status:
-        return None
-    match = _STATUS_RE.search(status[:64])
-    if not match:
-        return None
-    cls, subject, detail = match.groups()
-    return f"{cls}.{int(subject)}.{int(detail)}"
-
-
 def status_class(status: str | None) -> int | None:
     """2, 4 or 5 (success, persistent transient, permanent); None when absent or malformed."""
     normalised = normalise_status(status)
@@ -126,18 +95,3 @@ def reason_for_status(status: str | None) -> Reason | None:
         return Reason.DELIVERED
     _, subject, detail = normalised.split(".")
     return STATUS_REASONS.get(f"{subject}.{detail}") or STATUS_REASONS.get(subject)
-
-
-def find_status(text: str) -> str | None:
-    """The first enhanced status code in a diagnostic text, e.g. "5.7.1"."""
-    match = _STATUS_RE.search(text[:_EXAMINED])
-    if not match:
-        return None
-    cls, subject, detail = match.groups()
-    return f"{cls}.{int(subject)}.{int(detail)}"
-
-
-def find_reply_code(text: str) -> int | None:
-    """The first SMTP reply code (2xx/4xx/5xx) in a diagnostic text, e.g. 550."""
-    match = _REPLY_RE.search(text[:_EXAMINED])
-    return int(match.group(1)) if match else None

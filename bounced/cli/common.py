@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bounced.config import Config, load_config
 from bounced.errors import StoreError
-from bounced.store import SQLiteStore, open_store
+from bounced.store import Store, open_backend
 
 __all__ = [
     "OutputError",
@@ -83,12 +83,12 @@ def missing_database(config: Config) -> bool:
     return True
 
 
-def run_with_store(config: Config, command: Callable[[SQLiteStore], Awaitable[int]]) -> int:
+def run_with_store(config: Config, command: Callable[[Store], Awaitable[int]]) -> int:
     """Open the store, run `command`, close it; a store error is exit 1."""
 
     async def main() -> int:
-        store = await open_store(config.storage, config.policy.fold_local_case)
-        store.enable_webhook_outbox(bool(config.webhooks))  # an admin's change fires webhooks too
+        store = await open_backend(config.storage, config.policy.fold_local_case)
+        store.enable_webhook_outbox(bool(config.event_sinks))  # an admin's change fires webhooks too
         try:
             return await command(store)
         finally:

@@ -27,10 +27,10 @@ def _day(text: str) -> date:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    hooks = sub.add_parser("hooks", help="webhook deliveries: list, show, replay")
+    hooks = sub.add_parser("hooks", help="webhook and broker deliveries: list, show, replay")
     hooks_sub = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = hooks_sub.add_parser("list", help="deliveries, oldest first")
-    p.add_argument("--hook", help="only this hook (its name, else its url)")
+    p.add_argument("--hook", help="only this hook or broker (its name; a hook without one: its url)")
     p.add_argument("--state", choices=[s.value for s in WebhookState])
     p.add_argument("--from", dest="since", type=_day, help="events recorded on or after DATE")
     p.add_argument("--limit", type=int, default=1000)
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(p, _show)
     p = hooks_sub.add_parser("replay", help="send every event since DATE again (the daemon delivers them)")
     p.add_argument("--from", dest="since", type=_day, required=True, help="YYYY-MM-DD (UTC)")
-    p.add_argument("--hook", help="only this hook")
+    p.add_argument("--hook", help="only this hook or broker")
     _common(p, _replay)
 
     verp = sub.add_parser("verp", help="signed return paths")

@@ -31,9 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from bounced.logfmt import configure_logging
     from bounced.preflight import startup_problems
 
-    problems = startup_problems(config)  # what check-config (ExecStartPre) checks too
+    warnings: list[str] = []
+    problems = startup_problems(config, warnings)  # what check-config (ExecStartPre) checks too
     for problem in problems:
         print(f"bounced: cannot start: {problem}", file=sys.stderr)
+    for warning in warnings:  # the database away: intake runs, the node connects later
+        print(f"bounced: warning: {warning} (starting anyway: bounces wait in the spool)", file=sys.stderr)
     if problems:
         return 1
 

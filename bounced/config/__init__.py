@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bounced.config.brokers import BrokerConfig
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.config.http import HttpConfig, HttpToken
 from bounced.config.loader import build
@@ -25,6 +26,7 @@ from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig, check_
 from bounced.errors import ConfigError
 
 __all__ = [
+    "BrokerConfig",
     "ClassifyConfig",
     "ClassifyOverride",
     "Config",
@@ -74,10 +76,17 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     webhooks: list[WebhookConfig] = field(default_factory=list)
     webhook_delivery: WebhookDeliveryConfig = field(default_factory=WebhookDeliveryConfig)
+    brokers: list[BrokerConfig] = field(default_factory=list)
     source: str | None = field(default=None, metadata={"internal": True})  # the file, for messages
 
     def validate(self, key: str) -> Iterator[ConfigError]:
-        yield from check_webhook_names(self.webhooks)
+        sinks = [("webhooks", h.key) for h in self.webhooks] + [("brokers", b.key) for b in self.brokers]
+        yield from check_webhook_names(sinks)
+
+    @property
+    def event_sinks(self) -> list[tuple[str, list[str]]]:
+        """(key, event types) of every hook and broker: what the outbox delivers to."""
+        return [(h.key, h.events) for h in self.webhooks] + [(b.key, b.events) for b in self.brokers]
 
 
 def config_path_from_env(path: str | os.PathLike[str] | None) -> Path | None:

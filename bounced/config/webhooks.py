@@ -1,4 +1,5 @@
-"""[[webhooks]] (where events are POSTed) and [webhook_delivery] (retries, dead letters)."""
+"""[[webhooks]] (where events are POSTed) and [webhook_delivery] (retries, dead letters; for
+[[brokers]] too)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from urllib.parse import urlsplit
 
 from bounced.errors import ConfigError
 
-__all__ = ["WEBHOOK_EVENT_TYPES", "WebhookConfig", "WebhookDeliveryConfig", "check_webhook_names"]
+__all__ = [
+    "WEBHOOK_EVENT_TYPES",
+    "WebhookConfig",
+    "WebhookDeliveryConfig",
+    "check_event_types",
+    "check_webhook_names",
+]
 
 WEBHOOK_EVENT_TYPES = (
     "hard_bounce",
@@ -44,15 +51,7 @@ class WebhookConfig:
             yield ConfigError(f"{prefix}url", f"expected an http:// or https:// URL, got {self.url!r}")
         if len(self.secret) < 16:
             yield ConfigError(f"{prefix}secret", "expected a secret of at least 16 characters")
-        if not self.events:
-            yield ConfigError(
-                f"{prefix}events", f"expected a list of event types: {', '.join(WEBHOOK_EVENT_TYPES)}"
-            )
-        for i, event in enumerate(self.events):
-            if event not in WEBHOOK_EVENT_TYPES:
-                yield ConfigError(
-                    f"{prefix}events[{i}]", f"expected one of {', '.join(WEBHOOK_EVENT_TYPES)}, got {event!r}"
-                )
+        yield from check_event_types(prefix, self.events)
         if not 0 < self.timeout <= 300:
             yield ConfigError(f"{prefix}timeout", f"expected seconds in (0, 300], got {self.timeout}")
         if self.name and not _NAME.match(self.name):
@@ -61,15 +60,31 @@ class WebhookConfig:
             )
 
 
-def check_webhook_names(hooks: list[WebhookConfig]) -> Iterator[ConfigError]:
-    """Delivery state is kept per hook name (else url): two hooks may not share one."""
-    seen: set[str] = set()
-    for i, hook in enumerate(hooks):
-        if hook.key in seen:
+def check_event_types(prefix: str, events: list[str]) -> Iterator[ConfigError]:
+    """`events` of a hook or a broker: a non-empty list of known types."""
+    if not events:
+        yield ConfigError(
+            f"{prefix}events", f"expected a list of event types: {', '.join(WEBHOOK_EVENT_TYPES)}"
+        )
+    for i, event in enumerate(events):
+        if event not in WEBHOOK_EVENT_TYPES:
             yield ConfigError(
-                f"webhooks[{i}].name", f"{hook.key!r} is used by an earlier hook: give each a name"
+                f"{prefix}events[{i}]", f"expected one of {', '.join(WEBHOOK_EVENT_TYPES)}, got {event!r}"
             )
-        seen.add(hook.key)
+
+
+def check_webhook_names(sinks: list[tuple[str, str]]) -> Iterator[ConfigError]:
+    """Delivery state is kept per sink key (a hook's name, else its url; a broker's name),
+    given as (section, key) in config order: two sinks may not share one."""
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    for section, key in sinks:
+        i = counts[section] = counts.get(section, -1) + 1
+        if key in seen:
+            yield ConfigError(
+                f"{section}[{i}].name", f"{key!r} is used by an earlier hook or broker: give each a name"
+            )
+        seen.add(key)
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class WebhookDeliveryConfig:
     retry_max_delay: float = 3600.0  # ... up to this
     retry_for: float = 86400.0  # then dead-lettered once the event is this old (24 h)
     poll_interval: float = 1.0  # look for new events at least this often
-    concurrency: int = 16  # POSTs in flight per hook
+    concurrency: int = 16  # POSTs in flight per hook (a broker: [[brokers]] max_unconfirmed)
     keep_days: int = 30  # delivered and dead-lettered events are pruned after this
 
     def validate(self, key: str) -> Iterator[ConfigError]:

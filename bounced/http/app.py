@@ -48,17 +48,24 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     ctx: ApiContext = request.app.state.ctx
     checks: dict[str, object] = {}
+    central_up = True
     try:
         checks["store_writable"] = await ctx.store.writable()
-        snapshot = await ctx.store.metrics_snapshot(ctx.clock.now())
-        bound = ctx.settings().ready_max_backlog
-        checks["backlog"] = snapshot.backlog
-        checks["backlog_ok"] = snapshot.backlog <= bound
+        if ctx.central is not None:  # a node: the central store probed, the local spool's backlog
+            status = await ctx.central()
+            central_up = status.up
+            checks["central_store"] = "up" if status.up else f"unreachable: {status.error}"
+            backlog = status.backlog
+        else:
+            backlog = (await ctx.store.metrics_snapshot(ctx.clock.now())).backlog
+        checks["backlog"] = backlog
+        checks["backlog_ok"] = backlog <= ctx.settings().ready_max_backlog
     except StoreError as exc:
         checks["store_writable"] = False
         checks["store_error"] = str(exc)
     checks["listener_up"] = ctx.listener_up()
     ready = bool(checks.get("store_writable") and checks.get("backlog_ok") and checks["listener_up"])
+    ready = ready and central_up
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
@@ -72,7 +79,13 @@ def build_app(ctx: ApiContext) -> Starlette:
     registry, http_metrics = new_registry(state, ctx.extra_collectors)
 
     async def metrics(request: Request) -> Response:
-        state.refresh(await ctx.store.metrics_snapshot(ctx.clock.now()), ctx.clock.now(), ctx.replies())
+        now = ctx.clock.now()
+        central = None if ctx.central is None else await ctx.central()
+        if central is not None and not central.up:
+            snapshot = None  # the store's figures are the central store's: none to give now
+        else:
+            snapshot = await ctx.store.metrics_snapshot(now)
+        state.refresh(snapshot, now, ctx.replies(), central)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     static = StaticFiles(directory=str(resources.files("bounced.http") / "static"))

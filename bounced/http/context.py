@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ from bounced.clock import Clock
 from bounced.config.http import HttpConfig
 from bounced.intake.replies import ReplyTally
 from bounced.store.base import ServiceStore
+from bounced.store.node import CentralStatus
 
 __all__ = ["ApiContext"]
 
@@ -28,3 +29,6 @@ class ApiContext:
     extra_collectors: list[Any] = field(default_factory=list)
     extra_routes: list[Any] = field(default_factory=list)
     config: Callable[[], Any] | None = None  # the whole Config, for explanations (profile)
+    # Several nodes on one central store: probes it and reads this node's local backlog
+    # (bounced.store.node.NodeStore.central_status); None on a single SQLite file.
+    central: Callable[[], Awaitable[CentralStatus]] | None = None

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from bounced.intake.replies import ReplyTally
 from bounced.store.base import MetricsSnapshot
+from bounced.store.node import CentralStatus
 
 __all__ = ["HttpMetrics", "StateCollector", "new_registry"]
 
@@ -25,12 +26,20 @@ class StateCollector(Collector):
         self.snapshot: MetricsSnapshot | None = None
         self.now: datetime | None = None
         self.replies: ReplyTally | None = None
+        self.central: CentralStatus | None = None
 
-    def refresh(self, snapshot: MetricsSnapshot, now: datetime, replies: ReplyTally | None) -> None:
-        self.snapshot, self.now, self.replies = snapshot, now, replies
+    def refresh(
+        self,
+        snapshot: MetricsSnapshot | None,
+        now: datetime,
+        replies: ReplyTally | None,
+        central: CentralStatus | None = None,
+    ) -> None:
+        self.snapshot, self.now, self.replies, self.central = snapshot, now, replies, central
 
     def collect(self) -> Iterator[Metric]:
         yield from self._smtp()
+        yield from self._central()
         s, now = self.snapshot, self.now
         if s is None or now is None:
             return
@@ -75,6 +84,25 @@ class StateCollector(Collector):
         late = 0.0 if s.oldest_overdue_at is None else max(0.0, (now - s.oldest_overdue_at).total_seconds())
         yield GaugeMetricFamily(
             "bounced_resend_queue_lateness_seconds", "How far past its due time the most overdue row is", late
+        )
+
+    def _central(self) -> Iterator[Metric]:
+        """A node on a central store: is it reachable, and what waits in the local spool (the
+        store's other figures are missing from a scrape while it is not)."""
+        c = self.central
+        if c is None:
+            return
+        yield GaugeMetricFamily(
+            "bounced_central_store_up", "1 when the central store answered the last probe", int(c.up)
+        )
+        yield GaugeMetricFamily(
+            "bounced_local_spool_backlog", "Messages in this node's local spool not yet applied", c.backlog
+        )
+        age = 0.0
+        if c.oldest_pending_at is not None and self.now is not None:
+            age = max(0.0, (self.now - c.oldest_pending_at).total_seconds())
+        yield GaugeMetricFamily(
+            "bounced_local_spool_oldest_age_seconds", "Age of the oldest message in the local spool", age
         )
 
     def _smtp(self) -> Iterator[Metric]:

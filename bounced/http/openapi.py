@@ -129,7 +129,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "required": ["from"],
                     "properties": {
                         "from": {"type": "string", "format": "date"},
-                        "hook": {"type": "string", "description": "only this hook (default: all)"},
+                        "hook": {"type": "string", "description": "only this hook or broker (default: all)"},
                     },
                 },
                 "SignRequest": {
@@ -287,7 +287,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
             "/api/v1/hooks": {
                 "get": _op(
-                    "webhook deliveries, oldest first (bounced hooks list --json)",
+                    "webhook and broker deliveries, oldest first (bounced hooks list --json)",
                     {
                         "description": "deliveries",
                         "content": {
@@ -300,7 +300,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         },
                     },
                     [
-                        _param("hook", doc="only this hook (its name, else its url)"),
+                        _param("hook", doc="only this hook or broker (its name; else a hook's url)"),
                         {
                             "name": "state",
                             "in": "query",

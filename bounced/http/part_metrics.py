@@ -25,22 +25,29 @@ class WebhookCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         s = self.stats()
         yield CounterMetricFamily(
-            "bounced_webhook_deliveries", "Webhook POSTs answered 2xx", value=s.delivered if s else 0
+            "bounced_webhook_deliveries",
+            "Outbox events delivered: webhook POSTs answered 2xx, broker messages confirmed",
+            value=s.delivered if s else 0,
         )
         yield CounterMetricFamily(
             "bounced_webhook_failed_attempts",
-            "Webhook POSTs that failed (status, timeout, refused); retried later",
+            "Webhook POSTs and broker publishes that failed (status, timeout, refused, nack); retried later",
             value=s.failed_attempts if s else 0,
         )
         yield CounterMetricFamily(
             "bounced_webhook_dead_letters",
-            "Webhook deliveries given up after retries ran out (bounced hooks replay)",
+            "Webhook and broker deliveries given up after retries ran out (bounced hooks replay)",
             value=s.dead_lettered if s else 0,
         )
         yield GaugeMetricFamily(
             "bounced_webhook_lag_seconds",
             "Age of the oldest webhook event not yet delivered or dead-lettered",
             value=s.lag_seconds if s else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "bounced_webhook_backlog",
+            "Outbox deliveries (webhooks and brokers) not yet delivered or dead-lettered",
+            value=s.pending if s else 0,
         )
 
 

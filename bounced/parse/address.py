@@ -69,7 +69,9 @@ def valid_recipient(candidate: str) -> str | None:
     labels = domain.split(".")
     if len(labels) < 2 or not all(_LABEL_RE.fullmatch(label) for label in labels):
         return None
-    if labels[-1].isdigit():  # a dotted number, not a host name
+    # Every top-level domain ends with a letter (RFC 1123 2.1; IANA's registry; the rule
+    # email-validator applies): "a@192.0.2.1" or "a@host.b9" is no mailbox.
+    if domain.isascii() and not domain[-1].isalpha():
         return None
     return address
 

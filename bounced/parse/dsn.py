@@ -10,7 +10,8 @@ import re
 
 from bounced.model import Action, Failure
 from bounced.parse.mime import Part, iter_parts, part_text
-from bounced.parse.text import ADDRESS_RE, clean_diagnostic, find_reply_code, find_status
+from bounced.parse.text import ADDRESS_RE, clean_diagnostic
+from bounced.smtp_reply import find_reply_code, find_status
 
 __all__ = [
     "DSN_TYPES",

@@ -48,6 +48,7 @@ MAX_DEPTH = 12  # nested multipart / message levels we read into
 MAX_PARTS = 200
 
 _HEADER_END = re.compile(rb"\n[ \t]*\n")
+_LEADING_BLANK_RE = re.compile(rb"(?:\xef\xbb\xbf)?(?:[ \t]{0,1000}\n){1,1000}|\xef\xbb\xbf")
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9*_.-]{1,60})\s*=\s*("[^"]{0,1000}"|[^;\s]{0,1000})')
 # compat32 parses these into field blocks, not MIME parts; we keep them as text.
 _MESSAGE_TYPES = frozenset(("message/rfc822", "message/global", "message/rfc822-headers"))
@@ -282,7 +283,11 @@ def _delimiters(body: bytes, marker: bytes) -> Iterator[tuple[int, int, bool]]:
 
 def parse_bytes(raw: bytes) -> Part:
     """Parse raw message bytes; truncated, binary or boundary-less input still gives a Part."""
-    return _parse_entity(normalise_newlines(raw[:MAX_PARSE_BYTES]), 0)
+    data = normalise_newlines(raw[:MAX_PARSE_BYTES])
+    # Blank lines (or a byte-order mark) before the header, as left by tools that save or
+    # forward mail, would otherwise end an empty header at once and make it all body.
+    lead = _LEADING_BLANK_RE.match(data)
+    return _parse_entity(data[lead.end() :] if lead else data, 0)
 
 
 def headers_from_text(text: str) -> Part:

@@ -6,7 +6,8 @@ RCPT TO command)", Exim says "SMTP error from remote mail server after EHLO", Se
 quotes the session (">>> RCPT To:<a@b>" then "<<< 550 ...", or only "<<< 554" when the
 greeting itself refused us). The classifier needs the stage: "user unknown" at RCPT TO is an
 unknown mailbox, after DATA a content filter's answer, and a refusal before RCPT TO is about
-our sender or connection (Sisimai's Lhost modules read the same facts).
+our sender or connection (Sisimai's Lhost modules read the same facts). The phrases that
+name a command are `bounced.smtp_reply.smtp_command`'s, the classifier's reading too.
 """
 
 from __future__ import annotations
@@ -15,26 +16,12 @@ import re
 from dataclasses import replace
 
 from bounced.model import Failure
-from bounced.parse.detectors.base import Context
+from bounced.parse.context import Context
 from bounced.parse.mime import MAX_PARSE_BYTES
+from bounced.smtp_reply import smtp_command
 
 __all__ = ["with_smtp_commands"]
 
-# Postfix "(in reply to RCPT TO command)", Exim "SMTP error from remote mail server after
-# RCPT TO:<a@b>:", each in the recipient's own paragraph.
-_PARAGRAPH_RE = re.compile(
-    r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo) command"
-    r"|remote mail server after (initial connection|helo|ehlo|mail from|rcpt to|end of data|data)"
-)
-_STAGES = {
-    "mail from": "MAIL",
-    "rcpt to": "RCPT",
-    "end of data": "DATA",
-    "data": "DATA",
-    "helo": "HELO",
-    "ehlo": "HELO",
-    "initial connection": "CONN",
-}
 # A quoted session: RCPT TO naming the address, then (within two lines) the refusal it drew.
 _RCPT_RE = re.compile(
     r"^>>> ?rcpt to: ?([^\n]{1,300})\n(?:[^\n]{0,300}\n){0,2}?<<< ?[45]\d\d\b", re.MULTILINE
@@ -87,7 +74,4 @@ def _from_paragraph(address: str, lowered: str) -> str | None:
         return None
     end = lowered.find("\n\n", at)
     paragraph = lowered[at : end if 0 <= end < at + _PARAGRAPH else at + _PARAGRAPH]
-    match = _PARAGRAPH_RE.search(" ".join(paragraph.split()))
-    if match is None:
-        return None
-    return _STAGES[match.group(1) or match.group(2)]
+    return smtp_command(" ".join(paragraph.split()))

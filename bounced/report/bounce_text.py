@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from bounced.smtp_reply import leading_reply
+
 __all__ = ["MAX_INPUT", "MAX_KEY", "normalise_bounce_text"]
 
 # A diagnostic longer than this is a dump, not a reason: the head carries the reason.
@@ -26,7 +28,6 @@ MAX_KEY = 400
 _DIAG_TYPE = re.compile(r"^(?:smtp|x-postfix|x-unix|x-local|x-exim|x-qmail)\s*;\s*", re.IGNORECASE)
 # Postfix: "host mx1.example.com[192.0.2.1] said: 450 ..." - the MX name varies per host.
 _HOST_SAID = re.compile(r"^host \S{1,300} said:\s*", re.IGNORECASE)
-_LEAD_CODE = re.compile(r"^([2-5]\d\d)(?:([ -])([2-5]\.\d{1,3}\.\d{1,3}))?(?![\w.])")
 
 _LOCAL = r"[\w.+=!#$%&'*/?^`{|}~-]"
 _TOKEN = re.compile(
@@ -67,12 +68,12 @@ def normalise_bounce_text(diagnostic: str, reply_code: int | None) -> str:
     text = " ".join(diagnostic[:MAX_INPUT].split())
     text = _DIAG_TYPE.sub("", text, count=1)
     text = _HOST_SAID.sub("", text, count=1)
-    lead = _LEAD_CODE.match(text)
+    lead = leading_reply(text)
     prefix = ""
     if lead:
-        code, status = lead.group(1), lead.group(3)
+        code, status, end = lead
         prefix = f"{code} {status}" if status else code
-        rest = text[lead.end() :]
+        rest = text[end:]
         # Multi-line replies repeat "550-5.7.1" on every line; once is enough.
         repeat = re.escape(code) + r"[ -]" + (re.escape(status) if status else "")
         rest = re.sub(rf"(?<!\S){repeat}(?!\S)", " ", rest)

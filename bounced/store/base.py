@@ -5,7 +5,8 @@ policy, webhooks); each consumer is annotated with a protocol of its own compose
 (`IntakeSpool` for the SMTP sessions, `ProcessorStore` for the processor, `ApplyStore` for
 apply and its policy, `SenderStore` for the delivery queue, `ReportingStore` for reports,
 `ServiceStore` for the admin service layer, the CLI and the HTTP API); `Store` is the
-union, what a backend implements (`store/sqlite/`, and beside it a PostgreSQL one).
+union, what a backend implements (`store/sqlite/`, `store/postgres/`, and `store/node.py`
+for a node: its local spool plus the central store).
 
 What any store must guarantee:
 
@@ -61,8 +62,10 @@ from bounced.model import (
     WebhookEvent,
     WebhookState,
 )
+from bounced.store.timecodec import from_micros_opt
 
 __all__ = [
+    "METRICS_QUERIES",
     "AdminViewStore",
     "ApplyStore",
     "BounceStore",
@@ -152,6 +155,14 @@ class IntakeSpool(Protocol):
 
 
 class IntakeStore(IntakeSpool, Protocol):
+    async def adopt_intake(
+        self, node: str, messages: Sequence[IntakeMessage]
+    ) -> dict[int, tuple[int, IntakeState]]:
+        """A central store takes over `node`'s locally spooled `messages` (`id`: the local
+        id): each inserted as pending unless (node, local id) is already here, so moving a
+        spool again adds nothing. Returns per local id (central id, central state)."""
+        ...
+
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
         """Messages in state pending with id > after_id, oldest first."""
         ...
@@ -377,6 +388,41 @@ class MetricsSnapshot:
     queue_pending: int  # resend queue rows waiting
     oldest_overdue_at: datetime | None  # due time of the most overdue pending row
     suppressed: int
+
+    @classmethod
+    def from_rows(
+        cls,
+        counters: Sequence[Sequence[Any]],
+        backlog: Sequence[Any] | None,
+        applied: Sequence[Any] | None,
+        queue: Sequence[Any] | None,
+        suppressed: int,
+    ) -> MetricsSnapshot:
+        """From the rows of the store's queries (`METRICS_QUERIES`, any backend)."""
+        lag = None
+        if applied is not None:
+            lag = max(0, int(applied[1]) - int(applied[0])) / 1e6
+        return cls(
+            counters=[(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in counters],
+            backlog=int(backlog[0]) if backlog else 0,
+            oldest_pending_at=from_micros_opt(backlog[1]) if backlog else None,
+            last_apply_lag=lag,
+            queue_pending=int(queue[0]) if queue else 0,
+            oldest_overdue_at=from_micros_opt(queue[1]) if queue else None,
+            suppressed=int(suppressed),
+        )
+
+
+# What `metrics_snapshot` reads (SQL with `?` marks, the same on every backend): counters;
+# intake backlog; the latest applied message; the queue (param: now in µs); suppressions.
+METRICS_QUERIES = (
+    "SELECT name, k1, k2, n FROM metric_counters",
+    "SELECT count(*), min(received_at) FROM intake WHERE state = 'pending'",
+    "SELECT received_at, processed_at FROM intake"
+    " WHERE state = 'applied' AND processed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+    "SELECT count(*), min(CASE WHEN due_at < ? THEN due_at END) FROM resend_jobs WHERE state = 'pending'",
+    "SELECT count(*) FROM suppressions",
+)
 
 
 class AdminViewStore(Protocol):

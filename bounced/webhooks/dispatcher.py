@@ -1,12 +1,13 @@
-"""The webhook dispatcher: POSTs outbox events to each configured hook, at least once, in order
-per recipient.
+"""The outbox dispatcher: sends outbox events to each sink (webhook receivers, brokers), at
+least once, in order per recipient.
 
-Per hook, one loop: copy new outbox events into the hook's delivery queue, take the due
-deliveries that head their recipient's queue, POST them (up to `concurrency` at once), and
-record each outcome: 2xx delivered; anything else (status, timeout, refused connection) is
-retried after `retry_initial` doubling up to `retry_max_delay`, and dead-lettered once the
-event is `retry_for` old. A crash between a POST and its record sends that event again on
-restart: receivers de-duplicate by the event id (Idempotency-Key header).
+Per sink, one loop: copy new outbox events into the sink's delivery queue, take the due
+deliveries that head their recipient's queue, hand them to the sink (bounced/webhooks/sink.py)
+and record each outcome: taken (2xx, broker confirm) is delivered; anything else (status,
+timeout, refused connection, nack) is retried after `retry_initial` doubling up to
+`retry_max_delay`, and dead-lettered once the event is `retry_for` old. A crash between a
+send and its record sends that event again on restart: receivers de-duplicate by the event
+id (Idempotency-Key header, AMQP message_id).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bounced.clock import Clock
-from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
+from bounced.config.webhooks import WebhookDeliveryConfig
+from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookState
 from bounced.store.base import WebhookStore
-from bounced.webhooks.payload import event_body
-from bounced.webhooks.poster import Poster
+from bounced.webhooks.sink import Sink
 
 __all__ = ["DispatcherStats", "WebhookDispatcher", "retry_delay"]
 
@@ -32,12 +33,14 @@ log = logging.getLogger("bounced.webhooks")
 
 @dataclass(slots=True)
 class DispatcherStats:
-    """Counters for metrics (all hooks together); `lag_seconds` is refreshed every pass."""
+    """Counters for metrics (all sinks together); `lag_seconds` and `pending` are refreshed
+    every pass."""
 
     delivered: int = 0
     failed_attempts: int = 0
     dead_lettered: int = 0
     lag_seconds: float = 0.0  # age of the oldest event not yet delivered or dead-lettered
+    pending: int = 0  # deliveries not yet delivered or dead-lettered (the backlog)
 
 
 def retry_delay(attempts: int, config: WebhookDeliveryConfig) -> float:
@@ -49,35 +52,39 @@ class WebhookDispatcher:
     def __init__(
         self,
         store: WebhookStore,
-        hooks: list[WebhookConfig],
+        sinks: list[Sink],
         config: WebhookDeliveryConfig,
         clock: Clock,
-        poster: Poster | None = None,
     ) -> None:
         self.store = store
-        self.hooks = hooks
+        self.sinks = sinks
         self.config = config
         self.clock = clock
         self.stats = DispatcherStats()
-        self._poster = poster or Poster(config.concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._last_prune: datetime | None = None
-        # A hook whose every POST of a pass failed is left alone for a while (doubling like
+        # A sink whose every send of a pass failed is left alone for a while (doubling like
         # an event's retries): during an outage, one probe per delay instead of one failed
         # attempt per event, so the CPU is there to catch up when it is back.
         self._failed_passes: dict[str, int] = {}
         self._paused_until: dict[str, datetime] = {}
+        self._materialized = False
 
     def wake(self) -> None:
         """New events were committed: look now rather than at the next poll."""
         self._wake.set()
 
     async def start(self) -> None:
-        for hook in self.hooks:  # the cursor of a new hook starts at the newest event
-            await self.store.materialize_webhook_deliveries(hook.key, hook.events, self.clock.now())
+        with contextlib.suppress(StoreUnavailable):  # a node whose database is away: at a pass
+            await self._materialize()
         self._tasks = [asyncio.create_task(self._run(), name="bounced-webhooks")]
+
+    async def _materialize(self) -> None:
+        for sink in self.sinks:  # the cursor of a new sink starts at the newest event
+            await self.store.materialize_webhook_deliveries(sink.key, sink.events, self.clock.now())
+        self._materialized = True
 
     async def stop(self) -> None:
         self._stopping = True
@@ -86,27 +93,34 @@ class WebhookDispatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self._poster.close()
+        for sink in self.sinks:
+            await sink.close()
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
+                if not self._materialized:
+                    await self._materialize()
                 busy = await self.run_once()
             except Exception:  # the store failed: nothing is lost, try again at the next poll
                 log.exception("webhook pass failed", extra=kv(event="webhook_pass_failed"))
                 busy = False
             if busy:
                 continue
+            try:  # first: a stop during it leaves no un-awaited wait()
+                wait = await self._idle_wait()
+            except Exception:  # the store is away (said by the pass above): the usual poll
+                wait = self.config.poll_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _idle_wait(self) -> float:
         wait = self.config.poll_interval
         now = self.clock.now()
-        for hook in self.hooks:
-            due = await self.store.next_webhook_due(hook.key)
-            paused = self._paused_until.get(hook.key)
+        for sink in self.sinks:
+            due = await self.store.next_webhook_due(sink.key)
+            paused = self._paused_until.get(sink.key)
             if due is not None and paused is not None:
                 due = max(due, paused)
             if due is not None:
@@ -114,19 +128,18 @@ class WebhookDispatcher:
         return max(wait, 0.01)
 
     async def run_once(self) -> bool:
-        """One pass over every hook; True when a hook had a full window (more may be due)."""
+        """One pass over every sink; True when a sink had a full window (more may be due)."""
         busy = False
-        for hook in self.hooks:
+        for sink in self.sinks:
             now = self.clock.now()
-            await self.store.materialize_webhook_deliveries(hook.key, hook.events, now)
-            paused = self._paused_until.get(hook.key)
+            await self.store.materialize_webhook_deliveries(sink.key, sink.events, now)
+            paused = self._paused_until.get(sink.key)
             if paused is not None and now < paused:
                 continue
-            window = self.config.concurrency * 4
-            due = await self.store.due_webhook_deliveries(hook.key, now, window)
+            due = await self.store.due_webhook_deliveries(sink.key, now, sink.window)
             if due:
-                await self._deliver(hook, due)
-                busy = busy or len(due) == window
+                await self._deliver(sink, due)
+                busy = busy or len(due) == sink.window
         await self._refresh_lag()
         await self._prune()
         return busy
@@ -137,18 +150,12 @@ class WebhookDispatcher:
             while True:
                 await self.run_once()
                 now = self.clock.now()
-                active = [h for h in self.hooks if now >= self._paused_until.get(h.key, now)]
-                if not any([await self.store.due_webhook_deliveries(h.key, now, 1) for h in active]):
+                active = [s for s in self.sinks if now >= self._paused_until.get(s.key, now)]
+                if not any([await self.store.due_webhook_deliveries(s.key, now, 1) for s in active]):
                     return
 
-    async def _deliver(self, hook: WebhookConfig, due: list[WebhookDelivery]) -> None:
-        gate = asyncio.Semaphore(self.config.concurrency)
-
-        async def one(delivery: WebhookDelivery) -> str | None:
-            async with gate:
-                return await self._post(hook, delivery)
-
-        errors = await asyncio.gather(*(one(d) for d in due))
+    async def _deliver(self, sink: Sink, due: list[WebhookDelivery]) -> None:
+        errors = await sink.deliver(due)
         now = self.clock.now()
         rows: list[tuple[int, WebhookState, int, datetime, datetime | None, str | None]] = []
         for delivery, error in zip(due, errors, strict=True):
@@ -164,33 +171,29 @@ class WebhookDispatcher:
                 self.stats.dead_lettered += 1
                 log.error(
                     "webhook dead-lettered",
-                    extra=kv(event="webhook_dead", hook=hook.key, event_id=delivery.event.id,
+                    extra=kv(event="webhook_dead", hook=sink.key, event_id=delivery.event.id,
                              attempts=attempts, error=error),
                 )  # fmt: skip
             else:
                 rows.append((delivery.id, WebhookState.PENDING, attempts, next_at, None, error))
                 log.warning(
                     "webhook attempt failed",
-                    extra=kv(event="webhook_retry", hook=hook.key, event_id=delivery.event.id,
+                    extra=kv(event="webhook_retry", hook=sink.key, event_id=delivery.event.id,
                              attempts=attempts, next_at=next_at.isoformat(), error=error),
                 )  # fmt: skip
         await self.store.finish_webhook_deliveries(rows)
         if all(error is not None for error in errors):
-            failed = self._failed_passes.get(hook.key, 0) + 1
-            self._failed_passes[hook.key] = failed
-            self._paused_until[hook.key] = now + timedelta(seconds=retry_delay(failed, self.config))
+            failed = self._failed_passes.get(sink.key, 0) + 1
+            self._failed_passes[sink.key] = failed
+            self._paused_until[sink.key] = now + timedelta(seconds=retry_delay(failed, self.config))
         else:
-            self._failed_passes.pop(hook.key, None)
-            self._paused_until.pop(hook.key, None)
-
-    async def _post(self, hook: WebhookConfig, delivery: WebhookDelivery) -> str | None:
-        """None when the receiver took it (2xx), else why not."""
-        timestamp = int(self.clock.now().timestamp())
-        return await self._poster.post(hook, delivery.event.id, event_body(delivery.event), timestamp)
+            self._failed_passes.pop(sink.key, None)
+            self._paused_until.pop(sink.key, None)
 
     async def _refresh_lag(self) -> None:
         backlog = await self.store.webhook_backlog()
         oldest = backlog.oldest_at
+        self.stats.pending = backlog.pending
         self.stats.lag_seconds = (
             0.0 if oldest is None else max((self.clock.now() - oldest).total_seconds(), 0.0)
         )

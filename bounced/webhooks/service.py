@@ -62,10 +62,10 @@ async def show_event(store: WebhookStore, event_id: int) -> HookEvent | None:
 async def replay(
     store: WebhookStore, config: Config, since: datetime, now: datetime, hook: str | None = None
 ) -> dict[str, int]:
-    """Queue again every event since `since` for each hook (or the one named); the running
-    daemon sends them at its next poll. Returns how many per hook."""
-    hooks = [h for h in config.webhooks if hook is None or h.key == hook]
-    if not hooks:
-        known = ", ".join(h.key for h in config.webhooks) or "none configured"
-        raise ConfigError("webhooks", f"no hook named {hook!r} (known: {known})")
-    return {h.key: await store.replay_webhooks(h.key, h.events, since, now) for h in hooks}
+    """Queue again every event since `since` for each hook and broker (or the one named); the
+    running daemon sends them at its next poll. Returns how many per hook or broker."""
+    sinks = [(key, events) for key, events in config.event_sinks if hook is None or key == hook]
+    if not sinks:
+        known = ", ".join(key for key, _ in config.event_sinks) or "none configured"
+        raise ConfigError("webhooks", f"no hook or broker named {hook!r} (known: {known})")
+    return {key: await store.replay_webhooks(key, events, since, now) for key, events in sinks}

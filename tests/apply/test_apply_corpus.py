@@ -8,7 +8,6 @@ store holds agrees with what apply reported.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +20,14 @@ from bounced.config import Config
 from bounced.config.loader import build
 from bounced.model import BounceKind, IntakeState
 from bounced.store import SQLiteStore
+from tests.rawsql import rows, scalar
 
 pytestmark = pytest.mark.corpus
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-async def test_whole_corpus_applies_cleanly(corpus: Path, store: SQLiteStore, db_path: Path) -> None:
+async def test_whole_corpus_applies_cleanly(corpus: Path, store: SQLiteStore) -> None:
     files = sorted(
         {json.loads(line)["file"] for line in (corpus / "expected.jsonl").read_text().splitlines()}
     )
@@ -51,12 +51,9 @@ async def test_whole_corpus_applies_cleanly(corpus: Path, store: SQLiteStore, db
     assert states[IntakeState.UNPARSEABLE] == 0, "real bounces were judged not to be mail"
     assert states[IntakeState.APPLIED] == len(files)
     assert kinds[BounceKind.HARD] > 0 and kinds[BounceKind.SOFT] > 0 and kinds[BounceKind.COMPLAINT] > 0
-    with sqlite3.connect(db_path) as conn:
-        stored = {r[0] for r in conn.execute("SELECT address FROM suppressions")}
-        hard_profiles = conn.execute(
-            "SELECT COUNT(*) FROM profiles WHERE status = 'hard_bounced'"
-        ).fetchone()[0]
-        event_count = conn.execute("SELECT COUNT(*) FROM bounce_events").fetchone()[0]
+    stored = {r[0] for r in await rows(store, "SELECT address FROM suppressions")}
+    hard_profiles = await scalar(store, "SELECT COUNT(*) FROM profiles WHERE status = 'hard_bounced'")
+    event_count = await scalar(store, "SELECT COUNT(*) FROM bounce_events")
     assert stored == suppressed
     assert 0 < hard_profiles <= len(stored)
     assert event_count == sum(kinds.values())

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +23,7 @@ from bounced.model import (
 )
 from bounced.store import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
+from tests.rawsql import rows
 from tests.store_helpers import is_suppressed
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -101,7 +100,7 @@ async def test_signed_hard_bounce_suppresses_the_token_recipient(store: SQLiteSt
     )
 
 
-async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore, db_path: Path) -> None:
+async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore) -> None:
     attribution = Attribution(recipient="full@example.org", delivery_id=33, signed=True)
     raw = dsn("full@example.org", "4.2.2", "452 4.2.2 Mailbox full", action="delayed")
     result = await spool_and_apply(store, raw, config("suppress"), FixedAttributor(attribution))
@@ -110,10 +109,7 @@ async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore, d
     assert not await is_suppressed(store, "full@example.org")
     profile = await store.get_profile("full@example.org")
     assert profile is not None and profile.soft_bounce_count == 1 and profile.status is ProfileStatus.ACTIVE
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute(
-            "SELECT delivery_id, resend_state FROM bounce_events WHERE id = ?", (event.id,)
-        ).fetchone()
+    [row] = await rows(store, "SELECT delivery_id, resend_state FROM bounce_events WHERE id = ?", event.id)
     assert row == (33, "pending")
 
 
@@ -125,6 +121,28 @@ async def test_complaint_suppresses_with_reason_complaint_when_signed(store: SQL
     assert event.kind is BounceKind.COMPLAINT
     entry = await store.get_suppression("angry@example.org")
     assert entry is not None and entry.reason == "complaint" and entry.created_by == "complaint"
+
+
+@pytest.mark.parametrize("withheld", ["undisclosed-recipients:;", "redacted@isp.example"])
+async def test_a_complaint_with_the_recipient_withheld_is_recorded_never_suppressed(
+    store: SQLiteStore, withheld: str
+) -> None:
+    result = await spool_and_apply(store, arf(withheld), config("suppress"))
+    assert result.state is IntakeState.APPLIED and result.message_type is MessageType.ARF
+    [event] = result.written  # the complaint is kept ...
+    assert (event.kind, event.suppress) == (BounceKind.COMPLAINT, False)
+    assert result.suppressed == ()  # ... and suppresses no placeholder, however "suppress" reads
+    assert not await is_suppressed(store, event.recipient)
+
+
+async def test_a_withheld_complaint_suppresses_the_address_its_token_names(store: SQLiteStore) -> None:
+    attribution = Attribution(recipient="angry@example.org", delivery_id=4, signed=True)
+    raw = arf("undisclosed-recipients:;")
+    result = await spool_and_apply(store, raw, config(), FixedAttributor(attribution))
+    [event] = result.written
+    assert (event.recipient, event.kind, event.suppress) == ("angry@example.org", BounceKind.COMPLAINT, True)
+    entry = await store.get_suppression("angry@example.org")
+    assert entry is not None and entry.reason == "complaint"
 
 
 async def test_same_bounce_twice_is_applied_and_counted_once(store: SQLiteStore) -> None:

@@ -92,7 +92,7 @@ def test_the_analysis_values_pickle_by_constructor_with_every_field() -> None:
     parsed = ParsedMessage(
         MessageType.ARF, (failure,), original, "subj", ("to@x",), ("defect",), ("max_parse_bytes",)
     )
-    classification = Classification(BounceKind.SOFT, Reason.MAILBOXFULL, 60, "rule")
+    classification = Classification(BounceKind.SOFT, Reason.MAILBOXFULL, 60, "rule", "status:4.2.2")
     classified = ClassifiedFailure(failure, classification)
     precomputed = Precomputed(("452 full",), "x")
     analysis = Analysis(AnalysisOutcome.PARSED, parsed, (classified,), "<b@x>", "e", "s", "t", precomputed)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bounced.classify import classify_failure, classify_message
-from bounced.classify.classify import smtp_command
-from bounced.classify.reasons import normalise_text
 from bounced.config import ClassifyConfig
 from bounced.model import Action, BounceKind, Failure, MessageType, ParsedMessage, Reason
 
@@ -297,23 +295,6 @@ def test_dotted_numbers_are_not_status_codes() -> None:
     # "RFC 2821 4.1.1.1" is a section number and 10.4.4.7 an address, not 4.x.x statuses.
     for text in ("550 Invalid HELO name (See RFC2821 4.1.1.1)", "550 host 10.4.4.7 refused: user unknown"):
         assert classify_failure(failure(text), MessageType.DSN, CONFIG).kind is not SOFT
-
-
-@pytest.mark.parametrize(
-    ("text", "command"),
-    [
-        ("550 5.1.1 <a@example.net>: Recipient address rejected (in reply to RCPT TO command)", "RCPT"),
-        ("550 5.1.1 user unknown (in reply to end of DATA command)", "DATA"),
-        ("SMTP error from remote mail server after MAIL FROM:<b@example.org>: 550 rejected", "MAIL"),
-        ("SMTP error from remote mail server after initial connection: 554 go away", "CONN"),
-        ("Connected to 192.0.2.1 but sender was rejected. Remote host said: 550 no", "MAIL"),
-        ("Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 bad", "HELO"),
-        ("mx.example.net [192.0.2.1] did not like our RCPT TO: 550 no such user", "RCPT"),
-        ("550 5.1.1 user unknown", None),
-    ],
-)
-def test_smtp_command(text: str, command: str | None) -> None:
-    assert smtp_command(normalise_text(text)) == command
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bounced.classify import classify_failure
-from bounced.classify.classify import smtp_command
-from bounced.classify.reasons import normalise_text
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind, Failure, MessageType, Reason
 
@@ -55,23 +53,6 @@ def classify(
 )
 def test_user_unknown_or_filtered(text: str, status: str | None, command: str | None, reason: Reason) -> None:
     assert classify(text, status, command) == (reason, HARD)  # both condemn the address
-
-
-@pytest.mark.parametrize(
-    ("text", "command"),
-    [
-        (
-            "Sorry, no SMTP connection got far enough; most progress was RCPT TO response; "
-            "remote host 192.0.2.3 said: 550 Unknown user",
-            "RCPT",
-        ),
-        ("Technical details: SMTP:RCPT host 192.0.2.8: 553 5.3.0 No such user here", "RCPT"),
-        ("Technical details: SMTP:MAIL host 192.0.2.8: 553 sender refused", "MAIL"),
-        ("Sorry, no SMTP connection got far enough; most progress was MAIL FROM response", "MAIL"),
-    ],
-)
-def test_more_ways_to_name_the_stage(text: str, command: str) -> None:
-    assert smtp_command(normalise_text(text)) == command
 
 
 def test_the_stage_in_the_text_keeps_an_unknown_user_unknown() -> None:

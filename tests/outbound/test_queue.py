@@ -13,10 +13,11 @@ import pytest
 from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
+from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.outbound.queue import ResendQueue
 from bounced.outbound.sender import RelaySender
-from bounced.store import SQLiteStore, open_store
+from bounced.store import Store, open_store
 from tests.conftest import free_port
 from tests.events import keyed
 from tests.store_helpers import record_events
@@ -45,14 +46,7 @@ async def hop() -> AsyncIterator[NextHop]:
     await server.stop()
 
 
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = await open_store(config(db_path, 25).storage)
-    yield s
-    await s.close()
-
-
-def make_queue(store: SQLiteStore, cfg: Config, clock: FakeClock) -> ResendQueue:
+def make_queue(store: Store, cfg: Config, clock: FakeClock) -> ResendQueue:
     return ResendQueue(store, cfg, clock, RelaySender(cfg.relay), rng=random.Random(7))
 
 
@@ -66,7 +60,7 @@ def soft_event(delivery_id: int, **kw: object) -> BounceEvent:
     return keyed(BounceEvent(**fields))  # type: ignore[arg-type]
 
 
-async def test_resend_cycle_with_fake_clock(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_resend_cycle_with_fake_clock(store: Store, db_path: Path, hop: NextHop) -> None:
     clock = FakeClock(T0)
     cfg = config(db_path, hop.port)
     queue = make_queue(store, cfg, clock)
@@ -104,7 +98,7 @@ async def test_resend_cycle_with_fake_clock(store: SQLiteStore, db_path: Path, h
     assert len(await store.list_non_deliveries()) == 1
 
 
-async def test_suppressed_before_resend_cancels(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_suppressed_before_resend_cancels(store: Store, db_path: Path, hop: NextHop) -> None:
     clock = FakeClock(T0)
     queue = make_queue(store, config(db_path, hop.port), clock)
     _, [did] = await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
@@ -121,7 +115,7 @@ async def test_suppressed_before_resend_cancels(store: SQLiteStore, db_path: Pat
     assert (await store.queue_counts())["cancelled"] == 1
 
 
-async def test_unreachable_relay_is_our_side_and_resent(store: SQLiteStore, db_path: Path) -> None:
+async def test_unreachable_relay_is_our_side_and_resent(store: Store, db_path: Path) -> None:
     clock = FakeClock(T0)
     queue = make_queue(store, config(db_path, free_port()), clock)
     await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
@@ -144,7 +138,7 @@ async def test_unreachable_relay_is_our_side_and_resent(store: SQLiteStore, db_p
 
 
 async def test_blocked_at_data_is_undelivered_not_suppressed(
-    store: SQLiteStore, db_path: Path, hop: NextHop
+    store: Store, db_path: Path, hop: NextHop
 ) -> None:
     hop.script(
         "u@dest.example", "data", "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"
@@ -161,7 +155,7 @@ async def test_blocked_at_data_is_undelivered_not_suppressed(
     assert nd.last_bounce_text.startswith("554 5.7.1 Service unavailable")
 
 
-async def test_expired_lease_is_taken_over_once(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_expired_lease_is_taken_over_once(store: Store, db_path: Path, hop: NextHop) -> None:
     clock = FakeClock(T0)
     queue = make_queue(store, config(db_path, hop.port, lease=30.0), clock)
     await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
@@ -175,10 +169,12 @@ async def test_expired_lease_is_taken_over_once(store: SQLiteStore, db_path: Pat
     assert len(hop.received) == 1 and claimed.attempt == 1
 
 
-async def test_two_workers_never_send_a_row_twice(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_two_workers_never_send_a_row_twice(
+    store: Store, storage_config: StorageConfig, db_path: Path, hop: NextHop
+) -> None:
     clock = FakeClock(T0)
     cfg = config(db_path, hop.port, batch_size=8, concurrency=4)
-    other_store = await open_store(cfg.storage)  # a second process would have its own connections
+    other_store = await open_store(storage_config)  # a second process (node): its own connections
     first, second = make_queue(store, cfg, clock), make_queue(other_store, cfg, clock)
     recipients = [(f"u{i}@dest.example", None) for i in range(60)]
     await store.record_outbound(RAW, "p@x", recipients, T0)
@@ -192,7 +188,7 @@ async def test_two_workers_never_send_a_row_twice(store: SQLiteStore, db_path: P
     assert (await store.queue_counts())["done"] == 60
 
 
-async def test_new_rules_apply_to_future_scheduling(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_new_rules_apply_to_future_scheduling(store: Store, db_path: Path, hop: NextHop) -> None:
     clock = FakeClock(T0)
     cfg = config(db_path, hop.port)
     queue = make_queue(store, cfg, clock)
@@ -209,7 +205,7 @@ async def test_new_rules_apply_to_future_scheduling(store: SQLiteStore, db_path:
     assert due == {"a@dest.example": 60, "b@dest.example": 5}
 
 
-async def test_relay_auth(store: SQLiteStore, db_path: Path) -> None:
+async def test_relay_auth(store: Store, db_path: Path) -> None:
     hop = await NextHop(auth=("sender", "s3cret")).start()
     try:
         clock = FakeClock(T0)
@@ -244,7 +240,7 @@ def _as_dict(cfg: Config) -> dict[str, object]:
 
 
 async def test_idle_connection_timed_out_by_relay_is_not_a_bounce(
-    store: SQLiteStore, db_path: Path, hop: NextHop
+    store: Store, db_path: Path, hop: NextHop
 ) -> None:
     clock = FakeClock(T0)
     queue = make_queue(store, config(db_path, hop.port), clock)
@@ -258,7 +254,7 @@ async def test_idle_connection_timed_out_by_relay_is_not_a_bounce(
     assert [r.recipient for r in hop.received] == ["a@dest.example", "b@dest.example"]
 
 
-async def test_5xx_at_mail_from_never_suppresses(store: SQLiteStore, db_path: Path, hop: NextHop) -> None:
+async def test_5xx_at_mail_from_never_suppresses(store: Store, db_path: Path, hop: NextHop) -> None:
     hop.script("*", "mail", "550 5.1.1 <b+x@bounces.example.net>: Sender address rejected: User unknown")
     queue = make_queue(store, config(db_path, hop.port), FakeClock(T0))
     await store.record_outbound(RAW, "p@x", [("a@dest.example", None)], T0)

@@ -318,3 +318,54 @@ def test_each_recipient_takes_the_reply_its_own_rcpt_to_drew() -> None:
     )
     got = [(f.recipient, f.reply_code) for f in parse_message(raw).failures]
     assert got == [("ann@isp.example", 452), ("bob@isp.example", 550)]
+
+
+# --- a reply code belongs to the recipient whose words carry it ----------------------------
+
+_PROSE_HEAD = b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
+
+
+def test_a_recipient_without_codes_never_takes_its_neighbours() -> None:
+    # qmail, Exim and list managers: one paragraph per recipient; b's says no code.
+    prose = (
+        b"I wasn't able to deliver your message to the following addresses.\n\n"
+        b"<ann@isp.example>:\n550 5.1.1 user unknown\n\n"
+        b"<bob@isp.example>:\nmailbox temporarily disabled\n"
+    )
+    got = [(f.recipient, f.reply_code, f.status) for f in parse_message(_PROSE_HEAD + prose).failures]
+    assert got == [("ann@isp.example", 550, "5.1.1"), ("bob@isp.example", None, None)]
+
+
+def test_codes_of_a_shared_transcript_go_to_every_recipient_without_its_own() -> None:
+    # Sendmail: the list of addresses, then one transcript that answers them all.
+    prose = (
+        b"   ----- The following addresses had permanent fatal errors -----\n"
+        b"ann@isp.example\nbob@isp.example\n\n"
+        b"   ----- Transcript of session follows -----\n554 5.4.6 Too many hops\n"
+    )
+    got = [(f.recipient, f.reply_code) for f in parse_message(_PROSE_HEAD + prose).failures]
+    assert got == [("ann@isp.example", 554), ("bob@isp.example", 554)]
+
+
+def test_prose_recipients_take_the_reply_to_their_own_rcpt_to() -> None:
+    prose = (
+        b"   ----- The following addresses had permanent fatal errors -----\n"
+        b"<ann@isp.example>\n<bob@isp.example>\n\n"
+        b"   ----- Transcript of session follows -----\n"
+        b">>> RCPT To:<ann@isp.example>\n<<< 452 4.2.2 Mailbox full\n"
+        b">>> RCPT To:<bob@isp.example>\n<<< 550 5.1.1 User unknown\n"
+    )
+    got = [(f.recipient, f.reply_code, f.status) for f in parse_message(_PROSE_HEAD + prose).failures]
+    assert got == [("ann@isp.example", 452, "4.2.2"), ("bob@isp.example", 550, "5.1.1")]
+
+
+# --- structural robustness ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", [b"\n", b"\r\n\r\n", b" \t\n\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"])
+@pytest.mark.parametrize("name", ["rfc3464.eml", "arf.eml", "exim.eml", "sendmail.eml", "gmail.eml"])
+def test_blank_lines_before_the_header_change_nothing(
+    fixture_bytes: Callable[[str], bytes], name: str, prefix: bytes
+) -> None:
+    raw = fixture_bytes(name)
+    assert parse_message(prefix + raw) == parse_message(raw)

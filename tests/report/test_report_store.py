@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from bounced.model import Action, BounceEvent, BounceKind, Reason, ReportGrouping, SoftBounceGroup
 from bounced.report.bounce_text import normalise_bounce_text
-from bounced.store import SQLiteStore
+from bounced.store import SQLiteStore, Store
 from bounced.store.sqlite.report import DAY_MICROS, plan_period
 from tests.events import keyed
+from tests.rawsql import execute, rows
 from tests.store_helpers import record_events, soft_bounce_groups
 
 T0 = datetime(2026, 1, 20, tzinfo=UTC)
@@ -199,49 +200,53 @@ async def test_empty_period_and_no_soft_events(store: SQLiteStore) -> None:
     assert await _report(store, T0, T0, ReportGrouping.FROM_DOMAIN) == []
 
 
-def _aggregates_match_events(db_path: Path) -> None:
+_MONTH = {
+    "sqlite": "CAST(strftime('%Y%m', received_at / 1000000, 'unixepoch') AS INTEGER)",
+    "postgresql": "bounced_month(received_at)",
+}
+
+
+async def _aggregates_match_events(store: Store, backend: str) -> None:
     """The triggers' tables equal a GROUP BY over the raw events (the definition)."""
-    conn = sqlite3.connect(db_path)
-    try:
-        for table, bucket in (
-            ("report_soft_daily", "received_at / 86400000000"),
-            ("report_soft_monthly", "CAST(strftime('%Y%m', received_at / 1000000, 'unixepoch') AS INTEGER)"),
-        ):
-            agg = set(
-                conn.execute(
-                    f"SELECT a.*, t.recipient_domain, t.text_key FROM {table} AS a"
-                    " JOIN report_soft_texts AS t ON t.id = a.text_id"
-                )
+    for table, bucket in (
+        ("report_soft_daily", "received_at / 86400000000"),
+        ("report_soft_monthly", _MONTH[backend]),
+    ):
+        agg = set(
+            await rows(
+                store,
+                f"SELECT a.*, t.recipient_domain, t.text_key FROM {table} AS a"
+                " JOIN report_soft_texts AS t ON t.id = a.text_id",
             )
-            direct = set(
-                conn.execute(
-                    f"SELECT {bucket}, coalesce(from_domain, ''), coalesce(sending_ip, ''), t.id, count(*),"
-                    " e.recipient_domain, e.text_key FROM bounce_events AS e JOIN report_soft_texts AS t"
-                    " ON t.recipient_domain = e.recipient_domain AND t.text_key = e.text_key"
-                    " WHERE kind = 'soft' GROUP BY 1, 2, 3, 4"
-                )
+        )
+        direct = set(
+            await rows(
+                store,
+                f"SELECT {bucket}, coalesce(from_domain, ''), coalesce(sending_ip, ''), t.id, count(*),"
+                " t.recipient_domain, t.text_key FROM bounce_events AS e JOIN report_soft_texts AS t"
+                " ON t.recipient_domain = e.recipient_domain AND t.text_key = e.text_key"
+                " WHERE kind = 'soft' GROUP BY 1, 2, 3, 4, t.id",
             )
-            assert agg == direct, table
-    finally:
-        conn.close()
+        )
+        assert agg == direct, table
 
 
-async def test_aggregates_follow_updates_and_deletes(store: SQLiteStore, db_path: Path) -> None:
+async def test_aggregates_follow_updates_and_deletes(store: Store, backend: str) -> None:
     events = _make_events(seed=5, count=400)
     await _record(store, events)
-    _aggregates_match_events(db_path)
+    await _aggregates_match_events(store, backend)
     # Whatever maintenance might do later (reclassify, re-attribute, prune), counts follow.
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE bounce_events SET kind = 'hard' WHERE id % 7 = 0 AND kind = 'soft'")
-        conn.execute("UPDATE bounce_events SET kind = 'soft' WHERE id % 11 = 0 AND kind = 'blocked'")
-        conn.execute("UPDATE bounce_events SET from_domain = NULL WHERE id % 5 = 0")
-        conn.execute("UPDATE bounce_events SET sending_ip = '203.0.113.9' WHERE id % 6 = 0")
-        conn.execute("UPDATE bounce_events SET received_at = received_at + 40 * 86400000000 WHERE id % 4 = 0")
-        conn.execute("UPDATE bounce_events SET text_key = 'x' WHERE id % 9 = 0")
-        conn.execute("DELETE FROM bounce_events WHERE id % 3 = 0")
-    conn.close()
-    _aggregates_match_events(db_path)
+    await execute(
+        store,
+        "UPDATE bounce_events SET kind = 'hard' WHERE id % 7 = 0 AND kind = 'soft';"
+        "UPDATE bounce_events SET kind = 'soft' WHERE id % 11 = 0 AND kind = 'blocked';"
+        "UPDATE bounce_events SET from_domain = NULL WHERE id % 5 = 0;"
+        "UPDATE bounce_events SET sending_ip = '203.0.113.9' WHERE id % 6 = 0;"
+        "UPDATE bounce_events SET received_at = received_at + 40 * 86400000000 WHERE id % 4 = 0;"
+        "UPDATE bounce_events SET text_key = 'x' WHERE id % 9 = 0;"
+        "DELETE FROM bounce_events WHERE id % 3 = 0;",
+    )
+    await _aggregates_match_events(store, backend)
 
 
 async def test_a_reader_may_stop_early(store: SQLiteStore) -> None:
@@ -292,7 +297,7 @@ async def test_migration_counts_events_recorded_before_it(db_path: Path) -> None
     conn.close()
     store = await open_store(StorageConfig(path=str(db_path), busy_timeout=5.0))
     try:
-        _aggregates_match_events(db_path)
+        await _aggregates_match_events(store, "sqlite")
         start, end = PERIODS[1]
         got = await _report(store, start, end, ReportGrouping.IP)
         want = _expected(events, start, end, ReportGrouping.IP, None)

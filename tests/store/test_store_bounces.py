@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +16,10 @@ from bounced.model import (
     ProfileStatus,
     Reason,
 )
-from bounced.store import SQLiteStore
+from bounced.store import SQLiteStore, Store
 from tests.events import keyed
-from tests.store_helpers import is_suppressed, record_events
+from tests.rawsql import count, rows
+from tests.store_helpers import finish_attempt, is_suppressed, record_events
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -41,9 +40,9 @@ async def _spool(store: SQLiteStore, raw: bytes = b"Subject: bounce\r\n\r\n") ->
     return await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
 
 
-def _resend_state(db_path: Path, event_id: int) -> str | None:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute("SELECT resend_state FROM bounce_events WHERE id = ?", (event_id,)).fetchone()[0]
+async def _resend_state(store: Store, event_id: int) -> str | None:
+    [(state,)] = await rows(store, "SELECT resend_state FROM bounce_events WHERE id = ?", event_id)
+    return state  # type: ignore[no-any-return]
 
 
 async def test_hard_suppressing_event_marks_profile_and_suppresses(store: SQLiteStore) -> None:
@@ -101,12 +100,12 @@ async def test_without_message_id_the_raw_bounce_hash_dedups(store: SQLiteStore)
     assert len(await record_events(store, await _spool(store, other), [soft], NOW)) == 1
 
 
-async def test_soft_event_is_not_suppressed_and_pending_for_resend(store: SQLiteStore, db_path: Path) -> None:
+async def test_soft_event_is_not_suppressed_and_pending_for_resend(store: Store) -> None:
     with_delivery = _event("dan@example.org", BounceKind.SOFT, Reason.MAILBOXFULL, delivery_id=41)
     without = _event("erin@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
     ids = await record_events(store, await _spool(store), [with_delivery, without], NOW)
-    assert _resend_state(db_path, ids[0]) == "pending"
-    assert _resend_state(db_path, ids[1]) is None
+    assert await _resend_state(store, ids[0]) == "pending"
+    assert await _resend_state(store, ids[1]) is None
     assert not await is_suppressed(store, "dan@example.org")
     profile = await store.get_profile("dan@example.org")
     assert profile is not None and profile.status is ProfileStatus.ACTIVE
@@ -244,25 +243,53 @@ async def test_store_errors_are_store_errors(store: SQLiteStore) -> None:
     from bounced.errors import StoreError
 
     event = _event("rae@example.org", BounceKind.HARD, Reason.USERUNKNOWN, suppress=True)
-    with pytest.raises(StoreError, match="FOREIGN KEY"):
+    with pytest.raises(StoreError, match=r"(?i)foreign key"):
         await record_events(store, 999, [replace(event, intake_id=999)], NOW)  # no such intake
     assert await store.events_for("rae@example.org") == []
     assert len(await record_events(store, None, [event], NOW)) == 1  # the writer is still usable
 
 
-async def test_the_text_key_given_with_the_event_is_stored_and_one_is_required(
-    store: SQLiteStore, db_path: Path
-) -> None:
-    # policy sets the key (computed where the failure was classified); the store never computes one
+async def test_the_text_key_given_with_the_event_is_stored_and_one_is_required(store: Store) -> None:
+    # the key is computed where the failure was classified; the store never computes one
     soft = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
     given = replace(soft, text_key="452 precomputed")
     await record_events(store, None, [given], NOW)
-    with sqlite3.connect(db_path) as conn:
-        keys = dict(conn.execute("SELECT recipient, text_key FROM bounce_events").fetchall())
+    keys = dict(await rows(store, "SELECT recipient, text_key FROM bounce_events"))
     assert keys == {"ola@example.org": "452 precomputed"}
     assert given == replace(given, text_key=None)  # not part of the event's identity
     unkeyed = replace(_event("per@example.org", BounceKind.SOFT, Reason.MAILBOXFULL), text_key=None)
     with pytest.raises(ValueError, match="has no text_key"):
         await record_events(store, None, [unkeyed], NOW)
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM bounce_events").fetchone()[0] == 1
+    assert await count(store, "bounce_events") == 1
+
+
+async def test_signed_hard_bounce_closes_our_delivery_and_cancels_its_resend(store: Store) -> None:
+    from bounced.model import DeliveryState, ResendState
+
+    _, [sent, waiting] = await store.record_outbound(
+        b"Subject: hi\r\n\r\nbody\r\n",
+        "news@shop.test",
+        [("ann@example.org", None), ("bob@example.org", None)],
+        NOW,
+    )
+    claimed = await store.claim_attempts(NOW, NOW + timedelta(minutes=5), 10)
+    for attempt in claimed:
+        state = DeliveryState.DELIVERED if attempt.delivery_id == sent else DeliveryState.SOFT_BOUNCED
+        await finish_attempt(store, attempt.job_id, attempt.delivery_id, state, NOW)
+    assert await store.schedule_resend(waiting, 2, NOW + timedelta(hours=1), NOW, "452 try later")
+
+    def hard(recipient: str, delivery_id: int, signed: bool) -> BounceEvent:
+        return _event(recipient, BounceKind.HARD, Reason.USERUNKNOWN, delivery_id=delivery_id, signed=signed)
+
+    await record_events(store, None, [hard("ann@example.org", sent, signed=False)], NOW)  # could be forged
+    delivery = await store.get_delivery(sent)
+    assert delivery is not None and delivery.state is DeliveryState.DELIVERED
+    await record_events(store,
+        None, [hard("ann@example.org", sent, signed=True), hard("bob@example.org", waiting, signed=True)], NOW
+    )
+    for delivery_id in (sent, waiting):
+        delivery = await store.get_delivery(delivery_id)
+        assert delivery is not None and delivery.state is DeliveryState.HARD_BOUNCED
+        assert delivery.last_bounce_text == "550 5.1.1 <x>: Recipient address rejected: User unknown"
+    jobs = await store.jobs_for_delivery(waiting)
+    assert [j.state for j in jobs if j.attempt == 2] == [ResendState.CANCELLED]

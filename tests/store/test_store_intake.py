@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from bounced.errors import SpoolError, StoreError
-from bounced.model import Action, BounceEvent, BounceKind, IntakeState, Reason
-from bounced.store import SQLiteStore
+from bounced.model import Action, BounceEvent, BounceKind, IntakeMessage, IntakeState, Reason
+from bounced.store import SQLiteStore, Store
 from tests.events import keyed
+from tests.rawsql import rows
 from tests.store_helpers import intake_counts, record_events
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.mark.sqlite_only  # group commit: the SQLite writer's
 async def test_concurrent_spools_share_commits_and_are_all_durable(store: SQLiteStore, db_path: Path) -> None:
     count = 200
     raws = [f"Subject: bounce {i}\r\n\r\nbody {i}\r\n".encode() for i in range(count)]
@@ -117,7 +119,7 @@ async def test_pending_batches_are_bounded_in_bytes(
 ) -> None:
     from bounced.store.sqlite import intake as intake_module
 
-    monkeypatch.setattr(intake_module, "PENDING_BATCH_BYTES", 10_000)
+    monkeypatch.setattr(intake_module, "PENDING_BATCH_BYTES", 10_000)  # both backends read it
     big = b"Subject: big\r\n\r\n" + b"x" * 6_000
     ids = [await store.spool(big, "", ["b@x.test"], "127.0.0.1", NOW) for _ in range(5)]
     seen: list[int] = []
@@ -143,10 +145,9 @@ async def _intake(store: SQLiteStore, state: IntakeState, age_days: float, body:
     return intake_id
 
 
-def _raw_and_hash(db_path: Path) -> dict[int, tuple[bytes, str, int | None]]:
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT id, raw, sha256, raw_pruned_at FROM intake").fetchall()
-    return {int(r[0]): (bytes(r[1]), str(r[2]), r[3]) for r in rows}
+async def _raw_and_hash(store: Store) -> dict[int, tuple[bytes, str, int | None]]:
+    found = await rows(store, "SELECT id, raw, sha256, raw_pruned_at FROM intake")
+    return {int(r[0]): (bytes(r[1]), str(r[2]), r[3]) for r in found}
 
 
 async def test_prune_drops_only_old_applied_raw_bytes_and_keeps_the_row(
@@ -160,12 +161,12 @@ async def test_prune_drops_only_old_applied_raw_bytes_and_keeps_the_row(
         await _intake(store, IntakeState.FAILED, 90),
         await _intake(store, IntakeState.UNPARSEABLE, 90),
     ]
-    before = _raw_and_hash(db_path)
+    before = await _raw_and_hash(store)
     pruned_at = NOW + timedelta(seconds=5)
 
     assert await store.prune_intake_raw(NOW - 30 * DAY, 100, pruned_at) == 2
 
-    after = _raw_and_hash(db_path)
+    after = await _raw_and_hash(store)
     for intake_id in old_applied:
         message = await store.get_intake(intake_id)
         assert message is not None and message.raw == b"" and message.raw_pruned_at == pruned_at
@@ -185,12 +186,12 @@ async def test_prune_goes_in_bounded_batches_oldest_first_and_is_idempotent(
     cutoff = NOW - 30 * DAY
     first = NOW + timedelta(hours=1)
     assert await store.prune_intake_raw(cutoff, 3, first) == 3
-    assert {i for i, row in _raw_and_hash(db_path).items() if row[2] is not None} == set(ids[:3])
+    assert {i for i, row in (await _raw_and_hash(store)).items() if row[2] is not None} == set(ids[:3])
     assert await store.prune_intake_raw(cutoff, 3, first) == 3
     assert await store.prune_intake_raw(cutoff, 3, first) == 1
     assert await store.prune_intake_raw(cutoff, 3, NOW + DAY) == 0  # again: nothing left
     assert await store.prune_intake_raw(cutoff, 0, NOW + DAY) == 0
-    stamps = {row[2] for row in _raw_and_hash(db_path).values()}
+    stamps = {row[2] for row in (await _raw_and_hash(store)).values()}
     assert stamps == {int(first.timestamp() * 1_000_000)}  # a re-run did not touch them
 
 
@@ -245,3 +246,28 @@ async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLi
     assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
     again = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
     assert await record_events(store, again, [event], NOW) == []
+
+
+async def test_adopting_a_node_spool_is_idempotent_per_node_and_local_id(store: Store) -> None:
+    """A central store takes a node's spooled messages once each (moved again after a crash:
+    nothing added), keeps nodes apart, and tells the central id and state per local id."""
+    spool = [
+        IntakeMessage(
+            id=i, received_at=NOW, mail_from="", rcpt_tos=("b@x.test",), peer="192.0.2.1",
+            raw=f"Subject: {i}\r\n\r\n".encode(), state=IntakeState.PENDING,
+        )
+        for i in (3, 4, 5)
+    ]  # fmt: skip
+    direct = await store.spool(b"Subject: direct\r\n\r\n", "", ["b@x.test"], "127.0.0.1", NOW)
+    first = await store.adopt_intake("mx1", spool[:2])
+    assert set(first) == {3, 4} and direct not in {c for c, _ in first.values()}
+    await store.mark_intake(first[3][0], IntakeState.APPLIED, None, NOW)
+    again = await store.adopt_intake("mx1", spool)
+    assert again[3] == (first[3][0], IntakeState.APPLIED) and again[4] == first[4]
+    assert again[5][1] is IntakeState.PENDING
+    other = await store.adopt_intake("mx2", spool[:1])
+    assert other[3][0] not in {c for c, _ in again.values()}
+    assert (await intake_counts(store))[IntakeState.PENDING] == 4  # direct, 4, 5, mx2's 3
+    adopted = await store.get_intake(again[5][0])
+    assert adopted is not None and adopted.raw == spool[2].raw and adopted.rcpt_tos == ("b@x.test",)
+    assert await store.adopt_intake("mx1", []) == {}

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bounced.errors import StoreError
 from bounced.model import Action, BounceEvent, BounceKind, Reason, WebhookState
-from bounced.store import SQLiteStore
-from bounced.store.base import IntakeRecording
+from bounced.store.base import IntakeRecording, Store
 from tests.events import keyed
+from tests.rawsql import count, fail_writes, rows
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 ALL = ("hard_bounce", "soft_bounce", "suppression_added", "suppression_removed")
@@ -27,44 +26,34 @@ def hard(recipient: str, suppress: bool = True, **extra: object) -> BounceEvent:
     ))  # fmt: skip
 
 
-def count(db_path: Path, table: str) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-
-async def test_nothing_is_written_while_no_hook_is_configured(store: SQLiteStore, db_path: Path) -> None:
+async def test_nothing_is_written_while_no_hook_is_configured(store: Store) -> None:
     await store.record_batch([IntakeRecording(None, (hard("a@example.org"),))], NOW)
     await store.add_suppression("b@example.org", "asked", "admin", NOW)
-    assert count(db_path, "webhook_events") == 0
+    assert await count(store, "webhook_events") == 0
 
 
-async def test_a_rolled_back_change_leaves_no_event(store: SQLiteStore, db_path: Path) -> None:
+async def test_a_rolled_back_change_leaves_no_event(store: Store) -> None:
     store.enable_webhook_outbox(True)
     intake_id = await store.spool(b"Subject: x\r\n\r\n", "", ["b@bounces.test"], "127.0.0.1", NOW)
-    with sqlite3.connect(db_path) as conn:  # the last statement of the transaction fails
-        conn.execute(
-            "CREATE TRIGGER fail_mark BEFORE UPDATE ON intake BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-        )
+    await fail_writes(store, "intake", True)  # the last statement of the transaction fails
     with pytest.raises((StoreError, sqlite3.Error)):
         await store.record_batch([IntakeRecording(intake_id, (hard("a@example.org"),))], NOW)
-    assert count(db_path, "webhook_events") == 0 and count(db_path, "bounce_events") == 0
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("DROP TRIGGER fail_mark")
+    assert await count(store, "webhook_events") == 0 and await count(store, "bounce_events") == 0
+    await fail_writes(store, "intake", False)
     await store.record_batch([IntakeRecording(intake_id, (hard("a@example.org"),))], NOW)
-    with sqlite3.connect(db_path) as conn:
-        types = [r[0] for r in conn.execute("SELECT type FROM webhook_events ORDER BY id")]
-    assert types == ["hard_bounce", "suppression_added"]
+    types = await rows(store, "SELECT type FROM webhook_events ORDER BY id")
+    assert types == [("hard_bounce",), ("suppression_added",)]
 
 
-async def test_a_duplicate_bounce_fires_nothing_twice(store: SQLiteStore, db_path: Path) -> None:
+async def test_a_duplicate_bounce_fires_nothing_twice(store: Store) -> None:
     store.enable_webhook_outbox(True)
     for _ in range(2):
         item = IntakeRecording(None, (hard("a@example.org", message_id="<m@x>"),), bounce_id="<bounce-1@x>")
         await store.record_batch([item], NOW)
-    assert count(db_path, "webhook_events") == 2  # hard_bounce + suppression_added, once
+    assert await count(store, "webhook_events") == 2  # hard_bounce + suppression_added, once
 
 
-async def test_later_events_of_a_recipient_wait_for_the_earlier_one(store: SQLiteStore) -> None:
+async def test_later_events_of_a_recipient_wait_for_the_earlier_one(store: Store) -> None:
     store.enable_webhook_outbox(True)
     assert await store.materialize_webhook_deliveries("h", ALL, NOW) == 0  # cursor starts here
     await store.record_batch([IntakeRecording(None, (hard("a@example.org"), hard("b@example.org")))], NOW)
@@ -90,7 +79,7 @@ async def test_later_events_of_a_recipient_wait_for_the_earlier_one(store: SQLit
     assert backlog.pending == 4 and backlog.oldest_at == NOW
 
 
-async def test_each_hook_has_its_cursor_filter_replay_and_pruning(store: SQLiteStore, db_path: Path) -> None:
+async def test_each_hook_has_its_cursor_filter_replay_and_pruning(store: Store) -> None:
     store.enable_webhook_outbox(True)
     await store.materialize_webhook_deliveries("all", ALL, NOW)
     await store.materialize_webhook_deliveries("removals", ("suppression_removed",), NOW)
@@ -113,4 +102,4 @@ async def test_each_hook_has_its_cursor_filter_replay_and_pruning(store: SQLiteS
     )
     assert await store.prune_webhooks(NOW) == 0  # not old enough
     assert await store.prune_webhooks(NOW + timedelta(days=1)) == 2
-    assert count(db_path, "webhook_events") == 0 and count(db_path, "webhook_deliveries") == 0
+    assert await count(store, "webhook_events") == 0 and await count(store, "webhook_deliveries") == 0

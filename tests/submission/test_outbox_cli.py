@@ -131,6 +131,8 @@ def test_every_period_option_says_what_to_means() -> None:
 
     found = []
     for path, parser in _all_parsers(build_parser()):
+        if path == ["storage", "copy"]:  # --from/--to name databases there, not a period
+            continue
         for action in parser._actions:
             if "--to" in action.option_strings:
                 found.append(path)

@@ -116,4 +116,4 @@ async def test_admin_changes_in_another_process_and_the_hooks_commands(
         assert [r.event["id"] for r in again[2:]] == [r.event["id"] for r in got]  # same ids: dedup
         assert again[2].body == got[0].body
         unknown = await cli(toml, "hooks", "replay", "--from", "2020-01-01", "--hook", "nope")
-        assert unknown.returncode == 2 and "no hook named 'nope'" in unknown.stderr
+        assert unknown.returncode == 2 and "no hook or broker named 'nope'" in unknown.stderr

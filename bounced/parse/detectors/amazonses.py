@@ -13,10 +13,12 @@ import re
 from typing import Any
 
 from bounced.model import Action, Failure, MessageType
-from bounced.parse.detectors.base import Context
-from bounced.parse.text import clean_diagnostic, find_reply_code, find_status
+from bounced.parse.context import Context
+from bounced.parse.detectors.base import Detection
+from bounced.parse.text import clean_diagnostic
+from bounced.smtp_reply import find_reply_code, find_status
 
-__all__ = ["is_ses_json", "read_ses_json"]
+__all__ = ["AmazonSes", "read_ses_json"]
 
 _MAX_JSON = 200_000
 _JSON_START_RE = re.compile(r"^[ \t]*\{", re.MULTILINE)
@@ -28,11 +30,20 @@ _FIELD_RE = re.compile(
 )
 
 
-def is_ses_json(ctx: Context) -> bool:
-    head = ctx.human[:_MAX_JSON]
-    return any(m in head or m.replace('"', '\\"') in head for m in _MARKERS) and bool(
-        _JSON_START_RE.search(head)
-    )
+class AmazonSes:
+    """A notification is read as JSON or not at all: it ends the scan even when it names
+    nobody (another notification type), since no text detector may read it."""
+
+    name = "amazon-ses"
+
+    def detect(self, ctx: Context) -> Detection | None:
+        head = ctx.human[:_MAX_JSON]
+        if not any(m in head or m.replace('"', '\\"') in head for m in _MARKERS):
+            return None
+        if not _JSON_START_RE.search(head):
+            return None
+        kind, failures = read_ses_json(ctx.human)
+        return Detection(kind if failures else MessageType.NONE, failures)
 
 
 def _decode(text: str) -> dict[str, Any] | None:
@@ -74,14 +85,14 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def read_ses_json(ctx: Context) -> tuple[MessageType, list[Failure]]:
+def read_ses_json(text: str) -> tuple[MessageType, list[Failure]]:
     """The message type and failures an SES notification reports ((NONE, []) for other
     notification types, and for a document that is not JSON even with its lines rejoined
     and has no recipient fields)."""
-    decoded = _decode(ctx.human)
+    decoded = _decode(text)
     doc = _unwrap(decoded) if decoded is not None else None
     if doc is None:
-        return _from_fields(ctx.human[:_MAX_JSON].replace('\\"', '"'))
+        return _from_fields(text[:_MAX_JSON].replace('\\"', '"'))
     kind = _str(doc.get("notificationType") or doc.get("eventType")).lower()
     if kind == "bounce":
         return MessageType.DSN, _bounces(_dict(doc.get("bounce")))

@@ -1,293 +1,35 @@
-"""The detector contract and the per-message context every detector reads.
+"""The detector interface: one format per detector, tried in `DETECTORS` order.
 
-A detector looks at one bounce and returns the failures it recognises, or an empty list when
-the message is not its format; `scan` stops at the first detector that finds anything.
+A detector reads the `Context` of one message and returns a `Detection` when the message is
+its format (which ends the scan), or None to let the next detector look. It never writes to
+the context: what it found is all in the `Detection`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
-from bounced.model import Action, Failure
-from bounced.parse.mime import Part, header
-from bounced.parse.original import split_at_original
-from bounced.parse.text import (
-    clean_diagnostic,
-    find_addresses,
-    find_reply_code,
-    find_status,
-    first_address,
-    is_daemon_address,
-)
+from bounced.model import Failure, MessageType, OriginalMessage
+from bounced.parse.context import Context
 
-__all__ = ["Context", "Detector", "build_context", "failure_near", "failures_for"]
+__all__ = ["Detection", "Detector", "failed"]
 
-_TAG_RE = re.compile(r"<[^<>]{0,2000}>")
-# The word lists below are matched against lower-cased text (the regex engine skips ahead on a
-# pattern's first characters only without re.IGNORECASE: 4-7x faster on bounce prose).
-_DELAY_RE = re.compile(
-    r"\bdelay(?:ed)?\b|will (?:retry|continue|keep trying|be retried)|still (?:trying|being retried)|"
-    r"not yet been delivered|warning: (?:message|could not)|temporar(?:y|ily) (?:failure|deferred)|"
-    r"has been deferred",
-)
-_GIVEN_UP_RE = re.compile(
-    r"permanent|given up|giving up|not going to try again|too long|gave up|will not be retried|"
-    r"could not be delivered|undeliverable|delivery has failed|failed permanently",
-)
-_ID_LINE_RE = re.compile(
-    r"^[ \t>]{0,8}(?:message-id|in-reply-to|references|x-message-id|x-ms-exchange[a-z-]{0,60}|"
-    r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
-    re.MULTILINE,
-)
-_ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
-# An indented echo of the returned message's headers ("Your message\n\n  To: list@x\n
-# Subject: ..." in Exchange, GroupWise and Domino reports): the original's addressees and
-# sender, not the recipients that failed.
-_ROLE_LOCALS = ("postmaster@", "abuse@", "hostmaster@", "webmaster@", "help@", "support@")
-_ECHO_LINE_RE = re.compile(
-    r"^[ \t>]{1,8}(?:to|cc|from|sender|reply-to)[ \t]{0,4}:[^\n]{0,2000}$", re.MULTILINE
-)
-MAX_HUMAN_CHARS = 64_000
-_PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
-_SKIP_PART_TYPES = (
-    "message/rfc822",
-    "message/global",
-    "text/rfc822-headers",
-    "message/delivery-status",
-    "message/global-delivery-status",
-    "message/feedback-report",
-)
+
+class Detection(NamedTuple):  # a tuple: built once per message, on the hot path
+    kind: MessageType
+    failures: Sequence[Failure]
+    # When the detector knows the returned original better than `Context.original`
+    # (an auto-reply answers the message its In-Reply-To names).
+    original: OriginalMessage | None = None
 
 
 class Detector(Protocol):
     name: str
 
-    def detect(self, ctx: Context) -> list[Failure]: ...
+    def detect(self, ctx: Context) -> Detection | None: ...
 
 
-@dataclass
-class Context:
-    msg: Part
-    raw: bytes  # the message as received, for detectors that need the stdlib view
-    subject: str
-    original_to: str | None = None  # the returned original's To address, set by the scan
-    _split: tuple[str, str] | None = None
-    _pending: list[str] = field(default_factory=list)
-    _addresses: tuple[str | None, tuple[str, ...], set[str]] | None = None
-    _gave_up: bool | None = None
-
-    @property
-    def gave_up(self) -> bool:
-        """The start of the prose says the MTA gave up ("permanent error", "not going to try again")."""
-        if self._gave_up is None:
-            self._gave_up = bool(_GIVEN_UP_RE.search(self.human[:3000].lower()))
-        return self._gave_up
-
-    # The bounce's own From/To are read lazily too: only prose detectors need them.
-    @property
-    def from_address(self) -> str | None:
-        return self._read_addresses()[0]
-
-    @property
-    def to_addresses(self) -> tuple[str, ...]:
-        return self._read_addresses()[1]
-
-    @property
-    def excluded(self) -> set[str]:
-        """Lower-cased addresses that are not recipients (the bounce's From and To, our sender)."""
-        return self._read_addresses()[2]
-
-    def exclude(self, address: str) -> None:
-        if self._addresses is None:
-            self._pending.append(address)
-        else:
-            self._addresses[2].add(address.lower())
-
-    def _read_addresses(self) -> tuple[str | None, tuple[str, ...], set[str]]:
-        if self._addresses is None:
-            msg = self.msg
-            # Addresses are read from the raw fields; RFC 2047 decoding only if that finds none.
-            raw_from, raw_to = msg.get("from") or "", msg.get("to") or ""
-            from_address = first_address(raw_from) or first_address(header(msg, "From"))
-            to_addresses = tuple(find_addresses(raw_to) or find_addresses(header(msg, "To")))
-            excluded = {a.lower() for a in (*to_addresses, *self._pending)}
-            if from_address:
-                excluded.add(from_address.lower())
-            self._addresses = (from_address, to_addresses, excluded)
-        return self._addresses
-
-    # The prose is read lazily: a well-formed RFC 3464 report never needs it.
-    @property
-    def human(self) -> str:
-        """The human-readable text, before any inline copy of the original."""
-        return self._texts()[0]
-
-    @property
-    def tail(self) -> str:
-        """The inline copy of the original, if any."""
-        return self._texts()[1]
-
-    def _texts(self) -> tuple[str, str]:
-        if self._split is None:
-            # Bounce prose is short; a huge text part is someone's message, and regexes cost time.
-            text = _human_text(self.msg)
-            if len(text) > MAX_HUMAN_CHARS:  # cut at a line end, never through an address
-                text = text[: text.rfind("\n", 0, MAX_HUMAN_CHARS) + 1 or MAX_HUMAN_CHARS]
-            self._split = split_at_original(text)
-        return self._split
-
-    def header(self, name: str) -> str:
-        return header(self.msg, name)
-
-    def is_candidate(self, address: str) -> bool:
-        low = address.lower()
-        if low in self.excluded:
-            return False
-        if low.startswith("postmaster@"):
-            # A recipient that bounced, unless it is the reporting site's own contact address.
-            own = (self.from_address or "").lower().rpartition("@")[2]
-            return low.rpartition("@")[2] != own
-        return not is_daemon_address(address)
-
-
-def _human_text(msg: Part) -> str:
-    """The bounce's own words: text parts outside any returned message (HTML as a fallback)."""
-    texts: list[str] = []
-    html: list[str] = []
-    stack = [msg]
-    while stack:
-        part = stack.pop()
-        ctype = part.ctype
-        if ctype.startswith("multipart/"):
-            if part.children:
-                stack.extend(reversed(part.children))
-            else:  # a boundary that never appears: its body is all there is to read
-                texts.append(part.text())
-            continue
-        if ctype in _SKIP_PART_TYPES:
-            continue
-        if ctype in ("text/plain", "text"):
-            texts.append(part.text())
-        elif ctype == "text/html":
-            stripped = _TAG_RE.sub(" ", part.text())
-            html.append(stripped.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " "))
-    return "\n\n".join(texts) if texts else "\n\n".join(html)
-
-
-def build_context(msg: Part, raw: bytes = b"") -> Context:
-    return Context(msg=msg, raw=raw, subject=header(msg, "Subject"))
-
-
-def failure_near(ctx: Context, address: str, window: str, action: Action | None = None) -> Failure:
-    """A Failure for `address` with the codes and diagnostic found in `window`."""
-    status, reply_code, found_action = _codes_near(ctx, window)
-    return Failure(
-        recipient=address,
-        action=action or found_action,
-        status=status,
-        reply_code=reply_code,
-        diagnostic=clean_diagnostic(window),
-    )
-
-
-def _codes_near(ctx: Context, window: str) -> tuple[str | None, int | None, Action]:
-    """(status, reply code, action) that `window` states."""
-    status = find_status(window)
-    reply_code = find_reply_code(window)
-    if reply_code is not None and status is not None and str(reply_code)[0] != status[0]:
-        status = None if reply_code >= 400 and status[0] == "2" else status
-    klass = status[0] if status else (str(reply_code)[0] if reply_code else "")
-    delayed = klass == "4" or (
-        not klass and bool(_DELAY_RE.search(ctx.subject.lower()) or _DELAY_RE.search(window.lower()))
-    )
-    # An MTA that says it gave up has failed the recipient, whatever class its last reply had.
-    if delayed and not (_GIVEN_UP_RE.search(window.lower()) or ctx.gave_up):
-        return status, reply_code, Action.DELAYED
-    return status, reply_code, Action.FAILED
-
-
-def _without_id_lines(text: str) -> str:
-    """`text` with Message-ID-like lines blanked (their ids look like addresses)."""
-    if not text.isascii():  # lower() may change lengths outside ASCII: use the slower regex
-        return _ID_LINE_RE_I.sub(" ", text)
-    spans = [m.span() for m in _ID_LINE_RE.finditer(text.lower())]
-    if not spans:
-        return text
-    pieces: list[str] = []
-    last = 0
-    for start, end in spans:
-        pieces.append(text[last:start])
-        pieces.append(" ")
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
-def _window(text: str, start: int, stop: int) -> str:
-    """The paragraphs from `start`, growing until they hold a reply or status code (bounded)."""
-    limit = min(stop, start + 1500)
-    chunk = text[start:limit]
-    taken: list[str] = []
-    for para in _PARAGRAPH_RE.split(chunk):
-        taken.append(para)
-        if find_reply_code(para) is not None or find_status(para) is not None:
-            break
-    return "\n".join(taken)
-
-
-def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -> list[Failure]:
-    """Failures for each candidate address (default: every non-excluded address in `text`),
-    each with the diagnostic found after its first mention, up to the next candidate."""
-    if candidates is None:
-        # Message-IDs look like addresses; never take one for a recipient. Echoed header
-        # lines only when nothing else is named.
-        plain = _without_id_lines(text)
-        found = [a for a in find_addresses(_ECHO_LINE_RE.sub(" ", plain.lower())) if ctx.is_candidate(a)]
-        if found:
-            kept = {a.lower() for a in found}
-            candidates = [a for a in find_addresses(plain) if a.lower() in kept]
-        else:
-            candidates = [a for a in find_addresses(plain) if ctx.is_candidate(a)]
-        # "Contact postmaster@their.example": a role address beside a recipient is advice.
-        people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
-        if people:
-            candidates = people
-    seen: dict[str, str] = {}
-    for a in candidates:
-        seen.setdefault(a.lower(), a)
-    if not seen:
-        return []
-    lowered = text.lower()
-    positions: list[tuple[int, str]] = []
-    for low, address in seen.items():
-        pos = lowered.find(low)
-        positions.append((pos if pos >= 0 else len(text), address))
-    positions.sort()
-    failures: list[Failure] = []
-    for i, (pos, address) in enumerate(positions):
-        stop = positions[i + 1][0] if i + 1 < len(positions) else len(text)
-        if pos >= len(text):
-            failures.append(failure_near(ctx, address, text[:1500]))
-            continue
-        # Start at the address's line, minus the address itself: "<a@b>:" tells nothing new.
-        line_start = text.rfind("\n", 0, pos) + 1
-        window = _window(text, line_start, stop)
-        head = window[: pos - line_start + len(address) + 2].lstrip(" \t<").lower()
-        if head.startswith(address.lower()):
-            window = window[window.lower().find(address.lower()) + len(address) :].lstrip(">:;, \t")
-        failure = failure_near(ctx, address, window)
-        if failure.reply_code is None and failure.status is None:
-            # Sendmail and friends print the codes in a transcript further down.
-            head = text[:6000]
-            status, reply_code, action = _codes_near(ctx, head)
-            failure = Failure(
-                recipient=address,
-                action=action,
-                status=status,
-                reply_code=reply_code,
-                diagnostic=failure.diagnostic or clean_diagnostic(head),
-            )
-        failures.append(failure)
-    return failures
+def failed(failures: Sequence[Failure]) -> Detection | None:
+    """A delivery report of `failures`, or None (not this format) when there are none."""
+    return Detection(MessageType.DSN, failures) if failures else None

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bounced.model import BounceEvent, ReportGrouping, SuppressionEntry
-from bounced.store.base import MetricsSnapshot
+from bounced.store.base import METRICS_QUERIES, MetricsSnapshot
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros_opt, to_micros
+from bounced.store.sqlite.connection import SQLiteConnection, to_micros
 from bounced.store.sqlite.suppression import _SUPPRESSION_COLUMNS, _row_to_suppression
 
 __all__ = ["AdminViewsMixin"]
@@ -95,31 +95,13 @@ class AdminViewsMixin(SQLiteConnection):
         return [_row_to_event(r) for r in rows]
 
     async def metrics_snapshot(self, now: datetime) -> MetricsSnapshot:
-        counters = await self._fetchall("SELECT name, k1, k2, n FROM metric_counters")
-        backlog = await self._fetchone(
-            "SELECT count(*), min(received_at) FROM intake WHERE state = 'pending'"
-        )
-        applied = await self._fetchone(
-            "SELECT received_at, processed_at FROM intake"
-            " WHERE state = 'applied' AND processed_at IS NOT NULL ORDER BY id DESC LIMIT 1"
-        )
-        queue = await self._fetchone(
-            "SELECT count(*), min(CASE WHEN due_at < ? THEN due_at END) FROM resend_jobs"
-            " WHERE state = 'pending'",
-            (to_micros(now),),
-        )
-        suppressed = await self._fetchone("SELECT count(*) FROM suppressions")
-        lag = None
-        if applied is not None:
-            lag = max(0, int(applied[1]) - int(applied[0])) / 1e6
-        return MetricsSnapshot(
-            counters=[(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in counters],
-            backlog=int(backlog[0]) if backlog else 0,
-            oldest_pending_at=from_micros_opt(backlog[1]) if backlog else None,
-            last_apply_lag=lag,
-            queue_pending=int(queue[0]) if queue else 0,
-            oldest_overdue_at=from_micros_opt(queue[1]) if queue else None,
-            suppressed=int(suppressed[0]) if suppressed else 0,
+        counters, backlog, applied, queue, suppressed = METRICS_QUERIES
+        return MetricsSnapshot.from_rows(
+            await self._fetchall(counters),
+            await self._fetchone(backlog),
+            await self._fetchone(applied),
+            await self._fetchone(queue, (to_micros(now),)),
+            int((await self._fetchone(suppressed) or (0,))[0]),
         )
 
     async def writable(self) -> bool:

@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -34,6 +30,8 @@ from bounced.errors import StoreError
 from bounced.logfmt import kv
 from bounced.model import address_key
 from bounced.preflight import database_problem
+from bounced.store.migration import Migration, available_migrations
+from bounced.store.timecodec import from_micros, from_micros_opt, to_micros, to_micros_opt
 
 __all__ = [
     "Migration",
@@ -50,50 +48,6 @@ log = logging.getLogger("bounced.store")
 
 T = TypeVar("T")
 Work = Callable[[aiosqlite.Connection], Awaitable[Any]]
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        raise StoreError(f"naive datetime {dt.isoformat()} given to the store; times must be UTC-aware")
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
-
-
-def to_micros_opt(dt: datetime | None) -> int | None:
-    return None if dt is None else to_micros(dt)
-
-
-def from_micros_opt(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-def available_migrations() -> list[Migration]:
-    """Every `migrations/NNNN_name.sql`, in order. Two files with one number are a bug."""
-    folder = resources.files("bounced.store") / "migrations"
-    found: dict[int, Migration] = {}
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if not match:
-            continue
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"two migrations numbered {version:04d}: {found[version].name} and {entry.name}")
-        found[version] = Migration(version, entry.name, entry.read_text(encoding="utf-8"))
-    return [found[v] for v in sorted(found)]
 
 
 def split_statements(script: str) -> list[str]:

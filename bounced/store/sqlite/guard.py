@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from bounced.model import QuarantineEntry
+from bounced.store.rules import confirm_audit, guard_alert_detail, guard_audit, guard_why, release_audit
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
 
@@ -20,6 +21,19 @@ Group = tuple[str, str, str]  # (scope, key, text_key): apply.guard.GuardGroup
 _COLUMNS = (
     "id, address, bounce_event_id, reason, recipient_domain, sending_ip, text_key, created_at, state,"
     " decided_at, decided_by"
+)
+# Statements both stores run (PostgreSQL numbers the marks: store/postgres/sql.numbered).
+AUDIT = "INSERT INTO audit_log (at, actor, action, address, reason) VALUES (?, ?, ?, ?, ?)"
+RECORD_TRIP = (
+    "INSERT INTO guard_trips (scope, key, text_key, tripped_at, last_at, held) VALUES (?, ?, ?, ?, ?, ?)"
+)
+HOLD = (
+    "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip, text_key,"
+    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bounce_event_id) DO NOTHING"
+)
+CONFIRM_SUPPRESSION = (
+    "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
+    " VALUES (?, ?, ?, ?, ?, 'confirmed from quarantine') ON CONFLICT (address) DO NOTHING"
 )
 _GROUP_FILTER = {"domain": "recipient_domain = ?", "ip": "sending_ip = ?"}
 
@@ -145,34 +159,21 @@ class GuardMixin(WebhooksMixin):
             )
             moved = list(await cursor.fetchall())
             await cursor.close()
-            await conn.execute(
-                "INSERT INTO guard_trips (scope, key, text_key, tripped_at, last_at, held)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (scope, key, text_key, now_us, now_us, len(moved)),
-            )
+            await conn.execute(RECORD_TRIP, (scope, key, text_key, now_us, now_us, len(moved)))
             if alert is not None:
-                detail = {**alert, "scope": scope, "key": key, "text_key": text_key, "held": len(moved)}
+                detail = guard_alert_detail(alert, group, len(moved))
                 await self._outbox_guard_tripped(conn, now_us, detail)
             if not moved:
                 return 0
-            why = f"mass-failure guard: {scope} {key} tripped, quarantined"
+            why = guard_why(scope, key)
             await conn.executemany("DELETE FROM suppressions WHERE address = ?", [(r[0],) for r in moved])
             await conn.executemany(
                 "UPDATE profiles SET status = 'active', updated_at = ?"
                 " WHERE address = ? AND status = 'hard_bounced'",
                 [(now_us, r[0]) for r in moved],
             )
-            await conn.executemany(
-                "INSERT INTO quarantine (address, bounce_event_id, reason, recipient_domain, sending_ip,"
-                " text_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (bounce_event_id) DO NOTHING",
-                [(*r, now_us) for r in moved],
-            )
-            await conn.executemany(
-                "INSERT INTO audit_log (at, actor, action, address, reason)"
-                " VALUES (?, 'guard', 'suppression.remove', ?, ?)",
-                [(now_us, r[0], f"{why} (bounce event {r[1]})") for r in moved],
-            )
+            await conn.executemany(HOLD, [(*r, now_us) for r in moved])
+            await conn.executemany(AUDIT, guard_audit(now_us, moved, why))
             pairs = [(r[0], r[1]) for r in moved]
             await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
         return len(moved)
@@ -197,11 +198,7 @@ class GuardMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             rows = await _decide(conn, "released", actor, now_us, domain, ids)
-            await conn.executemany(
-                "INSERT INTO audit_log (at, actor, action, address, reason)"
-                " VALUES (?, ?, 'quarantine.release', ?, ?)",
-                [(now_us, actor, r[1], f"released from quarantine (bounce event {r[2]})") for r in rows],
-            )
+            await conn.executemany(AUDIT, release_audit(now_us, actor, rows))
         return len(rows)
 
     async def confirm_quarantine(
@@ -215,9 +212,7 @@ class GuardMixin(WebhooksMixin):
             added = []  # (address, bounce event id) newly on the list: their webhook events
             for r in rows:
                 cursor = await conn.execute(
-                    "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id,"
-                    " note) VALUES (?, ?, ?, ?, ?, 'confirmed from quarantine')"
-                    " ON CONFLICT (address) DO NOTHING",
+                    CONFIRM_SUPPRESSION,
                     (r[1], r[3], now_us, f"admin:{actor}", r[2]),
                 )
                 if cursor.rowcount:
@@ -228,9 +223,5 @@ class GuardMixin(WebhooksMixin):
                 "UPDATE profiles SET status = 'hard_bounced', updated_at = ? WHERE address = ?",
                 [(now_us, r[1]) for r in rows],
             )
-            await conn.executemany(
-                "INSERT INTO audit_log (at, actor, action, address, reason)"
-                " VALUES (?, ?, 'suppression.add', ?, ?)",
-                [(now_us, actor, r[1], f"{r[3]} (quarantine confirmed, bounce event {r[2]})") for r in rows],
-            )
+            await conn.executemany(AUDIT, confirm_audit(now_us, actor, rows))
         return len(rows)

@@ -21,7 +21,7 @@ from bounced.model import IntakeMessage, IntakeState, MessageType
 from bounced.store.base import IntakeStats, IntakeSummary
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
 
-__all__ = ["PENDING_BATCH_BYTES", "IntakeMixin"]
+__all__ = ["PENDING_BATCH_BYTES", "IntakeMixin", "adoption_row", "bounded_ids", "raw_sha256"]
 
 _COLUMNS = "id, received_at, mail_from, rcpt_tos, peer, raw, state, attempts, error, raw_pruned_at"
 # length(raw) reads the record header only, never the bytes.
@@ -71,6 +71,41 @@ async def _insert_rows(conn: aiosqlite.Connection, rows: Sequence[tuple[Any, ...
     if len(ids) != len(rows):
         raise StoreError(f"intake insert returned {len(ids)} ids for {len(rows)} rows")
     return ids
+
+
+def bounded_ids(sized: Sequence[Sequence[Any]]) -> list[int]:
+    """The first ids of (id, size) rows whose sizes add up to at most PENDING_BATCH_BYTES
+    (always at least one): a batch of pending messages that fits in memory."""
+    ids: list[int] = []
+    total = 0
+    for intake_id, size in sized:
+        if ids and total + int(size) > PENDING_BATCH_BYTES:
+            break
+        ids.append(int(intake_id))
+        total += int(size)
+    return ids
+
+
+async def raw_sha256(raw: bytes) -> str:
+    """The intake's hash of a message (dedup identity); big messages are hashed in a thread."""
+    if len(raw) > _HASH_INLINE_LIMIT:
+        return await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
+    return hashlib.sha256(raw).hexdigest()
+
+
+async def adoption_row(node: str, message: IntakeMessage) -> tuple[Any, ...]:
+    """`adopt_intake`'s insert parameters: received_at, mail_from, rcpt_tos, peer, raw,
+    sha256, node, local_id."""
+    return (
+        to_micros(message.received_at),
+        message.mail_from,
+        json.dumps(list(message.rcpt_tos)),
+        message.peer,
+        message.raw,
+        await raw_sha256(message.raw),
+        node,
+        message.id,
+    )
 
 
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -144,10 +179,7 @@ class IntakeMixin(SQLiteConnection):
         together, one round trip to the database thread for all of them. Raises SpoolError
         when the message could not be made durable: the client must then get a 4xx, not 250.
         """
-        if len(raw) > _HASH_INLINE_LIMIT:
-            digest = await asyncio.to_thread(lambda: hashlib.sha256(raw).hexdigest())
-        else:
-            digest = hashlib.sha256(raw).hexdigest()
+        digest = await raw_sha256(raw)
         try:
             params = (to_micros(received_at), mail_from, json.dumps(list(rcpt_tos)), peer, raw, digest)
         except (StoreError, TypeError, ValueError) as exc:
@@ -203,6 +235,31 @@ class IntakeMixin(SQLiteConnection):
             else:
                 waiting.future.set_result(result)
 
+    async def adopt_intake(
+        self, node: str, messages: Sequence[IntakeMessage]
+    ) -> dict[int, tuple[int, IntakeState]]:
+        """Take over `node`'s locally spooled `messages` (their `id` is the local id), each
+        inserted as pending unless (node, local id) is here already; per local id its id
+        and state here (this file as the central store of several nodes)."""
+        rows = [await adoption_row(node, m) for m in messages]
+        found: dict[int, tuple[int, IntakeState]] = {}
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO intake (received_at, mail_from, rcpt_tos, peer, raw, sha256, node, local_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, local_id) DO NOTHING",
+                rows,
+            )
+            local_ids = [m.id for m in messages]
+            for start in range(0, len(local_ids), _INSERT_CHUNK):
+                chunk = local_ids[start : start + _INSERT_CHUNK]
+                for local_id, central, state in await conn.execute_fetchall(
+                    "SELECT local_id, id, state FROM intake"
+                    f" WHERE node = ? AND local_id IN ({', '.join('?' * len(chunk))})",
+                    [node, *chunk],
+                ):
+                    found[int(local_id)] = (int(central), IntakeState(state))
+        return found
+
     async def pending_intake(self, limit: int = 100, after_id: int = 0) -> list[IntakeMessage]:
         """Spooled messages not yet applied, oldest first (ids greater than `after_id`).
 
@@ -213,13 +270,7 @@ class IntakeMixin(SQLiteConnection):
             "SELECT id, length(raw) FROM intake WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?",
             (after_id, limit),
         )
-        ids: list[int] = []
-        total = 0
-        for intake_id, size in sized:
-            if ids and total + int(size) > PENDING_BATCH_BYTES:
-                break
-            ids.append(int(intake_id))
-            total += int(size)
+        ids = bounded_ids(sized)
         if not ids:
             return []
         rows = await self._fetchall(

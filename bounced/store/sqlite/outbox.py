@@ -26,6 +26,7 @@ from bounced.model import (
     normalise_address,
 )
 from bounced.store.base import OutboundAttempt
+from bounced.store.rules import job_state_after
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
@@ -41,6 +42,30 @@ _JOB_COLUMNS = (
 )
 _ND_COLUMNS = (
     "id, delivery_id, recipient, at, attempts, last_bounce_text, mailing_id, from_domain, sending_ip"
+)
+
+# Statements both stores run (PostgreSQL numbers the marks: store/postgres/sql.numbered).
+GET_OUTBOUND = (
+    "SELECT id, received_at, mail_from, raw, mailing_id, from_domain, message_id"
+    " FROM outbound_messages WHERE id = ?"
+)
+SCHEDULE_JOB = (
+    "INSERT INTO resend_jobs (delivery_id, attempt, due_at, created_at, bounce_event_id, last_bounce_text)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING"
+)
+MARK_SCHEDULED = "UPDATE deliveries SET state = 'scheduled', last_bounce_text = ? WHERE id = ?"
+SET_RESEND_STATE = "UPDATE bounce_events SET resend_state = ? WHERE id = ?"
+RECORD_NON_DELIVERY = (
+    "INSERT INTO non_deliveries (delivery_id, recipient, at, attempts, last_bounce_text, mailing_id,"
+    " from_domain, sending_ip)"
+    " SELECT d.id, d.recipient, ?, d.attempts, ?, m.mailing_id, m.from_domain, d.sending_ip"
+    " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = ?"
+    " ON CONFLICT (delivery_id) DO NOTHING"
+)
+CLOSE_DELIVERY = "UPDATE deliveries SET state = ?, last_bounce_text = ? WHERE id = ?"
+CANCEL_PENDING = (
+    "UPDATE resend_jobs SET state = 'cancelled', lease_until = NULL, finished_at = ?"
+    " WHERE delivery_id = ? AND state = 'pending'"
 )
 
 
@@ -137,11 +162,7 @@ class OutboxMixin(WebhooksMixin):
     # --- reading ---------------------------------------------------------------------
 
     async def get_outbound(self, message_id: int) -> OutboundMessage | None:
-        row = await self._fetchone(
-            "SELECT id, received_at, mail_from, raw, mailing_id, from_domain, message_id"
-            " FROM outbound_messages WHERE id = ?",
-            (message_id,),
-        )
+        row = await self._fetchone(GET_OUTBOUND, (message_id,))
         if row is None:
             return None
         return OutboundMessage(
@@ -309,7 +330,7 @@ class OutboxMixin(WebhooksMixin):
             return
         jobs = [
             (
-                (ResendState.CANCELLED if state is DeliveryState.SUPPRESSED else ResendState.DONE).value,
+                job_state_after(state).value,
                 to_micros(at),
                 job_id,
             )
@@ -343,21 +364,14 @@ class OutboxMixin(WebhooksMixin):
         now_us = to_micros(now)
         async with self._transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO resend_jobs (delivery_id, attempt, due_at, created_at, bounce_event_id,"
-                " last_bounce_text) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                SCHEDULE_JOB,
                 (delivery_id, attempt, to_micros(due_at), now_us, event_id, bounce_text),
             )
             created = cursor.rowcount > 0
             if created:
-                await conn.execute(
-                    "UPDATE deliveries SET state = 'scheduled', last_bounce_text = ? WHERE id = ?",
-                    (bounce_text, delivery_id),
-                )
+                await conn.execute(MARK_SCHEDULED, (bounce_text, delivery_id))
             if event_id is not None:
-                await conn.execute(
-                    "UPDATE bounce_events SET resend_state = ? WHERE id = ?",
-                    ("scheduled" if created else "duplicate", event_id),
-                )
+                await conn.execute(SET_RESEND_STATE, ("scheduled" if created else "duplicate", event_id))
         return created
 
     async def give_up_delivery(
@@ -372,34 +386,18 @@ class OutboxMixin(WebhooksMixin):
         the delivery and the deciding event. True when the non-delivery is new."""
         now_us = to_micros(now)
         async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO non_deliveries (delivery_id, recipient, at, attempts, last_bounce_text,"
-                " mailing_id, from_domain, sending_ip)"
-                " SELECT d.id, d.recipient, ?, d.attempts, ?, m.mailing_id, m.from_domain, d.sending_ip"
-                " FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id WHERE d.id = ?"
-                " ON CONFLICT (delivery_id) DO NOTHING",
-                (now_us, bounce_text, delivery_id),
-            )
+            cursor = await conn.execute(RECORD_NON_DELIVERY, (now_us, bounce_text, delivery_id))
             created = cursor.rowcount > 0
             if created:
                 await self._outbox_non_delivery(conn, delivery_id)
-            await conn.execute(
-                "UPDATE deliveries SET state = ?, last_bounce_text = ? WHERE id = ?",
-                (state.value, bounce_text, delivery_id),
-            )
-            await conn.execute(
-                "UPDATE resend_jobs SET state = 'cancelled', lease_until = NULL, finished_at = ?"
-                " WHERE delivery_id = ? AND state = 'pending'",
-                (now_us, delivery_id),
-            )
+            await conn.execute(CLOSE_DELIVERY, (state.value, bounce_text, delivery_id))
+            await conn.execute(CANCEL_PENDING, (now_us, delivery_id))
             if event_id is not None:
-                await conn.execute(
-                    "UPDATE bounce_events SET resend_state = 'gave_up' WHERE id = ?", (event_id,)
-                )
+                await conn.execute(SET_RESEND_STATE, ("gave_up", event_id))
         return created
 
     async def mark_resend_event(self, event_id: int, state: str) -> None:
         """Close a pending event without scheduling ('ignored': a delay notice, an unknown or
         finished delivery; 'duplicate': a resend is already pending)."""
         async with self._transaction() as conn:
-            await conn.execute("UPDATE bounce_events SET resend_state = ? WHERE id = ?", (state, event_id))
+            await conn.execute(SET_RESEND_STATE, (state, event_id))

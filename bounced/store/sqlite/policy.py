@@ -8,11 +8,19 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from bounced.model import BounceEvent
+from bounced.store.rules import policy_audit_reason
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
 from bounced.store.sqlite.connection import from_micros_opt, to_micros
+from bounced.store.sqlite.guard import AUDIT
 from bounced.store.sqlite.webhooks import WebhooksMixin
 
-__all__ = ["PolicyMixin"]
+__all__ = ["POLICY_SUPPRESSION", "PolicyMixin"]
+
+# Run by both stores (PostgreSQL numbers the marks: store/postgres/sql.numbered).
+POLICY_SUPPRESSION = (
+    "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
+    " VALUES (?, ?, ?, 'policy', ?, ?) ON CONFLICT (address) DO NOTHING"
+)
 
 
 class PolicyMixin(WebhooksMixin):
@@ -46,17 +54,11 @@ class PolicyMixin(WebhooksMixin):
         already suppressed."""
         key, now_us = self._address(address), to_micros(now)
         async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO suppressions (address, reason, created_at, created_by, bounce_event_id, note)"
-                " VALUES (?, ?, ?, 'policy', ?, ?) ON CONFLICT (address) DO NOTHING",
-                (key, reason, now_us, event_id, note),
-            )
+            cursor = await conn.execute(POLICY_SUPPRESSION, (key, reason, now_us, event_id, note))
             if cursor.rowcount == 0:
                 return False
             await conn.execute(
-                "INSERT INTO audit_log (at, actor, action, address, reason)"
-                " VALUES (?, 'policy', 'suppression.add', ?, ?)",
-                (now_us, key, f"{reason}: {note}"),
+                AUDIT, (now_us, "policy", "suppression.add", key, policy_audit_reason(reason, note))
             )
             await self._outbox_policy(conn, "suppression_added", now_us, [(key, event_id)], reason)
         return True

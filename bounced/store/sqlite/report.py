@@ -23,10 +23,11 @@ from typing import Any
 import aiosqlite
 
 from bounced.errors import StoreError
-from bounced.model import NonDelivery, ReportGrouping, SoftBounceGroup
-from bounced.store.sqlite.connection import SQLiteConnection, from_micros, to_micros
+from bounced.model import ReportGrouping
+from bounced.store.report_streams import ReportStreams
+from bounced.store.sqlite.connection import SQLiteConnection, to_micros
 
-__all__ = ["DAY_MICROS", "PeriodPlan", "ReportMixin", "plan_period"]
+__all__ = ["DAY_MICROS", "GROUP_COLUMN", "PeriodPlan", "ReportMixin", "plan_period", "soft_groups_sql"]
 
 DAY_MICROS = 86_400 * 1_000_000
 _FETCH = 2000
@@ -34,7 +35,7 @@ _PREFETCH_THREADS = 8  # concurrent readers warming the text rows' pages (see _T
 _PREFETCH_SPAN = 28 * 86_400 * 1_000_000  # periods from four weeks up (all mailings) use them
 _CACHE_KIB = 64 * 1024  # page cache and sorter memory of a report connection
 _EPOCH_DAY = date(1970, 1, 1)
-_GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
+GROUP_COLUMN = {ReportGrouping.FROM_DOMAIN: "from_domain", ReportGrouping.IP: "sending_ip"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def plan_period(start_us: int, end_us: int) -> PeriodPlan:
     return PeriodPlan(None, ((d0, d1),), tuple(raw))
 
 
-def _soft_groups_sql(
+def soft_groups_sql(
     plan: PeriodPlan, column: str, mailing_id: str | None, start_us: int, end_us: int
 ) -> tuple[str, list[Any]]:
     parts: list[str] = []
@@ -118,12 +119,13 @@ def _soft_groups_sql(
             parts.append(raw)
             params += [lo, hi]
     if not parts:
-        parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE 0")
+        parts.append(f"SELECT {agg_cols} FROM report_soft_daily WHERE false")
     union = "\nUNION ALL\n".join(parts)
     sql = (
         "SELECT agg.g, t.recipient_domain, t.text_key, agg.amount, t.diagnostic, t.reply_code, t.status,"
         " t.reason\n"
-        f"FROM (SELECT g, tid, sum(n) AS amount FROM (\n{union}\n) GROUP BY g, tid) AS agg\n"
+        "FROM (SELECT g, tid, CAST(sum(n) AS BIGINT) AS amount"  # sum: numeric on PostgreSQL
+        f" FROM (\n{union}\n) AS cells GROUP BY g, tid) AS agg\n"
         "JOIN report_soft_texts AS t ON t.id = agg.tid\n"
         "ORDER BY agg.amount DESC, agg.g, t.recipient_domain, t.text_key"
     )
@@ -219,20 +221,7 @@ class _TextPrefetch:
             thread.join()
 
 
-class ReportMixin(SQLiteConnection):
-    async def soft_bounce_group_batches(
-        self,
-        start: datetime,
-        end: datetime,
-        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
-        mailing_id: str | None = None,
-    ) -> AsyncIterator[list[SoftBounceGroup]]:
-        """Soft-bounce counts for [start, end), one per (group, recipient domain, text key),
-        largest first, in batches (for big reports: far less overhead per row). Exact: every
-        amount equals a count of the soft events in the period."""
-        async for rows in self.soft_bounce_cell_batches(start, end, group_by, mailing_id):
-            yield [SoftBounceGroup(r[0] or None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-
+class ReportMixin(ReportStreams, SQLiteConnection):
     async def soft_bounce_cell_batches(
         self,
         start: datetime,
@@ -244,8 +233,8 @@ class ReportMixin(SQLiteConnection):
         unknown), for the report writer: no object per row on a report's hot path."""
         start_us, end_us = to_micros(start), to_micros(end)
         plan = plan_period(start_us, end_us)
-        sql, params = _soft_groups_sql(
-            plan, _GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
+        sql, params = soft_groups_sql(
+            plan, GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
         )
         prefetch = None
         if mailing_id is None and end_us - start_us >= _PREFETCH_SPAN and self._path != ":memory:":
@@ -257,32 +246,6 @@ class ReportMixin(SQLiteConnection):
         finally:
             if prefetch is not None:
                 await asyncio.to_thread(prefetch.stop)
-
-    async def non_deliveries_between(
-        self, start: datetime, end: datetime, mailing_id: str | None = None
-    ) -> AsyncIterator[NonDelivery]:
-        """Deliveries given up in [start, end) (the sending side's `non_deliveries`), by time."""
-        sql = (
-            "SELECT id, delivery_id, recipient, at, attempts, last_bounce_text, mailing_id, from_domain,"
-            " sending_ip FROM non_deliveries WHERE at >= ? AND at < ?"
-        )
-        params: list[Any] = [to_micros(start), to_micros(end)]
-        if mailing_id is not None:
-            sql += " AND mailing_id = ?"
-            params.append(mailing_id)
-        async for rows in self._stream(sql + " ORDER BY at, id", params):
-            for row in rows:
-                yield NonDelivery(
-                    id=int(row[0]),
-                    delivery_id=int(row[1]),
-                    recipient=row[2],
-                    at=from_micros(row[3]),
-                    attempts=int(row[4]),
-                    last_bounce_text=row[5],
-                    mailing_id=row[6],
-                    from_domain=row[7],
-                    sending_ip=row[8],
-                )
 
     async def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[list[Any]]:
         """Rows of one query in batches, on a connection of its own (a long report neither

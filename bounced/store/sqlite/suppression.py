@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bounced.model import AuditEntry, Profile, ProfileStatus, SuppressionEntry
+from bounced.store.rules import admin_event_row
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
 
@@ -126,8 +127,7 @@ class SuppressionMixin(WebhooksMixin):
 
     async def _outbox_admin(self, conn: Any, event_type: str, now_us: int, address: str, reason: str) -> None:
         """An admin's change: kind "admin", the reason they gave as diagnostic."""
-        row = (event_type, now_us, address, "admin", None, None, None, reason, *(None,) * 3, 0, None, None)
-        await self._outbox_events(conn, [row])
+        await self._outbox_events(conn, [admin_event_row(event_type, now_us, address, reason)])
 
     async def get_profile(self, address: str) -> Profile | None:
         rows = await self._fetchall(

@@ -15,16 +15,38 @@ from typing import Any
 
 import aiosqlite
 
-from bounced.model import BounceEvent, WebhookDelivery, WebhookEvent, WebhookState
+from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
+from bounced.store.rules import (
+    OUTBOX_COLUMNS,
+    guard_event_fields,
+    plain_policy_rows,
+    webhook_rows_for_bounces,
+)
 from bounced.store.sqlite.connection import SQLiteConnection, from_micros, from_micros_opt, to_micros
-from bounced.webhooks.payload import event_type_for_bounce
 
 __all__ = ["OUTBOX_COLUMNS", "WebhookBacklog", "WebhooksMixin", "webhook_rows_for_bounces"]
 
-# The columns a caller gives `_outbox_events`, in this order.
-OUTBOX_COLUMNS = (
-    "type, at, recipient, kind, reason, status, reply_code, diagnostic, mailing_id, from_domain,"
-    " sending_ip, signed, bounce_event_id, delivery_id"
+# Statements both stores run (PostgreSQL numbers the marks: store/postgres/sql.numbered).
+POLICY_EVENT = (
+    f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT ?, ?, ?, e.kind, COALESCE(?, e.reason),"
+    " e.status, e.reply_code, COALESCE(?, e.diagnostic), e.mailing_id, e.from_domain, e.sending_ip,"
+    " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?"
+)
+GUARD_TRIPPED_EVENT = (
+    "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
+    " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)"
+)
+NON_DELIVERY_EVENT = (
+    f"INSERT INTO webhook_events ({OUTBOX_COLUMNS})"
+    " SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
+    " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
+    " FROM non_deliveries WHERE delivery_id = ?"
+)
+# Events whose every delivery is finished, recorded before ?, and given to every hook.
+PRUNABLE_EVENTS = (
+    "SELECT id FROM webhook_events WHERE at < ? AND id NOT IN"
+    " (SELECT event_id FROM webhook_deliveries WHERE state = 'pending')"
+    " AND id <= (SELECT COALESCE(MIN(last_event_id), 0) FROM webhook_cursors)"
 )
 _EVENT_SELECT = "e.id, e." + ", e.".join(c.strip() for c in OUTBOX_COLUMNS.split(",")) + ", e.detail"
 _DELIVERY_SELECT = (
@@ -61,29 +83,6 @@ def _delivery(row: Sequence[Any]) -> WebhookDelivery:
     )  # fmt: skip
 
 
-def webhook_rows_for_bounces(
-    recorded: Sequence[tuple[BounceEvent, str, int | None]], suppressed: set[int], now_us: int
-) -> list[tuple[Any, ...]]:
-    """Outbox rows (OUTBOX_COLUMNS) for bounce events just recorded, given as (event, its
-    normalised recipient, its new id or None for a duplicate): the bounce's own event, then
-    `suppression_added` when its id is in `suppressed` (it put the address on the list)."""
-    out: list[tuple[Any, ...]] = []
-    for event, recipient, event_id in recorded:
-        if event_id is None:
-            continue
-        fields = (
-            recipient, event.kind.value, event.reason.value, event.status, event.reply_code,
-            event.diagnostic, event.mailing_id, event.from_domain, event.sending_ip, int(event.signed),
-            event_id, event.delivery_id,
-        )  # fmt: skip
-        kind_type = event_type_for_bounce(event.kind)
-        if kind_type is not None:
-            out.append((kind_type, now_us, *fields))
-        if event_id in suppressed:
-            out.append(("suppression_added", now_us, *fields))
-    return out
-
-
 def _in(values: Collection[str]) -> str:
     return ", ".join("?" * len(values))
 
@@ -117,30 +116,16 @@ class WebhooksMixin(SQLiteConnection):
         if not self._webhook_outbox:
             return
         with_event = [(event_type, now_us, a, reason, diagnostic, i) for a, i in pairs if i is not None]
-        await conn.executemany(
-            f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) SELECT ?, ?, ?, e.kind, COALESCE(?, e.reason),"
-            " e.status, e.reply_code, COALESCE(?, e.diagnostic), e.mailing_id, e.from_domain, e.sending_ip,"
-            " e.signed, e.id, e.delivery_id FROM bounce_events e WHERE e.id = ?",
-            with_event,
-        )
-        plain = [
-            (event_type, now_us, a, "policy", reason, None, None, diagnostic, None, None, None, 0, None, None)
-            for a, i in pairs
-            if i is None
-        ]
-        await self._outbox_events(conn, plain)
+        await conn.executemany(POLICY_EVENT, with_event)
+        plain = [a for a, i in pairs if i is None]
+        await self._outbox_events(conn, plain_policy_rows(event_type, now_us, plain, reason, diagnostic))
 
     async def _outbox_guard_tripped(
         self, conn: aiosqlite.Connection, now_us: int, detail: Mapping[str, Any]
     ) -> None:
         """The mass-failure guard's alert: no recipient; `detail` is the payload's `guard`."""
         if self._webhook_outbox:
-            sending_ip = detail["key"] if detail["scope"] == "ip" else None
-            await conn.execute(
-                "INSERT INTO webhook_events (type, at, recipient, kind, diagnostic, sending_ip, detail)"
-                " VALUES ('guard_tripped', ?, '', 'hard', ?, ?, ?)",
-                (now_us, detail["text_key"], sending_ip, json.dumps(dict(detail), sort_keys=True)),
-            )
+            await conn.execute(GUARD_TRIPPED_EVENT, (now_us, *guard_event_fields(detail)))
 
     async def _outbox_select(self, conn: aiosqlite.Connection, select: str, params: Sequence[Any]) -> None:
         """Outbox events made by `select` (its columns in OUTBOX_COLUMNS order)."""
@@ -148,13 +133,8 @@ class WebhooksMixin(SQLiteConnection):
             await conn.execute(f"INSERT INTO webhook_events ({OUTBOX_COLUMNS}) {select}", params)
 
     async def _outbox_non_delivery(self, conn: aiosqlite.Connection, delivery_id: int) -> None:
-        await self._outbox_select(
-            conn,
-            "SELECT 'non_delivery', at, recipient, NULL, NULL, NULL, NULL, last_bounce_text,"
-            " mailing_id, from_domain, sending_ip, 1, NULL, delivery_id"
-            " FROM non_deliveries WHERE delivery_id = ?",
-            (delivery_id,),
-        )
+        if self._webhook_outbox:
+            await conn.execute(NON_DELIVERY_EVENT, (delivery_id,))
 
     async def _outbox_delivered(self, conn: aiosqlite.Connection, rows: Sequence[tuple[int, int]]) -> None:
         """`delivered` events for (time in µs, delivery id): the next hop answered 250."""
@@ -310,11 +290,7 @@ class WebhooksMixin(SQLiteConnection):
         """Drop events recorded before `before` whose every delivery is finished; returns how many."""
         before_us = to_micros(before)
         async with self._transaction() as conn:
-            done = (
-                "SELECT id FROM webhook_events WHERE at < ? AND id NOT IN"
-                " (SELECT event_id FROM webhook_deliveries WHERE state = 'pending')"
-                " AND id <= (SELECT COALESCE(MIN(last_event_id), 0) FROM webhook_cursors)"
-            )
+            done = PRUNABLE_EVENTS
             await conn.execute(f"DELETE FROM webhook_deliveries WHERE event_id IN ({done})", (before_us,))
             cursor = await conn.execute(f"DELETE FROM webhook_events WHERE id IN ({done})", (before_us,))
             return cursor.rowcount

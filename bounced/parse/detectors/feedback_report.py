@@ -8,12 +8,14 @@ apply step records the complaint and attributes it through the VERP envelope whe
 
 from __future__ import annotations
 
-from bounced.model import Failure
+from bounced.model import Failure, MessageType
 from bounced.parse.address import REDACTED_RECIPIENT, is_redacted, valid_recipient
+from bounced.parse.context import Context
+from bounced.parse.detectors.base import Detection
 from bounced.parse.mime import Part, header, iter_parts, part_text
 from bounced.parse.text import find_addresses
 
-__all__ = ["FEEDBACK_TYPES", "is_feedback_report", "read_feedback_report"]
+__all__ = ["FEEDBACK_TYPES", "FeedbackReport", "read_feedback_report"]
 
 FEEDBACK_TYPES = ("message/feedback-report",)
 # RFC 5965 section 3.2 fields naming the recipient; Removal-Recipient is the opt-out
@@ -40,8 +42,14 @@ def _feedback_parts(msg: Part) -> list[Part]:
     return found
 
 
-def is_feedback_report(msg: Part) -> bool:
-    return bool(_feedback_parts(msg))
+class FeedbackReport:
+    name = "arf"
+
+    def detect(self, ctx: Context) -> Detection | None:
+        parts = _feedback_parts(ctx.msg)
+        if not parts:
+            return None
+        return Detection(MessageType.ARF, read_feedback_report(parts, ctx.original_headers))
 
 
 def _report_fields(part: Part) -> list[tuple[str, str]]:
@@ -53,12 +61,12 @@ def _report_fields(part: Part) -> list[tuple[str, str]]:
     return fields
 
 
-def read_feedback_report(msg: Part, original: Part | None) -> list[Failure]:
+def read_feedback_report(parts: list[Part], original: Part | None) -> list[Failure]:
     """One Failure per complained-about recipient: Original-Rcpt-To / Removal-Recipient,
     else the returned message's To, else the redacted placeholder."""
     feedback_type: str | None = None
     recipients: list[str] = []
-    for part in _feedback_parts(msg):
+    for part in parts:
         for name, value in _report_fields(part):
             if name == "feedback-type" and feedback_type is None:
                 feedback_type = value.strip().lower() or None
