@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from bounced.model import ReportGrouping
 from bounced.report.export import (
@@ -34,7 +34,7 @@ from bounced.report.softbounce import (
 )
 from bounced.service.errors import InvalidInput
 from bounced.service.values import event_dict, parse_when, valid_limit
-from bounced.store.base import AdminViewStore, IntakeStore, ReportStore
+from bounced.store.base import ReportingStore
 
 __all__ = ["KINDS", "ReportQuery", "produce_report", "report_examples", "report_query"]
 
@@ -85,7 +85,7 @@ def report_query(
 
 
 def _batches(
-    store: ReportStore, q: ReportQuery
+    store: ReportingStore, q: ReportQuery
 ) -> tuple[ReportLayout, AsyncIterator[list[tuple[str | int, ...]]]]:
     if q.kind == "soft":
         describe = cached_describer()
@@ -114,7 +114,7 @@ def _batches(
 
 
 async def produce_report(
-    store: ReportStore,
+    store: ReportingStore,
     query: ReportQuery,
     fmt: str = "table",
     output: str | os.PathLike[str] | None = None,
@@ -166,12 +166,8 @@ def _open_writer(
     return TableWriter(text, layout, wide=wide, fit=fit)
 
 
-class _ExampleStore(AdminViewStore, IntakeStore, Protocol):
-    pass
-
-
 async def report_examples(
-    store: _ExampleStore,
+    store: ReportingStore,
     query: ReportQuery,
     group: str,
     recipient_domain: str,
