@@ -30,7 +30,6 @@ from bounced.report.softbounce import (
     non_delivery_values,
     soft_bounce_cell_values,
     soft_bounce_layout,
-    soft_bounce_values,
 )
 from bounced.service.errors import InvalidInput
 from bounced.service.values import event_dict, parse_when, valid_limit
@@ -91,13 +90,8 @@ def _batches(
         describe = cached_describer()
 
         async def soft_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
-            cell_batches = getattr(store, "soft_bounce_cell_batches", None)
-            if cell_batches is not None:  # the SQLite store: plain tuples, no object per row
-                async for cells in cell_batches(q.start, q.end, q.group_by, q.mailing_id):
-                    yield soft_bounce_cell_values(cells, describe)
-                return
-            async for groups in store.soft_bounce_group_batches(q.start, q.end, q.group_by, q.mailing_id):
-                yield [soft_bounce_values(g, describe) for g in groups]
+            async for cells in store.soft_bounce_cell_batches(q.start, q.end, q.group_by, q.mailing_id):
+                yield soft_bounce_cell_values(cells, describe)
 
         return soft_bounce_layout(q.group_by), soft_batches()
 

@@ -358,6 +358,17 @@ class OutboxStore(DeliveryLookup, Protocol):
 
 
 class ReportStore(Protocol):
+    def soft_bounce_cell_batches(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
+        mailing_id: str | None = None,
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """`soft_bounce_group_batches` as plain tuples in `SoftBounceGroup`'s field order
+        (group '' when unknown): no object per row, for the report writers."""
+        ...
+
     def soft_bounce_group_batches(
         self,
         start: datetime,
