@@ -2,7 +2,8 @@
 (deleted after), a consumer that records every message, and a TCP proxy the test can cut.
 
 Other engineers use the same server at the same time: nothing here touches anything but the
-test's own exchange and queue, and the server is never stopped (an outage is the proxy's).
+test's own exchange and queue, and the server is never stopped (an outage is the proxy's),
+except by test_rabbitmq_restart, which restarts the RabbitMQ application on purpose.
 """
 
 from __future__ import annotations
@@ -81,10 +82,13 @@ class RabbitQueue:
 
 
 @asynccontextmanager
-async def rabbit_queue() -> AsyncIterator[RabbitQueue]:
-    """Skips the test when no RabbitMQ answers on 127.0.0.1:5672 with guest/guest."""
+async def rabbit_queue(robust: bool = False) -> AsyncIterator[RabbitQueue]:
+    """Skips the test when no RabbitMQ answers on 127.0.0.1:5672 with guest/guest. `robust`: the
+    consumer reconnects (and consumes again) after the broker restarts, and acks each message
+    once recorded, so one cut off in flight is redelivered rather than lost."""
+    connect = aio_pika.connect_robust if robust else aio_pika.connect
     try:
-        connection = await aio_pika.connect(rabbit_url(), timeout=5)
+        connection = await connect(rabbit_url(), timeout=5)
     except Exception as exc:  # any failure to reach it means: no broker here
         pytest.skip(f"RabbitMQ not reachable at {RABBIT_HOST}:{RABBIT_PORT} as guest/guest: {exc}")
     suffix = uuid.uuid4().hex[:12]
@@ -97,8 +101,11 @@ async def rabbit_queue() -> AsyncIterator[RabbitQueue]:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             found._on_message(message)
+            if robust:
+                with contextlib.suppress(Exception):  # channel gone: the broker redelivers it
+                    await message.ack()
 
-        tag = await queue.consume(on_message, no_ack=True)
+        tag = await queue.consume(on_message, no_ack=not robust)
         try:
             yield found
         finally:
