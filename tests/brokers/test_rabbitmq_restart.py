@@ -21,6 +21,8 @@ from tests.brokers.outbox import broker_config, deduplicated, outbox_ids, send_b
 from tests.brokers.rabbit import RABBIT_HOST, RABBIT_PORT, RabbitQueue, rabbit_queue
 from tests.harness import RunningDaemon, running_daemon
 
+pytestmark = pytest.mark.slow  # restarts the real RabbitMQ application (CI runs it)
+
 BOUNCES = 40
 DOWN = 2.0  # seconds the application stays stopped
 
