@@ -75,7 +75,37 @@ _TABLES = """SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n O
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations'"""
 
 
-def _reset(name: str) -> bool:
+# The schema as the migrations left it: a test that adds a trigger or a function (to make
+# writes fail, say) leaves a database that is dropped rather than reused.
+_FINGERPRINT = """SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
+  SELECT 'r:' || c.relname || ':' || c.relkind::text FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+  UNION ALL SELECT 't:' || t.tgname || ':' || t.tgenabled::text FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public'
+  UNION ALL SELECT 'f:' || p.proname || ':' || md5(p.prosrc) FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+  UNION ALL SELECT 'a:' || c.relname || '.' || a.attname || ':' || a.atttypid::text FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+) s(x)"""
+
+
+def _fingerprint(name: str) -> str:
+    result: list[str] = []
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn_for(name), timeout=5)
+        try:
+            result.append(str(await conn.fetchval(_FINGERPRINT)))
+        finally:
+            await conn.close()
+
+    _run(run())
+    return result[0]
+
+
+def _reset(name: str, fingerprint: str) -> bool:
     """Empty every table of a used test database (ids restart): the state of the template,
     in a few ms instead of a second's drop and create. False if it could not (a session of
     the test still holds a lock)."""
@@ -83,6 +113,8 @@ def _reset(name: str) -> bool:
     async def run() -> bool:
         conn = await asyncpg.connect(dsn_for(name), timeout=5)
         try:
+            if await conn.fetchval(_FINGERPRINT) != fingerprint:
+                return False
             await conn.execute("SET lock_timeout = '2s'")
             tables = [r["relname"] for r in await conn.fetch(_TABLES)]
             sequences = await conn.fetch("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
@@ -114,6 +146,7 @@ class _Databases:
 
     def __init__(self, template: str, ahead: int = 2) -> None:
         self._template = template
+        self._fingerprint = _fingerprint(template)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="pg-fixture")
         self._ready: deque[Future[str]] = deque(self._pool.submit(self._create) for _ in range(ahead))
         self._all: set[str] = set()
@@ -125,7 +158,7 @@ class _Databases:
         return name
 
     def _recycle(self, name: str) -> str:
-        if _reset(name):
+        if _reset(name, self._fingerprint):
             return name
         self._all.discard(name)
         _drop(name)

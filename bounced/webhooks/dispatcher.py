@@ -71,19 +71,21 @@ class WebhookDispatcher:
         self._failed_passes: dict[str, int] = {}
         self._paused_until: dict[str, datetime] = {}
         self._materialized = False
+        self._started_at = clock.now()
 
     def wake(self) -> None:
         """New events were committed: look now rather than at the next poll."""
         self._wake.set()
 
     async def start(self) -> None:
+        self._started_at = self.clock.now()  # a new sink gets the events from here on
         with contextlib.suppress(StoreUnavailable):  # a node whose database is away: at a pass
             await self._materialize()
         self._tasks = [asyncio.create_task(self._run(), name="bounced-webhooks")]
 
     async def _materialize(self) -> None:
         for sink in self.sinks:  # the cursor of a new sink starts at the newest event
-            await self.store.materialize_webhook_deliveries(sink.key, sink.events, self.clock.now())
+            await self.store.materialize_webhook_deliveries(sink.key, sink.events, self._started_at)
         self._materialized = True
 
     async def stop(self) -> None:

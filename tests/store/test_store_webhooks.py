@@ -87,7 +87,8 @@ async def test_each_hook_has_its_cursor_filter_replay_and_pruning(store: Store) 
     await store.remove_suppression("a@example.org", "asked", "admin", NOW)
     assert await store.materialize_webhook_deliveries("all", ALL, NOW) == 2
     assert await store.materialize_webhook_deliveries("removals", ("suppression_removed",), NOW) == 1
-    assert await store.materialize_webhook_deliveries("late", ALL, NOW) == 0  # new hook: from now on
+    late = NOW + timedelta(seconds=1)
+    assert await store.materialize_webhook_deliveries("late", ALL, late) == 0  # new hook: from its start on
     delivered = await store.list_webhook_deliveries()
     done = NOW + timedelta(seconds=1)
     await store.finish_webhook_deliveries(
@@ -103,3 +104,17 @@ async def test_each_hook_has_its_cursor_filter_replay_and_pruning(store: Store) 
     assert await store.prune_webhooks(NOW) == 0  # not old enough
     assert await store.prune_webhooks(NOW + timedelta(days=1)) == 2
     assert await count(store, "webhook_events") == 0 and await count(store, "webhook_deliveries") == 0
+
+
+async def test_a_new_hook_gets_the_events_since_its_start_even_when_it_could_only_look_later(
+    store: Store,
+) -> None:
+    """A daemon that starts while its database is away sets its hooks up at the first pass
+    that reaches it: events written since its start (its own bounces, applied once the
+    database is back) are still the hook's."""
+    store.enable_webhook_outbox(True)
+    started = NOW - timedelta(seconds=5)
+    await store.add_suppression("old@example.org", "asked", "admin", started - timedelta(seconds=1))
+    await store.add_suppression("a@example.org", "asked", "admin", NOW)
+    assert await store.materialize_webhook_deliveries("h", ALL, started) == 1
+    assert [d.event.recipient for d in await store.list_webhook_deliveries("h")] == ["a@example.org"]

@@ -114,7 +114,7 @@ class WebhooksMixin(PostgresConnection):
 
     async def materialize_webhook_deliveries(self, hook: str, types: Collection[str], now: datetime) -> int:
         """Copy the events committed since the last call into `hook`'s delivery queue (those
-        of `types`); a hook seen for the first time starts after the newest event."""
+        of `types`); a hook seen for the first time starts with the events at or after `now`."""
         now_us = to_micros(now)
         row = await self._fetchrow(
             "SELECT (SELECT last_event_id FROM webhook_cursors WHERE hook = $1),"
@@ -130,14 +130,18 @@ class WebhooksMixin(PostgresConnection):
                 "SELECT last_event_id FROM webhook_cursors WHERE hook = $1 FOR UPDATE", hook
             )
             newest = int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM webhook_events"))
-            if last is None:
+            if last is None:  # new: from the events of `now` on (a start that waited for the store)
+                last = int(
+                    await conn.fetchval(
+                        "SELECT COALESCE(MAX(id), 0) FROM webhook_events WHERE at < $1", now_us
+                    )
+                )
                 await conn.execute(
                     "INSERT INTO webhook_cursors (hook, last_event_id) VALUES ($1, $2) ON CONFLICT"
                     " (hook) DO NOTHING",
                     hook,
-                    newest,
+                    last,
                 )
-                return 0
             if newest <= last:
                 return 0
             status = await conn.execute(

@@ -149,26 +149,32 @@ class WebhooksMixin(SQLiteConnection):
 
     async def materialize_webhook_deliveries(self, hook: str, types: Collection[str], now: datetime) -> int:
         """Copy the events written since the last call into `hook`'s delivery queue (those of
-        `types`); a hook seen for the first time starts after the newest event. Returns how many."""
+        `types`); a hook seen for the first time starts with the events at or after `now`. Returns
+        how many."""
         now_us = to_micros(now)
         async with self._transaction() as conn:
-            row = await (
+            found = await (
                 await conn.execute("SELECT last_event_id FROM webhook_cursors WHERE hook = ?", (hook,))
             ).fetchone()
-            [(newest,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM webhook_events")
-            if row is None:
-                await conn.execute(
-                    "INSERT INTO webhook_cursors (hook, last_event_id) VALUES (?, ?)", (hook, newest)
+            if found is None:  # new: from the events of `now` on (a start that waited for the store)
+                [(before,)] = await conn.execute_fetchall(
+                    "SELECT COALESCE(MAX(id), 0) FROM webhook_events WHERE at < ?", (now_us,)
                 )
-                return 0
-            if newest <= row[0]:
+                await conn.execute(
+                    "INSERT INTO webhook_cursors (hook, last_event_id) VALUES (?, ?)", (hook, before)
+                )
+                last = int(before)
+            else:
+                last = int(found[0])
+            [(newest,)] = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM webhook_events")
+            if newest <= last:
                 return 0
             cursor = await conn.execute(
                 "INSERT INTO webhook_deliveries (hook, event_id, recipient, next_at, created_at)"
                 " SELECT ?, id, recipient, ?, ? FROM webhook_events"
                 f" WHERE id > ? AND id <= ? AND type IN ({_in(types)})"
                 " ORDER BY id",
-                (hook, now_us, now_us, row[0], newest, *types),
+                (hook, now_us, now_us, last, newest, *types),
             )
             await conn.execute("UPDATE webhook_cursors SET last_event_id = ? WHERE hook = ?", (newest, hook))
             return cursor.rowcount
