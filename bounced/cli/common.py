@@ -76,6 +76,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def missing_database(config: Config) -> bool:
     """True (and says so on stderr) when the database file does not exist: a wrong --config
     must not silently create an empty database and answer from it."""
+    if config.storage.backend == "postgresql":
+        return False  # the database is the server; a node's local spool is made when needed
     path = config.storage.path
     if path == ":memory:" or Path(path).exists():
         return False
