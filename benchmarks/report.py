@@ -300,9 +300,10 @@ def _targets(ns: argparse.Namespace, db: Path) -> list[tuple[str, str]]:
     if ns.backend in ("sqlite", "both"):
         targets.append(("sqlite", str(db)))
     if ns.backend in ("postgresql", "both"):
-        import _report_pg
-
-        _report_pg.ensure_filled(ns.dsn, db)
+        # In a process of its own: the fill's memory would otherwise show in every child's
+        # peak RSS (Linux keeps the parent's at fork across exec).
+        fill = [sys.executable, str(HERE / "_report_pg.py"), ns.dsn, str(db)]
+        subprocess.run(fill, check=True)
         targets.append(("postgresql", ns.dsn))
     for _, target in targets:
         _write_config(target)
