@@ -376,4 +376,6 @@ def finish(workdir: Path, ok: bool, problems: list[str], keep: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "crash_loop"))

@@ -202,7 +202,7 @@ class BouncedRound:
 # Python process to itself (what intake costs without applying alongside).
 SPOOL_ONLY_SERVER = """
 import asyncio, signal, sys
-from bounced.cli.serve import _loop_factory
+from bounced.eventloop import loop_factory
 from bounced.config import load_config
 from bounced.daemon import Daemon
 from bounced.logfmt import configure_logging
@@ -217,7 +217,7 @@ async def main():
     await stop.wait()
     await daemon.stop()
 
-with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+with asyncio.Runner(loop_factory=loop_factory()) as runner:
     runner.run(main())
 """
 
@@ -599,4 +599,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "ingest"))

@@ -165,4 +165,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "parse_speed"))

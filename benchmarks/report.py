@@ -432,4 +432,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "report"))

@@ -41,6 +41,7 @@ from bounced.config import Config  # noqa: E402
 from bounced.config.loader import build  # noqa: E402
 from bounced.store import open_store  # noqa: E402
 from bounced.submission.service import SendingSide  # noqa: E402
+from tests.store_helpers import resend_timings  # noqa: E402
 
 ORIGIN = datetime(2030, 1, 1, tzinfo=UTC)  # clock time of the daemon's start
 
@@ -182,7 +183,7 @@ async def run_ours(args: argparse.Namespace, sink_port: int, db: Path) -> dict[s
     finally:
         await side.stop()
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before loading the timings
-    timings = await store.resend_timings()
+    timings = await resend_timings(store)
     await store.close()
     pickup = [(t.started_at - t.due_at).total_seconds() for t in timings]
     e2e = [(t.finished_at - t.due_at).total_seconds() for t in timings]
@@ -259,4 +260,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "resend"))

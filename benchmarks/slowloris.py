@@ -220,4 +220,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "slowloris"))

@@ -96,4 +96,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _figures  # --figures: the output becomes docs/figures.md's latest run
+
+    raise SystemExit(_figures.run(main, "suppression_transfer"))

@@ -49,17 +49,18 @@ from bounced.webhooks.payload import EVENT_ID_HEADER, SIGNATURE_HEADER, sign_bod
 from bounced.webhooks.poster import Poster  # noqa: E402
 from bounced.webhooks.sink import HttpSink  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
+from tests.events import keyed  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
 
 SECRET = "whsec-0123456789abcdef"
 
 
 def bounce(n: int, now: datetime) -> BounceEvent:
-    return BounceEvent(
+    return keyed(BounceEvent(
         recipient=f"user{n}@example.org", kind=BounceKind.HARD, reason=Reason.USERUNKNOWN, received_at=now,
         action=Action.FAILED, status="5.1.1", reply_code=550, diagnostic="550 5.1.1 User unknown",
         signed=True, suppress=True, source="mail",
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def feed(store: object, dispatcher: WebhookDispatcher, rate: int, seconds: float, start_n: int) -> int:
@@ -297,6 +298,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve-receiver"]:
         serve_receiver(int(sys.argv[2]), sys.argv[3])
     else:
+        import _figures  # --figures: the output becomes docs/figures.md's latest run
         import uvloop  # the loop `bounced serve` runs on
 
-        uvloop.run(main())
+        raise SystemExit(_figures.run(lambda: uvloop.run(main()), "webhooks"))

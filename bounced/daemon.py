@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bounced import __version__
 from bounced.clock import Clock, SystemClock
@@ -21,12 +21,22 @@ from bounced.errors import ConfigError
 from bounced.intake.acceptor_pool import AcceptorPool
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import kv, set_level
-from bounced.pipeline import Processor
+from bounced.processor import Processor
 from bounced.retention import RetentionTask
 from bounced.sdnotify import Notifier
 from bounced.store.base import Store
 from bounced.store.lockfile import DaemonLock
 from bounced.store.node import NodeStore
+
+if TYPE_CHECKING:  # the optional parts are imported when configured
+    from prometheus_client.registry import Collector
+    from starlette.routing import BaseRoute
+
+    from bounced.apply.enforce import GuardTrip
+    from bounced.config.smtp import SmtpConfig
+    from bounced.http.server import HttpServer
+    from bounced.submission.service import SendingSide
+    from bounced.webhooks.dispatcher import WebhookDispatcher
 
 __all__ = ["Daemon", "serve"]
 
@@ -41,13 +51,13 @@ class Daemon:
         self._store: Store | None = None
         self._processor: Processor | None = None
         self._listener: Listener | AcceptorPool | None = None
-        self._sending: Any | None = None  # bounced.submission.service.SendingSide
+        self._sending: SendingSide | None = None
         self._retention: RetentionTask | None = None
-        self._http: Any | None = None  # bounced.http.server.HttpServer, with [http] enabled
+        self._http: HttpServer | None = None  # with [http] enabled
         # Parts wired at composition add to these before start (e.g. the webhook outbox's
         # prometheus-client Collector and its /api/v1/hooks Starlette routes).
-        self.http_collectors: list[Any] = []
-        self.http_routes: list[Any] = []
+        self.http_collectors: list[Collector] = []
+        self.http_routes: list[BaseRoute] = []
         self._lock: DaemonLock | None = None  # held from start to stop
         from bounced.apply.enforce import PolicyAlerts
 
@@ -55,7 +65,7 @@ class Daemon:
         self.policy_alerts = PolicyAlerts()
         self.policy_alerts.on_guard_tripped.append(self._on_guard_tripped)
         self._part_collectors_added = False
-        self._webhooks: Any | None = None  # bounced.webhooks.dispatcher.WebhookDispatcher
+        self._webhooks: WebhookDispatcher | None = None
         self._reload_lock = asyncio.Lock()
         self.failed = asyncio.Event()  # a part gave up: serve() stops and exits 1
 
@@ -77,25 +87,20 @@ class Daemon:
         return self._listener.port
 
     @property
-    def webhooks(self) -> Any | None:
+    def webhooks(self) -> WebhookDispatcher | None:
         """The outbox dispatcher (its `stats` for metrics), None when no hook or broker is
         configured."""
         return self._webhooks
 
     @property
-    def sending_side(self) -> Any | None:
+    def sending_side(self) -> SendingSide | None:
         return self._sending
 
     @property
     def submission_port(self) -> int | None:
         if self._sending is None:
             return None
-        port = getattr(self._sending, "port", None)
-        if isinstance(port, int):
-            return port
-        from bounced.config import split_host_port
-
-        return split_host_port("submission.listen", self.config.submission.listen)[1]
+        return self._sending.submission_port
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -176,7 +181,7 @@ class Daemon:
         await self._shutdown_parts()
         log.info("stopped")
 
-    def _on_guard_tripped(self, trip: Any) -> None:
+    def _on_guard_tripped(self, trip: GuardTrip) -> None:
         """The trip's `guard_tripped` outbox row is committed with it: send it now."""
         if self._webhooks is not None:
             self._webhooks.wake()
@@ -192,7 +197,8 @@ class Daemon:
 
         if not self._part_collectors_added:  # once per Daemon: names must be unique per registry
             self._part_collectors_added = True
-            self.http_collectors.append(WebhookCollector(lambda: getattr(self._webhooks, "stats", None)))
+            webhook_stats = lambda: None if self._webhooks is None else self._webhooks.stats  # noqa: E731
+            self.http_collectors.append(WebhookCollector(webhook_stats))
             self.http_collectors.append(PolicyCollector(self.policy_alerts))
         listener = self._listener
         ctx = ApiContext(
@@ -294,7 +300,7 @@ class Daemon:
         log.critical("giving up", extra=kv(reason=reason))
         self.failed.set()
 
-    def _smtp_settings(self) -> Any:
+    def _smtp_settings(self) -> SmtpConfig:
         return self.config.smtp
 
     def _log_level(self) -> str:
@@ -330,7 +336,8 @@ def _keep_bound(name: str, new: _Section, old: _Section, keys: tuple[str, ...]) 
         log.warning(
             "reload: keys changed, take effect after a restart", extra=kv(keys=f"{name}.{'/'.join(keys)}")
         )
-    return replace(new, **{k: getattr(old, k) for k in keys})  # type: ignore[type-var]
+    # `_Section` is any config section dataclass; a TypeVar cannot say "a dataclass".
+    return replace(new, **{k: getattr(old, k) for k in keys})  # type: ignore[type-var]  # see above
 
 
 async def serve(config: Config, clock: Clock | None = None, notifier: Notifier | None = None) -> int:

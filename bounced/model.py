@@ -8,8 +8,9 @@ Times are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from bounced.pickling import pickled_by_constructor
@@ -333,13 +334,26 @@ class BounceEvent:
     rule: str | None = None  # the classification rule that decided kind and reason
     id: int | None = None
     # The report's grouping key of `diagnostic` (report.bounce_text.normalise_bounce_text),
-    # computed with the analysis in a worker process so the daemon's process does not;
-    # None: the store computes it. Not part of the event's identity (equality, repr).
+    # set by `apply.policy.plan_events` from what was computed where the failure was
+    # classified (a worker process for received bounces); required by the store and the
+    # guard; None on events read back from the store. Not part of the event's identity.
     text_key: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def recipient_domain(self) -> str:
         return address_domain(self.recipient)
+
+    def with_id(self, event_id: int) -> BounceEvent:
+        """This event as recorded under `event_id`. (`dataclasses.replace` walks `fields()`
+        on every call: twice the cost of this, per written event, on the daemon's process.)"""
+        values = list(_EVENT_VALUES(self))
+        values[_EVENT_ID_INDEX] = event_id
+        return BounceEvent(*values)
+
+
+_EVENT_FIELDS = [f.name for f in fields(BounceEvent)]
+_EVENT_VALUES = attrgetter(*_EVENT_FIELDS)
+_EVENT_ID_INDEX = _EVENT_FIELDS.index("id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,14 @@ def pickled_by_constructor(cls: type[_T]) -> type[_T]:
     worker processes send to the daemon (`bounced.apply.workers`) unpickled twice as
     slowly, on the process that also answers SMTP. Every field stays included.
     """
-    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    if len(names) < 2 or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
+    # `type[_T]` does not say _T is a dataclass (`fields` raises TypeError if it is not).
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # see above
+    if len(names) < 2 or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]  # see above
         raise TypeError(f"{cls.__name__}: needs two or more init fields")
     values: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
 
     def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
         return cls, values(self)
 
-    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]  # the decorator's purpose
     return cls

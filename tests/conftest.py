@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from bounced.config.storage import StorageConfig
 from bounced.store import Store, open_store
-from tests.pg import pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
+from tests.pg import _pg_databases, pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 # BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).
@@ -23,10 +24,28 @@ CORPUS = Path(os.environ.get("BOUNCED_CORPUS") or REPO.parent / "shared" / "corp
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Ports for servers a test configures by number (a config's listen address): below Linux's
+# ephemeral range (32768-60999), so no other process's bind(0) or outgoing connection takes
+# one between our check and the server's bind; each is handed out once per run, and chosen
+# at random so concurrent runs on one machine rarely meet (running_daemon retries if they do).
+_PORTS = (20_000, 32_000)
+_HANDED_OUT: set[int] = set()
+_PICK = random.SystemRandom()  # not the seeded `random` (pytest-randomly): runs must differ
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    for _ in range(200):
+        port = _PICK.randrange(*_PORTS)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port found in {_PORTS[0]}-{_PORTS[1]}")
 
 
 def self_signed_certificate(directory: Path, common_name: str) -> tuple[str, str]:

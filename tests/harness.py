@@ -9,8 +9,10 @@ async with running_daemon(config) as d:
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +79,43 @@ def make_config(tmp_path: Path, **section_overrides: dict[str, Any]) -> Config:
 
 @asynccontextmanager
 async def running_daemon(
-    config: Config, clock: Clock | None = None, notifier: Notifier | None = None
+    config: Config,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    *,
+    retry_ports: bool = True,
 ) -> AsyncIterator[RunningDaemon]:
-    daemon = Daemon(config, clock, notifier or Notifier(""))
-    await daemon.start()
+    """`retry_ports`: when a port is taken at start (another run took it between
+    `free_port()` and the bind), start again on fresh ports; False for a test that takes
+    the port on purpose."""
+    for attempt in range(3):
+        daemon = Daemon(config, clock, notifier or Notifier(""))
+        try:
+            await daemon.start()
+            break
+        except OSError as exc:  # another run took a port between free_port() and the bind
+            if not retry_ports or exc.errno != errno.EADDRINUSE or attempt == 2:
+                raise
+            config = _fresh_ports(config)
     try:
         yield RunningDaemon(daemon)
     finally:
         await daemon.stop()
+
+
+def _fresh_ports(config: Config) -> Config:
+    """`config` with new free ports for the listeners configured on one."""
+
+    def moved(listen: str) -> str:
+        host, _, port = listen.rpartition(":")
+        return listen if port == "0" else f"{host}:{free_port()}"
+
+    return replace(
+        config,
+        smtp=replace(config.smtp, listen=moved(config.smtp.listen)),
+        submission=replace(config.submission, listen=moved(config.submission.listen)),
+        http=replace(config.http, listen=moved(config.http.listen)),
+    )
 
 
 async def send_mail(

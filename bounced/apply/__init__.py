@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse, bounce_message_id, looks_like_mail
-from bounced.apply.apply import ApplyResult, apply_batch, apply_intake
 from bounced.apply.attribution import Attributor
+from bounced.apply.batch import ApplyResult, apply_batch, apply_intake
 from bounced.apply.policy import plan_events
 from bounced.apply.workers import Analyser
 

@@ -24,7 +24,7 @@ from bounced.config import Config
 from bounced.errors import VerpError
 from bounced.logfmt import kv
 from bounced.model import Attribution, IntakeMessage, ParsedMessage
-from bounced.store.base import Store
+from bounced.store.base import DeliveryLookup
 from bounced.verp.delivery import parse_verp_address, verify_token
 from bounced.verp.sign import verify_return_path
 
@@ -65,7 +65,7 @@ def _named_recipients(parsed: ParsedMessage) -> list[str]:
 class ReturnPathAttributor:
     """Implements `Attributor` for both token forms; reads the config current at each call."""
 
-    def __init__(self, store: Store, config: Callable[[], Config]) -> None:
+    def __init__(self, store: DeliveryLookup, config: Callable[[], Config]) -> None:
         self.store = store
         self._config = config
 

@@ -17,7 +17,7 @@ from bounced.apply.thresholds import SOFTBOUNCE_THRESHOLD, ThresholdHit, soft_th
 from bounced.config import Config
 from bounced.logfmt import kv
 from bounced.model import BounceEvent, BounceKind
-from bounced.store.base import Store
+from bounced.store.base import ApplyStore
 
 __all__ = [
     "GuardTrip",
@@ -63,7 +63,7 @@ class HeldBatch:
 
 
 async def hold_mass_failures(
-    store: Store, events: Sequence[BounceEvent], config: Config, now: datetime
+    store: ApplyStore, events: Sequence[BounceEvent], config: Config, now: datetime
 ) -> HeldBatch:
     """Before recording: the guard's decision over `events` (one batch)."""
     guard = config.policy.guard
@@ -82,7 +82,7 @@ async def hold_mass_failures(
 
 
 async def confirm_mass_failures(
-    store: Store, held: HeldBatch, config: Config, now: datetime, alerts: PolicyAlerts
+    store: ApplyStore, held: HeldBatch, config: Config, now: datetime, alerts: PolicyAlerts
 ) -> None:
     """After recording: trips committed, active groups kept active. One alert per
     incident: a burst from one sending IP to one domain trips both of its groups, but the
@@ -120,7 +120,7 @@ async def confirm_mass_failures(
 
 
 async def enforce_soft_thresholds(
-    store: Store,
+    store: ApplyStore,
     events: Iterable[BounceEvent],
     config: Config,
     now: datetime,
@@ -142,7 +142,7 @@ async def enforce_soft_thresholds(
 
 
 async def evaluate_soft_thresholds(
-    store: Store, config: Config, now: datetime, since: datetime | None = None, *, apply: bool = True
+    store: ApplyStore, config: Config, now: datetime, since: datetime | None = None, *, apply: bool = True
 ) -> list[tuple[str, ThresholdHit]]:
     """Retroactively: every address with soft bounces (since `since`) under today's rules;
     the ones that reach a rule (and, with `apply`, were newly suppressed)."""
@@ -154,13 +154,13 @@ async def evaluate_soft_thresholds(
     return found
 
 
-async def _hit(store: Store, address: str, config: Config) -> ThresholdHit | None:
+async def _hit(store: ApplyStore, address: str, config: Config) -> ThresholdHit | None:
     history = [e for e in await store.events_for(address) if e.kind is BounceKind.SOFT]
     last = await store.last_delivered_at(address)
     return soft_threshold_hit(history, last, config.policy.soft_thresholds, config.verp.unsigned_policy)
 
 
-async def _suppress(store: Store, address: str, hit: ThresholdHit, now: datetime) -> bool:
+async def _suppress(store: ApplyStore, address: str, hit: ThresholdHit, now: datetime) -> bool:
     note = f"{hit.count} soft bounces without a delivery in between (rule {hit.rule})"
     if not await store.suppress_by_policy(address, SOFTBOUNCE_THRESHOLD, hit.event.id, now, note):
         return False

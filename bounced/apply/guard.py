@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 from bounced.config.policy import GuardConfig
 from bounced.model import BounceEvent, BounceKind, address_domain
-from bounced.report.bounce_text import normalise_bounce_text
 
 __all__ = ["GuardDecision", "GuardGroup", "all_groups", "decide_guard", "groups_of"]
 
@@ -47,7 +46,7 @@ def groups_of(event: BounceEvent) -> tuple[GuardGroup, ...]:
         return ()
     text = event.text_key
     if text is None:
-        text = normalise_bounce_text(event.diagnostic, event.reply_code)
+        raise ValueError(f"bounce event for {event.recipient!r} has no text_key (set by plan_events)")
     groups = [GuardGroup("domain", address_domain(event.recipient), text)]
     if event.sending_ip:
         groups.append(GuardGroup("ip", event.sending_ip, text))

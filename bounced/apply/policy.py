@@ -102,23 +102,21 @@ def plan_events(
     unsigned_policy: str,
     received_at: datetime,
     intake_id: int | None,
-    precomputed: Precomputed | None = None,
+    precomputed: Precomputed,
     hard_reasons: frozenset[Reason] | None = None,
 ) -> list[BounceEvent]:
-    """One BounceEvent per classified failure, with `suppress` decided. `precomputed`:
-    `precompute(classified, parsed)`, done earlier (else the From domain is parsed here
-    and the store computes the text keys). `hard_reasons`: `hard_reasons_for(preset)`; a
-    hard bounce for another reason is recorded and counted but suppresses nothing."""
+    """One BounceEvent per classified failure, with `suppress` decided and its report text
+    key set. `precomputed`: `precompute(classified, parsed)`, done where the failures were
+    classified (a worker process for received bounces, the sender for the next hop's
+    replies). `hard_reasons`: `hard_reasons_for(preset)`; a hard bounce for another reason
+    is recorded and counted but suppresses nothing."""
     if unsigned_policy not in ("record", "suppress"):
         raise ValueError(f"verp.unsigned_bounces: expected 'record' or 'suppress', got {unsigned_policy!r}")
-    if precomputed is not None and len(precomputed.text_keys) != len(classified):
+    if len(precomputed.text_keys) != len(classified):
         raise ValueError(f"{len(precomputed.text_keys)} text keys for {len(classified)} failures")
     original = parsed.original
     own_mailing_id = original.mailing_id
-    if precomputed is None:
-        own_from_domain, text_keys = _from_domain(original.from_address), None
-    else:
-        own_from_domain, text_keys = precomputed.from_domain, precomputed.text_keys
+    own_from_domain, text_keys = precomputed.from_domain, precomputed.text_keys
     signed = attribution is not None and attribution.signed
     counted = counted_index(classified, attribution.recipient) if attribution is not None and signed else None
 
@@ -172,7 +170,7 @@ def plan_events(
                 source="mail",
                 suppress=suppress,
                 rule=item.classification.rule,
-                text_key=None if text_keys is None else text_keys[index],
+                text_key=text_keys[index],
             )
         )
     return events

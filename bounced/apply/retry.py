@@ -13,12 +13,12 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bounced.apply.apply import ApplyResult, apply_batch
 from bounced.apply.attribution import Attributor
+from bounced.apply.batch import ApplyResult, apply_batch
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import Store
+from bounced.store.base import ProcessorStore
 
 __all__ = ["RETRYABLE", "RetryOutcome", "retry_attributor", "retry_intake"]
 
@@ -34,7 +34,7 @@ class RetryOutcome:
     error: str | None = None
 
 
-def retry_attributor(config: Config, store: Store) -> Attributor:
+def retry_attributor(config: Config, store: ProcessorStore) -> Attributor:
     """The daemon's attributor: signed return paths, delivery-bound or platform-signed."""
     from bounced.apply.attribution import ReturnPathAttributor
 
@@ -42,7 +42,7 @@ def retry_attributor(config: Config, store: Store) -> Attributor:
 
 
 async def retry_intake(
-    store: Store,
+    store: ProcessorStore,
     intakes: Sequence[IntakeMessage],
     config: Config,
     clock: Clock,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bounced.config.policy import SoftThreshold
 from bounced.model import BounceEvent, BounceKind, Reason, address_domain
-from bounced.resend.rules import domain_matches
+from bounced.outbound.rules import domain_matches
 
 __all__ = ["SOFTBOUNCE_THRESHOLD", "ThresholdHit", "soft_threshold_hit"]
 

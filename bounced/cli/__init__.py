@@ -19,12 +19,12 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bounced.cli import admin, check_config, hooks, intake, outbox, parse, policy, report, serve, storage
+    from bounced.cli import admin, check_config, hooks, intake, parse, policy, queue, report, serve, storage
 
     parser = argparse.ArgumentParser(prog="bounced", description="Bounce processor for a return-path host.")
     parser.add_argument("--version", action="version", version=f"bounced {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, check_config, parse, admin, outbox, report, intake, policy, hooks, storage):
+    for module in (serve, check_config, parse, admin, queue, report, intake, policy, hooks, storage):
         module.register(sub)
     return parser
 

@@ -30,11 +30,11 @@ from bounced.service.errors import InvalidInput
 from bounced.service.suppressions import SuppressionService
 from bounced.service.values import required_text, suppression_dict, valid_address
 from bounced.service.views import Views
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["current_actor", "register"]
 
-Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+Command = Callable[[ServiceStore, argparse.Namespace], Awaitable[int]]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace, command: Command, needs_db: bool) -> int:
         return 1
     args.loaded_config = config  # profile show explains a hard bounce left unsuppressed
 
-    async def checked(store: Store) -> int:
+    async def checked(store: ServiceStore) -> int:
         try:
             return await command(store, args)
         except InvalidInput as exc:
@@ -126,7 +126,7 @@ def _usage(exc: InvalidInput) -> int:
 # --- commands ----------------------------------------------------------------------------
 
 
-async def _list(store: Store, args: argparse.Namespace) -> int:
+async def _list(store: ServiceStore, args: argparse.Namespace) -> int:
     service = SuppressionService(store, SystemClock())
     if args.cursor:
         page = await service.page(args.cursor, args.limit)
@@ -154,7 +154,7 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(store: Store, args: argparse.Namespace) -> int:
+async def _show(store: ServiceStore, args: argparse.Namespace) -> int:
     address, entry = await SuppressionService(store, SystemClock()).get(args.email)
     if args.why:
         from bounced.cli.why import explain
@@ -174,7 +174,7 @@ async def _show(store: Store, args: argparse.Namespace) -> int:
     return 0 if entry is not None else 1
 
 
-async def _add(store: Store, args: argparse.Namespace) -> int:
+async def _add(store: ServiceStore, args: argparse.Namespace) -> int:
     actor = current_actor()
     address, added, entry = await SuppressionService(store, SystemClock()).add(
         args.email, args.reason, actor, args.note
@@ -189,7 +189,7 @@ async def _add(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _remove(store: Store, args: argparse.Namespace) -> int:
+async def _remove(store: ServiceStore, args: argparse.Namespace) -> int:
     actor = current_actor()
     address, removed = await SuppressionService(store, SystemClock()).remove(args.email, args.reason, actor)
     if args.json:
@@ -201,7 +201,7 @@ async def _remove(store: Store, args: argparse.Namespace) -> int:
     return 0 if removed else 1
 
 
-async def _audit(store: Store, args: argparse.Namespace) -> int:
+async def _audit(store: ServiceStore, args: argparse.Namespace) -> int:
     entries = await Views(store).audit(args.email)
     if args.json:
         _print_json(entries)
@@ -213,7 +213,7 @@ async def _audit(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _profile(store: Store, args: argparse.Namespace) -> int:
+async def _profile(store: ServiceStore, args: argparse.Namespace) -> int:
     view = await Views(store, args.loaded_config).profile(args.email, args.events)
     if view is None:
         print(f"bounced: no profile for {args.email} (never bounced, never suppressed)", file=sys.stderr)

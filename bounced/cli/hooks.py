@@ -12,7 +12,7 @@ from bounced.cli.common import add_config_option, config_from_args, missing_data
 from bounced.clock import SystemClock
 from bounced.errors import VerpError
 from bounced.model import WebhookState
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 from bounced.verp.sign import return_path_for
 from bounced.webhooks import service
 
@@ -82,7 +82,7 @@ def _since(day: date | None) -> datetime | None:
     return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-async def _list(store: Store, args: argparse.Namespace) -> int:
+async def _list(store: ServiceStore, args: argparse.Namespace) -> int:
     state = WebhookState(args.state) if args.state else None
     rows = await service.list_deliveries(store, args.hook, state, _since(args.since), args.limit)
     if args.json:
@@ -95,7 +95,7 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(store: Store, args: argparse.Namespace) -> int:
+async def _show(store: ServiceStore, args: argparse.Namespace) -> int:
     found = await service.show_event(store, args.event_id)
     if found is None:
         print(f"bounced: no webhook event {args.event_id}", file=sys.stderr)
@@ -104,7 +104,7 @@ async def _show(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _replay(store: Store, args: argparse.Namespace) -> int:
+async def _replay(store: ServiceStore, args: argparse.Namespace) -> int:
     since = _since(args.since)
     assert since is not None
     counts = await service.replay(store, args.config_value, since, SystemClock().now(), args.hook)

@@ -21,15 +21,14 @@ from bounced.clock import SystemClock
 from bounced.config import Config
 from bounced.model import IntakeMessage, IntakeState
 from bounced.retention import prune_raw
-from bounced.store import Store
-from bounced.store.base import IntakeSummary
+from bounced.store.base import IntakeSummary, ServiceStore
 
 if TYPE_CHECKING:
     from bounced.apply.retry import RetryOutcome
 
 __all__ = ["register"]
 
-Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+Command = Callable[[ServiceStore, argparse.Namespace], Awaitable[int]]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,7 +110,7 @@ def _run(args: argparse.Namespace, command: Command) -> int:
     return run_with_store(config, lambda store: command(store, args))
 
 
-async def _prune(store: Store, args: argparse.Namespace) -> int:
+async def _prune(store: ServiceStore, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     if args.older_than is None:
         _say(args, {"pruned": 0, "older_than": None}, "storage.keep_raw_days = 0: raw bytes are kept forever")
@@ -127,7 +126,7 @@ async def _prune(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stats(store: Store, args: argparse.Namespace) -> int:
+async def _stats(store: ServiceStore, args: argparse.Namespace) -> int:
     stats = await store.intake_stats()
     total = sum(stats.counts.values())
     data = {
@@ -150,7 +149,7 @@ async def _stats(store: Store, args: argparse.Namespace) -> int:
 _RETRY_PAGE = 100  # messages applied per transaction by `retry --state`
 
 
-async def _list(store: Store, args: argparse.Namespace) -> int:
+async def _list(store: ServiceStore, args: argparse.Namespace) -> int:
     state = IntakeState(args.state)
     rows = await store.list_intake(state, limit=args.limit, after_id=args.after)
     more = len(rows) == args.limit and bool(await store.list_intake(state, limit=1, after_id=rows[-1].id))
@@ -169,7 +168,7 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(store: Store, args: argparse.Namespace) -> int:
+async def _show(store: ServiceStore, args: argparse.Namespace) -> int:
     intake = await store.get_intake(args.id)
     if intake is None:
         print(f"bounced: no intake message with id {args.id}", file=sys.stderr)
@@ -191,7 +190,7 @@ async def _show(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _retry(store: Store, args: argparse.Namespace) -> int:
+async def _retry(store: ServiceStore, args: argparse.Namespace) -> int:
     from bounced.apply.retry import retry_attributor, retry_intake  # parse + classify: only here
 
     config: Config = args.loaded_config

@@ -25,11 +25,11 @@ from bounced.cli.common import add_config_option, config_from_args, missing_data
 from bounced.cli.period import add_period_options, checked_period, parse_when
 from bounced.clock import SystemClock
 from bounced.config import Config, load_config
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["register"]
 
-Command = Callable[[Store, Config, argparse.Namespace], Awaitable[int]]
+Command = Callable[[ServiceStore, Config, argparse.Namespace], Awaitable[int]]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,7 +92,7 @@ def _print_json(value: Any) -> None:
 # --- policy ----------------------------------------------------------------------------
 
 
-async def _simulate(store: Store, proposed: Config, args: argparse.Namespace) -> int:
+async def _simulate(store: ServiceStore, proposed: Config, args: argparse.Namespace) -> int:
     end = args.end or datetime.now(UTC)
     problem = checked_period(args.start, end)
     if problem:
@@ -122,7 +122,7 @@ async def _simulate(store: Store, proposed: Config, args: argparse.Namespace) ->
     return 0
 
 
-async def _changes(store: Store, sim: Simulation) -> dict[str, Any]:
+async def _changes(store: ServiceStore, sim: Simulation) -> dict[str, Any]:
     on_list = await store.suppressed_among([*sim.now, *sim.new])
     added = sorted(a for a in sim.new if a not in on_list)
     removed = []
@@ -153,7 +153,7 @@ async def _changes(store: Store, sim: Simulation) -> dict[str, Any]:
     }
 
 
-async def _soft_thresholds(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _soft_thresholds(store: ServiceStore, config: Config, args: argparse.Namespace) -> int:
     if not config.policy.soft_thresholds:
         print(
             "bounced: no [[policy.soft_thresholds]] rules in this config; nothing to evaluate",
@@ -176,7 +176,7 @@ async def _soft_thresholds(store: Store, config: Config, args: argparse.Namespac
 # --- quarantine ------------------------------------------------------------------------
 
 
-async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _list(store: ServiceStore, config: Config, args: argparse.Namespace) -> int:
     entries = await store.list_quarantine(None if args.all else "held", args.domain)
     if args.json:
         _print_json([
@@ -192,12 +192,12 @@ async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _release(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _release(store: ServiceStore, config: Config, args: argparse.Namespace) -> int:
     count = await store.release_quarantine(current_actor(), SystemClock().now(), args.domain, args.ids)
     return _done(args, "released", count)
 
 
-async def _confirm(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _confirm(store: ServiceStore, config: Config, args: argparse.Namespace) -> int:
     count = await store.confirm_quarantine(current_actor(), SystemClock().now(), args.domain, args.ids)
     return _done(args, "confirmed (suppressed)", count)
 

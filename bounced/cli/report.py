@@ -29,7 +29,7 @@ from bounced.model import ReportGrouping
 from bounced.report.export import FORMATS
 from bounced.service import report as service
 from bounced.service.errors import InvalidInput
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["register"]
 
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     fit = None if args.wide or args.output else terminal_width()
 
-    async def write(store: Store) -> int:
+    async def write(store: ServiceStore) -> int:
         await service.produce_report(store, query, args.format, args.output, wide=args.wide, fit=fit)
         return 0
 

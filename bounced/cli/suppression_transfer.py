@@ -22,11 +22,11 @@ from bounced.cli.common import check_output_path
 from bounced.clock import SystemClock
 from bounced.service.suppressions import SuppressionService
 from bounced.service.transfer import EXPORT_FORMATS, export_chunk, export_header
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["register"]
 
-Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+Command = Callable[[ServiceStore, argparse.Namespace], Awaitable[int]]
 
 
 def register(supp_sub: Any, common: Callable[..., None]) -> None:
@@ -43,7 +43,7 @@ def register(supp_sub: Any, common: Callable[..., None]) -> None:
     common(p, _import, needs_db=False)
 
 
-async def _export(store: Store, args: argparse.Namespace) -> int:
+async def _export(store: ServiceStore, args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)  # OutputError -> one line, exit 1 in cli.main
     service = SuppressionService(store, SystemClock())
@@ -69,7 +69,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _import(store: Store, args: argparse.Namespace) -> int:
+async def _import(store: ServiceStore, args: argparse.Namespace) -> int:
     from bounced.cli.admin import current_actor
 
     service = SuppressionService(store, SystemClock())

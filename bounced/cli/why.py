@@ -16,7 +16,7 @@ from typing import Any
 from bounced.apply.simulate import reclassify
 from bounced.config import Config
 from bounced.model import BounceEvent, BounceKind, SuppressionEntry
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["explain"]
 
@@ -24,7 +24,7 @@ _EVIDENCE = (BounceKind.HARD, BounceKind.COMPLAINT)
 
 
 async def explain(
-    store: Store, config: Config, address: str, entry: SuppressionEntry | None, as_json: bool
+    store: ServiceStore, config: Config, address: str, entry: SuppressionEntry | None, as_json: bool
 ) -> None:
     events = [
         e
@@ -87,7 +87,7 @@ async def explain(
 
 
 async def _event(
-    store: Store, config: Config, event: BounceEvent, entry: SuppressionEntry | None
+    store: ServiceStore, config: Config, event: BounceEvent, entry: SuppressionEntry | None
 ) -> dict[str, Any]:
     rule = event.rule or f"{reclassify(event, config).rule} (re-derived under the current config)"
     raw, raw_note = None, ""

@@ -111,7 +111,7 @@ def _convert(key: str, tp: Any, value: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _fail(key, tp, value)
-        return build(tp, value, key)  # type: ignore[arg-type]
+        return build(tp, value, key)  # type: ignore[arg-type]  # is_dataclass(tp) also admits instances; tp is a type hint, so a class
     raise ConfigError(key, f"unsupported setting type {tp!r}")  # a bug in bounced
 
 
@@ -134,7 +134,7 @@ def build(cls: type[T], data: dict[str, Any], key: str = "") -> T:
     hints = get_type_hints(cls)
     fields = {
         f.name: f
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]  # `cls: type[T]` does not say T is a dataclass
         if not f.metadata.get("internal")
     }
     prefix = f"{key}." if key else ""

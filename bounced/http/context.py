@@ -10,7 +10,7 @@ from typing import Any
 from bounced.clock import Clock
 from bounced.config.http import HttpConfig
 from bounced.intake.replies import ReplyTally
-from bounced.store.base import Store
+from bounced.store.base import ServiceStore
 from bounced.store.node import CentralStatus
 
 __all__ = ["ApiContext"]
@@ -18,7 +18,7 @@ __all__ = ["ApiContext"]
 
 @dataclass
 class ApiContext:
-    store: Store
+    store: ServiceStore
     clock: Clock
     settings: Callable[[], HttpConfig]
     version: str

@@ -25,9 +25,10 @@ from datetime import datetime
 from bounced.clock import SystemClock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import ConfigError, SpoolError
+from bounced.eventloop import loop_factory
+from bounced.intake import link as wire  # the messages and framing of the link
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts
-from bounced.intake.link import FrameWriter, LinkClosed, read_frame
 from bounced.intake.listener import BounceHandler, Listener
 from bounced.logfmt import configure_logging, kv, set_level
 
@@ -41,7 +42,7 @@ _REPLIES_EVERY = 0.5  # seconds between two reports of reply counts to the daemo
 class RemoteSpool:
     """`spool()` over the link: the daemon stamps, commits and answers with the intake id."""
 
-    def __init__(self, link: FrameWriter) -> None:
+    def __init__(self, link: wire.FrameWriter) -> None:
         self._link = link
         self._seq = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[int]] = {}
@@ -56,7 +57,7 @@ class RemoteSpool:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting[seq] = future
         try:
-            self._link.send(("spool", seq, mail_from, tuple(rcpt_tos), peer, raw))
+            self._link.send(wire.SpoolRequest(seq, mail_from, tuple(rcpt_tos), peer, raw))
             await self._link.drain()
             return await future
         except (ConnectionError, RuntimeError) as exc:
@@ -64,17 +65,16 @@ class RemoteSpool:
         finally:
             self._waiting.pop(seq, None)
 
-    def answer(self, frame: tuple[object, ...]) -> None:
-        tag, seq, value = frame
-        future = self._waiting.get(seq) if isinstance(seq, int) else None
+    def answer(self, answer: wire.Stored | wire.Refused) -> None:
+        future = self._waiting.get(answer.seq)
         if future is None or future.done():
             return
-        if tag == "stored" and isinstance(value, int):
-            future.set_result(value)
-        elif isinstance(value, SpoolError):  # the daemon's own: SpoolFullError gets 452
-            future.set_exception(value)
+        if isinstance(answer, wire.Stored):
+            future.set_result(answer.intake_id)
+        elif isinstance(answer.why, SpoolError):  # the daemon's own: SpoolFullError gets 452
+            future.set_exception(answer.why)
         else:
-            future.set_exception(SpoolError(f"not spooled: {value}"))
+            future.set_exception(SpoolError(f"not spooled: {answer.why}"))
 
     def close(self, why: str) -> None:
         """Every waiting session gets its 4xx; the client keeps the message and retries."""
@@ -87,19 +87,19 @@ class RemoteSpool:
 async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int) -> int:
     link_sock = socket.socket(fileno=link_fd)
     reader, stream_writer = await asyncio.open_unix_connection(sock=link_sock)
-    link = FrameWriter(stream_writer)
-    first = await read_frame(reader)
-    if first[0] != "config":
-        raise LinkClosed(f"expected the config first, got {first[0]!r}")
-    config: SmtpConfig = first[1]
-    configure_logging(first[2])
+    link = wire.FrameWriter(stream_writer)
+    first = await wire.read_frame(reader)
+    if not isinstance(first, wire.Configure):
+        raise wire.LinkClosed(f"expected the config first, got {type(first).__name__}")
+    config: SmtpConfig = first.settings
+    configure_logging(first.log_level)
     spool = RemoteSpool(link)
     # The daemon logs each spool incident once; here a refusal is only a debug line.
     incidents = SpoolIncidents(level=logging.DEBUG)
     handler = BounceHandler(spool, SystemClock(), lambda: config, lambda _id: None, incidents)
     listener = Listener(handler, lambda: config, SharedCounts(counts_fd, index))
     await listener.start(sock=socket.socket(fileno=listen_fd))
-    link.send(("ready",))
+    link.send(wire.Ready())
 
     stop = asyncio.Event()
     grace = config.shutdown_grace
@@ -112,17 +112,17 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
         nonlocal config, grace
         try:
             while True:
-                frame = await read_frame(reader)
-                if frame[0] in ("stored", "refused"):
+                frame = await wire.read_frame(reader)
+                if isinstance(frame, wire.Stored | wire.Refused):
                     spool.answer(frame)
-                elif frame[0] == "config":
-                    config = frame[1]  # every later command reads it (the handler's settings)
-                    set_level(frame[2])
-                    link.send(("configured",))  # the daemon's reload returns after this
-                elif frame[0] == "stop":
-                    grace = float(frame[1])
+                elif isinstance(frame, wire.Configure):
+                    config = frame.settings  # every later command reads it (the handler's settings)
+                    set_level(frame.log_level)
+                    link.send(wire.Configured())  # the daemon's reload returns after this
+                elif isinstance(frame, wire.Stop):
+                    grace = frame.grace
                     stop.set()
-        except LinkClosed as exc:
+        except wire.LinkClosed as exc:
             spool.close(f"daemon link closed ({exc})")
             if not stop.is_set():
                 log.error("daemon gone: acceptor stopping", extra=kv(error=str(exc)))
@@ -136,7 +136,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     def send_replies() -> None:
         new = listener.replies.take_new()
         if new:
-            link.send(("replies", new))
+            link.send(wire.Replies(new))
 
     follower = asyncio.create_task(follow_link())
     reporter = asyncio.create_task(report_replies())
@@ -145,7 +145,7 @@ async def run_acceptor(listen_fd: int, link_fd: int, counts_fd: int, index: int)
     reporter.cancel()
     try:
         send_replies()
-        link.send(("stopped",))
+        link.send(wire.Stopped())
         await link.drain()
     except (ConnectionError, RuntimeError):
         pass
@@ -160,12 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bounced.intake.acceptor LISTEN_FD LINK_FD COUNTS_FD INDEX"
               " (started by bounced serve)", file=sys.stderr)  # fmt: skip
         return 2
-    from bounced.cli.serve import _loop_factory
-
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             return runner.run(run_acceptor(*map(int, args)))
-    except LinkClosed as exc:
+    except wire.LinkClosed as exc:
         print(f"bounced acceptor: daemon link closed before start: {exc}", file=sys.stderr)
         return 1
     except (ConfigError, OSError) as exc:  # e.g. the certificate went away since the daemon started

@@ -19,16 +19,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bounced.clock import Clock
 from bounced.config.smtp import SmtpConfig
 from bounced.errors import SpoolError
+from bounced.intake import link as wire  # the messages and framing of the link
 from bounced.intake.incidents import SpoolIncidents
 from bounced.intake.limits import SharedCounts, create_shared_table
-from bounced.intake.link import FrameWriter, LinkClosed, read_frame
-from bounced.intake.listener import LISTEN_BACKLOG, Spool, make_tls_context
+from bounced.intake.listener import LISTEN_BACKLOG, make_tls_context
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
+
+if TYPE_CHECKING:  # not at run time: the acceptor processes do not load the store package
+    from bounced.store.base import IntakeSpool
 
 __all__ = ["AcceptorPool"]
 
@@ -47,7 +51,7 @@ class _Acceptor:
     index: int
     process: asyncio.subprocess.Process
     reader: asyncio.StreamReader
-    link: FrameWriter
+    link: wire.FrameWriter
     started: float
     ready: asyncio.Future[str | None]  # None: listening; else why it never did
     stopped: bool = False  # it said so: a signal or our "stop", not a crash
@@ -62,7 +66,7 @@ class AcceptorPool:
         count: int,
         settings: Callable[[], SmtpConfig],
         log_level: Callable[[], str],
-        store: Spool,
+        store: IntakeSpool,
         clock: Clock,
         on_spooled: Callable[[int], None],
         on_fatal: Callable[[str], None],
@@ -115,11 +119,11 @@ class AcceptorPool:
                 pass_fds=fds, stdin=asyncio.subprocess.DEVNULL, env=env,
             )  # fmt: skip
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        link = FrameWriter(writer)
+        link = wire.FrameWriter(writer)
         loop = asyncio.get_running_loop()
         acceptor = _Acceptor(index, process, reader, link, time.monotonic(), loop.create_future())
         self.acceptors[index] = acceptor
-        link.send(("config", self.settings(), self.log_level()))
+        link.send(wire.Configure(self.settings(), self.log_level()))
         acceptor.follower = asyncio.create_task(self._follow(acceptor))
         try:
             failure = await asyncio.wait_for(asyncio.shield(acceptor.ready), _START_TIMEOUT)
@@ -131,21 +135,21 @@ class AcceptorPool:
     async def _follow(self, acceptor: _Acceptor) -> None:
         try:
             while True:
-                frame = await read_frame(acceptor.reader)
-                if frame[0] == "spool":
+                frame = await wire.read_frame(acceptor.reader)
+                if isinstance(frame, wire.SpoolRequest):
                     task = asyncio.create_task(self._spool(acceptor, frame))
                     acceptor.spools.add(task)
                     task.add_done_callback(acceptor.spools.discard)
-                elif frame[0] == "ready" and not acceptor.ready.done():
+                elif isinstance(frame, wire.Ready) and not acceptor.ready.done():
                     acceptor.ready.set_result(None)
-                elif frame[0] == "replies":
-                    self.replies.add(frame[1])
-                elif frame[0] == "configured":
+                elif isinstance(frame, wire.Replies):
+                    self.replies.add(frame.counts)
+                elif isinstance(frame, wire.Configured):
                     if acceptor.configured is not None and not acceptor.configured.done():
                         acceptor.configured.set_result(None)
-                elif frame[0] == "stopped":
+                elif isinstance(frame, wire.Stopped):
                     acceptor.stopped = True
-        except LinkClosed:
+        except wire.LinkClosed:
             pass
         if acceptor.configured is not None and not acceptor.configured.done():
             acceptor.configured.set_result(None)  # gone: its replacement starts with the new settings
@@ -186,19 +190,21 @@ class AcceptorPool:
                 failures += 1
         self.on_fatal(f"acceptor {old.index} failed {failures} times in a row soon after start")
 
-    async def _spool(self, acceptor: _Acceptor, frame: tuple[object, ...]) -> None:
-        _, seq, mail_from, rcpt_tos, peer, raw = frame
+    async def _spool(self, acceptor: _Acceptor, frame: wire.SpoolRequest) -> None:
+        reply: wire.Stored | wire.Refused
         try:
-            intake_id = await self.store.spool(raw, mail_from, rcpt_tos, peer, self.clock.now())  # type: ignore[arg-type]
+            intake_id = await self.store.spool(
+                frame.raw, frame.mail_from, frame.rcpt_tos, frame.peer, self.clock.now()
+            )
         except Exception as exc:
             # Not durable: the acceptor answers 4xx (the SpoolError says which) and the sender
             # keeps the message.
-            self.incidents.refused_one(exc, str(peer), len(raw))  # type: ignore[arg-type]
-            reply: tuple[object, ...] = ("refused", seq, exc if isinstance(exc, SpoolError) else str(exc))
+            self.incidents.refused_one(exc, frame.peer, len(frame.raw))
+            reply = wire.Refused(frame.seq, exc if isinstance(exc, SpoolError) else str(exc))
         else:
             self.incidents.stored_one()
             self.on_spooled(intake_id)
-            reply = ("stored", seq, intake_id)
+            reply = wire.Stored(frame.seq, intake_id)
         # If the acceptor is gone, its client saw no 250 and sends again (applied once).
         acceptor.link.send(reply)
 
@@ -212,7 +218,7 @@ class AcceptorPool:
             # One that is exiting misses it; its replacement starts with the new settings.
             acceptor.configured = loop.create_future()
             waits.append(acceptor.configured)
-            acceptor.link.send(("config", self.settings(), self.log_level()))
+            acceptor.link.send(wire.Configure(self.settings(), self.log_level()))
         if waits:
             _, late = await asyncio.wait(waits, timeout=timeout)
             if late:
@@ -222,7 +228,7 @@ class AcceptorPool:
         """Stop accepting everywhere; in-flight messages are still spooled and answered."""
         self._stopping = True
         for acceptor in self.acceptors.values():
-            acceptor.link.send(("stop", grace))
+            acceptor.link.send(wire.Stop(grace))
         waits = [a.process.wait() for a in self.acceptors.values()]
         try:
             await asyncio.wait_for(asyncio.gather(*waits), grace + 5.0)

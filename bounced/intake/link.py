@@ -1,12 +1,11 @@
-"""The link between an acceptor process and the daemon: length-prefixed pickled frames.
+"""The link between an acceptor process and the daemon: length-prefixed pickled messages.
 
 Both ends are bounced processes started by the daemon over a socketpair it made, so pickle
 carries trusted data only; nothing that arrives by SMTP is unpickled, it rides as bytes.
 
-Frames, acceptor -> daemon: ("ready",), ("spool", seq, mail_from, rcpt_tos, peer, raw),
-("replies", {(outcome, code): n}) (new reply counts, for /metrics), ("stopped",).
-Daemon -> acceptor: ("config", SmtpConfig, log_level), ("stored", seq,
-intake_id), ("refused", seq, why), ("stop", grace).
+Messages, acceptor -> daemon: `Ready`, `SpoolRequest`, `Replies` (new reply counts, for /metrics),
+`Configured` (a reload's settings applied), `Stopped`. Daemon -> acceptor: `Configure`
+(first, and on each reload), `Stored`, `Refused`, `Stop`.
 """
 
 from __future__ import annotations
@@ -15,9 +14,96 @@ import asyncio
 import contextlib
 import pickle
 import struct
-from typing import Any
+from dataclasses import dataclass
 
-__all__ = ["FrameWriter", "LinkClosed", "read_frame"]
+from bounced.config.smtp import SmtpConfig
+from bounced.pickling import pickled_by_constructor
+
+__all__ = [
+    "AcceptorMessage",
+    "Configure",
+    "Configured",
+    "DaemonMessage",
+    "FrameWriter",
+    "LinkClosed",
+    "Ready",
+    "Refused",
+    "Replies",
+    "SpoolRequest",
+    "Stop",
+    "Stopped",
+    "Stored",
+    "read_frame",
+]
+
+
+# --- acceptor -> daemon --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Listening: the daemon's start (or restart) of this acceptor is done."""
+
+
+@pickled_by_constructor
+@dataclass(frozen=True, slots=True)
+class SpoolRequest:
+    """A received message to make durable; answered by `Stored` or `Refused` with `seq`."""
+
+    seq: int
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    peer: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    counts: dict[tuple[str, str], int]  # {(outcome, code): n} since the last report
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """The settings of the last `Configure` are applied (a reload returns after this)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """Stopping on purpose (a signal or `Stop`), not crashing."""
+
+
+# --- daemon -> acceptor --------------------------------------------------------------------
+
+
+@pickled_by_constructor
+@dataclass(frozen=True, slots=True)
+class Configure:
+    settings: SmtpConfig
+    log_level: str
+
+
+@pickled_by_constructor
+@dataclass(frozen=True, slots=True)
+class Stored:
+    seq: int
+    intake_id: int
+
+
+@pickled_by_constructor
+@dataclass(frozen=True, slots=True)
+class Refused:
+    seq: int
+    why: Exception | str  # the daemon's SpoolError (SpoolFullError gets 452), else its text
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    grace: float  # seconds in-flight sessions get
+
+
+AcceptorMessage = Ready | SpoolRequest | Replies | Configured | Stopped
+DaemonMessage = Configure | Stored | Refused | Stop
+_MESSAGES = (Ready, SpoolRequest, Replies, Configured, Stopped, Configure, Stored, Refused, Stop)
 
 _LENGTH = struct.Struct("!I")  # a frame holds at most one message (smtp.max_message_size)
 
@@ -34,7 +120,7 @@ class FrameWriter:
         self.writer = writer
         self._parts: list[bytes] = []
 
-    def send(self, frame: tuple[Any, ...]) -> None:
+    def send(self, frame: AcceptorMessage | DaemonMessage) -> None:
         """Queue `frame`; it goes out at the end of this loop turn. A link that is gone
         drops it: the reader at that end has seen `LinkClosed` already."""
         payload = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
@@ -58,12 +144,12 @@ class FrameWriter:
         self.writer.close()
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[Any, ...]:
+async def read_frame(reader: asyncio.StreamReader) -> AcceptorMessage | DaemonMessage:
     try:
         (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
         frame = pickle.loads(await reader.readexactly(length))
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise LinkClosed(str(exc) or "link closed") from None
-    if not isinstance(frame, tuple) or not frame or not isinstance(frame[0], str):
+    if not isinstance(frame, _MESSAGES):
         raise LinkClosed(f"malformed frame: {type(frame).__name__}")
     return frame

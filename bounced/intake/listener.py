@@ -11,9 +11,8 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -26,11 +25,13 @@ from bounced.intake.protocol import BounceSMTP
 from bounced.intake.replies import ReplyTally
 from bounced.logfmt import kv
 
+if TYPE_CHECKING:  # not at run time: the acceptor processes do not load the store package
+    from bounced.store.base import IntakeSpool
+
 __all__ = [
     "LISTEN_BACKLOG",
     "BounceHandler",
     "Listener",
-    "Spool",
     "domain_accepted",
     "make_tls_context",
     "message_bytes",
@@ -39,15 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 1024  # connections the kernel queues for accept()
-
-
-class Spool(Protocol):
-    """Where the handler makes a message durable: the store itself, or, in an acceptor
-    process, the link to the daemon that owns the store (`bounced.intake.acceptor`)."""
-
-    async def spool(
-        self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
-    ) -> int: ...
 
 
 def domain_accepted(address: str, domains: tuple[str, ...]) -> bool:
@@ -83,7 +75,7 @@ class BounceHandler:
 
     def __init__(
         self,
-        store: Spool,
+        store: IntakeSpool,
         clock: Clock,
         settings: Callable[[], SmtpConfig],
         on_spooled: Callable[[int], None],

@@ -21,19 +21,18 @@ import collections
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
+from bounced.config.smtp import SmtpConfig
 from bounced.intake.data import DataSink, read_data
-from bounced.intake.limits import refusal
-from bounced.intake.replies import reply_code
+from bounced.intake.limits import ConnectionCounts, refusal
+from bounced.intake.replies import ReplyTally, reply_code
 from bounced.logfmt import kv
 
-if TYPE_CHECKING:
-    from bounced.intake.listener import Listener
-
-__all__ = ["BounceSMTP"]
+__all__ = ["BounceSMTP", "SessionHost"]
 
 log = logging.getLogger("bounced.intake.listener")
 
@@ -47,8 +46,18 @@ def _protocol_keys(loop: asyncio.AbstractEventLoop) -> frozenset[str]:
     return frozenset(vars(probe))
 
 
+class SessionHost(Protocol):
+    """What a session needs from the server that runs it (`intake.listener.Listener`): the
+    current settings, the connection counts, the reply tally and the open sessions."""
+
+    settings: Callable[[], SmtpConfig]
+    counts: ConnectionCounts
+    replies: ReplyTally
+    connections: set[BounceSMTP]
+
+
 class BounceSMTP(SMTP):
-    def __init__(self, handler: Any, listener: Listener, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, listener: SessionHost, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         if "DATA" not in self._handle_hooks:  # our DATA has no deprecated process_message path
             raise TypeError("the handler must implement handle_DATA")

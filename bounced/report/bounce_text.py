@@ -4,10 +4,11 @@ What differs per message (addresses, URLs, IP addresses, queue ids, numbers) bec
 placeholder (`<EMAIL>`, `<URL>`, `<IP>`, `<ID>`, `<N>`); the SMTP reply code and the
 RFC 3463 enhanced status codes are kept, because they are part of the reason.
 
-Every bounce event gets this key: apply computes it with the analysis, in a worker process
-(`bounced.apply.policy.precompute`), and the store for events that arrive without one
-(`store/sqlite/bounces.py`). So it is pure and cheap: the input is capped, and the one
-regular expression only starts a match at the beginning of a run of characters
+Every bounce event gets this key where its failure is classified
+(`bounced.apply.policy.precompute`): with the analysis, in a worker process, for received
+bounces; in the sender for the next hop's synchronous replies. The store only persists it.
+So it is pure and cheap: the input is capped, and the one regular expression only starts a
+match at the beginning of a run of characters
 (lookbehinds), so no run is rescanned from every position (no quadratic backtracking).
 """
 

@@ -157,7 +157,7 @@ def soft_bounce_cell_values(
 
 def soft_bounce_row(group: SoftBounceGroup, describe: Describer) -> SoftBounceRow:
     """One report row, named (for callers other than the writers)."""
-    return SoftBounceRow(*soft_bounce_values(group, describe))  # type: ignore[arg-type]
+    return SoftBounceRow(*soft_bounce_values(group, describe))  # type: ignore[arg-type]  # the values tuple is typed by column kind, not per field
 
 
 def non_delivery_layout() -> ReportLayout:

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from bounced.model import ReportGrouping
 from bounced.report.export import (
@@ -30,11 +30,10 @@ from bounced.report.softbounce import (
     non_delivery_values,
     soft_bounce_cell_values,
     soft_bounce_layout,
-    soft_bounce_values,
 )
 from bounced.service.errors import InvalidInput
 from bounced.service.values import event_dict, parse_when, valid_limit
-from bounced.store.base import AdminViewStore, IntakeStore, ReportStore
+from bounced.store.base import ReportingStore
 
 __all__ = ["KINDS", "ReportQuery", "produce_report", "report_examples", "report_query"]
 
@@ -85,19 +84,14 @@ def report_query(
 
 
 def _batches(
-    store: ReportStore, q: ReportQuery
+    store: ReportingStore, q: ReportQuery
 ) -> tuple[ReportLayout, AsyncIterator[list[tuple[str | int, ...]]]]:
     if q.kind == "soft":
         describe = cached_describer()
 
         async def soft_batches() -> AsyncIterator[list[tuple[str | int, ...]]]:
-            cell_batches = getattr(store, "soft_bounce_cell_batches", None)
-            if cell_batches is not None:  # the SQLite store: plain tuples, no object per row
-                async for cells in cell_batches(q.start, q.end, q.group_by, q.mailing_id):
-                    yield soft_bounce_cell_values(cells, describe)
-                return
-            async for groups in store.soft_bounce_group_batches(q.start, q.end, q.group_by, q.mailing_id):
-                yield [soft_bounce_values(g, describe) for g in groups]
+            async for cells in store.soft_bounce_cell_batches(q.start, q.end, q.group_by, q.mailing_id):
+                yield soft_bounce_cell_values(cells, describe)
 
         return soft_bounce_layout(q.group_by), soft_batches()
 
@@ -114,7 +108,7 @@ def _batches(
 
 
 async def produce_report(
-    store: ReportStore,
+    store: ReportingStore,
     query: ReportQuery,
     fmt: str = "table",
     output: str | os.PathLike[str] | None = None,
@@ -166,12 +160,8 @@ def _open_writer(
     return TableWriter(text, layout, wide=wide, fit=fit)
 
 
-class _ExampleStore(AdminViewStore, IntakeStore, Protocol):
-    pass
-
-
 async def report_examples(
-    store: _ExampleStore,
+    store: ReportingStore,
     query: ReportQuery,
     group: str,
     recipient_domain: str,

@@ -24,7 +24,7 @@ from bounced.service.values import (
     valid_address,
     valid_limit,
 )
-from bounced.store.base import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["ProfileView", "Views"]
 
@@ -36,7 +36,7 @@ class ProfileView:
 
 
 class Views:
-    def __init__(self, store: Store, config: Config | None = None) -> None:
+    def __init__(self, store: ServiceStore, config: Config | None = None) -> None:
         self.store = store
         self.config = config  # with it, a profile says why a hard bounce did not suppress
 

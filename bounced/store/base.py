@@ -1,10 +1,38 @@
-"""The store interface. The pipeline talks to these protocols and never writes SQL.
+"""The store interface. The daemon talks to these protocols and never writes SQL.
 
-Each area has its own protocol; `Store` is all of them, so a PostgreSQL implementation
-can be added beside `store/sqlite/` without touching the pipeline. Every method that
-returns has committed: a caller may acknowledge what it wrote. Addresses given to any
-method are normalised with `model.address_key` (domain case-insensitive; local parts too
-unless [policy] local_part_case = "sensitive").
+Each area has its own protocol (intake, bounces, suppressions, outbox, report, admin views,
+policy, webhooks); each consumer is annotated with a protocol of its own composed from them
+(`IntakeSpool` for the SMTP sessions, `ProcessorStore` for the processor, `ApplyStore` for
+apply and its policy, `SenderStore` for the delivery queue, `ReportingStore` for reports,
+`ServiceStore` for the admin service layer, the CLI and the HTTP API); `Store` is the
+union, what a backend implements (`store/sqlite/`, `store/postgres/`, and `store/node.py`
+for a node: its local spool plus the central store).
+
+What any store must guarantee:
+
+- Durability on return: every method that returns has committed (for SQLite, an fsync'd
+  commit). A caller may acknowledge what it wrote: `spool` returning an id is what lets
+  the SMTP session answer 250; a method that raises wrote nothing the caller relies on.
+- Transactions: each method is one transaction. `record_batch` records many intake
+  messages all or nothing (the caller retries them one by one after an error); recording
+  a bounce writes its events, the profile and suppression changes, the resend seam, the
+  webhook outbox rows and the intake's state together, never part of them.
+- Idempotency: a bounce event carries a duplicate key (the bounce's own Message-ID, else
+  the intake's raw hash, with the original's Message-ID, recipient and status): recording
+  it again is a no-op that returns None for its id, so a bounce received or applied twice
+  counts once. Events with no bounce message (the next hop's synchronous reply) are never
+  merged. Resend scheduling is keyed by (delivery, attempt); webhook deliveries by
+  (event, hook); `add_suppression` / `remove_suppression` return False when there is
+  nothing to do.
+- Concurrency: several coroutines (and several processes: the CLI beside the daemon) may
+  call at once; a store serialises writers itself (SQLite: one writer connection and
+  the database lock with a busy timeout) and groups concurrent `spool` calls into one
+  commit. Claims (`claim_attempts`) take a lease, so two senders never send one attempt.
+- Values: addresses given to any method are normalised with `model.address_key` (domain
+  case-insensitive; local parts too unless [policy] local_part_case = "sensitive");
+  datetimes are timezone-aware UTC, stored to the microsecond. The store persists what
+  policy decided (`BounceEvent.suppress`, `quarantine`, `text_key`); it decides nothing
+  about what a bounce means and does not import the report or apply layers.
 """
 
 from __future__ import annotations
@@ -39,8 +67,11 @@ from bounced.store.timecodec import from_micros_opt
 __all__ = [
     "METRICS_QUERIES",
     "AdminViewStore",
+    "ApplyStore",
     "BounceStore",
+    "DeliveryLookup",
     "IntakeRecording",
+    "IntakeSpool",
     "IntakeStats",
     "IntakeStore",
     "IntakeSummary",
@@ -48,9 +79,13 @@ __all__ = [
     "OutboundAttempt",
     "OutboxStore",
     "PolicyStore",
+    "ProcessorStore",
     "RecordOutcome",
     "ReportStore",
+    "ReportingStore",
     "ResendTiming",
+    "SenderStore",
+    "ServiceStore",
     "Store",
     "SuppressionStore",
     "WebhookStore",
@@ -76,7 +111,7 @@ class IntakeRecording:
     events: tuple[BounceEvent, ...] = ()
     state: IntakeState = IntakeState.APPLIED
     message_type: MessageType | None = None
-    bounce_id: str | None = None  # the bounce's own Message-ID (see `record_events`)
+    bounce_id: str | None = None  # the bounce's own Message-ID (see `record_events_outcome`)
     error: str | None = None
 
 
@@ -107,7 +142,10 @@ class IntakeSummary:
     raw_pruned_at: datetime | None
 
 
-class IntakeStore(Protocol):
+class IntakeSpool(Protocol):
+    """The SMTP sessions' store: the store itself, or in an acceptor process the link to
+    the daemon that owns it (`intake.acceptor.RemoteSpool`)."""
+
     async def spool(
         self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], peer: str, received_at: datetime
     ) -> int:
@@ -115,6 +153,8 @@ class IntakeStore(Protocol):
         and return its id. Raises SpoolError if it could not: answer 4xx, not 250."""
         ...
 
+
+class IntakeStore(IntakeSpool, Protocol):
     async def adopt_intake(
         self, node: str, messages: Sequence[IntakeMessage]
     ) -> dict[int, tuple[int, IntakeState]]:
@@ -137,8 +177,6 @@ class IntakeStore(Protocol):
         """Count one failed processing attempt; returns the attempts so far."""
         ...
 
-    async def intake_counts(self) -> dict[IntakeState, int]: ...
-
     async def prune_intake_raw(self, older_than: datetime, limit: int, now: datetime | None = None) -> int:
         """Retention: drop the raw bytes (keep the row, raw_pruned_at = now) of at most
         `limit` applied messages received before `older_than`, in one short transaction;
@@ -155,24 +193,6 @@ class IntakeStore(Protocol):
 
 
 class BounceStore(Protocol):
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """In one transaction: insert events (duplicates skipped), update profiles, suppress
-        hard/complaint addresses whose events have `suppress=True`, mark soft events with a
-        delivery_id resend_state='pending', mark the intake applied. Returns the ids of newly
-        inserted events.
-
-        Duplicates: the same bounce message (its own Message-ID `bounce_id`, else the intake's
-        raw hash) about the same original message, recipient and status. Events without an
-        intake or bounce_id (synchronous replies) are never merged."""
-        ...
-
     async def record_events_outcome(
         self,
         intake_id: int | None,
@@ -181,7 +201,14 @@ class BounceStore(Protocol):
         message_type: MessageType | None = None,
         bounce_id: str | None = None,
     ) -> RecordOutcome:
-        """`record_events`, telling which events were new and what got suppressed."""
+        """In one transaction: insert events (duplicates skipped), update profiles, suppress
+        hard/complaint addresses whose events have `suppress=True`, mark soft events with a
+        delivery_id resend_state='pending', mark the intake applied. Returns per event its
+        new id (None: a duplicate) and the addresses newly suppressed.
+
+        Duplicates: the same bounce message (its own Message-ID `bounce_id`, else the intake's
+        raw hash) about the same original message, recipient and status. Events without an
+        intake or bounce_id (synchronous replies) are never merged."""
         ...
 
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
@@ -198,8 +225,6 @@ class BounceStore(Protocol):
 
 class SuppressionStore(Protocol):
     async def get_suppression(self, address: str) -> SuppressionEntry | None: ...
-
-    async def is_suppressed(self, address: str) -> bool: ...
 
     async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
         """Those of `addresses`, as given, whose normal form is on the suppression list."""
@@ -249,7 +274,15 @@ class ResendTiming:
     finished_at: datetime
 
 
-class OutboxStore(Protocol):
+class DeliveryLookup(Protocol):
+    """What attribution reads of the sending side: our message and delivery a bounce is about."""
+
+    async def get_outbound(self, message_id: int) -> OutboundMessage | None: ...
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+
+class OutboxStore(DeliveryLookup, Protocol):
     """The sending side (store/sqlite/outbox.py): messages, deliveries, the resend queue."""
 
     async def record_outbound(
@@ -266,14 +299,6 @@ class OutboxStore(Protocol):
     ) -> tuple[int, list[int]]: ...
 
     async def count_refusal(self, address: str, now: datetime) -> int: ...
-
-    async def refusal_counts(self) -> dict[str, int]: ...
-
-    async def get_outbound(self, message_id: int) -> OutboundMessage | None: ...
-
-    async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
-
-    async def deliveries_for(self, message_id: int) -> list[Delivery]: ...
 
     async def list_resends(
         self,
@@ -292,8 +317,6 @@ class OutboxStore(Protocol):
 
     async def queue_counts(self) -> dict[str, int]: ...
 
-    async def resend_timings(self, since_id: int = 0) -> list[ResendTiming]: ...
-
     async def list_non_deliveries(
         self,
         since: datetime | None = None,
@@ -307,15 +330,6 @@ class OutboxStore(Protocol):
     async def claim_attempts(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboundAttempt]: ...
-
-    async def finish_attempt(
-        self,
-        job_id: int,
-        delivery_id: int,
-        state: DeliveryState,
-        now: datetime,
-        bounce_text: str | None = None,
-    ) -> None: ...
 
     async def finish_attempts(
         self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
@@ -344,15 +358,15 @@ class OutboxStore(Protocol):
 
 
 class ReportStore(Protocol):
-    def soft_bounce_groups(
+    def soft_bounce_cell_batches(
         self,
         start: datetime,
         end: datetime,
         group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
         mailing_id: str | None = None,
-    ) -> AsyncIterator[SoftBounceGroup]:
-        """Exact soft-bounce counts in [start, end) per (group, recipient domain, normalised
-        text), largest first (ties by group, domain, text); streamed."""
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """`soft_bounce_group_batches` as plain tuples in `SoftBounceGroup`'s field order
+        (group '' when unknown): no object per row, for the report writers."""
         ...
 
     def soft_bounce_group_batches(
@@ -362,7 +376,9 @@ class ReportStore(Protocol):
         group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
         mailing_id: str | None = None,
     ) -> AsyncIterator[list[SoftBounceGroup]]:
-        """The same, in batches of rows (less overhead per row for big reports)."""
+        """Exact soft-bounce counts in [start, end) per (group, recipient domain, normalised
+        text), largest first (ties by group, domain, text); streamed in batches of rows
+        (less overhead per row for big reports)."""
         ...
 
     def non_deliveries_between(
@@ -474,8 +490,6 @@ class PolicyStore(Protocol):
         `alert`, a guard_tripped webhook event (in the same transaction)."""
         ...
 
-    async def guard_trip_count(self) -> int: ...
-
     async def list_quarantine(
         self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
     ) -> list[QuarantineEntry]: ...
@@ -535,6 +549,31 @@ class WebhookStore(Protocol):
     ) -> int: ...
 
     async def prune_webhooks(self, before: datetime) -> int: ...
+
+
+# --- per consumer ---------------------------------------------------------------------------
+
+
+class ApplyStore(BounceStore, PolicyStore, DeliveryLookup, Protocol):
+    """Apply (`apply.batch`), its policy (`apply.enforce`) and attribution: record events,
+    the guard's and soft thresholds' reads and writes, our deliveries."""
+
+
+class ProcessorStore(IntakeStore, ApplyStore, Protocol):
+    """The processor (`bounced.processor`): pending intake, attempts, and apply."""
+
+
+class SenderStore(OutboxStore, ApplyStore, SuppressionStore, Protocol):
+    """The delivery queue and sender (`bounced.outbound`): claims, outcomes, the next hop's
+    refusals recorded as bounces."""
+
+
+class ReportingStore(ReportStore, AdminViewStore, IntakeStore, Protocol):
+    """Reports and their examples (`service.report`, `report.export`)."""
+
+
+class ServiceStore(ReportingStore, SuppressionStore, OutboxStore, ApplyStore, WebhookStore, Protocol):
+    """The admin service layer, the CLI and the HTTP API (`service`, `cli`, `http`)."""
 
 
 class Store(

@@ -165,9 +165,6 @@ class NodeStore(RecordingFront):
     async def note_intake_attempt(self, intake_id: int, error: str) -> int:
         return await self.local.note_intake_attempt(intake_id, error)
 
-    async def intake_counts(self) -> dict[IntakeState, int]:
-        return await self.local.intake_counts()
-
     async def intake_stats(self) -> IntakeStats:
         return await self.local.intake_stats()
 

@@ -26,7 +26,6 @@ from bounced.model import (
     Reason,
     ResendState,
 )
-from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store.base import IntakeRecording, RecordOutcome
 from bounced.store.rules import webhook_rows_for_bounces
 from bounced.store.timecodec import from_micros, to_micros
@@ -50,7 +49,6 @@ __all__ = [
     "plan_consequences",
     "row_to_event",
     "suppression_audit",
-    "text_key_for",
     "text_key_of",
 ]
 
@@ -73,16 +71,13 @@ _RESENT = (BounceKind.SOFT, BounceKind.OUR_SIDE)
 Planned = tuple[int, BounceEvent, str]  # (index of the batch item, event, its text key)
 
 
-def text_key_for(diagnostic: str, reply_code: int | None) -> str:
-    """The report's grouping key for a diagnostic."""
-    return normalise_bounce_text(diagnostic, reply_code)
-
-
 def text_key_of(event: BounceEvent) -> str:
-    # Events from apply carry the key, computed in a worker process with the analysis; the
-    # others (the next hop's synchronous replies) are normalised here.
-    key = event.text_key
-    return text_key_for(event.diagnostic, event.reply_code) if key is None else key
+    # The key is computed where the failure was classified (the worker with the analysis,
+    # the sender for the next hop's replies); the store only persists it and never
+    # normalises texts itself.
+    if event.text_key is None:
+        raise ValueError(f"bounce event for {event.recipient!r} has no text_key (set where classified)")
+    return event.text_key
 
 
 def dedup_key(event: BounceEvent, recipient: str, bounce_identity: str | None) -> str | None:
@@ -335,23 +330,11 @@ def row_to_event(row: Sequence[Any]) -> BounceEvent:
 
 
 class RecordingFront:
-    """`record_events` and `record_events_outcome`, the same on every backend: one-item
-    `record_batch` calls (the backend's)."""
+    """`record_events_outcome`, the same on every backend: a one-item `record_batch` call
+    (the backend's)."""
 
     async def record_batch(self, items: Sequence[IntakeRecording], now: datetime) -> list[RecordOutcome]:
         raise NotImplementedError
-
-    async def record_events(
-        self,
-        intake_id: int | None,
-        events: Sequence[BounceEvent],
-        now: datetime,
-        message_type: MessageType | None = None,
-        bounce_id: str | None = None,
-    ) -> list[int]:
-        """Record events (duplicates skipped) and their consequences; ids of new events."""
-        outcome = await self.record_events_outcome(intake_id, events, now, message_type, bounce_id)
-        return [i for i in outcome.event_ids if i is not None]
 
     async def record_events_outcome(
         self,

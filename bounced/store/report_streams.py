@@ -28,19 +28,6 @@ class ReportStreams:
     def _stream(self, sql: str, params: list[Any]) -> AsyncIterator[list[Any]]:
         raise NotImplementedError
 
-    async def soft_bounce_groups(
-        self,
-        start: datetime,
-        end: datetime,
-        group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
-        mailing_id: str | None = None,
-    ) -> AsyncIterator[SoftBounceGroup]:
-        """Soft-bounce counts for [start, end), one per (group, recipient domain, text key),
-        largest first. Exact: every amount equals a count of the soft events in the period."""
-        async for batch in self.soft_bounce_group_batches(start, end, group_by, mailing_id):
-            for group in batch:
-                yield group
-
     async def soft_bounce_group_batches(
         self,
         start: datetime,
@@ -48,7 +35,9 @@ class ReportStreams:
         group_by: ReportGrouping = ReportGrouping.FROM_DOMAIN,
         mailing_id: str | None = None,
     ) -> AsyncIterator[list[SoftBounceGroup]]:
-        """`soft_bounce_groups` in batches (for big reports: far less overhead per row)."""
+        """Soft-bounce counts for [start, end), one per (group, recipient domain, text key),
+        largest first, in batches (for big reports: far less overhead per row). Exact: every
+        amount equals a count of the soft events in the period."""
         async for rows in self.soft_bounce_cell_batches(start, end, group_by, mailing_id):
             yield [SoftBounceGroup(r[0] or None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 

@@ -31,7 +31,7 @@ from bounced.errors import ConfigError
 from bounced.intake.listener import message_bytes
 from bounced.logfmt import kv
 from bounced.model import address_domain, normalise_address
-from bounced.store.base import Store
+from bounced.store.base import SenderStore
 
 __all__ = ["SubmissionHandler", "SubmissionListener", "choose_sending_ip", "message_facts"]
 
@@ -64,7 +64,7 @@ def message_facts(raw: bytes) -> tuple[str | None, str | None, str | None]:
 
 class SubmissionHandler:
     def __init__(
-        self, store: Store, clock: Clock, config: Callable[[], Config], on_queued: Callable[[], None]
+        self, store: SenderStore, clock: Clock, config: Callable[[], Config], on_queued: Callable[[], None]
     ):
         self.store = store
         self.clock = clock

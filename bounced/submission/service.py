@@ -10,10 +10,10 @@ from bounced.clock import Clock
 from bounced.config import Config
 from bounced.errors import ConfigError
 from bounced.intake.listener import domain_accepted
-from bounced.resend.queue import ResendQueue
-from bounced.resend.scheduler import QueueScheduler
-from bounced.resend.sender import RelaySender
-from bounced.store.base import Store
+from bounced.outbound.queue import ResendQueue
+from bounced.outbound.scheduler import QueueScheduler
+from bounced.outbound.sender import RelaySender
+from bounced.store.base import SenderStore
 from bounced.submission.listener import SubmissionHandler, SubmissionListener
 
 __all__ = ["SendingSide", "check_sending_config"]
@@ -37,7 +37,7 @@ def check_sending_config(config: Config) -> None:
 
 
 class SendingSide:
-    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+    def __init__(self, config: Config, store: SenderStore, clock: Clock) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -48,7 +48,7 @@ class SendingSide:
         self.listener = SubmissionListener(self.handler, config)
 
     @classmethod
-    async def start(cls, config: Config, store: Store, clock: Clock) -> SendingSide:
+    async def start(cls, config: Config, store: SenderStore, clock: Clock) -> SendingSide:
         check_sending_config(config)
         side = cls(config, store, clock)
         side.sender.prepare()
@@ -63,10 +63,6 @@ class SendingSide:
 
     def _on_scheduled(self, due: datetime) -> None:
         self.scheduler.arm(due)
-
-    @property
-    def port(self) -> int:
-        return self.listener.port
 
     @property
     def submission_port(self) -> int:

@@ -23,7 +23,7 @@ from bounced.config.webhooks import WebhookDeliveryConfig
 from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import WebhookDelivery, WebhookState
-from bounced.store.base import Store
+from bounced.store.base import WebhookStore
 from bounced.webhooks.sink import Sink
 
 __all__ = ["DispatcherStats", "WebhookDispatcher", "retry_delay"]
@@ -51,7 +51,7 @@ def retry_delay(attempts: int, config: WebhookDeliveryConfig) -> float:
 class WebhookDispatcher:
     def __init__(
         self,
-        store: Store,
+        store: WebhookStore,
         sinks: list[Sink],
         config: WebhookDeliveryConfig,
         clock: Clock,

@@ -9,7 +9,7 @@ from typing import Any
 from bounced.config import Config
 from bounced.errors import ConfigError
 from bounced.model import WebhookDelivery, WebhookEvent, WebhookState
-from bounced.store.base import Store
+from bounced.store.base import WebhookStore
 from bounced.webhooks.payload import event_dict
 
 __all__ = ["HookEvent", "delivery_dict", "event_dict", "list_deliveries", "replay", "show_dict", "show_event"]
@@ -43,7 +43,7 @@ def show_dict(found: HookEvent) -> dict[str, Any]:
 
 
 async def list_deliveries(
-    store: Store,
+    store: WebhookStore,
     hook: str | None = None,
     state: WebhookState | None = None,
     since: datetime | None = None,
@@ -52,7 +52,7 @@ async def list_deliveries(
     return await store.list_webhook_deliveries(hook, state, since, limit)
 
 
-async def show_event(store: Store, event_id: int) -> HookEvent | None:
+async def show_event(store: WebhookStore, event_id: int) -> HookEvent | None:
     event = await store.get_webhook_event(event_id)
     if event is None:
         return None
@@ -60,7 +60,7 @@ async def show_event(store: Store, event_id: int) -> HookEvent | None:
 
 
 async def replay(
-    store: Store, config: Config, since: datetime, now: datetime, hook: str | None = None
+    store: WebhookStore, config: Config, since: datetime, now: datetime, hook: str | None = None
 ) -> dict[str, int]:
     """Queue again every event since `since` for each hook and broker (or the one named); the
     running daemon sends them at its next poll. Returns how many per hook or broker."""

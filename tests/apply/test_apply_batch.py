@@ -18,7 +18,7 @@ from bounced.config.loader import build
 from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
 from bounced.model import Attribution, IntakeMessage, IntakeState, ParsedMessage
-from bounced.pipeline import Processor
+from bounced.processor import Processor, ProcessorSettings
 from bounced.store import SQLiteStore, open_store
 from bounced.store.base import IntakeRecording, RecordOutcome
 from tests.apply.bounce_messages import arf, dsn, plain
@@ -152,7 +152,8 @@ async def test_a_message_breaking_the_store_step_is_quarantined_and_the_rest_app
     ]
     pending = await spool_all(store, raws)
     poisoned = PoisonedStore(store, poison=pending[2].id)
-    processor = Processor(poisoned, config(), FakeClock(RECEIVED), retry_delay=0.01)  # type: ignore[arg-type]
+    settings = ProcessorSettings(retry_delay=0.01)
+    processor = Processor(poisoned, config(), FakeClock(RECEIVED), settings=settings)
     await processor.start()
     await processor.drained(timeout=10)
     await processor.stop()
@@ -203,7 +204,8 @@ async def test_the_processor_applies_a_backlog_in_windows(store: SQLiteStore, si
     ]
     await spool_all(store, raws)
     recorder = PoisonedStore(store, poison=-1)
-    processor = Processor(recorder, config(), FakeClock(RECEIVED), batch_size=size)  # type: ignore[arg-type]
+    settings = ProcessorSettings(batch_size=size)
+    processor = Processor(recorder, config(), FakeClock(RECEIVED), settings=settings)
     assert await processor.run_once() is False
     await processor.stop()
     assert processor.applied == 7 and await store.pending_intake() == []

@@ -24,6 +24,7 @@ from bounced.model import (
 from bounced.store import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
 from tests.rawsql import rows
+from tests.store_helpers import is_suppressed
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -64,7 +65,7 @@ async def test_unsigned_hard_bounce_is_recorded_not_suppressed(store: SQLiteStor
     assert event.recipient == "Gone@example.org" and not event.suppress
     assert event.mailing_id == "spring-2026" and event.from_domain == "sender.test"
     assert result.suppressed == ()
-    assert not await store.is_suppressed("Gone@example.org")
+    assert not await is_suppressed(store, "Gone@example.org")
     profile = await store.get_profile("Gone@example.org")
     assert profile is not None and profile.status is ProfileStatus.ACTIVE and profile.hard_bounce_count == 1
     intake = await store.get_intake(result.intake_id)
@@ -105,7 +106,7 @@ async def test_soft_bounce_with_delivery_is_pending_resend(store: SQLiteStore) -
     result = await spool_and_apply(store, raw, config("suppress"), FixedAttributor(attribution))
     [event] = result.written
     assert event.kind is BounceKind.SOFT and not event.suppress and result.suppressed == ()
-    assert not await store.is_suppressed("full@example.org")
+    assert not await is_suppressed(store, "full@example.org")
     profile = await store.get_profile("full@example.org")
     assert profile is not None and profile.soft_bounce_count == 1 and profile.status is ProfileStatus.ACTIVE
     [row] = await rows(store, "SELECT delivery_id, resend_state FROM bounce_events WHERE id = ?", event.id)
@@ -131,7 +132,7 @@ async def test_a_complaint_with_the_recipient_withheld_is_recorded_never_suppres
     [event] = result.written  # the complaint is kept ...
     assert (event.kind, event.suppress) == (BounceKind.COMPLAINT, False)
     assert result.suppressed == ()  # ... and suppresses no placeholder, however "suppress" reads
-    assert not await store.is_suppressed(event.recipient)
+    assert not await is_suppressed(store, event.recipient)
 
 
 async def test_a_withheld_complaint_suppresses_the_address_its_token_names(store: SQLiteStore) -> None:

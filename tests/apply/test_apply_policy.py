@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bounced.apply.policy import plan_events
+from bounced.apply.policy import plan_events as plan_with
+from bounced.apply.policy import precompute
 from bounced.model import (
     Attribution,
+    BounceEvent,
     BounceKind,
     Classification,
     ClassifiedFailure,
@@ -22,6 +24,20 @@ from bounced.model import (
 )
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def plan_events(
+    classified: list[ClassifiedFailure],
+    parsed: ParsedMessage,
+    attribution: Attribution | None,
+    policy: str,
+    received_at: datetime,
+    intake_id: int | None,
+) -> list[BounceEvent]:
+    """Policy with the values a worker precomputes (as `analyse` does)."""
+    return plan_with(
+        classified, parsed, attribution, policy, received_at, intake_id, precompute(classified, parsed)
+    )
 ORIGINAL = OriginalMessage(
     message_id="<m1@news.sender.test>", from_address="News <news@Sender.TEST>", mailing_id="spring-sale"
 )

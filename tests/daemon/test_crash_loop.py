@@ -1,7 +1,7 @@
 """The crash loop, short: 5 SIGKILLs (daemon, acceptors, workers) of a real `bounced serve`
 under a stream of distinct bounces; every 250 applied exactly once, report counts exact.
 
-The long run with its figures is `benchmarks/crash_loop.py` (docs/daemon.md).
+The long run with its figures is `benchmarks/crash_loop.py` (docs/figures.md).
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # real daemon processes (CI runs them; `-m "not slow"` skips)
 
 
 def _crash_loop() -> ModuleType:

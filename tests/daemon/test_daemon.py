@@ -11,10 +11,11 @@ from bounced.clock import FakeClock
 from bounced.config import load_config
 from bounced.daemon import Daemon
 from bounced.model import BounceKind, IntakeMessage, IntakeState, ParsedMessage, ProfileStatus
-from bounced.pipeline import Processor
+from bounced.processor import Processor, ProcessorSettings
 from bounced.sdnotify import Notifier
 from bounced.store import open_store
 from tests.harness import make_config, running_daemon, send_mail
+from tests.store_helpers import intake_counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
@@ -36,7 +37,7 @@ async def test_hard_bounce_suppresses_when_unsigned_bounces_are_trusted(tmp_path
         (event,) = await d.store.events_for("jane.doe@example.org")
         assert event.kind is BounceKind.HARD
         assert event.mailing_id == "nov-2026-offers"
-        assert (await d.store.intake_counts())[IntakeState.APPLIED] == 1
+        assert (await intake_counts(d.store))[IntakeState.APPLIED] == 1
 
 
 async def test_soft_bounce_records_but_never_suppresses(tmp_path: Path) -> None:
@@ -103,7 +104,8 @@ async def test_intake_that_keeps_failing_is_quarantined_after_three_attempts(tmp
     try:
         intake_id = await store.spool(HARD, "", RCPT, "192.0.2.1:25", FakeClock().now())
         attributor = ExplodingAttributor()
-        processor = Processor(store, config, FakeClock(), attributor, retry_delay=0.01)
+        settings = ProcessorSettings(retry_delay=0.01)
+        processor = Processor(store, config, FakeClock(), attributor, settings=settings)
         await processor.start()
         await processor.drained(timeout=10)
         await processor.stop()

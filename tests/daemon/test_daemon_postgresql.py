@@ -8,6 +8,7 @@ from bounced.model import BounceKind, IntakeState, ProfileStatus
 from bounced.store import PostgresStore
 from bounced.store.node import NodeStore
 from tests.harness import make_config, running_daemon, send_mail
+from tests.store_helpers import intake_counts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -31,4 +32,4 @@ async def test_a_hard_bounce_is_applied_and_suppressed_on_postgresql(tmp_path: P
         assert profile is not None and profile.status is ProfileStatus.HARD_BOUNCED
         (soft,) = await d.store.events_for("john.roe@example.org")
         assert soft.kind is BounceKind.SOFT
-        assert (await d.store.intake_counts())[IntakeState.APPLIED] == 2
+        assert (await intake_counts(d.store))[IntakeState.APPLIED] == 2

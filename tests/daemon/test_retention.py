@@ -106,9 +106,12 @@ async def test_a_failed_run_is_logged_and_the_next_one_prunes(
         await d.drained()
         clock.advance(2 * 86_400)
         # Another process holds the write lock: runs fail (locked past busy_timeout).
-        blocker = sqlite3.connect(config.storage.path, isolation_level=None)
+        blocker = sqlite3.connect(
+            config.storage.path, isolation_level=None, timeout=60, check_same_thread=False
+        )
         try:
-            blocker.execute("BEGIN IMMEDIATE")
+            # In a thread: the daemon may be mid-transaction, and finishing it needs this loop.
+            await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
             await eventually(logged(caplog, 1, logging.ERROR))
             assert (await d.store.intake_stats()).pruned == 0
         finally:

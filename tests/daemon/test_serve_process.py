@@ -19,6 +19,9 @@ from bounced.model import BounceKind, IntakeState
 from bounced.store import open_store
 from tests.conftest import child_pids, free_port
 from tests.harness import send_mail
+from tests.store_helpers import intake_counts
+
+pytestmark = pytest.mark.slow  # real daemon processes (CI runs them; `-m "not slow"` skips)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HARD = (FIXTURES / "hard_userunknown.eml").read_bytes()
@@ -108,7 +111,7 @@ async def wait_until_applied(db: Path, total: int, timeout: float = 30.0) -> dic
     try:
         async with asyncio.timeout(timeout):
             while True:
-                counts = await store.intake_counts()
+                counts = await intake_counts(store)
                 if counts[IntakeState.PENDING] == 0 and sum(counts.values()) >= total:
                     return counts
                 await asyncio.sleep(0.05)
@@ -167,7 +170,7 @@ async def test_sigkill_after_a_burst_loses_nothing_and_applies_nothing_twice(ser
     assert await no_process_writes_to(killed_log, timeout=10)
     store = await open_store(StorageConfig(path=str(serve.db)))
     try:
-        at_kill = await store.intake_counts()
+        at_kill = await intake_counts(store)
         assert sum(at_kill.values()) == total  # every 250 was durable
     finally:
         await store.close()
@@ -200,7 +203,7 @@ async def test_sigterm_stops_gracefully_with_exit_0(serve: ServeProcess) -> None
     idle.close()
     store = await open_store(StorageConfig(path=str(serve.db)))
     try:
-        counts = await store.intake_counts()
+        counts = await intake_counts(store)
         assert sum(counts.values()) == 1  # spooled before 250, whether or not applied yet
     finally:
         await store.close()

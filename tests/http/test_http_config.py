@@ -58,5 +58,5 @@ async def test_port_in_use_fails_the_start(tmp_path: Path) -> None:
         taken.bind((host, port))
         taken.listen(1)
         with pytest.raises(OSError):
-            async with running_daemon(config):
+            async with running_daemon(config, retry_ports=False):
                 pass

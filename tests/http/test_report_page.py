@@ -24,9 +24,12 @@ ARGS = [
     "--disable-component-update", "--no-first-run",
 ]  # fmt: skip
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="chromium not installed (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="chromium not installed (apt-get install chromium)"
+    ),
+]
 
 
 async def test_report_page_in_chromium(api: RunningDaemon, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from bounced.parse import parse_message
 from tests.harness import make_config, running_daemon
 from tests.intake.running import intake_column
 
-pytestmark = pytest.mark.corpus
+pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 ENDINGS = ("lf", "crlf", "mixed")
 
 

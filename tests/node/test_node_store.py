@@ -17,12 +17,13 @@ from bounced.clock import FakeClock
 from bounced.config import Config, StorageConfig
 from bounced.errors import StoreUnavailable
 from bounced.model import IntakeState
-from bounced.pipeline import Processor
+from bounced.processor import Processor, ProcessorSettings
 from bounced.store.base import Store
 from bounced.store.node import NodeStore
 from bounced.store.sqlite import SQLiteStore
 from tests.apply.bounce_messages import dsn
 from tests.harness import make_config
+from tests.store_helpers import intake_counts, is_suppressed
 from tests.tcp_proxy import TcpProxy
 
 RECEIVED = FakeClock().now()
@@ -51,7 +52,8 @@ def config(tmp_path: Path) -> Config:
 def processor(store: NodeStore, tmp_path: Path) -> Processor:
     from bounced.apply.workers import Analyser
 
-    return Processor(store, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.01, analyser=Analyser(0))
+    settings = ProcessorSettings(retry_delay=0.01)
+    return Processor(store, config(tmp_path), FakeClock(RECEIVED), settings=settings, analyser=Analyser(0))
 
 
 async def spool(store: NodeStore, raw: bytes) -> int:
@@ -62,16 +64,16 @@ async def test_spooled_locally_applied_centrally_once(tmp_path: Path, central: A
     node = await node_store(tmp_path, central, "mx1")
     try:
         ids = [await spool(node, hard(f"user{i}@example.org", f"<b{i}@mx>")) for i in range(3)]
-        assert (await central.intake_counts())[IntakeState.PENDING] == 0  # nothing central yet
+        assert (await intake_counts(central))[IntakeState.PENDING] == 0  # nothing central yet
         await processor(node, tmp_path).run_once()
-        assert (await node.local.intake_counts())[IntakeState.APPLIED] == 3
-        assert (await central.intake_counts())[IntakeState.APPLIED] == 3
+        assert (await intake_counts(node.local))[IntakeState.APPLIED] == 3
+        assert (await intake_counts(central))[IntakeState.APPLIED] == 3
         for i, local_id in enumerate(ids):
             events = await central.events_for(f"user{i}@example.org")
             assert len(events) == 1
             central_intake = await central.get_intake(events[0].intake_id)
             assert central_intake is not None and central_intake.raw == (await node.get_intake(local_id)).raw  # type: ignore[union-attr]
-            assert await central.is_suppressed(f"user{i}@example.org")
+            assert await is_suppressed(central, f"user{i}@example.org")
         assert (await node.metrics_snapshot(RECEIVED)).backlog == 0
     finally:
         await node.local.close()
@@ -86,17 +88,17 @@ async def test_a_crash_between_the_central_commit_and_the_local_mark_doubles_not
         await processor(node, tmp_path).run_once()
         # What a SIGKILL after the central commit leaves: the local row still pending.
         await node.local.mark_intake(local_id, IntakeState.PENDING)
-        assert (await node.local.intake_counts())[IntakeState.PENDING] == 1
+        assert (await intake_counts(node.local))[IntakeState.PENDING] == 1
     finally:
         await node.local.close()
     restarted = await node_store(tmp_path, central, "mx1")  # the node's next start
     try:
         await processor(restarted, tmp_path).run_once()
-        assert (await restarted.local.intake_counts())[IntakeState.APPLIED] == 1
+        assert (await intake_counts(restarted.local))[IntakeState.APPLIED] == 1
         assert len(await central.events_for("crash@example.org")) == 1
         profile = await central.get_profile("crash@example.org")
         assert profile is not None and profile.bounce_count == 1
-        assert (await central.intake_counts())[IntakeState.APPLIED] == 1  # adopted once
+        assert (await intake_counts(central))[IntakeState.APPLIED] == 1  # adopted once
     finally:
         await restarted.local.close()
 
@@ -131,8 +133,8 @@ async def test_one_bounce_received_by_both_nodes_counts_once(tmp_path: Path, cen
         await processor(one, tmp_path).run_once()
         await processor(two, tmp_path).run_once()
         assert len(await central.events_for("twice@example.org")) == 1
-        assert (await one.local.intake_counts())[IntakeState.APPLIED] == 1
-        assert (await two.local.intake_counts())[IntakeState.APPLIED] == 1
+        assert (await intake_counts(one.local))[IntakeState.APPLIED] == 1
+        assert (await intake_counts(two.local))[IntakeState.APPLIED] == 1
         profile = await central.get_profile("twice@example.org")
         assert profile is not None and profile.bounce_count == 1
     finally:
@@ -145,8 +147,8 @@ async def test_not_mail_is_unparseable_on_both_sides(tmp_path: Path, central: An
     try:
         await spool(node, b"\x00\x01 not a message at all")
         await processor(node, tmp_path).run_once()
-        assert (await node.local.intake_counts())[IntakeState.UNPARSEABLE] == 1
-        assert (await central.intake_counts())[IntakeState.UNPARSEABLE] == 1
+        assert (await intake_counts(node.local))[IntakeState.UNPARSEABLE] == 1
+        assert (await intake_counts(central))[IntakeState.UNPARSEABLE] == 1
         [row] = await node.list_intake(IntakeState.UNPARSEABLE)  # `bounced intake list`: the spool
         assert row.message_type is None and row.error
     finally:
@@ -164,7 +166,7 @@ async def test_a_quarantined_message_retried_is_applied_centrally(tmp_path: Path
         assert message is not None
         [outcome] = await retry_intake(node, [message], config(tmp_path), FakeClock(RECEIVED))
         assert outcome.state is IntakeState.APPLIED and outcome.new_events == 1
-        assert (await node.local.intake_counts())[IntakeState.APPLIED] == 1
+        assert (await intake_counts(node.local))[IntakeState.APPLIED] == 1
         assert len(await central.events_for("retry@example.org")) == 1
     finally:
         await node.local.close()
@@ -204,16 +206,15 @@ async def test_an_unreachable_central_store_counts_no_attempt_and_drains_after(
     await processor(node, tmp_path).run_once()
     status = await node.central_status(timeout=2.0)
     assert status.up and status.backlog == 0
-    assert all([await node.central.is_suppressed(f"away{i}@example.org") for i in range(3)])
+    assert all([await is_suppressed(node.central, f"away{i}@example.org") for i in range(3)])
 
 
 async def test_the_running_processor_backs_off_and_drains_when_the_server_returns(
     tmp_path: Path, proxied: tuple[NodeStore, TcpProxy]
 ) -> None:
     node, proxy = proxied
-    running = Processor(
-        node, config(tmp_path), FakeClock(RECEIVED), retry_delay=0.05, unavailable_retry_max=0.2
-    )
+    settings = ProcessorSettings(retry_delay=0.05, unavailable_retry_max=0.2)
+    running = Processor(node, config(tmp_path), FakeClock(RECEIVED), settings=settings)
     await running.start()
     try:
         await proxy.cut()
@@ -222,12 +223,12 @@ async def test_the_running_processor_backs_off_and_drains_when_the_server_return
             running.wake()
         with pytest.raises(TimeoutError):
             await running.drained(timeout=1.0)
-        assert (await node.local.intake_counts())[IntakeState.PENDING] == 5
+        assert (await intake_counts(node.local))[IntakeState.PENDING] == 5
         await proxy.restore()
         await running.drained(timeout=20.0)
     finally:
         await running.stop()
-    assert (await node.local.intake_counts())[IntakeState.APPLIED] == 5
+    assert (await intake_counts(node.local))[IntakeState.APPLIED] == 5
     assert {m.attempts for m in await node.local.pending_intake()} == set()
     for i in range(5):
         assert len(await node.central.events_for(f"later{i}@example.org")) == 1

@@ -1,6 +1,6 @@
 """The fuzz benchmark's generated monsters (benchmarks/fuzz_parse.py), in the suite without
 timing: none escapes parse as an exception or trips the last-resort guard, and every one
-bigger than a cap says that the cap cut it. CPU and memory figures: docs/parse.md."""
+bigger than a cap says that the cap cut it. CPU and memory figures: docs/figures.md."""
 
 from __future__ import annotations
 

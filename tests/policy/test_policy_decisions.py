@@ -14,22 +14,23 @@ from bounced.config import Config, GuardConfig, SoftThreshold
 from bounced.config.loader import build
 from bounced.errors import ConfigError
 from bounced.model import BounceEvent, BounceKind, Reason, address_key
+from tests.events import keyed
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def hard(rcpt: str, text: str = "550 5.1.1 <x>: user unknown", ip: str | None = None) -> BounceEvent:
-    return BounceEvent(
+    return keyed(BounceEvent(
         rcpt, BounceKind.HARD, Reason.USERUNKNOWN, T0, diagnostic=text, reply_code=550, sending_ip=ip,
         suppress=True,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def soft(rcpt: str, minutes: float, reason: Reason = Reason.MAILBOXFULL, signed: bool = True) -> BounceEvent:
-    return BounceEvent(
+    return keyed(BounceEvent(
         rcpt, BounceKind.SOFT, reason, T0 + timedelta(minutes=minutes), diagnostic="452 4.2.2 full",
         signed=signed,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_address_key_folds_local_part_unless_told_not_to() -> None:

@@ -17,6 +17,7 @@ import pytest
 from bounced.model import BounceKind, DeliveryState
 from tests.harness import running_daemon, send_mail
 from tests.policy.helpers import example_config, outbound, run_cli
+from tests.store_helpers import guard_trip_count, soft_bounce_groups
 from tests.submission.nexthop import NextHop
 
 MARGIN, POLL = 0.3, 0.2
@@ -81,7 +82,7 @@ async def test_next_hop_down_counts_nothing_against_the_recipient(tmp_path: Path
         assert await d.store.get_profile(rcpt) is None  # no profile counts
         assert await d.store.get_suppression(rcpt) is None
         start = min(e.received_at for e in events) - timedelta(days=1)
-        rows = [g async for g in d.store.soft_bounce_groups(start, start + timedelta(days=3))]
+        rows = [g async for g in soft_bounce_groups(d.store, start, start + timedelta(days=3))]
         assert rows == []  # no soft-bounce report row
 
 
@@ -214,7 +215,7 @@ async def test_guard_on_the_next_hops_replies_one_alert_for_domain_and_ip(
         assert len(events) == 12 and all(e.signed and e.sending_ip == "127.0.0.2" for e in events)
         assert await d.store.suppressed_among(rcpts) == set()  # the first 4 were moved back
         assert sorted(q.address for q in await d.store.list_quarantine()) == sorted(rcpts)
-        assert await d.store.guard_trip_count() == 2  # domain and sending IP both tripped ...
+        assert await guard_trip_count(d.store) == 2  # domain and sending IP both tripped ...
         assert d.daemon.sending_side.queue.alerts.guard_trips == 1  # ... as one incident
     alerts = [r for r in caplog.records if r.getMessage() == "mass-failure guard tripped"]
     assert len(alerts) == 1

@@ -14,6 +14,8 @@ from bounced.cli.period import parse_when
 from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, Reason
 from bounced.store import open_store
+from tests.events import keyed
+from tests.store_helpers import record_events
 
 AT = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 
@@ -29,7 +31,7 @@ async def _fill(db: Path) -> None:
     store = await open_store(StorageConfig(path=str(db), busy_timeout=5.0))
     try:
         events = [
-            BounceEvent(
+            keyed(BounceEvent(
                 recipient=f"u{i}@web.example",
                 kind=BounceKind.SOFT,
                 reason=Reason.MAILBOXFULL,
@@ -42,10 +44,10 @@ async def _fill(db: Path) -> None:
                 sending_ip="198.51.100.4",
                 mailing_id="m-1",
                 message_id=f"<m{i}@shop.example.com>",
-            )
+            ))
             for i in range(3)
         ]
-        await store.record_events(None, events, AT)
+        await record_events(store, None, events, AT)
         _, deliveries = await store.record_outbound(
             b"From: news@shop.example.com\r\n\r\nHi\r\n",
             "b@bounces.example.com",

@@ -19,6 +19,7 @@ import openpyxl
 
 from tests.harness import make_config, running_daemon, send_mail
 from tests.report.cli_runner import report_runner
+from tests.store_helpers import soft_bounce_groups
 
 RCPT = ["b@bounces.example.com"]
 FROM_DOMAINS = ["shop.example.com", "bank.example.net", "club.example.org", None]
@@ -246,7 +247,7 @@ async def test_each_bounce_of_a_resent_message_counts(tmp_path: Path) -> None:
         await d.drained()
         now = datetime.now(UTC)
         groups = [
-            g async for g in d.store.soft_bounce_groups(now - timedelta(days=1), now + timedelta(days=1))
+            g async for g in soft_bounce_groups(d.store, now - timedelta(days=1), now + timedelta(days=1))
         ]
     assert [(g.group, g.recipient_domain, g.text_key, g.amount) for g in groups] == [
         ("shop.example.com", "gmail.example", diagnostic, 3)

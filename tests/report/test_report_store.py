@@ -21,7 +21,9 @@ from bounced.model import Action, BounceEvent, BounceKind, Reason, ReportGroupin
 from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store import SQLiteStore, Store
 from bounced.store.sqlite.report import DAY_MICROS, plan_period
+from tests.events import keyed
 from tests.rawsql import execute, rows
+from tests.store_helpers import record_events, soft_bounce_groups
 
 T0 = datetime(2026, 1, 20, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,7 +108,7 @@ def _make_events(seed: int, count: int) -> list[BounceEvent]:
         )
         kind = rng.choice(KINDS)
         events.append(
-            BounceEvent(
+            keyed(BounceEvent(
                 recipient=f"user{rng.randint(1, 50)}@{domain}",
                 kind=kind,
                 reason=Reason.GREYLISTED if kind is BounceKind.SOFT else Reason.USERUNKNOWN,
@@ -119,7 +121,7 @@ def _make_events(seed: int, count: int) -> list[BounceEvent]:
                 from_domain=rng.choice(FROM_DOMAINS),
                 sending_ip=rng.choice(IPS),
                 message_id=f"<msg-{i}@sender.test>",  # distinct: every event is a new bounce
-            )
+            ))
         )
     return events
 
@@ -141,12 +143,12 @@ def _expected(
 async def _report(
     store: SQLiteStore, start: datetime, end: datetime, group_by: ReportGrouping, mailing: str | None = None
 ) -> list[SoftBounceGroup]:
-    return [g async for g in store.soft_bounce_groups(start, end, group_by, mailing)]
+    return [g async for g in soft_bounce_groups(store, start, end, group_by, mailing)]
 
 
 async def _record(store: SQLiteStore, events: list[BounceEvent]) -> None:
     for i in range(0, len(events), 50):
-        await store.record_events(None, events[i : i + 50], T0)
+        await record_events(store, None, events[i : i + 50], T0)
 
 
 PERIODS = [
@@ -249,7 +251,7 @@ async def test_aggregates_follow_updates_and_deletes(store: Store, backend: str)
 
 async def test_a_reader_may_stop_early(store: SQLiteStore) -> None:
     await _record(store, _make_events(seed=9, count=200))
-    stream = store.soft_bounce_groups(T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
+    stream = soft_bounce_groups(store, T0, T0 + timedelta(days=80), ReportGrouping.FROM_DOMAIN)
     first = await anext(stream)
     await stream.aclose()  # the report connection is closed, the fetch in flight awaited
     assert first.amount >= 1

@@ -8,6 +8,7 @@ from pathlib import Path
 from bounced.config.storage import StorageConfig
 from bounced.store import open_store
 from bounced.store.sqlite.connection import available_migrations, split_statements
+from tests.store_helpers import is_suppressed
 
 
 def _database_before_0006(path: Path) -> None:
@@ -41,7 +42,7 @@ async def test_existing_rows_are_folded_and_merged(tmp_path: Path) -> None:
             ("unknown1@dest.example", "complaint"),  # the oldest of the three variants stays
             ("solo@dest.example", "admin"),
         ]
-        assert await store.is_suppressed("UNKNOWN1@DEST.EXAMPLE")
+        assert await is_suppressed(store, "UNKNOWN1@DEST.EXAMPLE")
         profile = await store.get_profile("KIM@dest.example")
         assert profile is not None and profile.address == "kim@dest.example"
         assert profile.status.value == "hard_bounced"

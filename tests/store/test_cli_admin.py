@@ -15,6 +15,8 @@ import pytest
 from bounced.config.storage import StorageConfig
 from bounced.model import BounceEvent, BounceKind, Reason
 from bounced.store import open_store
+from tests.events import keyed
+from tests.store_helpers import record_events
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,7 +102,7 @@ async def test_profile_show_after_hard_bounce_and_list(config_file: Path, db_pat
     store = await open_store(StorageConfig(path=str(db_path)))
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     try:
-        event = BounceEvent(
+        event = keyed(BounceEvent(
             recipient="yan@example.org",
             kind=BounceKind.HARD,
             reason=Reason.USERUNKNOWN,
@@ -110,8 +112,8 @@ async def test_profile_show_after_hard_bounce_and_list(config_file: Path, db_pat
             message_id="<q@s>",
             suppress=True,
             signed=True,
-        )
-        await store.record_events(None, [event], now)
+        ))
+        await record_events(store, None, [event], now)
     finally:
         await store.close()
 

@@ -17,8 +17,9 @@ from bounced.clock import FakeClock
 from bounced.config import load_config
 from bounced.config.storage import StorageConfig
 from bounced.model import BounceKind, IntakeState
-from bounced.pipeline import Processor
+from bounced.processor import Processor, ProcessorSettings
 from bounced.store import open_store
+from tests.store_helpers import intake_counts, is_suppressed
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "daemon" / "fixtures"
@@ -65,7 +66,8 @@ async def spool_and_process(
         if fault:
             with sqlite3.connect(db_path) as conn:
                 conn.execute(FAULT)
-        processor = Processor(store, load_config(str(config)), FakeClock(RECEIVED), max_attempts=1)
+        settings = ProcessorSettings(max_attempts=1)
+        processor = Processor(store, load_config(str(config)), FakeClock(RECEIVED), settings=settings)
         await processor.run_once()
         await processor.analyser.close()
     finally:
@@ -142,8 +144,8 @@ async def test_retry_after_a_temporary_fault_applies_once(config_file: Path, db_
             assert [e.kind for e in await store.events_for(address)] == [BounceKind.HARD]
             profile = await store.get_profile(address)
             assert profile is not None and profile.bounce_count == 1
-            assert await store.is_suppressed(address)
-        counts = await store.intake_counts()
+            assert await is_suppressed(store, address)
+        counts = await intake_counts(store)
         assert counts[IntakeState.APPLIED] == 3 and counts[IntakeState.FAILED] == 0
     finally:
         await store.close()

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, IntakeMessage, IntakeState, Reason, ReportGrouping
+from bounced.report.bounce_text import normalise_bounce_text
 from bounced.store import PostgresStore
 from bounced.store.base import IntakeRecording, RecordOutcome
-from bounced.store.recording import text_key_for
+from tests.events import keyed
 from tests.rawsql import rows, scalar
+from tests.store_helpers import soft_bounce_groups
 
 T0 = datetime(2026, 3, 30, 22, 0, tzinfo=UTC)  # the events span a day and a month boundary
 ADDRESSES = [f"user{i}@{('gmail.com', 'web.de', 'example.org')[i % 3]}" for i in range(40)]
@@ -23,7 +25,7 @@ ADDRESSES = [f"user{i}@{('gmail.com', 'web.de', 'example.org')[i % 3]}" for i in
 def _item(n: int) -> IntakeRecording:
     """Bounce message n: one event about one of 40 addresses (every 4th hard, the rest soft)."""
     hard = n % 4 == 0
-    event = BounceEvent(
+    event = keyed(BounceEvent(
         recipient=ADDRESSES[n % len(ADDRESSES)],
         kind=BounceKind.HARD if hard else BounceKind.SOFT,
         reason=Reason.USERUNKNOWN if hard else Reason.MAILBOXFULL,
@@ -35,7 +37,7 @@ def _item(n: int) -> IntakeRecording:
         from_domain=("news.shop.test", None)[n % 2],
         sending_ip="198.51.100.1",
         suppress=hard,
-    )
+    ))
     return IntakeRecording(intake_id=None, events=(event,), bounce_id=f"<bounce-{n}@mx.test>")
 
 
@@ -91,14 +93,14 @@ async def test_two_nodes_recording_overlapping_batches_double_nothing(pg_config:
             assert await scalar(node_a, f"SELECT sum(amount) FROM {table}") == len(soft), table
         report = [
             g
-            async for g in node_b.soft_bounce_groups(T0, T0 + timedelta(days=30), ReportGrouping.FROM_DOMAIN)
+            async for g in soft_bounce_groups(node_b, T0, T0 + timedelta(days=30), ReportGrouping.FROM_DOMAIN)
         ]
         assert sum(g.amount for g in report) == len(soft)
         expected_cells = Counter(
             (
                 ("news.shop.test", None)[n % 2],
                 ADDRESSES[n % len(ADDRESSES)].split("@")[1],
-                text_key_for(f"452 mailbox full (text {n % 5})", None),
+                normalise_bounce_text(f"452 mailbox full (text {n % 5})", None),
             )
             for n in soft
         )

@@ -16,8 +16,12 @@ from bounced.config.webhooks import WebhookConfig, WebhookDeliveryConfig
 from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason
 from bounced.store.postgres import PostgresStore
 from bounced.webhooks.dispatcher import WebhookDispatcher
+from bounced.webhooks.poster import Poster
+from bounced.webhooks.sink import HttpSink
+from tests.events import keyed
 from tests.rawsql import count, rows, scalar
 from tests.store.test_store_guard import NOW, TEXT, _hard
+from tests.store_helpers import finish_attempt, guard_trip_count, record_events, refusal_counts
 from tests.webhooks.receiver import Receiver
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -78,7 +82,7 @@ async def test_a_dead_node_s_lease_runs_out_and_another_node_takes_over(pg_confi
         assert await alive.claim_attempts(T0 + timedelta(seconds=29), T0 + timedelta(seconds=90), 10) == []
         [again] = await alive.claim_attempts(T0 + timedelta(seconds=31), T0 + timedelta(seconds=90), 10)
         assert (again.job_id, again.attempt) == (claim.job_id, 1)
-        await alive.finish_attempt(again.job_id, again.delivery_id, DeliveryState.DELIVERED, T0)
+        await finish_attempt(alive, again.job_id, again.delivery_id, DeliveryState.DELIVERED, T0)
         assert (await alive.queue_counts())["done"] == 1
     finally:
         await alive.close()
@@ -93,12 +97,12 @@ async def test_a_slow_node_whose_lease_was_taken_over_finishes_nothing(
     [second] = await other.claim_attempts(T0 + timedelta(seconds=31), T0 + timedelta(seconds=90), 10)
     assert first.job_id == second.job_id
     # the slow node comes back and reports a refusal: the row is the other node's now
-    await slow.finish_attempt(first.job_id, delivery, DeliveryState.SUPPRESSED, T0 + timedelta(seconds=32))
+    await finish_attempt(slow, first.job_id, delivery, DeliveryState.SUPPRESSED, T0 + timedelta(seconds=32))
     job = await other.get_resend(first.job_id)
     assert job is not None and job.state.value == "running"
     got = await other.get_delivery(delivery)
     assert got is not None and got.state is DeliveryState.SENT
-    await other.finish_attempt(second.job_id, delivery, DeliveryState.DELIVERED, T0 + timedelta(seconds=33))
+    await finish_attempt(other, second.job_id, delivery, DeliveryState.DELIVERED, T0 + timedelta(seconds=33))
     got = await other.get_delivery(delivery)
     assert got is not None and got.state is DeliveryState.DELIVERED
     assert (await other.queue_counts())["done"] == 1
@@ -109,8 +113,8 @@ async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresSt
     a.enable_webhook_outbox(True)
     b.enable_webhook_outbox(True)
     await asyncio.gather(
-        a.record_events(None, [_hard(i, True) for i in range(0, 40)], NOW),
-        b.record_events(None, [_hard(i, True) for i in range(40, 80)], NOW),
+        record_events(a, None, [_hard(i, True) for i in range(0, 40)], NOW),
+        record_events(b, None, [_hard(i, True) for i in range(40, 80)], NOW),
     )
     assert await a.count_suppressions() == 80
     group = ("domain", "big.example", TEXT)
@@ -119,7 +123,7 @@ async def test_two_nodes_trip_one_group_at_once_one_trip(nodes: tuple[PostgresSt
         *(s.trip_guard(group, NOW - timedelta(minutes=10), NOW, alert) for s in (a, b, a, b))
     )
     assert sum(moved) == 80  # each suppression moved once
-    assert await a.guard_trip_count() == 1
+    assert await guard_trip_count(a) == 1
     assert await scalar(a, "SELECT held FROM guard_trips") == 80
     assert await a.count_suppressions() == 0
     assert len(await a.list_quarantine()) == 80
@@ -141,21 +145,23 @@ async def test_counters_exact_with_two_nodes_writing(nodes: tuple[PostgresStore,
     async def bounces(store: PostgresStore, offset: int) -> None:
         for i in range(offset, offset + 100, 10):
             soft = [
-                BounceEvent(
-                    f"s{j}@dest.example",
-                    BounceKind.SOFT,
-                    Reason.MAILBOXFULL,
-                    T0,
-                    diagnostic="452 4.2.2 mailbox full",
-                    reply_code=452,
-                    from_domain="shop.example",
+                keyed(
+                    BounceEvent(
+                        f"s{j}@dest.example",
+                        BounceKind.SOFT,
+                        Reason.MAILBOXFULL,
+                        T0,
+                        diagnostic="452 4.2.2 mailbox full",
+                        reply_code=452,
+                        from_domain="shop.example",
+                    )
                 )
                 for j in range(i, i + 10)
             ]
-            await store.record_events(None, soft + [_hard(j, True) for j in range(i, i + 10)], T0)
+            await record_events(store, None, soft + [_hard(j, True) for j in range(i, i + 10)], T0)
 
     await asyncio.gather(refusals(a, 150), refusals(b, 150), bounces(a, 0), bounces(b, 100))
-    assert await a.refusal_counts() == {"shared@dest.example": 300}
+    assert await refusal_counts(a) == {"shared@dest.example": 300}
     counters = {
         (r[0], r[1], r[2]): int(r[3]) for r in await rows(a, "SELECT name, k1, k2, n FROM metric_counters")
     }
@@ -252,7 +258,12 @@ async def test_two_dispatchers_post_each_event_once_in_order(
     event arrives once, and a recipient's events in the order they were written."""
     hook = WebhookConfig(url=receiver.url, secret="s" * 20, timeout=5.0, name="platform")
     delivery = WebhookDeliveryConfig(poll_interval=0.05, retry_initial=0.2, retry_max_delay=0.5)
-    dispatchers = [WebhookDispatcher(s, [hook], delivery, SystemClock()) for s in nodes]
+    clock = SystemClock()
+
+    def sink() -> HttpSink:  # each node's own poster, as each daemon has
+        return HttpSink(hook, Poster(delivery.concurrency), delivery.concurrency, clock)
+
+    dispatchers = [WebhookDispatcher(s, [sink()], delivery, clock) for s in nodes]
     for store, dispatcher in zip(nodes, dispatchers, strict=True):
         store.enable_webhook_outbox(True)
         await dispatcher.start()

@@ -21,6 +21,7 @@ from bounced.model import BounceEvent, BounceKind, DeliveryState, Reason, Report
 from bounced.store.base import Store
 from bounced.store.postgres import PostgresStore
 from bounced.store.sqlite import SQLiteStore
+from tests.store_helpers import guard_trip_count, record_events, refusal_counts, soft_bounce_groups
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 RAW = b"From: news@shop.example\r\nSubject: q\r\n\r\nhello\r\n"
@@ -55,7 +56,7 @@ async def _build(path: Path, corpus: Path) -> None:
             )
             for i in range(5)
         ]
-        await store.record_events(None, hard, NOW)
+        await record_events(store, None, hard, NOW)
         await store.trip_guard(
             ("domain", "big.example", TEXT), NOW - timedelta(minutes=10), NOW, {"count": 5}
         )
@@ -97,7 +98,7 @@ async def _send_the_rest(path: Path) -> None:
 
 async def _answers(store: Store) -> dict[str, Any]:
     start, end = NOW - timedelta(days=40), NOW + timedelta(days=1)
-    report = [g async for g in store.soft_bounce_groups(start, end, ReportGrouping.FROM_DOMAIN)]
+    report = [g async for g in soft_bounce_groups(store, start, end, ReportGrouping.FROM_DOMAIN)]
     snapshot = await store.metrics_snapshot(NOW)
     suppressions = await store.list_suppressions(limit=100_000)
     return {
@@ -110,10 +111,10 @@ async def _answers(store: Store) -> dict[str, Any]:
         "audit": await store.audit_entries(),
         "quarantine": await store.list_quarantine(None),
         "webhooks": await store.list_webhook_deliveries(),
-        "refusals": await store.refusal_counts(),
+        "refusals": await refusal_counts(store),
         "events": [await store.events_for(s.address) for s in suppressions],
         "profiles": [await store.get_profile(s.address) for s in suppressions],
-        "guard_trips": await store.guard_trip_count(),
+        "guard_trips": await guard_trip_count(store),
     }
 
 

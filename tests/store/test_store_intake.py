@@ -13,7 +13,9 @@ import pytest
 from bounced.errors import SpoolError, StoreError
 from bounced.model import Action, BounceEvent, BounceKind, IntakeMessage, IntakeState, Reason
 from bounced.store import SQLiteStore, Store
+from tests.events import keyed
 from tests.rawsql import rows
+from tests.store_helpers import intake_counts, record_events
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -53,7 +55,7 @@ async def test_spool_round_trip_and_pending_order(store: SQLiteStore) -> None:
     assert [m.id for m in await store.pending_intake()] == [second]
     marked = await store.get_intake(first)
     assert marked is not None and marked.state is IntakeState.UNPARSEABLE and marked.error == "junk"
-    counts = await store.intake_counts()
+    counts = await intake_counts(store)
     assert counts[IntakeState.PENDING] == 1 and counts[IntakeState.UNPARSEABLE] == 1
     assert counts[IntakeState.APPLIED] == 0
 
@@ -231,19 +233,19 @@ async def test_stats_count_states_kept_bytes_and_pruned(store: SQLiteStore) -> N
 async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLiteStore) -> None:
     # Without its own Message-ID a bounce is recognised by the intake's hash, which pruning keeps.
     raw = b"Subject: Delivery delayed\r\n\r\nsame bytes\r\n"
-    event = BounceEvent(
+    event = keyed(BounceEvent(
         recipient="carol@example.org",
         kind=BounceKind.SOFT,
         reason=Reason.MAILBOXFULL,
         received_at=NOW - 40 * DAY,
         action=Action.DELAYED,
         status="4.2.2",
-    )
+    ))
     first = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW - 40 * DAY)
-    assert len(await store.record_events(first, [event], NOW - 40 * DAY)) == 1
+    assert len(await record_events(store, first, [event], NOW - 40 * DAY)) == 1
     assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1
     again = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW)
-    assert await store.record_events(again, [event], NOW) == []
+    assert await record_events(store, again, [event], NOW) == []
 
 
 async def test_adopting_a_node_spool_is_idempotent_per_node_and_local_id(store: Store) -> None:
@@ -265,7 +267,7 @@ async def test_adopting_a_node_spool_is_idempotent_per_node_and_local_id(store: 
     assert again[5][1] is IntakeState.PENDING
     other = await store.adopt_intake("mx2", spool[:1])
     assert other[3][0] not in {c for c, _ in again.values()}
-    assert (await store.intake_counts())[IntakeState.PENDING] == 4  # direct, 4, 5, mx2's 3
+    assert (await intake_counts(store))[IntakeState.PENDING] == 4  # direct, 4, 5, mx2's 3
     adopted = await store.get_intake(again[5][0])
     assert adopted is not None and adopted.raw == spool[2].raw and adopted.rcpt_tos == ("b@x.test",)
     assert await store.adopt_intake("mx1", []) == {}

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from bounced.model import BounceEvent, BounceKind, ProfileStatus, Reason
 from bounced.store import SQLiteStore
+from tests.events import keyed
+from tests.store_helpers import record_events
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -30,7 +32,7 @@ async def test_add_then_remove_is_audited(store: SQLiteStore) -> None:
 
 
 async def test_removal_sets_hard_bounced_profile_back_to_active(store: SQLiteStore) -> None:
-    event = BounceEvent(
+    event = keyed(BounceEvent(
         recipient="quinn@example.net",
         kind=BounceKind.HARD,
         reason=Reason.USERUNKNOWN,
@@ -38,8 +40,8 @@ async def test_removal_sets_hard_bounced_profile_back_to_active(store: SQLiteSto
         status="5.1.1",
         message_id="<a@b>",
         suppress=True,
-    )
-    await store.record_events(None, [event], NOW)
+    ))
+    await record_events(store, None, [event], NOW)
     profile = await store.get_profile("quinn@example.net")
     assert profile is not None and profile.status is ProfileStatus.HARD_BOUNCED
     assert await store.remove_suppression("quinn@EXAMPLE.net", "mailbox fixed", "root", NOW)

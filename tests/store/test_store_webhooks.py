@@ -11,6 +11,7 @@ import pytest
 from bounced.errors import StoreError
 from bounced.model import Action, BounceEvent, BounceKind, Reason, WebhookState
 from bounced.store.base import IntakeRecording, Store
+from tests.events import keyed
 from tests.rawsql import count, fail_writes, rows
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -18,11 +19,11 @@ ALL = ("hard_bounce", "soft_bounce", "suppression_added", "suppression_removed")
 
 
 def hard(recipient: str, suppress: bool = True, **extra: object) -> BounceEvent:
-    return BounceEvent(
+    return keyed(BounceEvent(
         recipient=recipient, kind=BounceKind.HARD, reason=Reason.USERUNKNOWN, received_at=NOW,
         action=Action.FAILED, status="5.1.1", reply_code=550, diagnostic="550 5.1.1 unknown",
         signed=True, suppress=suppress, **extra,  # type: ignore[arg-type]
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def test_nothing_is_written_while_no_hook_is_configured(store: Store) -> None:

@@ -3,17 +3,22 @@ delay notices, duplicates, forged tokens, and a restart with resends pending."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bounced.clock import FakeClock
 from bounced.model import DeliveryState
 from bounced.verp import make_return_path
 from tests.harness import running_daemon, send_mail
 from tests.submission.nexthop import NextHop
 from tests.submission.test_sending_flow import VERP_DOMAIN, outbound, sending_config
+
+# The queue runs on the daemon's clock: a test moves it past a resend delay (and far past the
+# next one, to show that nothing more is sent) instead of sleeping.
+PAST_THE_DELAY = 10.0  # seconds: more than any delay below (with jitter), less than max_age
 
 
 def dsn(
@@ -48,7 +53,8 @@ async def hop() -> AsyncIterator[NextHop]:
 
 async def test_soft_dsn_by_mail_causes_one_resend_with_same_content(tmp_path: Path, hop: NextHop) -> None:
     rcpt = "later@dest.example"
-    async with running_daemon(sending_config(tmp_path, hop)) as d:
+    clock = FakeClock(datetime.now(UTC))
+    async with running_daemon(sending_config(tmp_path, hop), clock) as d:
         side = d.daemon.sending_side
         await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
         await hop.wait_for(lambda: len(hop.delivered_to(rcpt)) == 1)
@@ -63,9 +69,11 @@ async def test_soft_dsn_by_mail_causes_one_resend_with_same_content(tmp_path: Pa
         delay = dsn(first.mail_from, rcpt, "4.4.7", "still trying", action="delayed")
         await send_mail(d.smtp_port, "", [first.mail_from], delay)
         await d.drained()
-        await hop.wait_for(lambda: len(hop.delivered_to(rcpt)) == 2)
+        await side.run_until_idle()  # schedules the resend
+        clock.advance(PAST_THE_DELAY)
         await side.run_until_idle()
-        await asyncio.sleep(0.5)  # longer than the resend delay: a second resend would show
+        await hop.wait_for(lambda: len(hop.delivered_to(rcpt)) == 2)
+        clock.advance(PAST_THE_DELAY)  # a second resend would be due now
         await side.run_until_idle()
         copies = hop.delivered_to(rcpt)
         assert len(copies) == 2
@@ -108,18 +116,19 @@ async def test_restart_with_pending_resends_sends_each_once(tmp_path: Path, hop:
     for rcpt in rcpts:
         hop.script(rcpt, "rcpt", f"451 4.3.0 <{rcpt}>: Temporary lookup failure")
     config = sending_config(tmp_path, hop, resend={"default": {"delays": [0.6], "attempts": 3}})
-    async with running_daemon(config) as d:
+    clock = FakeClock(datetime.now(UTC))
+    async with running_daemon(config, clock) as d:
         for rcpt in rcpts:
             await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
         await d.daemon.sending_side.run_until_idle()
         pending = await d.store.list_resends()
         assert sorted((j.recipient, j.attempt) for j in pending) == [(r, 2) for r in rcpts]
     assert hop.received == []
-    await asyncio.sleep(0.7)  # the resends fall due while the daemon is down
-    async with running_daemon(config) as d:
+    clock.advance(PAST_THE_DELAY)  # the resends fall due while the daemon is down
+    async with running_daemon(config, clock) as d:
         await hop.wait_for(lambda: len(hop.received) == 3, timeout=5)
         await d.daemon.sending_side.run_until_idle()
-        await asyncio.sleep(0.3)
+        clock.advance(PAST_THE_DELAY)  # nothing else is due, now or later
         await d.daemon.sending_side.run_until_idle()
         assert sorted(r.recipient for r in hop.received) == rcpts
         assert await d.store.list_resends() == []
@@ -130,7 +139,8 @@ async def test_restart_with_pending_resends_sends_each_once(tmp_path: Path, hop:
 async def test_soft_dsns_by_mail_until_rules_run_out(tmp_path: Path, hop: NextHop) -> None:
     rcpt = "full@dest.example"
     config = sending_config(tmp_path, hop, resend={"default": {"delays": [0.05], "attempts": 2}})
-    async with running_daemon(config) as d:
+    clock = FakeClock(datetime.now(UTC))
+    async with running_daemon(config, clock) as d:
         side = d.daemon.sending_side
         await send_mail(d.submission_port, "p@shop.example", [rcpt], outbound(rcpt))
         for attempt in range(1, 4):
@@ -142,10 +152,12 @@ async def test_soft_dsns_by_mail_until_rules_run_out(tmp_path: Path, hop: NextHo
                 d.smtp_port, "", [rp], dsn(rp, rcpt, "4.2.2", text, msgid="<Hello.full@shop.example>")
             )
             await d.drained()
+            await side.run_until_idle()  # schedules the resend (or gives up)
+            clock.advance(PAST_THE_DELAY)
             await side.run_until_idle()
         [nd] = await d.store.list_non_deliveries()
         assert (nd.attempts, nd.last_bounce_text) == (3, "452 4.2.2 Mailbox full (bounce 3)")
-        await asyncio.sleep(0.2)
+        clock.advance(PAST_THE_DELAY)
         await side.run_until_idle()
         assert len(hop.delivered_to(rcpt)) == 3
         assert len(await d.store.list_non_deliveries()) == 1

@@ -15,6 +15,7 @@ from bounced.cli import main
 from bounced.config.storage import StorageConfig
 from bounced.model import DeliveryState
 from bounced.store import open_store
+from tests.store_helpers import finish_attempt
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -34,7 +35,7 @@ def populate(db: Path) -> None:
             claimed = await store.claim_attempts(T0, T0 + timedelta(minutes=5), 10)
             assert len(claimed) == 2
             for item in claimed:
-                await store.finish_attempt(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, T0)
+                await finish_attempt(store, item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, T0)
             await store.schedule_resend(ids[0], 2, T0 + timedelta(minutes=30), T0, "452 4.2.2 Mailbox full")
             await store.give_up_delivery(ids[1], T0 + timedelta(days=1), "421 4.4.2 Timeout")
         finally:

@@ -14,6 +14,7 @@ import pytest
 from bounced.model import DeliveryState
 from bounced.verp import parse_verp_address
 from tests.harness import make_config, running_daemon, send_mail
+from tests.store_helpers import deliveries_for, refusal_counts
 from tests.submission.nexthop import NextHop
 
 SECRET = "test-secret-0123456789"  # verp.secret: at least 16 bytes
@@ -95,14 +96,14 @@ async def test_hard_bounce_at_rcpt_suppresses_and_later_submission_is_refused(
         reply = refused.value.recipients[0]
         assert reply.code == 550
         assert f"<{rcpt}>: suppressed (userunknown, since " in reply.message
-        assert await d.store.refusal_counts() == {rcpt: 1}
+        assert await refusal_counts(d.store) == {rcpt: 1}
         # a mixed envelope: the good recipient still gets its copy
         ok = "fine@dest.example"
         errors, _ = await send_mail(d.submission_port, "platform@shop.example", [rcpt, ok], outbound(ok))
         assert rcpt in errors
         await hop.wait_for(lambda: hop.delivered_to(ok))
         assert len([a for a in hop.attempts if a[0] == rcpt]) == 1  # never sent again
-        assert await d.store.refusal_counts() == {rcpt: 2}
+        assert await refusal_counts(d.store) == {rcpt: 2}
 
 
 async def test_sending_ip_binding_seen_by_next_hop(tmp_path: Path, hop: NextHop) -> None:
@@ -122,7 +123,7 @@ async def test_sending_ip_binding_seen_by_next_hop(tmp_path: Path, hop: NextHop)
         await hop.wait_for(lambda: len(hop.received) == 2)
         peers = {r.recipient: r.peer_ip for r in hop.received}
         assert peers == {"a@dest.example": "127.0.0.2", "b@dest.example": "127.0.0.3"}
-        events_a = await d.store.deliveries_for(1)
+        events_a = await deliveries_for(d.store, 1)
         assert [x.sending_ip for x in events_a] == ["127.0.0.2"]
 
 

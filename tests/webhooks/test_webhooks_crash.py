@@ -17,6 +17,8 @@ from bounced.store import open_store
 from tests.daemon.test_serve_process import RCPT, ServeProcess, hard_bounce_for
 from tests.webhooks.receiver import Receiver
 
+pytestmark = pytest.mark.slow  # real daemon processes (CI runs them; `-m "not slow"` skips)
+
 SECRET = "whsec-0123456789abcdef"
 TOTAL = int(os.environ.get("BOUNCED_WEBHOOK_CRASH_BOUNCES", "500"))  # 5000 for the size
 PATIENCE = max(180.0, TOTAL * 0.25)  # seconds; a loaded 2-CPU host delivers ~50 events/s

@@ -177,9 +177,6 @@ class GuardMixin(WebhooksMixin):
 
         return await self._in_transaction(work)
 
-    async def guard_trip_count(self) -> int:
-        return int(await self._fetchval("SELECT COUNT(*) FROM guard_trips"))
-
     async def list_quarantine(
         self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
     ) -> list[QuarantineEntry]:

@@ -125,13 +125,6 @@ class IntakeMixin(PostgresConnection):
             raise StoreError(f"no intake message with id {intake_id}")
         return int(attempts)
 
-    async def intake_counts(self) -> dict[IntakeState, int]:
-        rows = await self._fetch("SELECT state, count(*) FROM intake GROUP BY state")
-        counts = dict.fromkeys(IntakeState, 0)
-        for state, count in rows:
-            counts[IntakeState(state)] = int(count)
-        return counts
-
     async def prune_intake_raw(self, older_than: datetime, limit: int, now: datetime | None = None) -> int:
         """Drop the raw bytes of at most `limit` applied messages received before
         `older_than`, oldest first. Rows another node is pruning now are skipped, not waited for."""

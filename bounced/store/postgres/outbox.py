@@ -28,7 +28,7 @@ from bounced.model import (
     ResendState,
     normalise_address,
 )
-from bounced.store.base import OutboundAttempt, ResendTiming
+from bounced.store.base import OutboundAttempt
 from bounced.store.postgres.sql import numbered, rowcount
 from bounced.store.postgres.webhooks import WebhooksMixin
 from bounced.store.recording import EVENT_COLUMNS as _EVENT_COLUMNS
@@ -174,10 +174,6 @@ class OutboxMixin(WebhooksMixin):
             )  # fmt: skip
         return int(value)
 
-    async def refusal_counts(self) -> dict[str, int]:
-        rows = await self._fetch("SELECT address, count FROM submission_refusals ORDER BY address")
-        return {r[0]: int(r[1]) for r in rows}
-
     # --- reading ---------------------------------------------------------------------
 
     async def get_outbound(self, message_id: int) -> OutboundMessage | None:
@@ -196,14 +192,6 @@ class OutboxMixin(WebhooksMixin):
             delivery_id,
         )
         return None if row is None else _row_to_delivery(row)
-
-    async def deliveries_for(self, message_id: int) -> list[Delivery]:
-        rows = await self._fetch(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id"
-            " WHERE d.message_id = $1 ORDER BY d.id",
-            message_id,
-        )
-        return [_row_to_delivery(r) for r in rows]
 
     async def list_resends(
         self,
@@ -255,16 +243,6 @@ class OutboxMixin(WebhooksMixin):
         counts = {s.value: 0 for s in ResendState}
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
-
-    async def resend_timings(self, since_id: int = 0) -> list[ResendTiming]:
-        rows = await self._fetch(
-            "SELECT id, due_at, started_at, finished_at FROM resend_jobs"
-            " WHERE id > $1 AND finished_at IS NOT NULL ORDER BY id",
-            since_id,
-        )
-        return [
-            ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in rows
-        ]
 
     async def list_non_deliveries(
         self,
@@ -319,23 +297,12 @@ class OutboxMixin(WebhooksMixin):
             )  # fmt: skip
         return attempts
 
-    async def finish_attempt(
-        self,
-        job_id: int,
-        delivery_id: int,
-        state: DeliveryState,
-        now: datetime,
-        bounce_text: str | None = None,
-    ) -> None:
-        """Close a running row ('done', or 'cancelled' when the delivery is suppressed) and set
-        its delivery's state, unless the row's lease was lost to another claim."""
-        await self.finish_attempts([(job_id, delivery_id, state, now, bounce_text)])
-
     async def finish_attempts(
         self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
     ) -> None:
-        """`finish_attempt` for many rows (job id, delivery id, state, time, bounce text), one
-        statement. A row claimed by this store is finished only under its claim token."""
+        """Close running rows (job id, delivery id, state, time, bounce text), one statement:
+        each row "done", or "cancelled" when the delivery is suppressed, and its delivery's
+        state set. A row claimed by this store is finished only under its claim token."""
         if not rows:
             return
         tokens = self._claim_tokens()

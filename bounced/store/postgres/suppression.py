@@ -37,10 +37,6 @@ class SuppressionMixin(PostgresConnection):
         )
         return None if row is None else _row_to_suppression(row)
 
-    async def is_suppressed(self, address: str) -> bool:
-        found = await self._fetchval("SELECT 1 FROM suppressions WHERE address = $1", self._address(address))
-        return found is not None
-
     async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
         """Those of `addresses` (as given) that are on the suppression list."""
         given: dict[str, list[str]] = {}

@@ -26,12 +26,11 @@ from bounced.store.recording import (
     plan_consequences,
     row_to_event,
     suppression_audit,
-    text_key_for,
 )
 from bounced.store.sqlite.connection import to_micros
 from bounced.store.sqlite.webhooks import WebhooksMixin
 
-__all__ = ["BouncesMixin", "dedup_key", "text_key_for"]
+__all__ = ["BouncesMixin", "dedup_key"]
 
 log = logging.getLogger("bounced.store")
 

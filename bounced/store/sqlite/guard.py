@@ -178,11 +178,6 @@ class GuardMixin(WebhooksMixin):
             await self._outbox_policy(conn, "suppression_removed", now_us, pairs, None, why)
         return len(moved)
 
-    async def guard_trip_count(self) -> int:
-        """How many times the guard has tripped (the alert counter)."""
-        row = await self._fetchone("SELECT COUNT(*) FROM guard_trips")
-        return int(row[0]) if row else 0
-
     async def list_quarantine(
         self, state: str | None = "held", domain: str | None = None, limit: int = 10_000
     ) -> list[QuarantineEntry]:

@@ -313,14 +313,6 @@ class IntakeMixin(SQLiteConnection):
             raise StoreError(f"no intake message with id {intake_id}")
         return int(row[0])
 
-    async def intake_counts(self) -> dict[IntakeState, int]:
-        """How many intake messages are in each state (every state present, zero if none)."""
-        rows = await self._fetchall("SELECT state, COUNT(*) FROM intake GROUP BY state")
-        counts = dict.fromkeys(IntakeState, 0)
-        for state, count in rows:
-            counts[IntakeState(state)] = int(count)
-        return counts
-
     async def prune_intake_raw(self, older_than: datetime, limit: int, now: datetime | None = None) -> int:
         """Drop the raw bytes of at most `limit` applied messages received before
         `older_than`, oldest first, in one transaction; returns how many. The rows stay

@@ -25,7 +25,7 @@ from bounced.model import (
     ResendState,
     normalise_address,
 )
-from bounced.store.base import OutboundAttempt, ResendTiming
+from bounced.store.base import OutboundAttempt
 from bounced.store.rules import job_state_after
 from bounced.store.sqlite.bounces import _EVENT_COLUMNS, _row_to_event
 from bounced.store.sqlite.connection import from_micros, from_micros_opt, to_micros
@@ -159,10 +159,6 @@ class OutboxMixin(WebhooksMixin):
 
         return await self._group_commit(upsert)
 
-    async def refusal_counts(self) -> dict[str, int]:
-        rows = await self._fetchall("SELECT address, count FROM submission_refusals ORDER BY address")
-        return {r[0]: int(r[1]) for r in rows}
-
     # --- reading ---------------------------------------------------------------------
 
     async def get_outbound(self, message_id: int) -> OutboundMessage | None:
@@ -186,14 +182,6 @@ class OutboxMixin(WebhooksMixin):
             (delivery_id,),
         )
         return _row_to_delivery(rows[0]) if rows else None
-
-    async def deliveries_for(self, message_id: int) -> list[Delivery]:
-        rows = await self._fetchall(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN outbound_messages m ON m.id = d.message_id"
-            " WHERE d.message_id = ? ORDER BY d.id",
-            (message_id,),
-        )
-        return [_row_to_delivery(r) for r in rows]
 
     async def list_resends(
         self,
@@ -249,17 +237,6 @@ class OutboxMixin(WebhooksMixin):
         counts = {s.value: 0 for s in ResendState}
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
-
-    async def resend_timings(self, since_id: int = 0) -> list[ResendTiming]:
-        """Planned, picked-up and finished times of finished queue rows (for benchmarks)."""
-        rows = await self._fetchall(
-            "SELECT id, due_at, started_at, finished_at FROM resend_jobs"
-            " WHERE id > ? AND finished_at IS NOT NULL ORDER BY id",
-            (since_id,),
-        )
-        return [
-            ResendTiming(int(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(r[3])) for r in rows
-        ]
 
     async def list_non_deliveries(
         self,
@@ -343,22 +320,11 @@ class OutboxMixin(WebhooksMixin):
         attempts.sort(key=lambda a: (a.due_at, a.job_id))
         return attempts
 
-    async def finish_attempt(
-        self,
-        job_id: int,
-        delivery_id: int,
-        state: DeliveryState,
-        now: datetime,
-        bounce_text: str | None = None,
-    ) -> None:
-        """Close a running row ('done', or 'cancelled' when the delivery is suppressed) and set
-        its delivery's state."""
-        await self.finish_attempts([(job_id, delivery_id, state, now, bounce_text)])
-
     async def finish_attempts(
         self, rows: Sequence[tuple[int, int, DeliveryState, datetime, str | None]]
     ) -> None:
-        """`finish_attempt` for many rows (job id, delivery id, state, time, bounce text) in one
+        """Close running rows (job id, delivery id, state, time, bounce text): each row "done",
+        or "cancelled" when the delivery is suppressed, and its delivery's state set; in one
         transaction: two statements however many rows, so a busy queue is not commit-bound."""
         if not rows:
             return

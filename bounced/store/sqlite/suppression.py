@@ -53,10 +53,6 @@ class SuppressionMixin(WebhooksMixin):
         )
         return _row_to_suppression(rows[0]) if rows else None
 
-    async def is_suppressed(self, address: str) -> bool:
-        row = await self._fetchone("SELECT 1 FROM suppressions WHERE address = ?", (self._address(address),))
-        return row is not None
-
     async def suppressed_among(self, addresses: Iterable[str]) -> set[str]:
         """Those of `addresses` (as given) that are on the suppression list."""
         given: dict[str, list[str]] = {}

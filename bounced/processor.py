@@ -20,81 +20,110 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.errors import StoreUnavailable
 from bounced.logfmt import kv
 from bounced.model import IntakeMessage, IntakeState
-from bounced.store.base import Store
+from bounced.store.base import ProcessorStore
 
-__all__ = ["Processor"]
+if TYPE_CHECKING:  # imported late at run time, to keep start-up light
+    from bounced.apply.attribution import Attributor
+    from bounced.apply.workers import Analyser
+
+__all__ = ["Processor", "ProcessorSettings"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSettings:
+    """How the processor retries and batches. None: the `[processing]` setting."""
+
+    max_attempts: int = 3  # failed attempts before an intake is quarantined
+    retry_delay: float = 1.0  # seconds before a failed intake is tried again
+    safety_poll: float = 30.0  # seconds between passes when nobody wakes the processor
+    batch_size: int | None = None
+    batch_delay: float | None = None
+    burst_hold: float | None = None
+    unavailable_retry_max: float = 5.0  # longest back-off while the central store is unreachable
+
+
+@dataclass(slots=True)
+class _Arrivals:
+    """Spools since the last pass began (loop times): the burst hold's whole state."""
+
+    count: int = 0
+    first: float = 0.0
+    last: float = 0.0
+
+    def note(self, now: float) -> None:
+        if not self.count:
+            self.first = now
+        self.count += 1
+        self.last = now
+
+    def hold_until(self, batch_delay: float, burst_hold: float) -> float:
+        """While more than one is waiting: until they pause for `batch_delay`, at most until
+        the first has waited `burst_hold`. Else 0: no hold."""
+        if self.count < 2:
+            return 0.0
+        return min(self.last + batch_delay, self.first + burst_hold)
 
 
 class Processor:
     def __init__(
         self,
-        store: Store,
+        store: ProcessorStore,
         config: Config,
         clock: Clock,
-        attributor: Any | None = None,
+        attributor: Attributor | None = None,
         *,
-        max_attempts: int = 3,
-        retry_delay: float = 1.0,
-        safety_poll: float = 30.0,
-        batch_size: int | None = None,
-        batch_delay: float | None = None,
-        burst_hold: float | None = None,
-        analyser: Any | None = None,
-        unavailable_retry_max: float = 5.0,
+        settings: ProcessorSettings = ProcessorSettings(),
+        analyser: Analyser | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.attributor = attributor
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
-        self.safety_poll = safety_poll
-        self.unavailable_retry_max = unavailable_retry_max
+        processing = config.processing
+        self.max_attempts = settings.max_attempts
+        self.retry_delay = settings.retry_delay
+        self.safety_poll = settings.safety_poll
+        self.batch_size = settings.batch_size or processing.batch_size
+        self.batch_delay = processing.batch_delay if settings.batch_delay is None else settings.batch_delay
+        self.burst_hold = processing.burst_hold if settings.burst_hold is None else settings.burst_hold
+        self.unavailable_retry_max = settings.unavailable_retry_max
         self._unavailable = 0  # passes in a row that found the central store unreachable
-        self.batch_size = batch_size or config.processing.batch_size
-        self.batch_delay = config.processing.batch_delay if batch_delay is None else batch_delay
-        self.burst_hold = config.processing.burst_hold if burst_hold is None else burst_hold
         if analyser is None:
             from bounced.apply.workers import Analyser
 
-            analyser = Analyser(config.processing.workers, config.processing.pool_min_batch)
-        self.analyser = analyser  # bounced.apply.workers.Analyser; its processes start lazily
+            analyser = Analyser(processing.workers, processing.pool_min_batch)
+        self.analyser = analyser  # its processes start lazily
         self.applied = 0
         self.failed = 0
         from bounced.apply.enforce import PolicyAlerts  # late, like apply_batch
 
         self.policy_alerts = PolicyAlerts()  # guard trips etc., for metrics and webhooks
-        self.on_applied: Any | None = None  # called after each window recorded (webhooks wake)
+        self.on_applied: Callable[[], None] | None = None  # after each window recorded (webhooks wake)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
-        # Spools since the last pass began: how many, the first and the last (loop time).
-        self._arrivals = 0
-        self._first_arrival = 0.0
-        self._last_arrival = 0.0
+        self._arrivals = _Arrivals()  # spools since the last pass began
 
     # --- control ---------------------------------------------------------------------
 
     def wake(self, intake_id: int | None = None) -> None:
         """Called by the listener right after a spool commits (before the 250 goes out),
         so `drained()` called after the client saw 250 waits for that message."""
-        now = asyncio.get_running_loop().time()
-        if not self._arrivals:
-            self._first_arrival = now
-        self._arrivals += 1
-        self._last_arrival = now
+        self._arrivals.note(asyncio.get_running_loop().time())
         self._idle.clear()
         self._wake.set()
 
@@ -145,11 +174,12 @@ class Processor:
 
     async def _run(self) -> None:
         store_failures = 0
+        settle_until = 0.0  # loop time before which the next pass does not start
         try:
             while not self._stopping:
-                await self._hold_for_burst()
+                await self._wait_for_window(settle_until)
                 self._wake.clear()
-                self._arrivals = 0  # those arriving during the pass count for the next one
+                self._arrivals = _Arrivals()  # those arriving during the pass count for the next one
                 done_before = self.applied + self.failed
                 try:
                     retry_pending = await self.run_once()
@@ -176,13 +206,9 @@ class Processor:
                 waited_from = asyncio.get_running_loop().time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                if self.applied + self.failed > done_before and not self._stopping:
-                    # A burst (woken again within batch_delay of a pass that did work): let
-                    # the next window fill (one transaction and fsync for many messages, big
-                    # enough for the worker processes) instead of chasing each message.
-                    waited = asyncio.get_running_loop().time() - waited_from
-                    if waited < self.batch_delay:
-                        await asyncio.sleep(self.batch_delay - waited)
+                # After a pass that did work, the next one waits batch_delay from its end.
+                did_work = self.applied + self.failed > done_before
+                settle_until = waited_from + self.batch_delay if did_work else 0.0
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 self._error = exc
@@ -203,15 +229,20 @@ class Processor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop_requested.wait(), timeout=delay)
 
-    async def _hold_for_burst(self) -> None:
-        """While bounces keep arriving, let the SMTP sessions have the CPU: apply once they
-        pause for `batch_delay`, or once the first waiting one has waited `burst_hold`
-        (a long flood is then applied alongside, at most that far behind). One message
-        alone is applied at once."""
+    async def _wait_for_window(self, settle_until: float) -> None:
+        """When the next pass starts, decided in one place. After a pass that did work, not
+        before `settle_until` (its end + `batch_delay`): a burst's next window fills (one
+        transaction and fsync for many messages, big enough for the worker processes)
+        instead of each message being chased. And while bounces keep arriving, the SMTP
+        sessions keep the CPU: the pass waits until they pause for `batch_delay`, or until
+        the first waiting one has waited `burst_hold` (a long flood is then applied
+        alongside, at most that far behind). One message alone is applied at once."""
         loop = asyncio.get_running_loop()
-        while not self._stopping and self._arrivals > 1 and self.burst_hold > 0:
+        while not self._stopping:
+            wake_at = settle_until
+            if self.burst_hold > 0:
+                wake_at = max(wake_at, self._arrivals.hold_until(self.batch_delay, self.burst_hold))
             now = loop.time()
-            wake_at = min(self._last_arrival + self.batch_delay, self._first_arrival + self.burst_hold)
             if now >= wake_at:
                 return
             await asyncio.sleep(wake_at - now)

@@ -30,7 +30,7 @@ from bounced.apply.enforce import (
     enforce_soft_thresholds,
     hold_mass_failures,
 )
-from bounced.apply.policy import hard_reasons_for, plan_events
+from bounced.apply.policy import hard_reasons_for, plan_events, precompute
 from bounced.classify import classify_failure
 from bounced.clock import Clock
 from bounced.config import Config
@@ -48,9 +48,9 @@ from bounced.model import (
     ParsedMessage,
     Reason,
 )
-from bounced.resend.rules import GiveUp, next_attempt
-from bounced.resend.sender import Envelope, RelaySender, SendOutcome
-from bounced.store.base import OutboundAttempt, Store
+from bounced.outbound.rules import GiveUp, next_attempt
+from bounced.outbound.sender import Envelope, RelaySender, SendOutcome
+from bounced.store.base import OutboundAttempt, SenderStore
 from bounced.verp import make_return_path
 
 __all__ = ["QueueRun", "ResendQueue", "bounce_text"]
@@ -86,7 +86,7 @@ class _Finisher:
     """Closes attempts in shared transactions: callers that finish while a write is in
     flight are written together by the next one (one commit, two statements)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SenderStore) -> None:
         self.store = store
         self._rows: list[tuple[int, int, DeliveryState, datetime, str | None]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -121,7 +121,7 @@ class _Finisher:
 class ResendQueue:
     def __init__(
         self,
-        store: Store,
+        store: SenderStore,
         config: Config,
         clock: Clock,
         sender: RelaySender,
@@ -351,7 +351,7 @@ class ResendQueue:
         )
         events = plan_events(
             [classified], parsed, attribution, self.config.verp.unsigned_policy, now, None,
-            hard_reasons=hard_reasons_for(self.config.classify.preset),
+            precompute([classified], parsed), hard_reasons_for(self.config.classify.preset),
         )  # fmt: skip
         events = [replace(e, source="smtp") for e in events]
         # Hard refusals are recorded one at a time: the guard's count must include the one
@@ -363,7 +363,7 @@ class ResendQueue:
             await confirm_mass_failures(self.store, held, self.config, now, self.alerts)
         if recorded.event_ids and recorded.event_ids[0] is not None:
             await enforce_soft_thresholds(
-                self.store, [replace(events[0], id=recorded.event_ids[0])], self.config, now, self.alerts
+                self.store, [events[0].with_id(recorded.event_ids[0])], self.config, now, self.alerts
             )
         event = events[0]
         event_id = recorded.event_ids[0] if recorded.event_ids else None
@@ -380,7 +380,7 @@ class ResendQueue:
             await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             # Decide now rather than at the next scan; a duplicate-skipped event (same status
             # as an earlier attempt) has no row to pick up, so it is decided from memory.
-            await self.decide(replace(event, id=event_id), run)
+            await self.decide(event if event_id is None else event.with_id(event_id), run)
         else:  # blocked (a 5xx about us) and anything else final: not resent
             await self._finish(item.job_id, item.delivery_id, DeliveryState.SOFT_BOUNCED, now, text)
             await self.store.give_up_delivery(item.delivery_id, now, text, None)

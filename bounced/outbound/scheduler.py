@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bounced.clock import Clock
-from bounced.resend.queue import ResendQueue
+from bounced.outbound.queue import ResendQueue
 
 __all__ = ["QueueScheduler"]
 

@@ -15,10 +15,12 @@ from bounced.config import Config
 from bounced.config.loader import build
 from bounced.config.storage import StorageConfig
 from bounced.model import Action, BounceEvent, BounceKind, DeliveryState, Reason
-from bounced.resend.queue import ResendQueue
-from bounced.resend.sender import RelaySender
+from bounced.outbound.queue import ResendQueue
+from bounced.outbound.sender import RelaySender
 from bounced.store import Store, open_store
 from tests.conftest import free_port
+from tests.events import keyed
+from tests.store_helpers import record_events
 from tests.submission.nexthop import NextHop
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -55,7 +57,7 @@ def soft_event(delivery_id: int, **kw: object) -> BounceEvent:
         delivery_id=delivery_id, signed=True, message_id=f"<bounce-{kw.pop('n', 1)}@x>",
     )  # fmt: skip
     fields.update(kw)
-    return BounceEvent(**fields)  # type: ignore[arg-type]
+    return keyed(BounceEvent(**fields))  # type: ignore[arg-type]
 
 
 async def test_resend_cycle_with_fake_clock(store: Store, db_path: Path, hop: NextHop) -> None:
@@ -66,8 +68,8 @@ async def test_resend_cycle_with_fake_clock(store: Store, db_path: Path, hop: Ne
     run = await queue.run_once()
     assert (run.attempted, run.delivered) == (1, 1)
     # Two bounces about attempt 1 (different bounce messages) and a delay notice.
-    await store.record_events(None, [soft_event(did, n=1), soft_event(did, n=2, status="4.2.1")], T0)
-    await store.record_events(None, [soft_event(did, n=3, action=Action.DELAYED, status="4.4.7")], T0)
+    await record_events(store, None, [soft_event(did, n=1), soft_event(did, n=2, status="4.2.1")], T0)
+    await record_events(store, None, [soft_event(did, n=3, action=Action.DELAYED, status="4.4.7")], T0)
     run = await queue.run_once()
     assert (run.scheduled, run.ignored, run.attempted) == (1, 2, 0)
     [job] = await store.list_resends()
@@ -81,16 +83,16 @@ async def test_resend_cycle_with_fake_clock(store: Store, db_path: Path, hop: Ne
     delivery = await store.get_delivery(did)
     assert delivery is not None and (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 2)
     # Rules allow 2 resends; a bounce after the last one gives up, once.
-    await store.record_events(None, [soft_event(did, n=4)], clock.now())
+    await record_events(store, None, [soft_event(did, n=4)], clock.now())
     await queue.run_once()
     clock.advance(60)
     await queue.run_once()
-    await store.record_events(None, [soft_event(did, n=5, diagnostic="452 still full")], clock.now())
+    await record_events(store, None, [soft_event(did, n=5, diagnostic="452 still full")], clock.now())
     run = await queue.run_once()
     assert run.gave_up == 1
     [nd] = await store.list_non_deliveries()
     assert (nd.attempts, nd.last_bounce_text) == (3, "452 still full")
-    await store.record_events(None, [soft_event(did, n=6)], clock.now())
+    await record_events(store, None, [soft_event(did, n=6)], clock.now())
     run = await queue.run_once()
     assert (run.gave_up, run.scheduled, run.ignored) == (0, 0, 1)
     assert len(await store.list_non_deliveries()) == 1
@@ -101,7 +103,7 @@ async def test_suppressed_before_resend_cancels(store: Store, db_path: Path, hop
     queue = make_queue(store, config(db_path, hop.port), clock)
     _, [did] = await store.record_outbound(RAW, "p@x", [("u@dest.example", None)], T0)
     await queue.run_once()
-    await store.record_events(None, [soft_event(did)], T0)
+    await record_events(store, None, [soft_event(did)], T0)
     await queue.run_once()
     await store.add_suppression("u@dest.example", "complaint by phone", "tester", T0)
     clock.advance(3600)
@@ -194,10 +196,10 @@ async def test_new_rules_apply_to_future_scheduling(store: Store, db_path: Path,
         RAW, "p@x", [("a@dest.example", None), ("b@dest.example", None)], T0
     )
     await queue.run_once()
-    await store.record_events(None, [soft_event(a, recipient="a@dest.example")], T0)
+    await record_events(store, None, [soft_event(a, recipient="a@dest.example")], T0)
     await queue.run_once()
     queue.update_config(config(db_path, hop.port, default={"delays": [5], "attempts": 1}))
-    await store.record_events(None, [soft_event(b, recipient="b@dest.example")], T0)
+    await record_events(store, None, [soft_event(b, recipient="b@dest.example")], T0)
     await queue.run_once()
     due = {j.recipient: (j.due_at - T0).total_seconds() for j in await store.list_resends()}
     assert due == {"a@dest.example": 60, "b@dest.example": 5}

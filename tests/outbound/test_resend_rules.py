@@ -13,7 +13,7 @@ from bounced.config.loader import build
 from bounced.config.resend import ResendConfig, RetryRuleConfig
 from bounced.errors import ConfigError
 from bounced.model import BounceEvent, BounceKind, Delivery, DeliveryState, Reason
-from bounced.resend.rules import GiveUp, delay_for, match_rule, next_attempt
+from bounced.outbound.rules import GiveUp, delay_for, match_rule, next_attempt
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

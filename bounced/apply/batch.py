@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from operator import attrgetter
 
 from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse_many, bounce_message_id, looks_like_mail
 from bounced.apply.attribution import Attributor
@@ -41,7 +40,7 @@ from bounced.model import (
     IntakeState,
     MessageType,
 )
-from bounced.store.base import IntakeRecording, RecordOutcome, Store
+from bounced.store.base import ApplyStore, IntakeRecording, RecordOutcome
 
 __all__ = ["ApplyResult", "apply_batch", "apply_intake", "bounce_message_id", "looks_like_mail"]
 
@@ -65,13 +64,13 @@ class ApplyResult:
     def events(self) -> tuple[BounceEvent, ...]:
         """As planned; `id` set for the newly written ones."""
         return tuple(
-            e if i is None else _with_id(e, i) for e, i in zip(self.planned, self.event_ids, strict=True)
+            e if i is None else e.with_id(i) for e, i in zip(self.planned, self.event_ids, strict=True)
         )
 
     @property
     def written(self) -> tuple[BounceEvent, ...]:
         return tuple(
-            _with_id(e, i) for e, i in zip(self.planned, self.event_ids, strict=True) if i is not None
+            e.with_id(i) for e, i in zip(self.planned, self.event_ids, strict=True) if i is not None
         )
 
     @property
@@ -81,7 +80,7 @@ class ApplyResult:
 
 
 async def apply_intake(
-    store: Store,
+    store: ApplyStore,
     intake: IntakeMessage,
     config: Config,
     clock: Clock,
@@ -95,7 +94,7 @@ async def apply_intake(
 
 
 async def apply_batch(
-    store: Store,
+    store: ApplyStore,
     intakes: Sequence[IntakeMessage],
     config: Config,
     clock: Clock,
@@ -149,7 +148,7 @@ async def apply_batch(
 
 
 async def _hold(
-    store: Store,
+    store: ApplyStore,
     planned: list[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
     config: Config,
     now: datetime,
@@ -164,7 +163,7 @@ async def _hold(
 
 
 async def _after_record(
-    store: Store,
+    store: ApplyStore,
     planned: Sequence[tuple[IntakeMessage, IntakeRecording, Attribution | None]],
     outcomes: Sequence[RecordOutcome | Exception],
     config: Config,
@@ -191,7 +190,9 @@ async def _plan(
         return IntakeRecording(intake.id, state=IntakeState.UNPARSEABLE, error=analysis.error), None
     if analysis.outcome is AnalysisOutcome.CRASHED or analysis.parsed is None:
         return IntakeRecording(intake.id, state=IntakeState.FAILED, error=analysis.error), None
-    parsed = analysis.parsed
+    parsed, precomputed = analysis.parsed, analysis.precomputed
+    if precomputed is None:  # `analyse` sets it with every parsed message
+        raise ValueError(f"intake {intake.id}: parsed without precomputed policy values")
     attribution = await attributor.attribute(intake, parsed) if attributor is not None else None
     message_type = parsed.message_type if parsed.failures else MessageType.NONE
     events = plan_events(
@@ -201,7 +202,7 @@ async def _plan(
         config.verp.unsigned_policy,
         intake.received_at,
         intake.id,
-        analysis.precomputed,
+        precomputed,
         hard_reasons_for(config.classify.preset),
     )
     recording = IntakeRecording(
@@ -211,7 +212,7 @@ async def _plan(
 
 
 async def _record(
-    store: Store, recordings: Sequence[IntakeRecording], clock: Clock
+    store: ApplyStore, recordings: Sequence[IntakeRecording], clock: Clock
 ) -> list[RecordOutcome | Exception]:
     """One transaction for all; if it fails, one each, so only the culprit fails."""
     if not recordings:
@@ -254,19 +255,6 @@ def _result(
         suppressed=outcome.suppressed,
         attribution=attribution,
     )
-
-
-_EVENT_FIELDS = [f.name for f in fields(BounceEvent)]
-_EVENT_VALUES = attrgetter(*_EVENT_FIELDS)
-_ID_INDEX = _EVENT_FIELDS.index("id")
-
-
-def _with_id(event: BounceEvent, event_id: int) -> BounceEvent:
-    # `dataclasses.replace` walks `fields()` on every call: twice the cost of this, per
-    # written event, on the daemon's process.
-    values = list(_EVENT_VALUES(event))
-    values[_ID_INDEX] = event_id
-    return BounceEvent(*values)
 
 
 def _log_outcome(intake: IntakeMessage, analysis: Analysis, result: ApplyResult) -> None:

@@ -24,11 +24,11 @@ from bounced.cli.period import add_period_options, checked_period
 from bounced.service.errors import InvalidInput
 from bounced.service.values import job_dict
 from bounced.service.views import Views
-from bounced.store import Store
+from bounced.store.base import ServiceStore
 
 __all__ = ["register"]
 
-Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+Command = Callable[[ServiceStore, argparse.Namespace], Awaitable[int]]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,7 +93,7 @@ def _say_cut(what: str, limit: int) -> None:
     print(f"bounced: {what} cut at {limit}: raise --limit to see more", file=sys.stderr)
 
 
-async def _queue_list(store: Store, args: argparse.Namespace) -> int:
+async def _queue_list(store: ServiceStore, args: argparse.Namespace) -> int:
     view = await Views(store).queue(args.limit, args.all, args.recipient, args.submission)
     if args.json:
         _print_json(view)
@@ -114,7 +114,7 @@ async def _queue_list(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _queue_show(store: Store, args: argparse.Namespace) -> int:
+async def _queue_show(store: ServiceStore, args: argparse.Namespace) -> int:
     job = await store.get_resend(args.id)
     if job is None:
         print(f"bounced: no queue entry {args.id}", file=sys.stderr)
@@ -150,7 +150,7 @@ async def _queue_show(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _undeliveries_list(store: Store, args: argparse.Namespace) -> int:
+async def _undeliveries_list(store: ServiceStore, args: argparse.Namespace) -> int:
     try:
         view = await Views(store).non_deliveries(args.since, args.until, args.mailing, args.limit)
     except InvalidInput as exc:
