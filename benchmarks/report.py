@@ -18,7 +18,7 @@ backend, times:
   pages evicted from the OS page cache with posix_fadvise(DONTNEED), new process), the rest
   warm; peak RSS of that process. On PostgreSQL round 1 is only a new process: the shared
   server's buffers and files cannot be evicted without restarting it. The CLI there opens
-  the node store, whose local spool is a temporary file.
+  the node store, whose local spool is a scratch file under benchmarks/out/.
 - peer: the report a plain schema gives: one GROUP BY over the raw soft events with the
   best index (query only, no descriptions or writing), fresh process, cold then warm.
 
@@ -80,7 +80,7 @@ def _digest(cells: dict[tuple[str, str, str], int]) -> str:
 
 
 def _storage(target: str) -> StorageConfig:
-    """A store to read: a SQLite file's path, or a PostgreSQL DSN (its spool: a temp file)."""
+    """A store to read: a SQLite file's path, or a PostgreSQL DSN (its spool: a scratch file)."""
     from bounced.config.storage import StorageConfig
 
     if target.startswith("postgresql://"):
