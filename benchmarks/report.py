@@ -1,28 +1,36 @@
 """Soft-bounce report speed on 10 million events, side by side with a direct GROUP BY.
 
     .venv/bin/python benchmarks/report.py [--events 10000000] [--rounds 5]
+        [--backend sqlite|postgresql|both] [--dsn postgresql://postgres@127.0.0.1:5432/bounced_bench_report]
 
 Fills (once; cached under benchmarks/out/) a store with `--events` bounce events over 2025
-(see _report_data.py for the distributions), then for a month, a whole year and an
-unaligned period with an offset, both groupings, times:
+(see _report_data.py for the distributions); with `--backend postgresql` or `both`, the
+same events are copied into the PostgreSQL database `--dsn` names through the real schema
+and triggers (_report_pg.py; created if missing, reused while it holds this fill). Then for
+a month, a whole year and an unaligned period with an offset, both groupings, on each
+backend, times:
 
 - ours, query: the store's exact cells for the period, streamed out, nothing written (what
   the peer measures too); cold and warm as below.
-- ours, CSV report: `bounced report --format csv` end to end (open store, exact counts from the
-  triggers' aggregates, descriptions, CSV written), in a fresh process each round; round 1
-  is cold (the database file's pages evicted from the OS page cache with
-  posix_fadvise(DONTNEED), new process), the rest warm; peak RSS of that process.
+- ours, CSV report: `bounced report --format csv --config F` end to end (the CLI's own code:
+  config, open store, exact counts from the triggers' aggregates, descriptions, CSV
+  written), in a fresh process each round; round 1 is cold (SQLite: the database file's
+  pages evicted from the OS page cache with posix_fadvise(DONTNEED), new process), the rest
+  warm; peak RSS of that process. On PostgreSQL round 1 is only a new process: the shared
+  server's buffers and files cannot be evicted without restarting it. The CLI there opens
+  the node store, whose local spool is a scratch file under benchmarks/out/.
 - peer: the report a plain schema gives: one GROUP BY over the raw soft events with the
   best index (query only, no descriptions or writing), fresh process, cold then warm.
 
-"cells": whether every run's (group, domain, text, amount) set hashes the same as the
-peer's direct count (it must: the aggregates are exact).
+"cells": whether every run's (group, domain, text, amount) set, on every backend, hashes
+the same as the SQLite peer's direct count (it must: the aggregates are exact).
 
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
@@ -32,7 +40,12 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bounced.config.storage import StorageConfig
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -66,61 +79,82 @@ def _digest(cells: dict[tuple[str, str, str], int]) -> str:
     return h.hexdigest()
 
 
-def _run_ours(db: Path, start: str, end: str, group_by: str, fmt: str = "csv") -> dict[str, object]:
-    import asyncio
-
-    from bounced.cli.period import parse_when
+def _storage(target: str) -> StorageConfig:
+    """A store to read: a SQLite file's path, or a PostgreSQL DSN (its spool: a scratch file)."""
     from bounced.config.storage import StorageConfig
-    from bounced.model import ReportGrouping
-    from bounced.service.report import ReportQuery, produce_report
-    from bounced.store import open_store
 
-    target = HERE / "out" / f"bench-{os.getpid()}.{fmt}"
+    if target.startswith("postgresql://"):
+        return StorageConfig(
+            backend="postgresql", dsn=target, path=str(HERE / "out" / "report-spool.sqlite3")
+        )
+    return StorageConfig(path=target)
 
-    async def main() -> tuple[int, int]:
-        store = await open_store(StorageConfig(path=str(db)))
-        try:
-            query = ReportQuery(parse_when(start), parse_when(end), group_by=ReportGrouping(group_by))
-            return await produce_report(store, query, fmt, str(target))
-        finally:
-            await store.close()
 
+def _config_path(target: str) -> Path:
+    return HERE / "out" / f"report-{_storage(target).backend}.toml"
+
+
+def _write_config(target: str) -> None:
+    """The --config the CLI runs with (its [storage] is `_storage(target)`)."""
+    storage = _storage(target)
+    path = _config_path(target)
+    lines = ["[storage]", f'backend = "{storage.backend}"', f'path = "{storage.path}"']
+    if storage.dsn:
+        lines.append(f'dsn = "{storage.dsn}"')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if storage.backend == "postgresql":  # the CLI refuses a missing storage.path
+        from bounced.store.sqlite import SQLiteStore
+
+        async def make_spool() -> None:
+            await (await SQLiteStore.open(storage)).close()
+
+        asyncio.run(make_spool())
+
+
+def _run_ours(target: str, start: str, end: str, group_by: str, fmt: str = "csv") -> dict[str, object]:
+    """`bounced report` in this fresh process, timed around the CLI's main()."""
+    from bounced.cli import main as cli_main
+
+    output = HERE / "out" / f"bench-{os.getpid()}.{fmt}"
+    argv = ["report", "--from", start, "--to", end, "--group-by", group_by, "--format", fmt]
+    argv += ["--output", str(output), "--config", str(_config_path(target))]
     began = time.perf_counter()
-    total, rows = asyncio.run(main())
+    code = cli_main(argv)
     elapsed = time.perf_counter() - began
+    if code:
+        raise SystemExit(f"bounced {' '.join(argv)}: exit {code}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # before the check below
     import csv
 
     cells = {}
+    rows = 0
     if fmt == "csv":
-        with target.open(encoding="utf-8-sig", newline="") as fh:
+        with output.open(encoding="utf-8-sig", newline="") as fh:
             for row in list(csv.reader(fh))[1:-1]:
                 cells[(row[0], row[1], row[2])] = int(row[-1])
-    size = target.stat().st_size
-    target.unlink()
+        rows = len(cells)
+    size = output.stat().st_size
+    output.unlink()
     return {
         "seconds": elapsed,
         "rows": rows,
-        "total": total,
+        "total": sum(cells.values()),
         "rss_mb": rss,
         "bytes": size,
         "cells": _digest(cells),
     }
 
 
-def _run_ours_query(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
+def _run_ours_query(target: str, start: str, end: str, group_by: str) -> dict[str, object]:
     """The counting alone (what the peer does): every cell out of the store, nothing written."""
-    import asyncio
-
     from bounced.cli.period import parse_when
-    from bounced.config.storage import StorageConfig
     from bounced.model import ReportGrouping
     from bounced.store import open_store
 
     cells: dict[tuple[str, str, str], int] = {}
 
     async def main() -> float:
-        store = await open_store(StorageConfig(path=str(db)))
+        store = await open_store(_storage(target))
         try:
             began = time.perf_counter()
             batches = store.soft_bounce_group_batches(
@@ -144,22 +178,30 @@ def _run_ours_query(db: Path, start: str, end: str, group_by: str) -> dict[str, 
     }
 
 
-def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object]:
-    from bounced.cli.period import parse_when
-
-    column = "from_domain" if group_by == "from-domain" else "sending_ip"
-    a, b = (int(parse_when(x).timestamp() * 1_000_000) for x in (start, end))
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    began = time.perf_counter()
-    rows = conn.execute(
+def _peer_sql(column: str) -> str:
+    return (
         f"SELECT coalesce({column}, ''), recipient_domain, text_key, count(*) AS n FROM bounce_events"
         " WHERE kind = 'soft' AND received_at >= ? AND received_at < ?"
-        " GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3",
-        (a, b),
-    ).fetchall()
-    elapsed = time.perf_counter() - began
+        " GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3"
+    )
+
+
+def _run_peer(target: str, start: str, end: str, group_by: str) -> dict[str, object]:
+    from bounced.cli.period import parse_when
+
+    sql = _peer_sql("from_domain" if group_by == "from-domain" else "sending_ip")
+    a, b = (int(parse_when(x).timestamp() * 1_000_000) for x in (start, end))
+    if target.startswith("postgresql://"):
+        import _report_pg
+
+        elapsed, rows = asyncio.run(_report_pg.peer_rows(target, sql, a, b))
+    else:
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+        began = time.perf_counter()
+        rows = conn.execute(sql, (a, b)).fetchall()
+        elapsed = time.perf_counter() - began
+        conn.close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    conn.close()
     cells = {(g or "(unknown)", rd, tk): n for g, rd, tk, n in rows}
     return {
         "seconds": elapsed,
@@ -170,16 +212,19 @@ def _run_peer(db: Path, start: str, end: str, group_by: str) -> dict[str, object
     }
 
 
-def _child(side: str, db: Path, *args: str) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", side, "--db", str(db), *args]
+def _child(side: str, target: str, *args: str) -> dict[str, object]:
+    cmd = [sys.executable, __file__, "--child", side, "--db", target, *args]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
 
-def _evict(db: Path) -> None:
-    """Drop this database's pages from the OS page cache (only this file's), for cold runs."""
-    for path in (db, Path(f"{db}-wal")):
+def _evict(target: str) -> None:
+    """Drop this database's pages from the OS page cache (only this file's), for cold runs;
+    a PostgreSQL server's cannot be (its files and buffers are the shared server's)."""
+    if target.startswith("postgresql://"):
+        return
+    for path in (Path(target), Path(f"{target}-wal")):
         if path.exists():
             fd = os.open(path, os.O_RDONLY)
             try:
@@ -249,14 +294,72 @@ def insert_cost(count: int = 100_000, rounds: int = 3) -> None:
         print(f"  {label:<22} {rate:>9,.0f} events/s  ({1e6 / rate:.1f} us each)")
 
 
+def _targets(ns: argparse.Namespace, db: Path) -> list[tuple[str, str]]:
+    """(backend, target) pairs to measure, filled and configured."""
+    targets = []
+    if ns.backend in ("sqlite", "both"):
+        targets.append(("sqlite", str(db)))
+    if ns.backend in ("postgresql", "both"):
+        # In a process of its own: the fill's memory would otherwise show in every child's
+        # peak RSS (Linux keeps the parent's at fork across exec).
+        fill = [sys.executable, str(HERE / "_report_pg.py"), ns.dsn, str(db)]
+        subprocess.run(fill, check=True)
+        targets.append(("postgresql", ns.dsn))
+    for _, target in targets:
+        _write_config(target)
+    return targets
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One backend, one case: (first, warm median) seconds of each side, and the cells."""
+
+    query: tuple[float, float]
+    csv: tuple[float, float]
+    peer: tuple[float, float]
+    rss_mb: int
+    rows: int
+    total: int
+    digests: set[str]
+    peer_digest: str
+
+
+def _measure(
+    ns: argparse.Namespace, target: str, label: str, start: str, end: str, group_by: str
+) -> _Measured:
+    _evict(target)
+    query = [_child("query", target, start, end, group_by) for _ in range(ns.rounds)]
+    _evict(target)
+    ours = [_child("ours", target, start, end, group_by) for _ in range(ns.rounds)]
+    _evict(target)
+    peer_rounds = 2 if label == "year" else ns.peer_rounds
+    peer = [_child("peer", target, start, end, group_by) for _ in range(peer_rounds)]
+    return _Measured(
+        query=_cold_warm(query),
+        csv=_cold_warm(ours),
+        peer=_cold_warm(peer),
+        rss_mb=max(int(r["rss_mb"]) for r in ours),  # type: ignore[call-overload]
+        rows=int(ours[0]["rows"]),  # type: ignore[call-overload]
+        total=int(ours[0]["total"]),  # type: ignore[call-overload]
+        digests={str(r["cells"]) for r in query + ours + peer},
+        peer_digest=str(peer[0]["cells"]),
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--rounds", type=int, default=5, help="rounds of ours (first is cold)")
     parser.add_argument("--peer-rounds", type=int, default=3)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument(
+        "--dsn",
+        default="postgresql://postgres@127.0.0.1:5432/bounced_bench_report",
+        help="the PostgreSQL database to fill and read (created if missing; its own, it is replaced)",
+    )
     parser.add_argument("--insert-cost", action="store_true", help="only measure the triggers' write cost")
     parser.add_argument("--child", choices=("ours", "query", "peer"), help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.child:
@@ -268,54 +371,63 @@ def main() -> int:
         insert_cost()
         return 0
     db = _ensure_db(ns.events)
+    targets = _targets(ns, db)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     n_events, n_soft = conn.execute("SELECT count(*), sum(kind = 'soft') FROM bounce_events").fetchone()
     conn.close()
     print(f"store: {db.name}  {n_events:,} events ({n_soft:,} soft), {db.stat().st_size / 1e9:.1f} GB")
+    if ns.backend != "sqlite":
+        print(f"postgresql: {ns.dsn} (same events, copied through the real schema and triggers)")
     print(f"machine: {os.cpu_count()} CPUs, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
-    print(f"command: .venv/bin/python benchmarks/report.py --events {ns.events} --rounds {ns.rounds}")
-    print("each run: .venv/bin/bounced report --from FROM --to TO --group-by G --format csv --output F")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"command: .venv/bin/python benchmarks/report.py --events {ns.events} --rounds {ns.rounds}"
+        f" --backend {ns.backend}" + (f" --dsn {ns.dsn}" if ns.backend != "sqlite" else "")
+    )
+    print("each run: bounced report --from FROM --to TO --group-by G --format csv --output F --config C")
     header = (
-        f"{'period':<10} {'group-by':<12} {'rows':>9} {'soft events':>11} | {'ours: query':>11} {'warm':>6}"
-        f" | {'CSV report':>10} {'warm':>6} {'RSS MB':>6} | {'peer: query':>11} {'warm':>6}"
-        f" | {'peer/ours query':>15} {'warm':>5} | {'cells':>9}"
+        f"{'period':<10} {'group-by':<12} {'backend':<10} {'rows':>9} {'soft events':>11} |"
+        f" {'ours: query':>11} {'warm':>6} | {'CSV report':>10} {'warm':>6} {'RSS MB':>6} |"
+        f" {'peer: query':>11} {'warm':>6} | {'peer/ours query':>15} {'warm':>5} | {'cells':>9}"
     )
     print(header)
     print("-" * len(header))
     for label, start, end in CASES:
         for group_by in GROUPINGS:
-            _evict(db)
-            query = [_child("query", db, start, end, group_by) for _ in range(ns.rounds)]
-            _evict(db)
-            ours = [_child("ours", db, start, end, group_by) for _ in range(ns.rounds)]
-            _evict(db)
-            peer_rounds = 2 if label == "year" else ns.peer_rounds
-            peer = [_child("peer", db, start, end, group_by) for _ in range(peer_rounds)]
-            q_cold, q_warm = _cold_warm(query)
-            cold, warm = _cold_warm(ours)
-            peer_cold, peer_warm = _cold_warm(peer)
-            same = all(r["cells"] == peer[0]["cells"] for r in query + ours + peer)
-            rss = max(int(r["rss_mb"]) for r in ours)  # type: ignore[call-overload]
-            print(
-                f"{label:<10} {group_by:<12} {ours[0]['rows']:>9,} {ours[0]['total']:>11,} |"
-                f" {q_cold:>10.2f}s {q_warm:>5.2f}s | {cold:>9.2f}s {warm:>5.2f}s {rss:>6} |"
-                f" {peer_cold:>10.2f}s {peer_warm:>5.2f}s |"
-                f" {peer_cold / q_cold:>14.1f}x {peer_warm / q_warm:>4.1f}x |"
-                f" {'identical' if same else 'DIFFER':>9}",
-                flush=True,
-            )
+            results = {backend: _measure(ns, t, label, start, end, group_by) for backend, t in targets}
+            reference = next(iter(results.values())).peer_digest
+            for backend, r in results.items():
+                (q_cold, q_warm), (cold, warm), (p_cold, p_warm) = r.query, r.csv, r.peer
+                same = r.digests == {reference}
+                print(
+                    f"{label:<10} {group_by:<12} {backend:<10} {r.rows:>9,} {r.total:>11,} |"
+                    f" {q_cold:>10.2f}s {q_warm:>5.2f}s | {cold:>9.2f}s {warm:>5.2f}s {r.rss_mb:>6} |"
+                    f" {p_cold:>10.2f}s {p_warm:>5.2f}s |"
+                    f" {p_cold / q_cold:>14.1f}x {p_warm / q_warm:>4.1f}x |"
+                    f" {'identical' if same else 'DIFFER':>9}",
+                    flush=True,
+                )
+            if len(results) == 2:
+                sq, pg = results["sqlite"], results["postgresql"]
+                print(
+                    f"{'':<23} postgresql/sqlite warm: query {pg.query[1] / sq.query[1]:.1f}x,"
+                    f" CSV report {pg.csv[1] / sq.csv[1]:.1f}x, peer {pg.peer[1] / sq.peer[1]:.1f}x",
+                    flush=True,
+                )
     print("\nsame reports written as XLSX and JSON (ours; cold = first round):")
-    for label, start, end in CASES[:1]:
-        for fmt in ("xlsx", "json"):
-            _evict(db)
-            runs = [_child("ours", db, start, end, "from-domain", fmt) for _ in range(3)]
-            cold, warm = _cold_warm(runs)
-            rss = max(int(r["rss_mb"]) for r in runs)  # type: ignore[call-overload]
-            size = int(runs[0]["bytes"]) / 1e6  # type: ignore[call-overload]
-            print(
-                f"{label:<10} from-domain  {fmt:<5} cold {cold:.2f}s warm {warm:.2f}s"
-                f"  RSS {rss} MB  {size:.1f} MB"
-            )
+    for backend, target in targets:
+        for label, start, end in CASES[:1]:
+            for fmt in ("xlsx", "json"):
+                _evict(target)
+                runs = [_child("ours", target, start, end, "from-domain", fmt) for _ in range(3)]
+                cold, warm = _cold_warm(runs)
+                rss = max(int(r["rss_mb"]) for r in runs)  # type: ignore[call-overload]
+                size = int(runs[0]["bytes"]) / 1e6  # type: ignore[call-overload]
+                print(
+                    f"{label:<10} from-domain  {backend:<10} {fmt:<5} cold {cold:.2f}s warm {warm:.2f}s"
+                    f"  RSS {rss} MB  {size:.1f} MB"
+                )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
