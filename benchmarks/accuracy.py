@@ -96,7 +96,7 @@ def _classifier(rules: Any = None) -> Classify | None:
     """The classifier, if importable: parsed -> (reason, rules that decided it) per failure.
     `rules`: a `bounced.classify.rules.RuleSet` (all rules when None)."""
     try:
-        from bounced.classify import classify_message
+        from bounced.classify.classify import classify_message
         from bounced.classify.rules import DEFAULT_RULES
         from bounced.config import ClassifyConfig
     except ImportError:
@@ -363,8 +363,9 @@ def rule_support(decisions: list[tuple[str, Failure, str, str, str | None]]) -> 
     been learnt from that text too); "user unknown" fragments also count where the answer
     is `filtered` (Sisimai reads the same words so after DATA).
     """
+    from bounced.classify.diagnostic import normalise_text
     from bounced.classify.reason_table import REASON_TABLE
-    from bounced.classify.reasons import normalise_text, phrase_rule_id
+    from bounced.classify.reasons import phrase_rule_id
 
     fragments = [
         (phrase_rule_id(reason, fragment), reason.value, re.compile(fragment))

@@ -54,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bounced.classify import classify_message
+from bounced.classify.classify import classify_message
 from bounced.config import ClassifyConfig
 from bounced.model import Action, BounceKind
 from bounced.parse import parse_message

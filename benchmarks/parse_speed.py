@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _corpus import CORPUS_DIR, corpus_files, messages_in
 
-from bounced.classify import classify_message
+from bounced.classify.classify import classify_message
 from bounced.config import ClassifyConfig
 from bounced.parse import parse_message
 

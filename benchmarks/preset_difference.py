@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import CORPUS_DIR, corpus_files, load_expected, messages_in
 
 from bounced.apply.policy import hard_reasons_for
-from bounced.classify import classify_message
+from bounced.classify.classify import classify_message
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind
 from bounced.parse import parse_message

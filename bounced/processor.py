@@ -1,7 +1,7 @@
 """The processor: applies spooled bounces in id order, never loses or loops on one.
 
 Pending intake is taken in windows (`processing.batch_size` messages, bounded by bytes) and
-each window goes through `bounced.apply.apply_batch`: parse and classify (in worker
+each window goes through `bounced.apply.batch.apply_batch`: parse and classify (in worker
 processes for big windows, `processing.workers`), attribute, policy, and one store
 transaction that records them all and marks them applied; when that transaction fails the
 window is recorded message by message. An unexpected exception is recorded on the intake
@@ -263,7 +263,7 @@ class Processor:
 
     async def _apply_batch(self, batch: list[IntakeMessage]) -> bool:
         """Apply a window of intake; True when all of it left the pending state."""
-        from bounced.apply import apply_batch  # imported late to keep start-up light
+        from bounced.apply.batch import apply_batch  # imported late to keep start-up light
 
         results = await apply_batch(
             self.store, batch, self.config, self.clock, self.attributor, self.analyser, self.policy_alerts

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bounced.apply.policy import Precomputed, precompute
-from bounced.classify import classify_message
+from bounced.classify.classify import classify_message
 from bounced.config.classify import ClassifyConfig
 from bounced.errors import ParseError
 from bounced.model import ClassifiedFailure, ParsedMessage

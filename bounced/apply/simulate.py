@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from bounced.apply.policy import SUPPRESSING_KINDS, hard_reasons_for
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
 from bounced.config import Config
 from bounced.model import BounceEvent, BounceKind, Classification, Failure, MessageType
 

@@ -25,14 +25,11 @@ import re
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from bounced.classify.diagnostic import MAX_EXAMINED, normalise_text
 from bounced.classify.phrase_matcher import compile_alternation
 from bounced.classify.providers import provider_rule
 from bounced.classify.reason_table import REASON_TABLE
-from bounced.classify.reasons import (
-    MAX_EXAMINED,
-    normalise_text,
-    retry_after_seconds,
-)
+from bounced.classify.reasons import retry_after_seconds
 from bounced.classify.rules import DEFAULT_RULES, RuleSet
 from bounced.classify.sisimai_order import (
     class_specific_name,

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from bounced.classify.diagnostic import asked_delay, normalise_text
 from bounced.classify.phrase_matcher import FirstMatch, compile_alternation
 from bounced.classify.reason_table import FIXED_SECTIONS, REASON_TABLE
 from bounced.model import Reason
 
 __all__ = [
     "DEFAULT_PHRASES",
-    "MAX_EXAMINED",
     "REASON_PATTERNS",
     "PhraseTable",
     "ReasonRule",
@@ -27,19 +27,9 @@ __all__ = [
     "first_rule",
     "is_greylisting",
     "matching_reasons",
-    "normalise_text",
     "phrase_rule_id",
     "retry_after_seconds",
 ]
-
-MAX_EXAMINED = 8192  # characters of a diagnostic examined; real ones are a few hundred
-
-
-def normalise_text(text: str) -> str:
-    """Lower-cased, whitespace-collapsed, capped copy of a diagnostic."""
-    # Cap before any other work so a huge input costs O(cap), not O(len). str.split() splits
-    # on exactly the characters `\s` matches, so this equals re.sub(r"\s+", " ", ...).strip().
-    return " ".join(text[: MAX_EXAMINED * 2].split()).lower()[:MAX_EXAMINED]
 
 
 class ReasonRule(NamedTuple):
@@ -120,18 +110,6 @@ def is_greylisting(text: str) -> bool:
     return bool(_BY_REASON[Reason.GREYLISTED].search(normalise_text(text)))
 
 
-# A delay follows a retry/greylist word within a few words: "greylisted for 120 seconds",
-# "try again in 5 minutes", "retry after 60s", "please wait 2 min", "come back in 1 hour".
-_DELAY_RE = re.compile(
-    r"(?:gr[ae]y-?list\w{0,6}|try again|retry|wait|come back|defer\w{0,4}|resend|later|"
-    r"temporarily (?:rejected|blocked)|blocked)"
-    r"[^0-9.;]{0,30}?"
-    r"(\d{1,7})(?:\.\d+)? ?"
-    r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b"
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
-
-
 def retry_after_seconds(text: str, greylist_default: int | None = None) -> int | None:
     """Seconds the remote server asked us to wait before retrying, or None.
 
@@ -140,12 +118,8 @@ def retry_after_seconds(text: str, greylist_default: int | None = None) -> int |
     normalised = normalise_text(text)
     if not normalised:
         return None
-    match = _DELAY_RE.search(normalised)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        # "min"/"m" = minutes, "s"/"sec" = seconds, "h"/"hr"/"hour" = hours.
-        factor = _UNIT_SECONDS["m" if unit.startswith("m") else unit[0]]
-        return amount * factor
+    if (delay := asked_delay(normalised)) is not None:
+        return delay
     if greylist_default is not None and _BY_REASON[Reason.GREYLISTED].search(normalised):
         return greylist_default
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bounced.classify.reasons import normalise_text, retry_after_seconds
+from bounced.classify.diagnostic import asked_delay, normalise_text
 from bounced.model import Reason
 from bounced.smtp_reply import find_reply_code
 
@@ -168,7 +168,7 @@ def describe_bounce_text(diagnostic: str, reply_code: int | None, reason: str) -
             continue
         if text and entry.pattern.search(text):
             if entry.label == "Greylisted":
-                delay = retry_after_seconds(text)
+                delay = asked_delay(text)
                 if delay is not None:
                     return entry.label, entry.description.replace("the delay it names", f"{delay} seconds")
             return entry.label, entry.description

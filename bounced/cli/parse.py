@@ -20,11 +20,8 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse
 from bounced.cli.common import add_config_option, config_from_args
 from bounced.model import ClassifiedFailure, ParsedMessage
 
@@ -46,6 +43,10 @@ FIELDS = (
     "return_path",
 )
 _TABLE = (("file", 28), ("recipient", 34), ("kind", 9), ("reason", 15), ("status", 7), ("code", 4))
+
+
+if TYPE_CHECKING:
+    from bounced.apply.analyse import Analysis
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,6 +94,8 @@ def _messages(path: Path) -> Iterator[tuple[str, bytes] | _Unreadable]:
 
 def rows_for_analysis(label: str, analysis: Analysis) -> list[dict[str, Any]]:
     """The output rows for one message as the daemon sees it (`bounced.apply.analyse`)."""
+    from bounced.apply.analyse import AnalysisOutcome  # the classifier loads only for `parse`
+
     if analysis.outcome is not AnalysisOutcome.PARSED or analysis.parsed is None:
         row: dict[str, Any] = dict.fromkeys(FIELDS)
         kind = "unparseable" if analysis.outcome is AnalysisOutcome.UNPARSEABLE else "failed"
@@ -166,6 +169,10 @@ def _stderr_size() -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bounced.apply.analyse import AnalysisOutcome, analyse
+
     config = config_from_args(args).classify
     failed = False
     messages = mail = 0

@@ -16,10 +16,8 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bounced.apply.enforce import evaluate_soft_thresholds
-from bounced.apply.simulate import Simulation, simulate
 from bounced.cli.admin import current_actor
 from bounced.cli.common import add_config_option, config_from_args, missing_database, run_with_store
 from bounced.cli.period import add_period_options, checked_period, parse_when
@@ -28,6 +26,9 @@ from bounced.config import Config, load_config
 from bounced.store.base import ServiceStore
 
 __all__ = ["register"]
+
+if TYPE_CHECKING:
+    from bounced.apply.simulate import Simulation
 
 Command = Callable[[ServiceStore, Config, argparse.Namespace], Awaitable[int]]
 
@@ -93,6 +94,8 @@ def _print_json(value: Any) -> None:
 
 
 async def _simulate(store: ServiceStore, proposed: Config, args: argparse.Namespace) -> int:
+    from bounced.apply.simulate import simulate  # the classifier loads only for this command
+
     end = args.end or datetime.now(UTC)
     problem = checked_period(args.start, end)
     if problem:
@@ -160,6 +163,8 @@ async def _soft_thresholds(store: ServiceStore, config: Config, args: argparse.N
             file=sys.stderr,
         )
         return 1
+    from bounced.apply.enforce import evaluate_soft_thresholds
+
     found = await evaluate_soft_thresholds(
         store, config, SystemClock().now(), args.since, apply=not args.dry_run
     )

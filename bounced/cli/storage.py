@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bounced.errors import StoreError
-from bounced.store.copy import CopyResult, TableCopy, copy_sqlite_to_postgres
 
 __all__ = ["register"]
 
@@ -28,6 +28,10 @@ def _postgres_target(text: str) -> str:
     return text
 
 
+if TYPE_CHECKING:
+    from bounced.store.copy import CopyResult, TableCopy
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     storage = sub.add_parser("storage", help="move an installation between store backends")
     storage_sub = storage.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -42,6 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _copy(args: argparse.Namespace) -> int:
+    from bounced.store.copy import copy_sqlite_to_postgres  # both backends load only here
+
     def progress(table: TableCopy) -> None:
         print(f"copied {table.table}: {table.copied} new of {table.source}", file=sys.stderr, flush=True)
 

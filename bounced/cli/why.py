@@ -13,7 +13,6 @@ import json
 import sys
 from typing import Any
 
-from bounced.apply.simulate import reclassify
 from bounced.config import Config
 from bounced.model import BounceEvent, BounceKind, SuppressionEntry
 from bounced.store.base import ServiceStore
@@ -89,6 +88,8 @@ async def explain(
 async def _event(
     store: ServiceStore, config: Config, event: BounceEvent, entry: SuppressionEntry | None
 ) -> dict[str, Any]:
+    from bounced.apply.simulate import reclassify  # the classifier loads only when needed
+
     rule = event.rule or f"{reclassify(event, config).rule} (re-derived under the current config)"
     raw, raw_note = None, ""
     if event.intake_id is not None:

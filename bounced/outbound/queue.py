@@ -31,7 +31,7 @@ from bounced.apply.enforce import (
     hold_mass_failures,
 )
 from bounced.apply.policy import hard_reasons_for, plan_events, precompute
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
 from bounced.clock import Clock
 from bounced.config import Config
 from bounced.logfmt import kv

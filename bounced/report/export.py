@@ -16,9 +16,6 @@ from collections.abc import AsyncIterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import xlsxwriter
-import xlsxwriter.exceptions
-
 from bounced.report.softbounce import ReportLayout
 
 __all__ = [
@@ -208,6 +205,8 @@ class XlsxReportWriter:
     autofilter, column widths, full text (up to Excel's 32,767 characters a cell), total."""
 
     def __init__(self, path: str | Path, layout: ReportLayout, sheet: str = "Soft bounces") -> None:
+        import xlsxwriter  # loaded for XLSX reports only
+
         self._layout = layout
         self._book = xlsxwriter.Workbook(
             str(path), {"constant_memory": True, "strings_to_urls": False, "strings_to_formulas": False}
@@ -243,6 +242,8 @@ class XlsxReportWriter:
         last_data_row = self._row - 1
         self._sheet.autofilter(0, 0, max(last_data_row, 1), len(self._layout.columns) - 1)
         self._write(_total_row(self._layout, total), self._bold)
+        import xlsxwriter.exceptions
+
         try:
             self._book.close()
         except xlsxwriter.exceptions.FileCreateError as exc:  # not an OSError of its own

@@ -16,7 +16,7 @@ from bounced.service.errors import InvalidInput
 from bounced.service.transfer import ImportLine, parse_import_lines
 from bounced.service.values import required_text, valid_address, valid_limit
 from bounced.store.base import AdminViewStore, SuppressionStore
-from bounced.store.sqlite.connection import from_micros, to_micros
+from bounced.store.timecodec import from_micros, to_micros
 
 __all__ = ["ImportResult", "SuppressionPage", "SuppressionService", "decode_cursor", "encode_cursor"]
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from bounced.config.storage import StorageConfig
 from bounced.store.base import RecordOutcome, Store
-from bounced.store.postgres import PostgresStore
-from bounced.store.sqlite import SQLiteStore
 
-__all__ = ["PostgresStore", "RecordOutcome", "SQLiteStore", "Store", "open_backend", "open_store"]
+__all__ = ["RecordOutcome", "Store", "open_backend", "open_store"]
 
 
 async def open_store(config: StorageConfig, fold_local_case: bool = True) -> Store:
@@ -17,8 +15,13 @@ async def open_store(config: StorageConfig, fold_local_case: bool = True) -> Sto
 
     `fold_local_case`: [policy] local_part_case is "insensitive" (model.address_key).
     Raises StoreError when the database cannot be opened or its schema is newer than this code."""
+    # Each backend is imported only when opened: a report on SQLite does not load asyncpg.
     if config.backend == "postgresql":
+        from bounced.store.postgres import PostgresStore
+
         return await PostgresStore.open(config, fold_local_case)
+    from bounced.store.sqlite import SQLiteStore
+
     return await SQLiteStore.open(config, fold_local_case)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bounced.apply import ApplyResult, apply_batch, apply_intake
+from bounced.apply.batch import ApplyResult, apply_batch, apply_intake
 from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
@@ -19,8 +19,9 @@ from bounced.config.storage import StorageConfig
 from bounced.errors import StoreError
 from bounced.model import Attribution, IntakeMessage, IntakeState, ParsedMessage
 from bounced.processor import Processor, ProcessorSettings
-from bounced.store import SQLiteStore, open_store
+from bounced.store import open_store
 from bounced.store.base import IntakeRecording, RecordOutcome
+from bounced.store.sqlite import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bounced.apply import apply_intake
+from bounced.apply.batch import apply_intake
 from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
 from bounced.model import BounceKind, IntakeState
-from bounced.store import SQLiteStore
+from bounced.store.sqlite import SQLiteStore
 from tests.rawsql import rows, scalar
 
 pytestmark = pytest.mark.corpus

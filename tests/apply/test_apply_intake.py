@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bounced.apply import ApplyResult, apply_intake
+from bounced.apply.batch import ApplyResult, apply_intake
 from bounced.clock import FakeClock
 from bounced.config import Config
 from bounced.config.loader import build
@@ -21,7 +21,7 @@ from bounced.model import (
     ParsedMessage,
     ProfileStatus,
 )
-from bounced.store import SQLiteStore
+from bounced.store.sqlite import SQLiteStore
 from tests.apply.bounce_messages import arf, dsn, plain
 from tests.rawsql import rows
 from tests.store_helpers import is_suppressed
@@ -213,6 +213,6 @@ async def test_each_bounce_of_a_resent_message_counts(store: SQLiteStore) -> Non
     ],
 )
 def test_bounce_message_id_reads_the_bounce_header_only(raw: bytes, expected: str | None) -> None:
-    from bounced.apply import bounce_message_id
+    from bounced.apply.analyse import bounce_message_id
 
     assert bounce_message_id(raw) == expected

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bounced.apply import Analyser, Analysis, AnalysisOutcome, apply_batch
-from bounced.apply.analyse import analyse_many
+from bounced.apply.analyse import Analysis, AnalysisOutcome, analyse_many
+from bounced.apply.batch import apply_batch
 from bounced.apply.policy import Precomputed, plan_events, precompute
+from bounced.apply.workers import Analyser
 from bounced.clock import FakeClock
 from bounced.config import ClassifyConfig
 from bounced.config.storage import StorageConfig

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bounced.apply import Analyser, AnalysisOutcome, analyse
-from bounced.apply.analyse import analyse_many
-from bounced.apply.workers import WORKER_NICENESS
+from bounced.apply.analyse import AnalysisOutcome, analyse, analyse_many
+from bounced.apply.workers import WORKER_NICENESS, Analyser
 from bounced.config import ClassifyConfig
 from tests.apply.bounce_messages import arf, dsn, plain
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
 from bounced.config import parse_config
 from bounced.errors import ConfigError
 from bounced.model import Action, BounceKind, Failure, MessageType, Reason

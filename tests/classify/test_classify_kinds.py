@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bounced.classify import classify_failure, classify_message
+from bounced.classify.classify import classify_failure, classify_message
 from bounced.config import ClassifyConfig
 from bounced.model import Action, BounceKind, Failure, MessageType, ParsedMessage, Reason
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
+from bounced.classify.diagnostic import normalise_text
 from bounced.classify.providers import provider_reason
-from bounced.classify.reasons import normalise_text
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind, Failure, MessageType, Reason
 

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
+from bounced.classify.diagnostic import normalise_text
 from bounced.classify.reason_table import REASON_TABLE, parse_table
-from bounced.classify.reasons import detect_reason, is_greylisting, normalise_text, retry_after_seconds
+from bounced.classify.reasons import detect_reason, is_greylisting, retry_after_seconds
 from bounced.config import ClassifyConfig
 from bounced.model import Failure, MessageType, Reason
 

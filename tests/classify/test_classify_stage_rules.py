@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bounced.classify import classify_failure
+from bounced.classify.classify import classify_failure
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind, Failure, MessageType, Reason
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bounced.model import BounceKind, IntakeState, ProfileStatus
-from bounced.store import PostgresStore
 from bounced.store.node import NodeStore
+from bounced.store.postgres import PostgresStore
 from tests.harness import make_config, running_daemon, send_mail
 from tests.store_helpers import intake_counts
 

@@ -23,8 +23,9 @@ from bounced.errors import ConfigError
 from bounced.model import IntakeState
 from bounced.retention import prune_raw
 from bounced.sdnotify import Notifier
-from bounced.store import SQLiteStore, open_store
+from bounced.store import open_store
 from bounced.store.base import Store
+from bounced.store.sqlite import SQLiteStore
 from tests.harness import make_config, running_daemon, send_mail
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,7 +16,8 @@ from bounced.config import SmtpConfig, StorageConfig
 from bounced.errors import ConfigError
 from bounced.intake.listener import BounceHandler, Listener, domain_accepted
 from bounced.model import IntakeState
-from bounced.store import SQLiteStore, open_store
+from bounced.store import open_store
+from bounced.store.sqlite import SQLiteStore
 from tests.harness import send_mail
 
 MESSAGE = b"From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered Mail\r\n\r\nSorry.\r\n"

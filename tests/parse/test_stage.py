@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bounced.classify import classify_message
+from bounced.classify.classify import classify_message
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind, Reason
 from bounced.parse import parse_message

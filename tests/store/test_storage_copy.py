@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bounced.apply import apply_intake
+from bounced.apply.batch import apply_intake
 from bounced.cli import main
 from bounced.clock import FakeClock
 from bounced.config import Config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bounced.model import BounceEvent, BounceKind, Reason
-from bounced.store import SQLiteStore
+from bounced.store.sqlite import SQLiteStore
 from tests.store_helpers import guard_trip_count, is_suppressed, record_events
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
