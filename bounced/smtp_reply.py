@@ -33,17 +33,27 @@ _ANY_CODE_RE = re.compile(r"[245]\d\d")
 _LEADING_RE = re.compile(r"([2-5]\d\d)(?:([ -])([2-5]\.\d{1,3}\.\d{1,3}))?(?![\w.])")
 
 # Where MTAs name the command a reply answered: Postfix "(in reply to RCPT TO command)",
-# Exim "after MAIL FROM", qmail "Connected to x but sender was rejected" and "most progress
-# was RCPT TO", DragonFly "did not like our RCPT TO", Exchange "SMTP:RCPT host ...".
+# Exim "after MAIL FROM" (older Exim "remote mailer after RCPT TO", newer "after pipelined
+# RCPT TO", LMTP "LMTP error after RCPT"), qmail "Connected to x but sender was rejected"
+# and "most progress was RCPT TO", DragonFly "did not like our RCPT TO", Exchange "SMTP:RCPT
+# host ...", X6/V5 "(Error following RCPT command)", IMail (SMTP32) "RCPT TO generated
+# following response:", "DATA command generated response:", "Server response to MAIL FROM:"
+# (the phrases Sisimai's Lhost/Exim.pm, X6.pm and IMailServer.pm read).
 # Matched against lower-cased, whitespace-collapsed text.
 _COMMAND_RE = re.compile(
     r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo)\b"
-    r"|remote mail server after (mail from|rcpt to|end of data|data|initial connection|helo|ehlo)"
+    r"|(?:remote (?:mail server|mailer)|lmtp error) after (?:pipelined )?"
+    r"(mail from|rcpt to|end of data|data|initial connection|helo|ehlo|mail|rcpt)\b"
     r"|connected to \S+ but (sender|my name|greeting)"
     r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
     r"|most progress was (rcpt to|mail from|data|helo|ehlo)"
+    r"|error following (rcpt|mail|data|helo|ehlo) command"
+    r"|(rcpt to|data command) generated (?:following )?response"
+    r"|(?:server response to|unexpected response to) (mail from|ehlo|helo)"
+    r"|unexpected (connection) response"
     r"|smtp:(rcpt|mail|data|helo|ehlo)\b"  # a word start, checked in Python: a leading "\b"
 )  # would keep the engine from skipping to the branches' first letters (6x slower)
+_SMTP_COLON_GROUP = 10  # "smtp:rcpt": the one branch whose start must be checked for a word start
 _COMMANDS = (
     ("mail from", "MAIL"),
     ("sender", "MAIL"),
@@ -56,6 +66,7 @@ _COMMANDS = (
     ("ehlo", "HELO"),
     ("my name", "HELO"),
     ("initial connection", "CONN"),
+    ("connection", "CONN"),
     ("greeting", "CONN"),
     ("rcpt", "RCPT"),
     ("mail", "MAIL"),
@@ -114,7 +125,7 @@ def smtp_command(text: str) -> str | None:
     it: "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
     for match in _COMMAND_RE.finditer(text):
         start = match.start()
-        if match.group(6) and start and text[start - 1].isalnum():  # "esmtp:data" is no stage
+        if match.group(_SMTP_COLON_GROUP) and start and text[start - 1].isalnum():  # "esmtp:data" is no stage
             continue
         said = next(group for group in match.groups() if group)
         for prefix, command in _COMMANDS:
