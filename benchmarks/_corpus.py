@@ -12,7 +12,6 @@ from pathlib import Path
 __all__ = ["CORPUS_DIR", "ExpectedRow", "corpus_files", "expected_by_file", "load_expected", "messages_in"]
 
 
-
 def _find_corpus() -> Path:
     """$BOUNCED_CORPUS, else `shared/corpus` beside the checkout (or beside its worktree folder)."""
     if os.environ.get("BOUNCED_CORPUS"):

@@ -69,9 +69,7 @@ class ApplyResult:
 
     @property
     def written(self) -> tuple[BounceEvent, ...]:
-        return tuple(
-            e.with_id(i) for e, i in zip(self.planned, self.event_ids, strict=True) if i is not None
-        )
+        return tuple(e.with_id(i) for e, i in zip(self.planned, self.event_ids, strict=True) if i is not None)
 
     @property
     def duplicates(self) -> int:

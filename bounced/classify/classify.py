@@ -41,6 +41,7 @@ from bounced.classify.sisimai_order import (
     syntax_error_reply,
 )
 from bounced.classify.status import reason_for_status, reply_class, status_class
+from bounced.classify.sysexits import EX_TEMPFAIL, exit_reason, exit_status
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.model import (
     Action,
@@ -138,6 +139,9 @@ _ADDRESS_OR_VAGUE = frozenset({*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED
 _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
 _VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
+# Diagnostic-Code types of a local program's answer: with no words we know, a mailer error
+# (Sisimai Reason.pm `anotherone`: X-UNIX and X-POSTFIX).
+_PROGRAM_TYPES = frozenset({"x-unix", "x-postfix"})
 _SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
 _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 
@@ -162,6 +166,8 @@ def _decide(
     hint = (failure.reason_hint or "").strip().lower()
     if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
         return Reason(hint), f"hint:{hint}"
+    if (exited := exit_reason(failure)) is not None:
+        return exited  # "X-Unix; 67": a local program's exit status (sysexits.h)
     status = _specific_status(failure, in_text)
     if (
         provider_patterns
@@ -214,6 +220,8 @@ def _reason_from_text_and_codes(
         if (delayed := delayed_unnamed_status(failure.action is Action.DELAYED, status, rules)) is not None:
             return delayed
         return status_reason, by_status  # a code's meaning beats a generic phrase
+    if failure.diagnostic_type in _PROGRAM_TYPES:
+        return Reason.MAILERERROR, f"diagnostic-type:{failure.diagnostic_type}"
     if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
         return syntax
     if failure.action is Action.DELAYED:
@@ -259,6 +267,8 @@ def _specific_status(failure: Failure, in_text: str | None) -> str | None:
 
 def _failure_class(failure: Failure, text: str, in_text: str | None) -> tuple[int | None, str]:
     """(2/4/5 or None, which evidence decided) following the precedence in the docstring."""
+    if exit_status(failure) == EX_TEMPFAIL:
+        return 4, "exit-status"  # the program said "try again later", whatever Status says
     remote: list[tuple[int, str]] = []
     reply = failure.reply_code if reply_class(failure.reply_code) else None
     if reply is None and text:

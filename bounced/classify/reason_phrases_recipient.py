@@ -10,7 +10,6 @@ RECIPIENT_PHRASES = r"""
 [mailererror]
 ^procmail:  @doc:sisimai-reason-mailererror
 ^x-unix;
-^\d{1,3}$
 
 [mailboxfull]
 account disabled temporarly for exceeding receiving limits  @doc:sisimai-reason-mailboxfull

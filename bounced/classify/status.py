@@ -69,6 +69,7 @@ STATUS_REASONS: dict[str, Reason] = {
     "7.30": Reason.SECURITYERROR,
 }
 
+
 def status_class(status: str | None) -> int | None:
     """2, 4 or 5 (success, persistent transient, permanent); None when absent or malformed."""
     normalised = normalise_status(status)

@@ -211,6 +211,7 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
         reply_code=reply_code,
         diagnostic=diagnostic,
         remote_mta=remote,
+        diagnostic_type=diagnostic_type or None,
     )
 
 
