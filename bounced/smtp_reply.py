@@ -38,11 +38,12 @@ _LEADING_RE = re.compile(r"([2-5]\d\d)(?:([ -])([2-5]\.\d{1,3}\.\d{1,3}))?(?![\w
 # and "most progress was RCPT TO", DragonFly "did not like our RCPT TO", Exchange "SMTP:RCPT
 # host ...", X6/V5 "(Error following RCPT command)", IMail (SMTP32) "RCPT TO generated
 # following response:", "DATA command generated response:", "Server response to MAIL FROM:"
-# (the phrases Sisimai's Lhost/Exim.pm, X6.pm and IMailServer.pm read).
+# Office 365 "unknown recipient or mailbox unavailable -> 550 ..." (the phrases Sisimai's
+# Lhost/Exim.pm, X6.pm, IMailServer.pm and Office365.pm read).
 # Matched against lower-cased, whitespace-collapsed text.
 _COMMAND_RE = re.compile(
     r"in reply to (?:the )?(mail from|rcpt to|end of data|data|helo|ehlo)\b"
-    r"|(?:remote (?:mail server|mailer)|lmtp error) after (?:pipelined )?"
+    r"|(?:remote (?:mail server|mailer|server)|lmtp error) after (?:pipelined )?"
     r"(mail from|rcpt to|end of data|data|initial connection|helo|ehlo|mail|rcpt)\b"
     r"|connected to \S+ but (sender|my name|greeting)"
     r"|(?:does not|did not) like (?:our )?(recipient|final data|rcpt to|mail from|data)"
@@ -51,14 +52,15 @@ _COMMAND_RE = re.compile(
     r"|(rcpt to|data command) generated (?:following )?response"
     r"|(?:server response to|unexpected response to) (mail from|ehlo|helo)"
     r"|unexpected (connection) response"
+    r"|(unknown recipient) or mailbox unavailable ->"
     r"|smtp:(rcpt|mail|data|helo|ehlo)\b"  # a word start, checked in Python: a leading "\b"
 )  # would keep the engine from skipping to the branches' first letters (6x slower)
-_SMTP_COLON_GROUP = 10  # "smtp:rcpt": the one branch whose start must be checked for a word start
 _COMMANDS = (
     ("mail from", "MAIL"),
     ("sender", "MAIL"),
     ("rcpt to", "RCPT"),
     ("recipient", "RCPT"),
+    ("unknown recipient", "RCPT"),
     ("end of data", "DATA"),
     ("final data", "DATA"),
     ("data", "DATA"),
@@ -125,7 +127,9 @@ def smtp_command(text: str) -> str | None:
     it: "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
     for match in _COMMAND_RE.finditer(text):
         start = match.start()
-        if match.group(_SMTP_COLON_GROUP) and start and text[start - 1].isalnum():  # "esmtp:data" is no stage
+        if (
+            start and text.startswith("smtp:", start) and text[start - 1].isalnum()
+        ):  # "esmtp:data" is no stage
             continue
         said = next(group for group in match.groups() if group)
         for prefix, command in _COMMANDS:

@@ -73,6 +73,7 @@ COMMAND = [
     # Exim 2-3 ("remote mailer"), Exim 4.9x ("pipelined"), LMTP (Sisimai's Lhost/Exim.pm).
     ("SMTP error from remote mailer after RCPT TO: <a@example.nl>: host mx: 553 5.1.1 unknown", "RCPT"),
     ("SMTP error from remote mail server after RCPT command: 550 no such user", "RCPT"),
+    ("SMTP error from remote server after RCPT command: host mx[192.0.2.9]: 550 user unknown", "RCPT"),
     ("SMTP error from remote mail server after pipelined RCPT TO:<a@example.net>: 550 no", "RCPT"),
     ("SMTP error from remote mail server after end of data: 550 5.7.1 spam", "DATA"),
     ("SMTP error from remote mailer after MAIL FROM:<> SIZE=1234: 553 sender refused", "MAIL"),
@@ -86,6 +87,7 @@ COMMAND = [
     ("Server response to MAIL FROM: 553 sender address rejected", "MAIL"),
     ("Unexpected response to EHLO/HELO: 501 syntax", "HELO"),
     ("Unexpected connection response from server: 554 no service", "CONN"),
+    ("550 5.1.351 Remote server returned unknown recipient or mailbox unavailable -> 550 Unknown", "RCPT"),
     ("550 5.1.1 user unknown", None),
     ("250 ESMTP:DATA accepted", None),  # not a word of its own
     ("SMTP connection failed, host not found", None),  # no server answered: no stage

@@ -233,6 +233,11 @@ def _reason_from_text_and_codes(
     return Reason.UNDEFINED, "fallback:undefined"
 
 
+# The statuses Sisimai's SMTP/Status.pm names `userunknown` (UserUnknown.pm `true`); others
+# of the X.1.x subject name the host (5.1.2), a move (5.1.6) or nothing Sisimai knows (4.1.1).
+_UNKNOWN_STATUSES = frozenset({"5.1.0", "5.1.1", "5.1.3"})
+
+
 def _filtered_not_unknown(command: str | None, text: str, status: str | None) -> bool:
     """Whether "user unknown" words are a filter's answer rather than an unknown mailbox.
 
@@ -246,7 +251,7 @@ def _filtered_not_unknown(command: str | None, text: str, status: str | None) ->
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
     status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)
-    return command is None and (status is None or status[1:4] != ".1.")
+    return command is None and status not in _UNKNOWN_STATUSES
 
 
 def _command_of(failure: Failure, text: str) -> str | None:
