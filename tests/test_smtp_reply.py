@@ -22,6 +22,9 @@ STATUS = [
     ("nothing", None),
 ]
 REPLY = [
+    ("250 2.1.0 sender ok; 550 5.1.1 user unknown", 550),
+    ("250 2.0.0 Ok: queued as 4F2A", 250),  # a success alone stays what it is
+    ("Requested action not taken: mailbox unavailable. [SMTP Error Code 550]", 550),
     ("550 5.1.1 <a@b.example>: User unknown", 550),
     ("host mx[192.0.2.1] said: 450 4.2.0 Greylisted", 450),
     ("host mx.example.com [192.0.2.1] said: 452 4.2.2 Mailbox full", 452),
@@ -125,3 +128,12 @@ def test_smtp_command(text: str, command: str | None) -> None:
 @pytest.mark.parametrize(("text", "lead"), LEADING)
 def test_leading_reply(text: str, lead: tuple[str, str | None, int] | None) -> None:
     assert leading_reply(text) == lead
+
+
+def test_a_quoted_session_gives_the_refusal_not_the_greeting() -> None:
+    session = (
+        "--- Session Transcript ---\n 220 example.com ESMTP ready\n EHLO mx.sender.example\n"
+        " 250-example.com Hello\n MAIL From:<b@example.org>\n 250 <b@example.org>, Sender ok\n"
+        " RCPT To:<a@example.com>\n 552 Message for <a@example.com> would exceed mailbox quota\n"
+    )
+    assert find_reply_code(session) == 552
