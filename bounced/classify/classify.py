@@ -140,8 +140,9 @@ _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
 _VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
 # Diagnostic-Code types of a local program's answer: with no words we know, a mailer error
-# (Sisimai Reason.pm `anotherone`: X-UNIX and X-POSTFIX).
-_PROGRAM_TYPES = frozenset({"x-unix", "x-postfix"})
+# (Sisimai Reason.pm `anotherone`: X-UNIX; its X-POSTFIX is left out, as Sisimai's own
+# Lhost/Postfix.pm reads X-Postfix as SMTP, which it mostly quotes: "host x said: 550 ...").
+_PROGRAM_TYPES = frozenset({"x-unix"})
 _SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
 _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 

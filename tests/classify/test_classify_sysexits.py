@@ -51,6 +51,8 @@ def test_program_words_we_do_not_know_are_a_mailer_error() -> None:
     )
     assert _classify("the frobnicator refused", "5.0.0", kind="smtp")[0] is not Reason.MAILERERROR
     assert _classify("Quota exceeded message delivery failed", "5.0.0")[0] is Reason.MAILBOXFULL
+    # Postfix's X-Postfix mostly quotes a remote SMTP reply (Sisimai's Lhost/Postfix.pm reads it so).
+    assert _classify("the frobnicator refused", "5.0.0", kind="x-postfix")[0] is not Reason.MAILERERROR
 
 
 def test_the_parser_keeps_the_diagnostic_type() -> None:
