@@ -29,7 +29,14 @@ _RCPT_RE = re.compile(
 # Sendmail: "... while talking to mx.example.org.:" then straight away "<<< 554": the greeting.
 _GREETING_RE = re.compile(r"while talking to [^\n]{1,300}\n<<< ?[45]\d\d\b")
 # Bytes one of `smtp_command`'s phrases contains (Postfix, Exim old and new, LMTP, X6, IMail).
-_MARKERS = (b"command)", b"server after", b"mailer after", b"error after", b"generated")
+_MARKERS = (
+    b"command)",
+    b"server after",
+    b"mailer after",
+    b"LMTP error after",
+    b"generated following response",
+    b"command generated response",
+)
 _PARAGRAPH = 1500  # characters after a recipient's first mention that may belong to it
 
 
