@@ -210,7 +210,7 @@ unknown (?:host|domain)  @doc:sisimai-reason-hostunknown
 domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)  @doc:sisimai-reason-hostunknown
 no such (?:domain|host)  @doc:sisimai-reason-hostunknown
 name or service not known  @doc:sisimai-reason-hostunknown
-couldn't find any host named
+couldn't find any host  @doc:sisimai-lhost-qmail
 host unreachable  @doc:sisimai-reason-hostunknown
 unroutable address  @doc:sisimai-reason-hostunknown
 mail domain mentioned in email address is unknown  @doc:sisimai-reason-hostunknown
@@ -285,7 +285,7 @@ addressee unknown
 no longer (?:valid|active|in use)
 was not found in (?:ldap|the directory|directory)
 resolver\.adr\.recipientnotfound  @doc:sisimai-reason-userunknown
-recipnotfound
+recipnotfound  @doc:sisimai-lhost-exchange2007
 cannot be delivered to the following recipient
 user (?:\S+ )?not found  @doc:sisimai-reason-userunknown
 mailbox (?:\S+ )?(?:not found|invalid)  @doc:sisimai-reason-userunknown
