@@ -43,6 +43,9 @@ storage (?:limit|quota) (?:exceeded|reached)
 mail ?box exceeded the local limit  @doc:sisimai-reason-mailboxfull
 user mailbox exceeds allowed size  @doc:sisimai-lhost-imailserver
 mail ?box exceeds (?:the )?(?:allowed|maximum) size
+# Sisimai 5's MailboxFull list (go-sisimai reason/why-mailboxfull.go), ahead of its SystemFull
+no space left on device
+not sufficient disk space
 
 [contenterror]
 header size exceeds maximum permitted  @doc:sisimai-reason-contenterror
