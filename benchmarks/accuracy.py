@@ -86,6 +86,9 @@ def _deliberate(metric: str, row: ExpectedRow, got: object) -> str | None:
     if metric == "action" and row.action == "delayed" and got == "failed" and row.reason == "expired":
         # Sisimai turns every expiry into "delayed"; an expiry is final here (docs/classify.md).
         return "expired-stays-failed"
+    if metric == "reason" and row.reason == "mailererror" and got in ("userunknown", "hostunknown"):
+        # "X-Unix; 67" (EX_NOUSER) is read by its sysexits.h name (bounced/classify/sysexits.py).
+        return "sysexits-named-status"
     return None
 
 

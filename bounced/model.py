@@ -217,6 +217,9 @@ class Failure:
     # recipient at all): `recipient` is a placeholder, never suppressed unless a VERP token
     # names the real one.
     recipient_redacted: bool = False
+    # The RFC 3464 diagnostic-type of the Diagnostic-Code field, lower-cased: "smtp", or
+    # "x-unix" (a local program's exit status, sysexits.h: "X-Unix; 67"), "x-postfix" ...
+    diagnostic_type: str | None = None
 
 
 class MessageType(enum.StrEnum):

@@ -22,6 +22,9 @@ STATUS = [
     ("nothing", None),
 ]
 REPLY = [
+    ("250 2.1.0 sender ok; 550 5.1.1 user unknown", 550),
+    ("250 2.0.0 Ok: queued as 4F2A", 250),  # a success alone stays what it is
+    ("Requested action not taken: mailbox unavailable. [SMTP Error Code 550]", 550),
     ("550 5.1.1 <a@b.example>: User unknown", 550),
     ("host mx[192.0.2.1] said: 450 4.2.0 Greylisted", 450),
     ("host mx.example.com [192.0.2.1] said: 452 4.2.2 Mailbox full", 452),
@@ -70,8 +73,28 @@ COMMAND = [
     ("Technical details: SMTP:RCPT host 192.0.2.8: 553 5.3.0 No such user here", "RCPT"),
     ("Technical details: SMTP:MAIL host 192.0.2.8: 553 sender refused", "MAIL"),
     ("Sorry, no SMTP connection got far enough; most progress was MAIL FROM response", "MAIL"),
+    # Exim 2-3 ("remote mailer"), Exim 4.9x ("pipelined"), LMTP (Sisimai's Lhost/Exim.pm).
+    ("SMTP error from remote mailer after RCPT TO: <a@example.nl>: host mx: 553 5.1.1 unknown", "RCPT"),
+    ("SMTP error from remote mail server after RCPT command: 550 no such user", "RCPT"),
+    ("SMTP error from remote server after RCPT command: host mx[192.0.2.9]: 550 user unknown", "RCPT"),
+    ("SMTP error from remote mail server after pipelined RCPT TO:<a@example.net>: 550 no", "RCPT"),
+    ("SMTP error from remote mail server after end of data: 550 5.7.1 spam", "DATA"),
+    ("SMTP error from remote mailer after MAIL FROM:<> SIZE=1234: 553 sender refused", "MAIL"),
+    ("LMTP error after RCPT TO:<a@example.net>: 550 5.1.1 unknown", "RCPT"),
+    ("LMTP error after end of data: 452 4.2.2 over quota", "DATA"),
+    # X6 / V5 Sendmail, IMail (SMTP32; Sisimai's Lhost/X6.pm and IMailServer.pm).
+    ("SMTP Server <mx> rejected recipient <a@b> (Error following RCPT command). It said: 550", "RCPT"),
+    ("Unknown user: a@example.net RCPT TO generated following response: 553 5.3.0 unknown", "RCPT"),
+    ("Additional RCPT TO generated following response: 550 5.1.1 unknown", "RCPT"),
+    ("DATA command generated response: 554 5.7.1 message refused", "DATA"),
+    ("Server response to MAIL FROM: 553 sender address rejected", "MAIL"),
+    ("Unexpected response to EHLO/HELO: 501 syntax", "HELO"),
+    ("Unexpected connection response from server: 554 no service", "CONN"),
+    ("550 5.1.351 Remote server returned unknown recipient or mailbox unavailable -> 550 Unknown", "RCPT"),
     ("550 5.1.1 user unknown", None),
     ("250 ESMTP:DATA accepted", None),  # not a word of its own
+    ("SMTP connection failed, host not found", None),  # no server answered: no stage
+    ("the mailer after data was sent", None),  # "after" without an MTA's phrase before it
 ]
 LEADING = [
     ("550 5.1.1 user unknown", ("550", "5.1.1", 9)),
@@ -105,3 +128,12 @@ def test_smtp_command(text: str, command: str | None) -> None:
 @pytest.mark.parametrize(("text", "lead"), LEADING)
 def test_leading_reply(text: str, lead: tuple[str, str | None, int] | None) -> None:
     assert leading_reply(text) == lead
+
+
+def test_a_quoted_session_gives_the_refusal_not_the_greeting() -> None:
+    session = (
+        "--- Session Transcript ---\n 220 example.com ESMTP ready\n EHLO mx.sender.example\n"
+        " 250-example.com Hello\n MAIL From:<b@example.org>\n 250 <b@example.org>, Sender ok\n"
+        " RCPT To:<a@example.com>\n 552 Message for <a@example.com> would exceed mailbox quota\n"
+    )
+    assert find_reply_code(session) == 552

@@ -38,6 +38,7 @@ from bounced.classify.sisimai_order import (
     syntax_error_reply,
 )
 from bounced.classify.status import reason_for_status, reply_class, status_class
+from bounced.classify.sysexits import EX_TEMPFAIL, exit_reason, exit_status
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.model import (
     Action,
@@ -135,6 +136,10 @@ _ADDRESS_OR_VAGUE = frozenset({*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED
 _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
 _VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
+# Diagnostic-Code types of a local program's answer: with no words we know, a mailer error
+# (Sisimai Reason.pm `anotherone`: X-UNIX; its X-POSTFIX is left out, as Sisimai's own
+# Lhost/Postfix.pm reads X-Postfix as SMTP, which it mostly quotes: "host x said: 550 ...").
+_PROGRAM_TYPES = frozenset({"x-unix"})
 _SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
 _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 
@@ -159,6 +164,8 @@ def _decide(
     hint = (failure.reason_hint or "").strip().lower()
     if hint not in _VAGUE_HINTS and hint in Reason._value2member_map_:
         return Reason(hint), f"hint:{hint}"
+    if (exited := exit_reason(failure)) is not None:
+        return exited  # "X-Unix; 67": a local program's exit status (sysexits.h)
     status = _specific_status(failure, in_text)
     if (
         provider_patterns
@@ -211,6 +218,8 @@ def _reason_from_text_and_codes(
         if (delayed := delayed_unnamed_status(failure.action is Action.DELAYED, status, rules)) is not None:
             return delayed
         return status_reason, by_status  # a code's meaning beats a generic phrase
+    if failure.diagnostic_type in _PROGRAM_TYPES:
+        return Reason.MAILERERROR, f"diagnostic-type:{failure.diagnostic_type}"
     if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
         return syntax
     if failure.action is Action.DELAYED:
@@ -220,6 +229,11 @@ def _reason_from_text_and_codes(
     if any(c.isalpha() for c in words):
         return Reason.ONHOLD, "fallback:onhold"
     return Reason.UNDEFINED, "fallback:undefined"
+
+
+# The statuses Sisimai's SMTP/Status.pm names `userunknown` (UserUnknown.pm `true`); others
+# of the X.1.x subject name the host (5.1.2), a move (5.1.6) or nothing Sisimai knows (4.1.1).
+_UNKNOWN_STATUSES = frozenset({"5.1.0", "5.1.1", "5.1.3"})
 
 
 def _filtered_not_unknown(command: str | None, text: str, status: str | None) -> bool:
@@ -235,7 +249,7 @@ def _filtered_not_unknown(command: str | None, text: str, status: str | None) ->
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
     status = find_status(text) or status  # the server's own code names the failure (as in Sisimai's Data.pm)
-    return command is None and (status is None or status[1:4] != ".1.")
+    return command is None and status not in _UNKNOWN_STATUSES
 
 
 def _command_of(failure: Failure, text: str) -> str | None:
@@ -256,6 +270,8 @@ def _specific_status(failure: Failure, in_text: str | None) -> str | None:
 
 def _failure_class(failure: Failure, text: str, in_text: str | None) -> tuple[int | None, str]:
     """(2/4/5 or None, which evidence decided) following the precedence in the docstring."""
+    if exit_status(failure) == EX_TEMPFAIL:
+        return 4, "exit-status"  # the program said "try again later", whatever Status says
     remote: list[tuple[int, str]] = []
     reply = failure.reply_code if reply_class(failure.reply_code) else None
     if reply is None and text:

@@ -49,6 +49,11 @@ LOGIC_SOURCES: dict[str, str] = {
     "fallback:expired": "doc:sisimai-reason",
     "fallback:onhold": "doc:sisimai-reason",
     "fallback:undefined": "doc:sisimai-reason",
+    # A local program's exit status (Diagnostic-Code: X-Unix; 67): sysexits.h names it, and
+    # Sisimai's Reason/MailerError.pm reads the rest as mailererror.
+    "sysexits": "doc:sysexits",
+    # A local program's words we do not know (X-Unix, X-Postfix): Reason.pm `anotherone`.
+    "diagnostic-type": "doc:sisimai-reason",
 }
 
 PHRASE_SOURCES: dict[str, str] = {

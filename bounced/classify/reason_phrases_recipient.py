@@ -10,7 +10,6 @@ RECIPIENT_PHRASES = r"""
 [mailererror]
 ^procmail:  @doc:sisimai-reason-mailererror
 ^x-unix;
-^\d{1,3}$
 
 [mailboxfull]
 account disabled temporarly for exceeding receiving limits  @doc:sisimai-reason-mailboxfull
@@ -44,6 +43,9 @@ storage (?:limit|quota) (?:exceeded|reached)
 mail ?box exceeded the local limit  @doc:sisimai-reason-mailboxfull
 user mailbox exceeds allowed size  @doc:sisimai-lhost-imailserver
 mail ?box exceeds (?:the )?(?:allowed|maximum) size
+# Sisimai 5's MailboxFull list (go-sisimai reason/why-mailboxfull.go), ahead of its SystemFull
+no space left on device
+not sufficient disk space
 
 [contenterror]
 header size exceeds maximum permitted  @doc:sisimai-reason-contenterror
@@ -211,7 +213,7 @@ unknown (?:host|domain)  @doc:sisimai-reason-hostunknown
 domain (?:name )?(?:does not exist|not found|is not reachable|must exist|unknown)  @doc:sisimai-reason-hostunknown
 no such (?:domain|host)  @doc:sisimai-reason-hostunknown
 name or service not known  @doc:sisimai-reason-hostunknown
-couldn't find any host named
+couldn't find any host  @doc:sisimai-lhost-qmail
 host unreachable  @doc:sisimai-reason-hostunknown
 unroutable address  @doc:sisimai-reason-hostunknown
 mail domain mentioned in email address is unknown  @doc:sisimai-reason-hostunknown
@@ -286,7 +288,7 @@ addressee unknown
 no longer (?:valid|active|in use)
 was not found in (?:ldap|the directory|directory)
 resolver\.adr\.recipientnotfound  @doc:sisimai-reason-userunknown
-recipnotfound
+recipnotfound  @doc:sisimai-lhost-exchange2007
 cannot be delivered to the following recipient
 user (?:\S+ )?not found  @doc:sisimai-reason-userunknown
 mailbox (?:\S+ )?(?:not found|invalid)  @doc:sisimai-reason-userunknown

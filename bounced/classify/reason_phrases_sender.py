@@ -220,7 +220,7 @@ could not be delivered for  @doc:sisimai-reason-expired
 queue (?:period|lifetime)  @doc:sisimai-reason-expired
 was not reachable within the allowed queue period  @doc:sisimai-reason-expired
 # "Your message was not delivered within 0 days and 1 hours." (Sisimai Lhost/EZweb.pm)
-not delivered within \d
+not delivered within  @doc:sisimai-lhost-ezweb
 
 [systemfull]
 (?:mail )?system (?:is )?full  @doc:sisimai-reason-systemfull
@@ -298,7 +298,9 @@ dead domain  @doc:sisimai-reason-securityerror
 
 [syntaxerror]
 syntax error
-command (?:not recognized|unrecognized|parameter not implemented)
+# RFC 5321 4.2.2's own texts: "500 Syntax error, command unrecognized", "504 Command parameter not implemented"
+command (?:unrecognized|parameter not implemented)  @doc:rfc5321
+command not recognized
 improper sequence
 bad sequence of commands  @doc:sisimai-rhost-nttdocomo
 unrecognized command

@@ -123,6 +123,8 @@ smtp protocol returned a permanent error  @doc:sisimai-reason-notaccept
 
 [expired]
 failed to deliver to domain .{1,255} within  @doc:sisimai-reason-expired
+# IMail (SMTP32): Sisimai's Lhost/IMailServer.pm `$refailures` (expired: "Delivery failed \d+ attempts")
+delivery failed \d+ attempts
 
 [filtered]
 not found recipient account  @doc:sisimai-reason-filtered

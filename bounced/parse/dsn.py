@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from bounced.model import Action, Failure
+from bounced.parse.address import valid_recipient
 from bounced.parse.mime import Part, iter_parts, part_text
 from bounced.parse.text import ADDRESS_RE, clean_diagnostic
 from bounced.smtp_reply import find_reply_code, find_status
@@ -114,7 +115,11 @@ def _address(value: str) -> str | None:
     if typed:
         return _utf8_address(value[typed.end() :])
     m = ADDRESS_RE.search(value)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    # The field holds an address by definition (RFC 3464 2.3.2): any valid mailbox will do,
+    # not only one the prose pattern would take for an address ("a@b.c", a one-letter TLD).
+    return valid_recipient(strip_type(value).split(" ", 1)[0])
 
 
 # RFC 6533 3: "utf-8; address". In a message/global-delivery-status the address is UTF-8; in
@@ -211,6 +216,7 @@ def failure_from_block(block: Block, message_fields: Block | None = None) -> Fai
         reply_code=reply_code,
         diagnostic=diagnostic,
         remote_mta=remote,
+        diagnostic_type=diagnostic_type or None,
     )
 
 

@@ -28,6 +28,15 @@ _RCPT_RE = re.compile(
 )
 # Sendmail: "... while talking to mx.example.org.:" then straight away "<<< 554": the greeting.
 _GREETING_RE = re.compile(r"while talking to [^\n]{1,300}\n<<< ?[45]\d\d\b")
+# Bytes one of `smtp_command`'s phrases contains (Postfix, Exim old and new, LMTP, X6, IMail).
+_MARKERS = (
+    b"command)",
+    b"server after",
+    b"mailer after",
+    b"LMTP error after",
+    b"generated following response",
+    b"command generated response",
+)
 _PARAGRAPH = 1500  # characters after a recipient's first mention that may belong to it
 
 
@@ -38,10 +47,7 @@ def with_smtp_commands(ctx: Context, failures: list[Failure]) -> list[Failure]:
     # Cheap tests on the raw bytes first: most bounces carry none of the markers, and the
     # prose (decoded, lower-cased) is only read for those that do.
     raw = ctx.raw
-    paragraphs = (
-        raw.find(b"command)", 0, MAX_PARSE_BYTES) >= 0
-        or raw.find(b"mail server after", 0, MAX_PARSE_BYTES) >= 0
-    )
+    paragraphs = any(raw.find(marker, 0, MAX_PARSE_BYTES) >= 0 for marker in _MARKERS)
     session = raw.find(b"\n<<<", 0, MAX_PARSE_BYTES) >= 0
     if not (paragraphs or session):
         return failures

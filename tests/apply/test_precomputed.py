@@ -87,7 +87,7 @@ def test_plan_events_refuses_keys_that_do_not_match_the_failures() -> None:
 
 def test_the_analysis_values_pickle_by_constructor_with_every_field() -> None:
     failure = Failure(
-        "a@example.org", Action.DELAYED, "4.2.2", 452, "full", "mx", "hint", "abuse", "RCPT", True
+        "a@example.org", Action.DELAYED, "4.2.2", 452, "full", "mx", "hint", "abuse", "RCPT", True, "smtp"
     )
     original = OriginalMessage("<m@x>", "f@x", "m-1", "rp@x", "to@x")
     parsed = ParsedMessage(

@@ -23,6 +23,9 @@ from bounced.model import Failure, MessageType, Reason
         ("452 4.2.2 user is over quota", Reason.MAILBOXFULL),
         ("Quota exceeded (mailbox for user is full)", Reason.MAILBOXFULL),
         ("insufficient storage", Reason.MAILBOXFULL),
+        # Sisimai 5 lists these under MailboxFull, which it tries before SystemFull.
+        ("452 4.3.1 write error: No space left on device", Reason.MAILBOXFULL),
+        ("452 4.3.1 Insufficient system storage", Reason.SYSTEMFULL),
         (
             "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown in local recipient table",
             Reason.USERUNKNOWN,

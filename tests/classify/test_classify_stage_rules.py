@@ -38,7 +38,15 @@ def classify(
         ("550 5.2.1 <rcpt@example.net>... User Unknown", "5.2.1", "RCPT", Reason.USERUNKNOWN),
         # An address status keeps the words' meaning, whatever the stage is not.
         ("550 5.1.1 <rcpt@example.net>... User Unknown", "5.1.1", None, Reason.USERUNKNOWN),
-        ("550 5.1.351 unknown recipient -> 550 User unknown", "5.1.351", None, Reason.USERUNKNOWN),
+        # ... but only the ones Sisimai's SMTP/Status.pm names userunknown (5.1.0, 5.1.1, 5.1.3).
+        ("550 5.1.2 <rcpt@example.net>... User Unknown", "5.1.2", None, Reason.FILTERED),
+        ("550 5.1.2 <rcpt@example.net>... User Unknown", "5.1.2", "RCPT", Reason.USERUNKNOWN),
+        (
+            "550 5.1.351 unknown recipient or mailbox unavailable -> 550 User unknown",
+            "5.1.351",
+            None,
+            Reason.USERUNKNOWN,
+        ),
         # The server's own code in the text names the failure, not the reporting MTA's Status.
         ("550 5.1.1 user unknown", "5.2.1", None, Reason.USERUNKNOWN),
         # With no address status and no sign of RCPT TO, the words are a filter's, as in

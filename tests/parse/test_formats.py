@@ -187,3 +187,19 @@ def test_rfc6533_utf8_address_in_a_plain_dsn_is_unescaped() -> None:
         raw = head + f"Final-Recipient: {field}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
         [f] = parse_message(raw.encode()).failures
         assert f.recipient == recipient
+
+
+def test_a_dsn_field_address_the_prose_pattern_would_not_take() -> None:
+    # Final-Recipient holds an address by definition (RFC 3464 2.3.2): a one-letter TLD, as
+    # anonymised test mail writes them, is still the recipient (the prose scan never takes it).
+    raw = (
+        b"From: MAILER-DAEMON@a.b.c\r\nTo: bounces@sender.example\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThe mail system\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; a.b.c\r\n\r\n"
+        b"Final-Recipient: rfc822; a@b.c\r\nAction: failed\r\nStatus: 5.0.0\r\n"
+        b"Diagnostic-Code: smtp; 500 Mail appears to be unsolicited\r\n\r\n--b--\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.message_type is MessageType.DSN
+    assert [(f.recipient, f.reply_code) for f in parsed.failures] == [("a@b.c", 500)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bounced.classify.classify import classify_message
 from bounced.config import ClassifyConfig
 from bounced.model import BounceKind, Reason
@@ -87,6 +89,33 @@ def test_exim_after_ehlo_is_a_helo_refusal() -> None:
     assert f.smtp_command == "HELO"
     [cf] = classify_message(parsed, ClassifyConfig())
     assert (cf.classification.reason, cf.classification.kind) == (Reason.BLOCKED, BounceKind.BLOCKED)
+
+
+@pytest.mark.parametrize(
+    ("prose", "command"),
+    [
+        # Exim 2-3: "remote mailer"; Exim 4.9x: "pipelined"; X6 and IMail's own wordings.
+        (
+            "  hal@example.org:\r\n    SMTP error from remote mailer after RCPT TO:\r\n"
+            "    <hal@example.org>:\r\n    550 5.2.1 User unknown\r\n",
+            "RCPT",
+        ),
+        (
+            "  hal@example.org\r\n    SMTP error from remote mail server after pipelined\r\n"
+            "    end of data:\r\n    550 5.2.1 User unknown\r\n",
+            "DATA",
+        ),
+        ("SMTP Server <mx> rejected recipient <hal@example.org> (Error following RCPT command).\r\n", "RCPT"),
+        (
+            "Unknown user: hal@example.org\r\nRCPT TO generated following response:\r\n"
+            "550 5.2.1 User unknown\r\n",
+            "RCPT",
+        ),
+    ],
+)
+def test_older_exim_x6_and_imail_wordings_name_the_stage(prose: str, command: str) -> None:
+    parsed = parse_message(_dsn(prose, _block("hal@example.org", "5.2.1", "550 5.2.1 User unknown")))
+    assert [f.smtp_command for f in parsed.failures] == [command]
 
 
 def test_sendmail_transcript_rcpt_line_and_greeting_refusal() -> None:
