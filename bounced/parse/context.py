@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from bounced.model import Failure, OriginalMessage
 from bounced.parse.dsn import Block, read_dsn
+from bounced.parse.list_addresses import ListAddresses
 from bounced.parse.mime import Part, header, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers, split_at_original
 from bounced.parse.text import find_addresses, first_address, is_daemon_address
@@ -137,15 +138,20 @@ class Context:
 
     @_once
     def excluded(self) -> frozenset[str]:
-        """Lower-cased addresses that are not recipients: the bounce's From and To, and the
-        returned original's sender and Return-Path (ours)."""
+        """Lower-cased addresses that are not recipients: the bounce's own From, To, Sender and
+        Return-Path, and the returned original's sender and Return-Path (ours)."""
         original = self.original
-        found = (*self.to_addresses, self.from_address, original.from_address, original.return_path)
+        own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
+        found = (*self.to_addresses, self.from_address, *own, original.from_address, original.return_path)
         return frozenset(a.lower() for a in found if a)
+
+    @_once
+    def list_addresses(self) -> ListAddresses:
+        return ListAddresses(self.msg, self.to_addresses)
 
     def is_candidate(self, address: str) -> bool:
         low = address.lower()
-        if low in self.excluded:
+        if low in self.excluded or low in self.list_addresses:
             return False
         if low.startswith("postmaster@"):
             # A recipient that bounced, unless it is the reporting site's own contact address.

@@ -1,0 +1,76 @@
+"""Recipient precision: what a bounce names that is not a failed recipient, by structure."""
+
+from __future__ import annotations
+
+import pytest
+
+from bounced.parse import parse_message
+
+
+def _recipients(raw: bytes) -> list[str]:
+    return [f.recipient for f in parse_message(raw).failures]
+
+
+def test_x_failed_recipients_is_read_as_a_field_not_searched_like_prose() -> None:
+    # Exim's field holds the failed addresses, whatever their domain looks like; the
+    # returned original's To (another address) must not replace one the field names.
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example>\nTo: b@sender.example\n"
+        b"X-Failed-Recipients: ivan@host.x, <olga@isp.example>\nSubject: Mail delivery failed\n\n"
+        b"A message that you sent could not be delivered to one or more of its recipients.\n\n"
+        b"------ This is a copy of the message, including all the headers. ------\n\n"
+        b"From: b@sender.example\nTo: someone@else.example\nSubject: hi\n\nhello\n"
+    )
+    assert _recipients(raw) == ["ivan@host.x", "olga@isp.example"]
+
+
+@pytest.mark.parametrize(
+    ("head", "prose", "recipients"),
+    [
+        # Mailman's bounce address: the list itself is the sender the prose quotes.
+        (
+            b"To: <news-bounces@lists.sender.example>\n",
+            b"Your mail to the following recipients could not be delivered because they are\n"
+            b"not accepting mail from news@lists.sender.example:\n\tivan@isp.example\n",
+            ["ivan@isp.example"],
+        ),
+        # VERP-encoded member after the list's bounce address, and an owner- alias.
+        (
+            b"To: news-bounces+ivan=isp.example@lists.sender.example\n",
+            b"<ivan@isp.example>: 550 5.1.1 user unknown\n"
+            b"Questions to owner-news@lists.sender.example or news-request@lists.sender.example\n",
+            ["ivan@isp.example"],
+        ),
+        # A list server's notice advertises its control address in RFC 2369 fields; the list
+        # it refused the post for is what failed.
+        (
+            b"To: ivan@isp.example\nList-Subscribe: <mailto:news-ctl@sender.example?body=subscribe>\n"
+            b"List-Help: <mailto:help@sender.example>\n",
+            b"You are not a member of this mailing list <news@sender.example>.\n\n"
+            b"Send the word guide to the address\n\n\tnews-ctl@sender.example\n\n"
+            b"or write to help@sender.example.\n",
+            ["news@sender.example"],
+        ),
+    ],
+)
+def test_a_lists_own_addresses_are_not_recipients(head: bytes, prose: bytes, recipients: list[str]) -> None:
+    raw = b"From: MAILER-DAEMON@mx.example\n" + head + b"Subject: Undeliverable mail\n\n" + prose
+    assert _recipients(raw) == recipients
+
+
+def test_a_list_address_of_another_domain_stays_a_candidate() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\nTo: <news-bounces@lists.sender.example>\n"
+        b"Subject: Undeliverable mail\n\n<news@isp.example>: 550 5.1.1 user unknown\n"
+    )
+    assert _recipients(raw) == ["news@isp.example"]
+
+
+def test_the_bounces_own_sender_and_return_path_are_not_recipients() -> None:
+    raw = (
+        b"Return-Path: <relay-errors@sender.example>\nSender: forwarder@sender.example\n"
+        b"From: MAILER-DAEMON@mx.example\nTo: b@sender.example\nSubject: Returned mail\n\n"
+        b"Your message could not be delivered to ivan@isp.example: user unknown.\n"
+        b"This notice was relayed by forwarder@sender.example for relay-errors@sender.example.\n"
+    )
+    assert _recipients(raw) == ["ivan@isp.example"]
