@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
 from bounced.model import Failure, OriginalMessage
+from bounced.parse.addressees import original_addressees
 from bounced.parse.dsn import Block, read_dsn
 from bounced.parse.list_addresses import ListAddresses
 from bounced.parse.mime import Part, header, parse_bytes
@@ -91,6 +92,11 @@ class Context:
         return original_from_headers(
             self.original_headers, first_address(self.dsn[1].get("x-postfix-sender", ""))
         )
+
+    @_once
+    def original_addressees(self) -> frozenset[str]:
+        """Lower-cased addresses the returned original was sent to (`addressees`)."""
+        return original_addressees(self.original_headers, self.tail)
 
     # --- the bounce's own words --------------------------------------------------------------
 

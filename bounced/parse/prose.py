@@ -112,6 +112,8 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
         people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
         if people:
             candidates = people
+        if len(candidates) > 1:
+            candidates = _addressed_or_coded(ctx, plain, candidates)
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)
@@ -148,6 +150,28 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
             owned.append((line_start, min(para_end.start() if para_end else stop, stop)))
         failures.append(failure)
     return _shared_codes(ctx, text, failures, owned, unnamed)
+
+
+def _addressed_or_coded(ctx: Context, text: str, candidates: list[str]) -> list[str]:
+    """Of several addresses named, those the returned original was addressed to, and those
+    whose own line (or the next) gives a code: the rest are advice (a directory's
+    suggestions, the site's standard address form, a contact). All, when the original
+    names none of them (it may be addressed to a list, the recipients in its envelope)."""
+    addressees = ctx.original_addressees
+    if not any(a.lower() in addressees for a in candidates):
+        return candidates
+    lowered = text.lower()
+    return [a for a in candidates if a.lower() in addressees or _coded_line(text, lowered.find(a.lower()))]
+
+
+def _coded_line(text: str, pos: int) -> bool:
+    """The line at `pos` and the one after it carry a reply or status code."""
+    if pos < 0:
+        return False
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", text.find("\n", pos) + 1)
+    lines = text[start : end if end >= 0 else len(text)][:2000]
+    return find_reply_code(lines) is not None or find_status(lines) is not None
 
 
 def _shared_codes(

@@ -74,3 +74,36 @@ def test_the_bounces_own_sender_and_return_path_are_not_recipients() -> None:
         b"This notice was relayed by forwarder@sender.example for relay-errors@sender.example.\n"
     )
     assert _recipients(raw) == ["ivan@isp.example"]
+
+
+_RETURNED = (
+    b"\n\n----- Original message follows -----\n\n"
+    b">Received: from relay.sender.example by mx.isp.example with ESMTP id Q1\n>\tfor <ivan@isp.example>;"
+    b" Mon, 7 May 2001 10:00:00 -0700\n>From: b@sender.example\n>To: news@lists.sender.example\n"
+    b">Subject: hi\n>\n>hello\n"
+)
+
+
+def test_addresses_beside_the_one_the_original_was_sent_to_are_advice() -> None:
+    # A directory-lookup bounce: the site's address form and a directory entry are named too.
+    raw = (
+        b"From: postmaster@isp.example\nTo: b@sender.example\nSubject: FAILED MAIL to ivan\n\n"
+        b"The standard form of address here is firstname.lastname@isp.example.\n"
+        b"The address your message was sent to, ivan@isp.example, matched no one.\n\n"
+        b"The directory may help you reach ivan:\n  Ivan Example   +1 555 0100   ivan.example@isp.example\n"
+    )
+    assert _recipients(raw + _RETURNED) == ["ivan@isp.example"]
+    # Without the returned message nothing says which is which: all stay.
+    assert len(_recipients(raw)) == 3
+
+
+def test_recipients_with_their_own_codes_stay_beside_the_addressed_one() -> None:
+    # Sendmail v5: the original was addressed to one, Bcc'd to others; each has its reply line.
+    raw = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: b@sender.example\nSubject: Returned mail: User unknown\n\n"
+        b"----- Transcript of session follows -----\n"
+        b"550 <olga@isp.example>... User unknown\n"
+        b"554 <petr@other.example>... 550 Host unknown\n"
+        b"Please mail helpdesk@isp.example with questions.\n" + _RETURNED.replace(b"ivan@", b"olga@")
+    )
+    assert _recipients(raw) == ["olga@isp.example", "petr@other.example"]
