@@ -107,3 +107,38 @@ def test_recipients_with_their_own_codes_stay_beside_the_addressed_one() -> None
         b"Please mail helpdesk@isp.example with questions.\n" + _RETURNED.replace(b"ivan@", b"olga@")
     )
     assert _recipients(raw) == ["olga@isp.example", "petr@other.example"]
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        # Postfix without a report part.
+        b"<ivan.local@mbox.isp.example> (expanded from <ivan@isp.example>): host\n"
+        b"    mbox.isp.example said: 550 5.1.1 user unknown (in reply to RCPT TO command)\n",
+        # Exim.
+        b"The following address(es) failed:\n\n  ivan.local@mbox.isp.example\n"
+        b"    (generated from ivan@isp.example)\n"
+        b"    SMTP error from remote mail server after RCPT TO:<ivan.local@mbox.isp.example>:\n"
+        b"    550 5.1.1 user unknown\n",
+        # Sendmail.
+        b"----- The following addresses had permanent fatal errors -----\n"
+        b"ivan.local@mbox.isp.example\n    (expanded from: ivan@isp.example)\n\n"
+        b"----- Transcript of session follows -----\n550 5.1.1 ivan.local@mbox.isp.example... user unknown\n",
+    ],
+)
+def test_the_alias_a_recipient_was_expanded_from_is_not_a_second_recipient(prose: bytes) -> None:
+    # As RFC 3464's Final-Recipient: the address delivery failed for, with its own codes.
+    head = b"From: MAILER-DAEMON@mx.isp.example\nTo: b@sender.example\nSubject: Undelivered Mail\n\n"
+    assert [(f.recipient, f.reply_code) for f in parse_message(head + prose).failures] == [
+        ("ivan.local@mbox.isp.example", 550)
+    ]
+
+
+def test_an_alias_alone_is_still_the_recipient() -> None:
+    # Exim's "an undisclosed address (generated from a@x)": nothing else is named.
+    raw = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: b@sender.example\nSubject: Mail delivery failed\n\n"
+        b"The following address(es) failed:\n\n  an undisclosed address\n"
+        b"    (generated from ivan@isp.example)\n    550 5.1.1 user unknown\n"
+    )
+    assert _recipients(raw) == ["ivan@isp.example"]

@@ -1,0 +1,99 @@
+"""Which addresses named in bounce prose are failed recipients.
+
+Bounce prose names more than the recipients: Message-IDs that look like addresses, an echo
+of the returned message's header lines, the site's contacts, the alias a recipient was
+expanded from, a directory's suggestions. Structure tells them apart: the line an address
+sits on, what the returned original was addressed to, the codes on the address's own line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bounced.parse.context import Context
+from bounced.parse.text import find_addresses
+from bounced.smtp_reply import find_reply_code, find_status
+
+__all__ = ["prose_candidates"]
+
+_ID_LINE_RE = re.compile(
+    r"^[ \t>]{0,8}(?:message-id|in-reply-to|references|x-message-id|x-ms-exchange[a-z-]{0,60}|"
+    r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
+    re.MULTILINE,
+)
+_ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
+# An indented echo of the returned message's headers ("Your message\n\n  To: list@x\n
+# Subject: ..." in Exchange, GroupWise and Domino reports): the original's addressees and
+# sender, not the recipients that failed.
+_ROLE_LOCALS = ("postmaster@", "abuse@", "hostmaster@", "webmaster@", "help@", "support@")
+_ECHO_LINE_RE = re.compile(
+    r"^[ \t>]{1,8}(?:to|cc|from|sender|reply-to)[ \t]{0,4}:[^\n]{0,2000}$", re.MULTILINE
+)
+# The alias a recipient was reached through: Postfix "<a@x> (expanded from <b@y>):", Exim
+# "a@x\n    (generated from b@y)". Sisimai reports the address it was expanded to.
+_ALIAS_RE = re.compile(
+    r"\((?:expanded|generated) from:?[ \t\n]{0,8}<?([^\s<>()@]{1,254}@[^\s<>()]{1,254})>?\)"
+)
+
+
+def prose_candidates(ctx: Context, text: str) -> list[str]:
+    """Every address in `text` that may be a failed recipient, in order of appearance."""
+    # Message-IDs look like addresses; never take one for a recipient. Echoed header
+    # lines only when nothing else is named.
+    plain = _without_id_lines(text)
+    found = [a for a in find_addresses(_ECHO_LINE_RE.sub(" ", plain.lower())) if ctx.is_candidate(a)]
+    if found:
+        kept = {a.lower() for a in found}
+        candidates = [a for a in find_addresses(plain) if a.lower() in kept]
+    else:
+        candidates = [a for a in find_addresses(plain) if ctx.is_candidate(a)]
+    # "Contact postmaster@their.example": a role address beside a recipient is advice.
+    people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
+    if people:
+        candidates = people
+    if len(candidates) > 1:
+        aliases = {a.lower() for a in _ALIAS_RE.findall(plain)}
+        reached = [a for a in candidates if a.lower() not in aliases]
+        candidates = reached or candidates
+    if len(candidates) > 1:
+        candidates = _addressed_or_coded(ctx, plain, candidates)
+    return candidates
+
+
+def _without_id_lines(text: str) -> str:
+    """`text` with Message-ID-like lines blanked (their ids look like addresses)."""
+    if not text.isascii():  # lower() may change lengths outside ASCII: use the slower regex
+        return _ID_LINE_RE_I.sub(" ", text)
+    spans = [m.span() for m in _ID_LINE_RE.finditer(text.lower())]
+    if not spans:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(" ")
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _addressed_or_coded(ctx: Context, text: str, candidates: list[str]) -> list[str]:
+    """Of several addresses named, those the returned original was addressed to, and those
+    whose own line (or the next) gives a code: the rest are advice (a directory's
+    suggestions, the site's standard address form, a contact). All, when the original
+    names none of them (it may be addressed to a list, the recipients in its envelope)."""
+    addressees = ctx.original_addressees
+    if not any(a.lower() in addressees for a in candidates):
+        return candidates
+    lowered = text.lower()
+    return [a for a in candidates if a.lower() in addressees or _coded_line(text, lowered.find(a.lower()))]
+
+
+def _coded_line(text: str, pos: int) -> bool:
+    """The line at `pos` and the one after it carry a reply or status code."""
+    if pos < 0:
+        return False
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", text.find("\n", pos) + 1)
+    lines = text[start : end if end >= 0 else len(text)][:2000]
+    return find_reply_code(lines) is not None or find_status(lines) is not None
