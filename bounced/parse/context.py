@@ -29,6 +29,16 @@ GIVEN_UP_RE = re.compile(
     r"permanent|given up|giving up|not going to try again|too long|gave up|will not be retried|"
     r"could not be delivered|undeliverable|delivery has failed|failed permanently",
 )
+# Fields of the returned original that name its sender's side: where replies, errors,
+# receipts and unsubscriptions go. Never the recipient the bounce is about.
+_SENDER_SIDE_FIELDS = (
+    "sender",
+    "reply-to",
+    "errors-to",
+    "disposition-notification-to",
+    "return-receipt-to",
+    "list-unsubscribe",
+)
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")
 _SKIP_PART_TYPES = (
     "message/rfc822",
@@ -145,10 +155,14 @@ class Context:
     @_once
     def excluded(self) -> frozenset[str]:
         """Lower-cased addresses that are not recipients: the bounce's own From, To, Sender and
-        Return-Path, and the returned original's sender and Return-Path (ours)."""
+        Return-Path, and the returned original's sender-side fields (ours)."""
         original = self.original
         own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
-        found = (*self.to_addresses, self.from_address, *own, original.from_address, original.return_path)
+        found = [*self.to_addresses, self.from_address, *own, original.from_address, original.return_path]
+        headers = self.original_headers
+        if headers is not None:
+            for name in _SENDER_SIDE_FIELDS:
+                found.extend(a for value in headers.get_all(name) for a in find_addresses(value))
         return frozenset(a.lower() for a in found if a)
 
     @_once

@@ -142,3 +142,18 @@ def test_an_alias_alone_is_still_the_recipient() -> None:
         b"    (generated from ivan@isp.example)\n    550 5.1.1 user unknown\n"
     )
     assert _recipients(raw) == ["ivan@isp.example"]
+
+
+def test_the_returned_originals_sender_side_fields_are_not_recipients() -> None:
+    # The prose quotes the original's Reply-To (Notes, some gateways); the original went to a
+    # list, so nothing in it names the failed recipient.
+    raw = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: b@sender.example\nSubject: Undeliverable\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain\n\nYour message (replies go to replies@sender.example)\n"
+        b"could not be delivered to ivan@isp.example: user unknown.\n"
+        b"--B\nContent-Type: message/rfc822\n\nFrom: news@sender.example\nTo: news@lists.sender.example\n"
+        b"Reply-To: replies@sender.example\nList-Unsubscribe: <mailto:u-123@sender.example>\n"
+        b"Subject: hi\n\nhello\n--B--\n"
+    )
+    assert _recipients(raw) == ["ivan@isp.example"]
