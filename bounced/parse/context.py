@@ -39,6 +39,7 @@ _SENDER_SIDE_FIELDS = (
     "return-receipt-to",
     "list-unsubscribe",
 )
+_SENDER_SIDE_RE = re.compile(r"\n(?:" + "|".join(_SENDER_SIDE_FIELDS) + r")[ \t]*:")
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")
 _SKIP_PART_TYPES = (
     "message/rfc822",
@@ -160,7 +161,7 @@ class Context:
         own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
         found = [*self.to_addresses, self.from_address, *own, original.from_address, original.return_path]
         headers = self.original_headers
-        if headers is not None:
+        if headers is not None and _SENDER_SIDE_RE.search(headers.lowered_head):
             for name in _SENDER_SIDE_FIELDS:
                 found.extend(a for value in headers.get_all(name) for a in find_addresses(value))
         return frozenset(a.lower() for a in found if a)

@@ -29,8 +29,9 @@ class ListAddresses:
     of a list whose control address the bounce was sent to (`list@x`, `list-anything@x`)."""
 
     def __init__(self, msg: Part, to_addresses: Iterable[str]) -> None:
+        fields = _CONTROL_FIELDS if "\nlist-" in msg.lowered_head else ()  # most bounces have none
         self.control = frozenset(
-            a.lower() for name in _CONTROL_FIELDS for v in msg.get_all(name) for a in find_addresses(v)
+            a.lower() for name in fields for v in msg.get_all(name) for a in find_addresses(v)
         )
         bases: set[tuple[str, str]] = set()
         for address in to_addresses:
