@@ -35,6 +35,15 @@ _ALIAS_RE = re.compile(
     r"\((?:expanded|generated) from:?[ \t\n]{0,8}<?([^\s<>()@]{1,254}@[^\s<>()]{1,254})>?\)"
 )
 
+# Words that offer another address instead of the one that failed: RFC 5321's "551 User not
+# local; please try <forward-path>", "has been replaced by", "moved to", a spelling
+# suggestion ("did you mean"), an example. Matched on the text just before the address.
+_ADVICE_BEFORE_RE = re.compile(
+    r"(?:please\s+try|try\s+(?:(?:sending|e-?mailing|mailing|writing)\s+)?(?:it\s+)?(?:to\s+)?|replaced\s+by|"
+    r"forward(?:ed|ing)?\s+(?:it\s+)?to|(?:new|alternate|alternative|correct)\s+(?:e-?mail\s+)?address(?:\s+is)?|"
+    r"moved\s+to|did\s+you\s+mean|e\.g\.,?(?:\s+if)?|for\s+example,?)[\s:<\"'(]{0,8}$"
+)
+
 
 def prose_candidates(ctx: Context, text: str) -> list[str]:
     """Every address in `text` that may be a failed recipient, in order of appearance."""
@@ -53,7 +62,8 @@ def prose_candidates(ctx: Context, text: str) -> list[str]:
         candidates = people
     if len(candidates) > 1:
         aliases = {a.lower() for a in _ALIAS_RE.findall(plain)}
-        reached = [a for a in candidates if a.lower() not in aliases]
+        lowered = plain.lower()
+        reached = [a for a in candidates if a.lower() not in aliases and not _advised(lowered, a.lower())]
         candidates = reached or candidates
     if len(candidates) > 1:
         candidates = _addressed_or_coded(ctx, plain, candidates)
@@ -75,6 +85,16 @@ def _without_id_lines(text: str) -> str:
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def _advised(lowered: str, address: str) -> bool:
+    """Every mention of `address` in `lowered` comes right after words offering it instead."""
+    at = lowered.find(address)
+    while at >= 0:
+        if not _ADVICE_BEFORE_RE.search(lowered[max(0, at - 60) : at]):
+            return False
+        at = lowered.find(address, at + len(address))
+    return True
 
 
 def _addressed_or_coded(ctx: Context, text: str, candidates: list[str]) -> list[str]:

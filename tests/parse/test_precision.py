@@ -157,3 +157,34 @@ def test_the_returned_originals_sender_side_fields_are_not_recipients() -> None:
         b"Subject: hi\n\nhello\n--B--\n"
     )
     assert _recipients(raw) == ["ivan@isp.example"]
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        # RFC 5321 4.2.2: "551 User not local; please try <forward-path>".
+        b"<ivan@isp.example>: host mx.isp.example[192.0.2.1] said: 551 User not local;\n"
+        b"    please try <ivan@new.example> (in reply to RCPT TO command)\n",
+        # Sendmail-style reason naming the replacement address.
+        b"----- The following addresses had permanent fatal errors -----\n<ivan@isp.example>\n"
+        b"    (reason: 550 5.1.6 ivan@isp.example has been replaced by ivan@new.example)\n",
+        # A spelling suggestion.
+        b"Your message to ivan@isp.example could not be delivered: no such user.\n"
+        b"Did you mean ivan@isp-example.example?\n",
+        # An example of the site's address form, split over lines.
+        b"No mailbox matches ivan@isp.example. Use the most explicit form of the name, e.g.,\n"
+        b"  ivan.q.example@isp.example.\n",
+    ],
+)
+def test_an_address_offered_instead_of_the_failed_one_is_not_a_recipient(prose: bytes) -> None:
+    head = b"From: MAILER-DAEMON@mx.sender.example\nTo: b@sender.example\nSubject: Undelivered Mail\n\n"
+    assert _recipients(head + prose) == ["ivan@isp.example"]
+
+
+def test_an_address_named_both_as_advice_and_as_failed_stays() -> None:
+    prose = (
+        b"Did you mean olga@isp.example?\n\n<olga@isp.example>: 550 5.1.1 user unknown\n"
+        b"<ivan@isp.example>: 550 5.1.1 user unknown\n"
+    )
+    head = b"From: MAILER-DAEMON@mx.sender.example\nTo: b@sender.example\nSubject: Undelivered Mail\n\n"
+    assert sorted(_recipients(head + prose)) == ["ivan@isp.example", "olga@isp.example"]
