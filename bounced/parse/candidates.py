@@ -44,6 +44,11 @@ _ADVICE_BEFORE_RE = re.compile(
     r"moved\s+to|did\s+you\s+mean|e\.g\.,?(?:\s+if)?|for\s+example,?)[\s:<\"'(]{0,8}$"
 )
 
+# What may come before an address that heads a per-recipient line.
+_LINE_LEAD_RE = re.compile(
+    r"[\s<>\"'(*-]{0,12}(?:\d{3}[ -]{1,3}(?:\d\.\d{1,3}\.\d{1,3}\s{1,3})?[\s<\"'(]{0,4})?"
+)
+
 
 def prose_candidates(ctx: Context, text: str) -> list[str]:
     """Every address in `text` that may be a failed recipient, in order of appearance."""
@@ -65,6 +70,8 @@ def prose_candidates(ctx: Context, text: str) -> list[str]:
         lowered = plain.lower()
         reached = [a for a in candidates if a.lower() not in aliases and not _advised(lowered, a.lower())]
         candidates = reached or candidates
+    if len(candidates) > 1:
+        candidates = _not_ours(ctx, plain, candidates)
     if len(candidates) > 1:
         candidates = _addressed_or_coded(ctx, plain, candidates)
     return candidates
@@ -97,6 +104,25 @@ def _advised(lowered: str, address: str) -> bool:
     return True
 
 
+def _not_ours(ctx: Context, text: str, candidates: list[str]) -> list[str]:
+    """Without the addresses of our own domain (the bounce's To: our envelope sender, or a
+    parent or subdomain of it), when another domain's address is named: "your message from
+    news@our.example to a@x" names our sender. One of ours that leads its own coded line
+    ("<a@our.example>: 550 ...") failed too."""
+    ours = {a.rpartition("@")[2].lower() for a in ctx.to_addresses}
+    if not ours:
+        return candidates
+    lowered = text.lower()
+    kept = [a for a in candidates if not _same_site(a.rpartition("@")[2].lower(), ours)]
+    if not kept:
+        return candidates
+    return [a for a in candidates if a in kept or _leads_coded_line(text, lowered.find(a.lower()))]
+
+
+def _same_site(domain: str, ours: set[str]) -> bool:
+    return any(domain == d or domain.endswith("." + d) or d.endswith("." + domain) for d in ours)
+
+
 def _addressed_or_coded(ctx: Context, text: str, candidates: list[str]) -> list[str]:
     """Of several addresses named, those the returned original was addressed to, and those
     whose own line (or the next) gives a code: the rest are advice (a directory's
@@ -107,6 +133,14 @@ def _addressed_or_coded(ctx: Context, text: str, candidates: list[str]) -> list[
         return candidates
     lowered = text.lower()
     return [a for a in candidates if a.lower() in addressees or _coded_line(text, lowered.find(a.lower()))]
+
+
+def _leads_coded_line(text: str, pos: int) -> bool:
+    """The address at `pos` starts its line (after quoting, a bullet or a reply code: "554
+    <a@x>... 550 Host unknown"), and that line or the next has a code."""
+    if pos < 0 or not _LINE_LEAD_RE.fullmatch(text[text.rfind("\n", 0, pos) + 1 : pos][:80]):
+        return False
+    return _coded_line(text, pos)
 
 
 def _coded_line(text: str, pos: int) -> bool:

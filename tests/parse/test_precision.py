@@ -188,3 +188,25 @@ def test_an_address_named_both_as_advice_and_as_failed_stays() -> None:
     )
     head = b"From: MAILER-DAEMON@mx.sender.example\nTo: b@sender.example\nSubject: Undelivered Mail\n\n"
     assert sorted(_recipients(head + prose)) == ["ivan@isp.example", "olga@isp.example"]
+
+
+@pytest.mark.parametrize(
+    ("prose", "recipients"),
+    [
+        # The prose names our sender, of the domain the bounce came back to.
+        (
+            b"Your message from news@sender.example to ivan@isp.example\n"
+            b"could not be delivered: 550 5.1.1 no such user.\n",
+            ["ivan@isp.example"],
+        ),
+        # ... but one of our own domain that heads its own failure line failed too.
+        (
+            b"<olga@sender.example>: 550 5.1.1 no such user\n\n<ivan@isp.example>: 550 5.1.1 no such user\n"
+            b"554 <petr@mail.sender.example>... 550 Host unknown\n",
+            ["olga@sender.example", "ivan@isp.example", "petr@mail.sender.example"],
+        ),
+    ],
+)
+def test_addresses_of_our_own_domain(prose: bytes, recipients: list[str]) -> None:
+    head = b"From: MAILER-DAEMON@mx.isp.example\nTo: bounce-1234@mail.sender.example\nSubject: Delivery failure\n\n"
+    assert _recipients(head + prose) == recipients
