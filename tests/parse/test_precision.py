@@ -208,5 +208,5 @@ def test_an_address_named_both_as_advice_and_as_failed_stays() -> None:
     ],
 )
 def test_addresses_of_our_own_domain(prose: bytes, recipients: list[str]) -> None:
-    head = b"From: MAILER-DAEMON@mx.isp.example\nTo: bounce-1234@mail.sender.example\nSubject: Delivery failure\n\n"
+    head = b"From: MAILER-DAEMON@mx.isp.example\nTo: bounce-1234@mail.sender.example\nSubject: Failure\n\n"
     assert _recipients(head + prose) == recipients
