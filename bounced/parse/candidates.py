@@ -65,6 +65,11 @@ def prose_candidates(ctx: Context, text: str) -> list[str]:
     people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
     if people:
         candidates = people
+    # Each address once (its first spelling): the checks below look at every mention of it.
+    distinct: dict[str, str] = {}
+    for a in candidates:
+        distinct.setdefault(a.lower(), a)
+    candidates = list(distinct.values())
     if len(candidates) > 1:
         aliases = {a.lower() for a in _ALIAS_RE.findall(plain)}
         lowered = plain.lower()
