@@ -37,11 +37,13 @@ _ALIAS_RE = re.compile(
 
 # Words that offer another address instead of the one that failed: RFC 5321's "551 User not
 # local; please try <forward-path>", "has been replaced by", "moved to", a spelling
-# suggestion ("did you mean"), an example. Matched on the text just before the address.
+# suggestion ("did you mean"), an example, a contact for help. Matched on the text just
+# before the address.
 _ADVICE_BEFORE_RE = re.compile(
     r"(?:please\s+try|try\s+(?:(?:sending|e-?mailing|mailing|writing)\s+)?(?:it\s+)?(?:to\s+)?|replaced\s+by|"
     r"forward(?:ed|ing)?\s+(?:it\s+)?to|(?:new|alternate|alternative|correct)\s+(?:e-?mail\s+)?address(?:\s+is)?|"
-    r"moved\s+to|did\s+you\s+mean|e\.g\.,?(?:\s+if)?|for\s+example,?)[\s:<\"'(]{0,8}$"
+    r"moved\s+to|did\s+you\s+mean|e\.g\.,?(?:\s+if)?|for\s+example,?|"
+    r"contact(?:\s+[\w-]{1,20}){0,4}?(?:\s+at)?|write\s+to|questions?\s+to)[\s:<\"'(]{0,8}$"
 )
 
 # What may come before an address that heads a per-recipient line.

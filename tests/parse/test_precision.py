@@ -174,6 +174,9 @@ def test_the_returned_originals_sender_side_fields_are_not_recipients() -> None:
         # An example of the site's address form, split over lines.
         b"No mailbox matches ivan@isp.example. Use the most explicit form of the name, e.g.,\n"
         b"  ivan.q.example@isp.example.\n",
+        # The site's contacts for help.
+        b"Your message to ivan@isp.example could not be delivered: 550 5.1.1 user unknown.\n"
+        b"For help, please contact the helpdesk at helpdesk@isp.example or write to noc@isp.example.\n",
     ],
 )
 def test_an_address_offered_instead_of_the_failed_one_is_not_a_recipient(prose: bytes) -> None:
