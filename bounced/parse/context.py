@@ -30,7 +30,8 @@ GIVEN_UP_RE = re.compile(
     r"could not be delivered|undeliverable|delivery has failed|failed permanently",
 )
 # Fields of the returned original that name its sender's side: where replies, errors,
-# receipts and unsubscriptions go. Never the recipient the bounce is about.
+# receipts and unsubscriptions go, the list it was posted to. Never the recipient the
+# bounce is about.
 _SENDER_SIDE_FIELDS = (
     "sender",
     "reply-to",
@@ -38,6 +39,8 @@ _SENDER_SIDE_FIELDS = (
     "disposition-notification-to",
     "return-receipt-to",
     "list-unsubscribe",
+    # A returned list post names its list here: the list is ours, the member failed.
+    "list-post",
 )
 _SENDER_SIDE_RE = re.compile(r"\n(?:" + "|".join(_SENDER_SIDE_FIELDS) + r")[ \t]*:")
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")

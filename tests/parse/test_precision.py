@@ -213,3 +213,17 @@ def test_an_address_named_both_as_advice_and_as_failed_stays() -> None:
 def test_addresses_of_our_own_domain(prose: bytes, recipients: list[str]) -> None:
     head = b"From: MAILER-DAEMON@mx.isp.example\nTo: bounce-1234@mail.sender.example\nSubject: Failure\n\n"
     assert _recipients(head + prose) == recipients
+
+
+def test_the_list_a_returned_post_went_to_is_not_its_recipient() -> None:
+    # The bounce names nobody; the returned original's To is the list (RFC 2369 List-Post).
+    raw = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: b@sender.example\nSubject: Undeliverable\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain\n\nYour message could not be delivered: user unknown.\n"
+        b"--B\nContent-Type: message/rfc822\n\nFrom: b@sender.example\nTo: news@lists.example\n"
+        b"List-Post: <mailto:news@lists.example>\nSubject: hi\n\nhello\n--B--\n"
+    )
+    assert _recipients(raw) == []
+    unlisted = raw.replace(b"List-Post: <mailto:news@lists.example>\n", b"")
+    assert _recipients(unlisted) == ["news@lists.example"]
