@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
 from bounced.model import Failure, OriginalMessage
+from bounced.parse.addressees import original_addressees
 from bounced.parse.dsn import Block, read_dsn
+from bounced.parse.list_addresses import ListAddresses
 from bounced.parse.mime import Part, header, parse_bytes
 from bounced.parse.original import find_original_headers, original_from_headers, split_at_original
 from bounced.parse.text import find_addresses, first_address, is_daemon_address
@@ -27,6 +29,20 @@ GIVEN_UP_RE = re.compile(
     r"permanent|given up|giving up|not going to try again|too long|gave up|will not be retried|"
     r"could not be delivered|undeliverable|delivery has failed|failed permanently",
 )
+# Fields of the returned original that name its sender's side: where replies, errors,
+# receipts and unsubscriptions go, the list it was posted to. Never the recipient the
+# bounce is about.
+_SENDER_SIDE_FIELDS = (
+    "sender",
+    "reply-to",
+    "errors-to",
+    "disposition-notification-to",
+    "return-receipt-to",
+    "list-unsubscribe",
+    # A returned list post names its list here: the list is ours, the member failed.
+    "list-post",
+)
+_SENDER_SIDE_RE = re.compile(r"\n(?:" + "|".join(_SENDER_SIDE_FIELDS) + r")[ \t]*:")
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")
 _SKIP_PART_TYPES = (
     "message/rfc822",
@@ -91,6 +107,11 @@ class Context:
             self.original_headers, first_address(self.dsn[1].get("x-postfix-sender", ""))
         )
 
+    @_once
+    def original_addressees(self) -> frozenset[str]:
+        """Lower-cased addresses the returned original was sent to (`addressees`)."""
+        return original_addressees(self.original_headers, self.tail)
+
     # --- the bounce's own words --------------------------------------------------------------
 
     @property
@@ -137,15 +158,24 @@ class Context:
 
     @_once
     def excluded(self) -> frozenset[str]:
-        """Lower-cased addresses that are not recipients: the bounce's From and To, and the
-        returned original's sender and Return-Path (ours)."""
+        """Lower-cased addresses that are not recipients: the bounce's own From, To, Sender and
+        Return-Path, and the returned original's sender-side fields (ours)."""
         original = self.original
-        found = (*self.to_addresses, self.from_address, original.from_address, original.return_path)
+        own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
+        found = [*self.to_addresses, self.from_address, *own, original.from_address, original.return_path]
+        headers = self.original_headers
+        if headers is not None and _SENDER_SIDE_RE.search(headers.lowered_head):
+            for name in _SENDER_SIDE_FIELDS:
+                found.extend(a for value in headers.get_all(name) for a in find_addresses(value))
         return frozenset(a.lower() for a in found if a)
+
+    @_once
+    def list_addresses(self) -> ListAddresses:
+        return ListAddresses(self.msg, self.to_addresses)
 
     def is_candidate(self, address: str) -> bool:
         low = address.lower()
-        if low in self.excluded:
+        if low in self.excluded or low in self.list_addresses:
             return False
         if low.startswith("postmaster@"):
             # A recipient that bounced, unless it is the reporting site's own contact address.

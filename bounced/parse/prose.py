@@ -1,4 +1,5 @@
-"""Failures read from bounce prose: each recipient with the codes and words that follow it.
+"""Failures read from bounce prose: each recipient (`candidates`) with the codes and words
+that follow it.
 
 Shared by the text detectors (X-Failed-Recipients, addresses in prose, flufl.bounce, the
 quoted RCPT TO) and by the RFC 3464 detector when a report's fields lack a diagnostic.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import re
 
 from bounced.model import Action, Failure
+from bounced.parse.candidates import prose_candidates
 from bounced.parse.context import GIVEN_UP_RE, Context
-from bounced.parse.text import clean_diagnostic, find_addresses
+from bounced.parse.text import clean_diagnostic
 from bounced.smtp_reply import find_reply_code, find_status
 
 __all__ = ["failure_near", "failures_for", "transcript_reply"]
@@ -21,19 +23,6 @@ _DELAY_RE = re.compile(
     r"\bdelay(?:ed)?\b|will (?:retry|continue|keep trying|be retried)|still (?:trying|being retried)|"
     r"not yet been delivered|warning: (?:message|could not)|temporar(?:y|ily) (?:failure|deferred)|"
     r"has been deferred",
-)
-_ID_LINE_RE = re.compile(
-    r"^[ \t>]{0,8}(?:message-id|in-reply-to|references|x-message-id|x-ms-exchange[a-z-]{0,60}|"
-    r"x-original-message-id|thread-index)[ \t]{0,4}:[^\n]{0,2000}$|\bid <[^<>\s]{1,200}>",
-    re.MULTILINE,
-)
-_ID_LINE_RE_I = re.compile(_ID_LINE_RE.pattern, re.IGNORECASE | re.MULTILINE)
-# An indented echo of the returned message's headers ("Your message\n\n  To: list@x\n
-# Subject: ..." in Exchange, GroupWise and Domino reports): the original's addressees and
-# sender, not the recipients that failed.
-_ROLE_LOCALS = ("postmaster@", "abuse@", "hostmaster@", "webmaster@", "help@", "support@")
-_ECHO_LINE_RE = re.compile(
-    r"^[ \t>]{1,8}(?:to|cc|from|sender|reply-to)[ \t]{0,4}:[^\n]{0,2000}$", re.MULTILINE
 )
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
 
@@ -66,23 +55,6 @@ def _codes_near(ctx: Context, window: str) -> tuple[str | None, int | None, Acti
     return status, reply_code, Action.FAILED
 
 
-def _without_id_lines(text: str) -> str:
-    """`text` with Message-ID-like lines blanked (their ids look like addresses)."""
-    if not text.isascii():  # lower() may change lengths outside ASCII: use the slower regex
-        return _ID_LINE_RE_I.sub(" ", text)
-    spans = [m.span() for m in _ID_LINE_RE.finditer(text.lower())]
-    if not spans:
-        return text
-    pieces: list[str] = []
-    last = 0
-    for start, end in spans:
-        pieces.append(text[last:start])
-        pieces.append(" ")
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
 def _window(text: str, start: int, stop: int) -> str:
     """The paragraphs from `start`, growing until they hold a reply or status code (bounded)."""
     limit = min(stop, start + 1500)
@@ -99,19 +71,7 @@ def failures_for(ctx: Context, text: str, candidates: list[str] | None = None) -
     """Failures for each candidate address (default: every non-excluded address in `text`),
     each with the diagnostic found after its first mention, up to the next candidate."""
     if candidates is None:
-        # Message-IDs look like addresses; never take one for a recipient. Echoed header
-        # lines only when nothing else is named.
-        plain = _without_id_lines(text)
-        found = [a for a in find_addresses(_ECHO_LINE_RE.sub(" ", plain.lower())) if ctx.is_candidate(a)]
-        if found:
-            kept = {a.lower() for a in found}
-            candidates = [a for a in find_addresses(plain) if a.lower() in kept]
-        else:
-            candidates = [a for a in find_addresses(plain) if ctx.is_candidate(a)]
-        # "Contact postmaster@their.example": a role address beside a recipient is advice.
-        people = [a for a in candidates if not a.lower().startswith(_ROLE_LOCALS)]
-        if people:
-            candidates = people
+        candidates = prose_candidates(ctx, text)
     seen: dict[str, str] = {}
     for a in candidates:
         seen.setdefault(a.lower(), a)
