@@ -69,6 +69,9 @@ def valid_recipient(candidate: str) -> str | None:
     labels = domain.split(".")
     if len(labels) < 2 or not all(_LABEL_RE.fullmatch(label) for label in labels):
         return None
+    # "??--" labels are reserved (RFC 5890 2.3.1, R-LDH); of them only A-labels ("xn--") exist.
+    if any(label[2:4] == "--" and label[:2].lower() != "xn" for label in labels):
+        return None
     # Every top-level domain ends with a letter (RFC 1123 2.1; IANA's registry; the rule
     # email-validator applies): "a@192.0.2.1" or "a@host.b9" is no mailbox.
     if domain.isascii() and not domain[-1].isalpha():
