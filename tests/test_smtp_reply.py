@@ -37,7 +37,7 @@ REPLY = [
     ("no codes at all", None),
     # Google's resolver error numbers: digits inside a word-number, near the start.
     ("DNS Error: 80335577 DNS type 'mx' lookup of example.jp responded with code NXDOMAIN", None),
-    ("Error-Text: Mailer mx.example.com said:\n            \"554 Message looping\"", 554),
+    ('Error-Text: Mailer mx.example.com said:\n            "554 Message looping"', 554),
     # Sendmail's own code, then the remote server's reply after "<address>...".
     ("554 <a@b.example>... 550 Host unknown (Authoritative answer from name server)", 550),
     ("554 <a@b.example>... Remote protocol error 421 b.example (smtp)", 554),

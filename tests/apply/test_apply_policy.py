@@ -38,6 +38,8 @@ def plan_events(
     return plan_with(
         classified, parsed, attribution, policy, received_at, intake_id, precompute(classified, parsed)
     )
+
+
 ORIGINAL = OriginalMessage(
     message_id="<m1@news.sender.test>", from_address="News <news@Sender.TEST>", mailing_id="spring-sale"
 )

@@ -31,20 +31,22 @@ async def _fill(db: Path) -> None:
     store = await open_store(StorageConfig(path=str(db), busy_timeout=5.0))
     try:
         events = [
-            keyed(BounceEvent(
-                recipient=f"u{i}@web.example",
-                kind=BounceKind.SOFT,
-                reason=Reason.MAILBOXFULL,
-                received_at=AT + timedelta(minutes=20 * i),  # 23:30, 23:50, 00:10 (next day)
-                action=Action.DELAYED,
-                status="4.2.2",
-                reply_code=452,
-                diagnostic=f"452 4.2.2 <u{i}@web.example>: Mailbox full",
-                from_domain="shop.example.com",
-                sending_ip="198.51.100.4",
-                mailing_id="m-1",
-                message_id=f"<m{i}@shop.example.com>",
-            ))
+            keyed(
+                BounceEvent(
+                    recipient=f"u{i}@web.example",
+                    kind=BounceKind.SOFT,
+                    reason=Reason.MAILBOXFULL,
+                    received_at=AT + timedelta(minutes=20 * i),  # 23:30, 23:50, 00:10 (next day)
+                    action=Action.DELAYED,
+                    status="4.2.2",
+                    reply_code=452,
+                    diagnostic=f"452 4.2.2 <u{i}@web.example>: Mailbox full",
+                    from_domain="shop.example.com",
+                    sending_ip="198.51.100.4",
+                    mailing_id="m-1",
+                    message_id=f"<m{i}@shop.example.com>",
+                )
+            )
             for i in range(3)
         ]
         await record_events(store, None, events, AT)

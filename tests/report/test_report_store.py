@@ -108,20 +108,22 @@ def _make_events(seed: int, count: int) -> list[BounceEvent]:
         )
         kind = rng.choice(KINDS)
         events.append(
-            keyed(BounceEvent(
-                recipient=f"user{rng.randint(1, 50)}@{domain}",
-                kind=kind,
-                reason=Reason.GREYLISTED if kind is BounceKind.SOFT else Reason.USERUNKNOWN,
-                received_at=T0 + timedelta(seconds=rng.randint(0, 75 * 86_400)),
-                action=Action.DELAYED if kind is BounceKind.SOFT else Action.FAILED,
-                status="4.2.0" if kind is BounceKind.SOFT else "5.1.1",
-                reply_code=int(diagnostic[:3]),
-                diagnostic=diagnostic,
-                mailing_id=rng.choice(MAILINGS),
-                from_domain=rng.choice(FROM_DOMAINS),
-                sending_ip=rng.choice(IPS),
-                message_id=f"<msg-{i}@sender.test>",  # distinct: every event is a new bounce
-            ))
+            keyed(
+                BounceEvent(
+                    recipient=f"user{rng.randint(1, 50)}@{domain}",
+                    kind=kind,
+                    reason=Reason.GREYLISTED if kind is BounceKind.SOFT else Reason.USERUNKNOWN,
+                    received_at=T0 + timedelta(seconds=rng.randint(0, 75 * 86_400)),
+                    action=Action.DELAYED if kind is BounceKind.SOFT else Action.FAILED,
+                    status="4.2.0" if kind is BounceKind.SOFT else "5.1.1",
+                    reply_code=int(diagnostic[:3]),
+                    diagnostic=diagnostic,
+                    mailing_id=rng.choice(MAILINGS),
+                    from_domain=rng.choice(FROM_DOMAINS),
+                    sending_ip=rng.choice(IPS),
+                    message_id=f"<msg-{i}@sender.test>",  # distinct: every event is a new bounce
+                )
+            )
         )
     return events
 

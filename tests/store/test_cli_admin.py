@@ -102,17 +102,19 @@ async def test_profile_show_after_hard_bounce_and_list(config_file: Path, db_pat
     store = await open_store(StorageConfig(path=str(db_path)))
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     try:
-        event = keyed(BounceEvent(
-            recipient="yan@example.org",
-            kind=BounceKind.HARD,
-            reason=Reason.USERUNKNOWN,
-            received_at=now,
-            status="5.1.1",
-            diagnostic="550 5.1.1 user unknown",
-            message_id="<q@s>",
-            suppress=True,
-            signed=True,
-        ))
+        event = keyed(
+            BounceEvent(
+                recipient="yan@example.org",
+                kind=BounceKind.HARD,
+                reason=Reason.USERUNKNOWN,
+                received_at=now,
+                status="5.1.1",
+                diagnostic="550 5.1.1 user unknown",
+                message_id="<q@s>",
+                suppress=True,
+                signed=True,
+            )
+        )
         await record_events(store, None, [event], now)
     finally:
         await store.close()

@@ -25,19 +25,21 @@ ADDRESSES = [f"user{i}@{('gmail.com', 'web.de', 'example.org')[i % 3]}" for i in
 def _item(n: int) -> IntakeRecording:
     """Bounce message n: one event about one of 40 addresses (every 4th hard, the rest soft)."""
     hard = n % 4 == 0
-    event = keyed(BounceEvent(
-        recipient=ADDRESSES[n % len(ADDRESSES)],
-        kind=BounceKind.HARD if hard else BounceKind.SOFT,
-        reason=Reason.USERUNKNOWN if hard else Reason.MAILBOXFULL,
-        received_at=T0 + timedelta(minutes=7 * n),
-        action=Action.FAILED,
-        status="5.1.1" if hard else "4.2.2",
-        diagnostic=f"{'550 user unknown' if hard else '452 mailbox full'} (text {n % 5})",
-        message_id=f"<orig-{n}@sender.test>",
-        from_domain=("news.shop.test", None)[n % 2],
-        sending_ip="198.51.100.1",
-        suppress=hard,
-    ))
+    event = keyed(
+        BounceEvent(
+            recipient=ADDRESSES[n % len(ADDRESSES)],
+            kind=BounceKind.HARD if hard else BounceKind.SOFT,
+            reason=Reason.USERUNKNOWN if hard else Reason.MAILBOXFULL,
+            received_at=T0 + timedelta(minutes=7 * n),
+            action=Action.FAILED,
+            status="5.1.1" if hard else "4.2.2",
+            diagnostic=f"{'550 user unknown' if hard else '452 mailbox full'} (text {n % 5})",
+            message_id=f"<orig-{n}@sender.test>",
+            from_domain=("news.shop.test", None)[n % 2],
+            sending_ip="198.51.100.1",
+            suppress=hard,
+        )
+    )
     return IntakeRecording(intake_id=None, events=(event,), bounce_id=f"<bounce-{n}@mx.test>")
 
 

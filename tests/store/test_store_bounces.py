@@ -222,8 +222,8 @@ async def test_synchronous_event_without_intake(store: SQLiteStore) -> None:
 async def test_dedup_is_per_bounce_message(store: SQLiteStore) -> None:
     soft = _event("ola@example.org", BounceKind.SOFT, Reason.MAILBOXFULL)
     first = await record_events(store, await _spool(store), [soft], NOW, bounce_id="<dsn-1@mx>")
-    again = await record_events(store,
-        await _spool(store, b"Subject: other bytes\r\n\r\n"), [soft], NOW, bounce_id="<dsn-1@mx>"
+    again = await record_events(
+        store, await _spool(store, b"Subject: other bytes\r\n\r\n"), [soft], NOW, bounce_id="<dsn-1@mx>"
     )
     resend = await record_events(store, await _spool(store), [soft], NOW, bounce_id="<dsn-2@mx>")
     assert len(first) == 1 and again == [] and len(resend) == 1
@@ -284,8 +284,11 @@ async def test_signed_hard_bounce_closes_our_delivery_and_cancels_its_resend(sto
     await record_events(store, None, [hard("ann@example.org", sent, signed=False)], NOW)  # could be forged
     delivery = await store.get_delivery(sent)
     assert delivery is not None and delivery.state is DeliveryState.DELIVERED
-    await record_events(store,
-        None, [hard("ann@example.org", sent, signed=True), hard("bob@example.org", waiting, signed=True)], NOW
+    await record_events(
+        store,
+        None,
+        [hard("ann@example.org", sent, signed=True), hard("bob@example.org", waiting, signed=True)],
+        NOW,
     )
     for delivery_id in (sent, waiting):
         delivery = await store.get_delivery(delivery_id)

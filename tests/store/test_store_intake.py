@@ -233,14 +233,16 @@ async def test_stats_count_states_kept_bytes_and_pruned(store: SQLiteStore) -> N
 async def test_a_resent_copy_of_a_pruned_bounce_is_still_a_duplicate(store: SQLiteStore) -> None:
     # Without its own Message-ID a bounce is recognised by the intake's hash, which pruning keeps.
     raw = b"Subject: Delivery delayed\r\n\r\nsame bytes\r\n"
-    event = keyed(BounceEvent(
-        recipient="carol@example.org",
-        kind=BounceKind.SOFT,
-        reason=Reason.MAILBOXFULL,
-        received_at=NOW - 40 * DAY,
-        action=Action.DELAYED,
-        status="4.2.2",
-    ))
+    event = keyed(
+        BounceEvent(
+            recipient="carol@example.org",
+            kind=BounceKind.SOFT,
+            reason=Reason.MAILBOXFULL,
+            received_at=NOW - 40 * DAY,
+            action=Action.DELAYED,
+            status="4.2.2",
+        )
+    )
     first = await store.spool(raw, "", ["b@bounces.test"], "127.0.0.1", NOW - 40 * DAY)
     assert len(await record_events(store, first, [event], NOW - 40 * DAY)) == 1
     assert await store.prune_intake_raw(NOW - 30 * DAY, 10, NOW) == 1

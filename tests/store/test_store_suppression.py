@@ -32,15 +32,17 @@ async def test_add_then_remove_is_audited(store: SQLiteStore) -> None:
 
 
 async def test_removal_sets_hard_bounced_profile_back_to_active(store: SQLiteStore) -> None:
-    event = keyed(BounceEvent(
-        recipient="quinn@example.net",
-        kind=BounceKind.HARD,
-        reason=Reason.USERUNKNOWN,
-        received_at=NOW,
-        status="5.1.1",
-        message_id="<a@b>",
-        suppress=True,
-    ))
+    event = keyed(
+        BounceEvent(
+            recipient="quinn@example.net",
+            kind=BounceKind.HARD,
+            reason=Reason.USERUNKNOWN,
+            received_at=NOW,
+            status="5.1.1",
+            message_id="<a@b>",
+            suppress=True,
+        )
+    )
     await record_events(store, None, [event], NOW)
     profile = await store.get_profile("quinn@example.net")
     assert profile is not None and profile.status is ProfileStatus.HARD_BOUNCED
