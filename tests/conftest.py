@@ -17,6 +17,7 @@ import pytest
 from bounced.config.storage import StorageConfig
 from bounced.store import Store, open_store
 from tests.pg import _pg_databases, pg_config, pg_dsn, pg_template  # noqa: F401  (fixtures)
+from tests.xdist_worker import worker_count, worker_index
 
 REPO = Path(__file__).resolve().parent.parent
 # BOUNCED_CORPUS: the corpus elsewhere (a worktree outside the checkout's parent directory).
@@ -26,16 +27,25 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # Ports for servers a test configures by number (a config's listen address): below Linux's
 # ephemeral range (32768-60999), so no other process's bind(0) or outgoing connection takes
-# one between our check and the server's bind; each is handed out once per run, and chosen
-# at random so concurrent runs on one machine rarely meet (running_daemon retries if they do).
+# one between our check and the server's bind; each is handed out once per run. Under
+# pytest-xdist each worker draws from its own slice of the range, so two workers never hand
+# out one port; at random within it, so concurrent runs on one machine rarely meet
+# (running_daemon retries if they do).
 _PORTS = (20_000, 32_000)
 _HANDED_OUT: set[int] = set()
 _PICK = random.SystemRandom()  # not the seeded `random` (pytest-randomly): runs must differ
 
 
+def _port_range() -> tuple[int, int]:
+    """This worker's slice of _PORTS (all of it without xdist)."""
+    size = (_PORTS[1] - _PORTS[0]) // worker_count()
+    return _PORTS[0] + worker_index() * size, _PORTS[0] + (worker_index() + 1) * size
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    low, high = _port_range()
     for _ in range(200):
-        port = _PICK.randrange(*_PORTS)
+        port = _PICK.randrange(low, high)
         if port in _HANDED_OUT:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -45,7 +55,7 @@ def free_port(host: str = "127.0.0.1") -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-    raise RuntimeError(f"no free port found in {_PORTS[0]}-{_PORTS[1]}")
+    raise RuntimeError(f"no free port found in {low}-{high}")
 
 
 def self_signed_certificate(directory: Path, common_name: str) -> tuple[str, str]:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -16,15 +15,13 @@ from pathlib import Path
 
 import aiosmtplib
 
+# This worker's ports, below the ephemeral range (a bind(0) port, closed again, may be taken
+# by another process's connection before the node binds it).
+from tests.conftest import free_port
+
 __all__ = ["NodeDaemon", "free_port", "local_pending", "rcpt_code", "render_config"]
 
 TOKEN = "node-test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def rcpt_code(port: int, address: str) -> int:

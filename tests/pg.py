@@ -4,7 +4,10 @@
 server and a database to connect to for CREATE/DROP DATABASE. The schema is migrated once
 per session into a template database; each test gets `CREATE DATABASE x TEMPLATE t` (a file
 copy, much faster than running the migrations) and the database is dropped afterwards.
-Other engineers share the server: every name carries a random part. Without a reachable
+Other engineers share the server: every name carries a random part. Under pytest-xdist each
+worker is a session of its own: it migrates its own template (no two workers create or copy
+one template, so nothing races) and every name carries the worker id (`gw0`; `main` without
+xdist), so a database left behind tells whose it was. Without a reachable
 server the tests that need one skip, saying so.
 
 Fixtures (imported by tests/conftest.py): `pg_dsn` (the test's database URL) and
@@ -28,6 +31,7 @@ import pytest
 
 from bounced.config.storage import StorageConfig
 from bounced.store.postgres.connection import PostgresConnection
+from tests.xdist_worker import worker_id
 
 __all__ = ["PG_DSN", "dsn_for", "pg_config", "pg_dsn", "pg_template"]
 
@@ -152,7 +156,7 @@ class _Databases:
         self._all: set[str] = set()
 
     def _create(self) -> str:
-        name = f"bounced_t_{uuid.uuid4().hex[:16]}"
+        name = f"bounced_t_{worker_id()}_{uuid.uuid4().hex[:16]}"
         _admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
         self._all.add(name)
         return name
@@ -188,7 +192,7 @@ def pg_template() -> Iterator[str]:
         _admin("SELECT 1")
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         pytest.skip(f"PostgreSQL server unreachable at {PG_DSN} (set BOUNCED_TEST_PG_DSN): {exc}")
-    name = f"bounced_tpl_{uuid.uuid4().hex[:12]}"
+    name = f"bounced_tpl_{worker_id()}_{uuid.uuid4().hex[:12]}"
     _admin(f'CREATE DATABASE "{name}"')
     try:
         _migrate(name)

@@ -160,17 +160,18 @@ class WebhookDispatcher:
         errors = await sink.deliver(due)
         now = self.clock.now()
         rows: list[tuple[int, WebhookState, int, datetime, datetime | None, str | None]] = []
+        delivered = dead = 0
         for delivery, error in zip(due, errors, strict=True):
             attempts = delivery.attempts + 1
             if error is None:
                 rows.append((delivery.id, WebhookState.DELIVERED, attempts, now, now, None))
-                self.stats.delivered += 1
+                delivered += 1
                 continue
             self.stats.failed_attempts += 1
             next_at = now + timedelta(seconds=retry_delay(attempts, self.config))
             if (next_at - delivery.event.at).total_seconds() > self.config.retry_for:
                 rows.append((delivery.id, WebhookState.DEAD, attempts, now, now, error))
-                self.stats.dead_lettered += 1
+                dead += 1
                 log.error(
                     "webhook dead-lettered",
                     extra=kv(event="webhook_dead", hook=sink.key, event_id=delivery.event.id,
@@ -184,6 +185,9 @@ class WebhookDispatcher:
                              attempts=attempts, next_at=next_at.isoformat(), error=error),
                 )  # fmt: skip
         await self.store.finish_webhook_deliveries(rows)
+        # Counted once stored: whoever reads the stats then finds the rows in that state.
+        self.stats.delivered += delivered
+        self.stats.dead_lettered += dead
         if all(error is not None for error in errors):
             failed = self._failed_passes.get(sink.key, 0) + 1
             self._failed_passes[sink.key] = failed

@@ -3,18 +3,25 @@
 
 Other engineers use the same server at the same time: nothing here touches anything but the
 test's own exchange and queue, and the server is never stopped (an outage is the proxy's),
-except by test_rabbitmq_restart, which restarts the RabbitMQ application on purpose.
+except by test_rabbitmq_restart, which restarts the RabbitMQ application on purpose: every
+test on the broker holds a shared lock on a file for its whole run, the restart test an
+exclusive one, so under pytest-xdist (or in a second run on the machine) no test meets the
+broker stopped (it would skip, or fail) and the restart waits for the others to end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -22,10 +29,23 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from tests.conftest import free_port
+from tests.xdist_worker import worker_id
 
-__all__ = ["RABBIT_HOST", "RABBIT_PORT", "Consumed", "RabbitQueue", "TcpProxy", "rabbit_queue", "rabbit_url"]
+__all__ = [
+    "BROKER_LOCK",
+    "RABBIT_HOST",
+    "RABBIT_PORT",
+    "Consumed",
+    "RabbitQueue",
+    "TcpProxy",
+    "broker_lock",
+    "rabbit_queue",
+    "rabbit_url",
+]
 
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
+# One broker per machine, so one lock per machine (not per run or per worker).
+BROKER_LOCK = Path(tempfile.gettempdir()) / "bounced-tests-rabbitmq.lock"
 
 
 def rabbit_url(port: int = RABBIT_PORT, password: str = "guest", vhost: str = "") -> str:
@@ -82,16 +102,34 @@ class RabbitQueue:
 
 
 @asynccontextmanager
-async def rabbit_queue(robust: bool = False) -> AsyncIterator[RabbitQueue]:
+async def broker_lock(exclusive: bool) -> AsyncIterator[None]:
+    """Shared: the broker stays up meanwhile; exclusive: no other test uses it meanwhile."""
+    fd = os.open(BROKER_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:  # in a thread: waiting must not stop the test's loop
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@asynccontextmanager
+async def rabbit_queue(robust: bool = False, restarts: bool = False) -> AsyncIterator[RabbitQueue]:
     """Skips the test when no RabbitMQ answers on 127.0.0.1:5672 with guest/guest. `robust`: the
     consumer reconnects (and consumes again) after the broker restarts, and acks each message
-    once recorded, so one cut off in flight is redelivered rather than lost."""
+    once recorded, so one cut off in flight is redelivered rather than lost. `restarts`: the
+    test restarts the broker, so it waits until no other test uses it (BROKER_LOCK)."""
+    async with broker_lock(exclusive=restarts), _rabbit_queue(robust) as found:
+        yield found
+
+
+@asynccontextmanager
+async def _rabbit_queue(robust: bool) -> AsyncIterator[RabbitQueue]:
     connect = aio_pika.connect_robust if robust else aio_pika.connect
     try:
         connection = await connect(rabbit_url(), timeout=5)
     except Exception as exc:  # any failure to reach it means: no broker here
         pytest.skip(f"RabbitMQ not reachable at {RABBIT_HOST}:{RABBIT_PORT} as guest/guest: {exc}")
-    suffix = uuid.uuid4().hex[:12]
+    suffix = f"{worker_id()}-{uuid.uuid4().hex[:12]}"
     found = RabbitQueue(f"bounced-test-{suffix}", f"bounced-test-{suffix}")
     try:
         channel = await connection.channel()

@@ -3,7 +3,8 @@ event id, across a broker restart"). The daemon publishes straight to 127.0.0.1:
 bounces keep arriving over SMTP; the test restarts the RabbitMQ application
 (`rabbitmqctl stop_app` / `start_app`, never the Erlang node, users or config) and always starts
 it again. The test's queue is durable, so what was published before the restart survives it;
-its consumer reconnects. Needs root and rabbitmqctl; skipped otherwise."""
+its consumer reconnects. It waits until no other test uses the broker, and they wait for it
+(tests/brokers/rabbit.py, BROKER_LOCK). Needs root and rabbitmqctl; skipped otherwise."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ async def controllable() -> None:
 
 @pytest.fixture
 async def durable_rabbit(controllable: None) -> AsyncIterator[RabbitQueue]:
-    async with rabbit_queue(robust=True) as queue:  # durable exchange and queue, not auto-delete
+    # durable exchange and queue, not auto-delete; no other test on the broker meanwhile
+    async with rabbit_queue(robust=True, restarts=True) as queue:
         yield queue
 
 
