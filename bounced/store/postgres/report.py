@@ -18,6 +18,10 @@ from bounced.store.timecodec import to_micros
 __all__ = ["ReportMixin"]
 
 _FETCH = 2000  # rows per batch from the cursor
+# Sort and hash memory for the report's own transaction. With the server's default (4 MB)
+# a month at 10 M events (180,000 cells, a 58 MB sort) spills to disk and the planner picks
+# a parallel plan in which each of three processes aggregates the whole month again.
+_REPORT_WORK_MEM = "64MB"
 
 
 class ReportMixin(ReportStreams, PostgresConnection):
@@ -31,8 +35,9 @@ class ReportMixin(ReportStreams, PostgresConnection):
         """Cells as tuples in `SoftBounceGroup`'s field order (group '' when unknown)."""
         start_us, end_us = to_micros(start), to_micros(end)
         plan = plan_period(start_us, end_us)
+        # Byte order for ties, as on SQLite, whatever the database's collation.
         sql, params = soft_groups_sql(
-            plan, GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us
+            plan, GROUP_COLUMN[ReportGrouping(group_by)], mailing_id, start_us, end_us, ' COLLATE "C"'
         )
         async for rows in self._stream(sql, params):
             yield [tuple(r) for r in rows]
@@ -45,6 +50,7 @@ class ReportMixin(ReportStreams, PostgresConnection):
             self._pool.acquire() as conn,
             conn.transaction(readonly=True),
         ):
+            await conn.execute(f"SET LOCAL work_mem = '{_REPORT_WORK_MEM}'")
             cursor = await conn.cursor(numbered(sql), *params)
             while rows := await cursor.fetch(_FETCH):
                 yield rows

@@ -94,8 +94,11 @@ def plan_period(start_us: int, end_us: int) -> PeriodPlan:
 
 
 def soft_groups_sql(
-    plan: PeriodPlan, column: str, mailing_id: str | None, start_us: int, end_us: int
+    plan: PeriodPlan, column: str, mailing_id: str | None, start_us: int, end_us: int, collate: str = ""
 ) -> tuple[str, list[Any]]:
+    """The report's cells for a period, largest first; ties in byte order of the text
+    columns (`collate`: the clause that gives byte order where the default is not, e.g.
+    PostgreSQL's ' COLLATE "C"'; SQLite's default BINARY already is)."""
     parts: list[str] = []
     params: list[Any] = []
     agg_cols = f"{column} AS g, text_id AS tid, amount AS n"
@@ -127,7 +130,7 @@ def soft_groups_sql(
         "FROM (SELECT g, tid, CAST(sum(n) AS BIGINT) AS amount"  # sum: numeric on PostgreSQL
         f" FROM (\n{union}\n) AS cells GROUP BY g, tid) AS agg\n"
         "JOIN report_soft_texts AS t ON t.id = agg.tid\n"
-        "ORDER BY agg.amount DESC, agg.g, t.recipient_domain, t.text_key"
+        f"ORDER BY agg.amount DESC, agg.g{collate}, t.recipient_domain{collate}, t.text_key{collate}"
     )
     return sql, params
 
