@@ -44,8 +44,9 @@ Labels (nobody here labelled a message by hand):
   5.1.1, kept only where the message's own Status field is that dotted code: its reader also
   reads "Status: 554", a reply code) and its action ("delayed" is temporary, the rest
   permanent). Messages its table maps
-  to None (its DSN reader finds no delivery-status part) give no label, except the gem
-  bounce_email's `non_bounces/` folder it ships: not a bounce.
+  to None (its DSN reader finds no delivery-status part) are labelled by the folder of the
+  Ruby gem bounce_email they come from: `bounces/` a bounce (but for the one named
+  auto-respond, an auto-reply the gem also files there), `non_bounces/` not a bounce.
 Both tools are scored against these labels, and against each other (agreement with Sisimai:
 the same recipients, the same permanence, the same reason).
 """
@@ -261,6 +262,8 @@ def pybounced_labels(tests_dir: Path) -> dict[Path, Label]:
             )
         elif path.parent.name == "non_bounces":
             labels[path] = Label(None, None, bounce=False)
+        elif path.parent.parent.name == "bounce_email" and "auto-respond" not in path.name:
+            labels[path] = Label(None, None, bounce=True)  # the gem's bounces/ folder
     return labels
 
 
