@@ -164,10 +164,12 @@ class Context:
         own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
         # A message someone sent to themselves (a test, a note to self) bounces for its author:
         # an author the original was also addressed to stays a possible recipient.
-        authors = [original.from_address, original.return_path]
-        addressees = self.original_addressees if any(authors) else frozenset()
+        authors = [a for a in (original.from_address, original.return_path) if a]
+        prose = self.human.lower() if authors else ""
+        named = any(a.lower() in prose for a in authors)  # else whether it was addressed can't matter
+        addressees = self.original_addressees if named else frozenset()
         found = [*self.to_addresses, self.from_address, *own]
-        found.extend(a for a in authors if a and a.lower() not in addressees)
+        found.extend(a for a in authors if a.lower() not in addressees)
         headers = self.original_headers
         if headers is not None and _SENDER_SIDE_RE.search(headers.lowered_head):
             for name in _SENDER_SIDE_FIELDS:
