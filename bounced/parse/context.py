@@ -162,7 +162,14 @@ class Context:
         Return-Path, and the returned original's sender-side fields (ours)."""
         original = self.original
         own = (first_address(self.msg.get("sender") or ""), first_address(self.msg.get("return-path") or ""))
-        found = [*self.to_addresses, self.from_address, *own, original.from_address, original.return_path]
+        # A message someone sent to themselves (a test, a note to self) bounces for its author:
+        # an author the original was also addressed to stays a possible recipient.
+        authors = [a for a in (original.from_address, original.return_path) if a]
+        prose = self.human.lower() if authors else ""
+        named = any(a.lower() in prose for a in authors)  # else whether it was addressed can't matter
+        addressees = self.original_addressees if named else frozenset()
+        found = [*self.to_addresses, self.from_address, *own]
+        found.extend(a for a in authors if a.lower() not in addressees)
         headers = self.original_headers
         if headers is not None and _SENDER_SIDE_RE.search(headers.lowered_head):
             for name in _SENDER_SIDE_FIELDS:

@@ -60,6 +60,10 @@ _KEY_HEADERS = frozenset(
         "sender",
     )
 )
+# Exchange (IMS, 2000, 2003) and Notes sum the message up in their prose: "Your message\n
+#   To: ...\n  Subject: ...\n  Sent: ...\n did not reach the following recipient(s):". Those
+# lines are the report's words, not an inline copy of the original.
+_SUMMARY_INTRO_RE = re.compile(r"your (?:original )?message:?$")
 _FIELD_LINE_RE = re.compile(r"^[ \t]{0,4}([A-Za-z][A-Za-z0-9-]{0,60})[ \t]{0,2}:")
 # The same lines, for key headers only, found in one pass over the lower-cased text.
 _KEY_LINE_RE = re.compile(r"\n[ \t]{0,4}(" + "|".join(sorted(_KEY_HEADERS)) + r")[ \t]{0,2}:")
@@ -73,16 +77,19 @@ def _header_block_start(text: str) -> int | None:
     offset = 0
     run_start: int | None = None
     names: set[str] = set()
+    last_words = ""  # the last non-blank line before the current run
     for line in text.split("\n"):
         m = _FIELD_LINE_RE.match(line)
         if m:
             if run_start is None:
                 run_start, names = offset, set()
             names.add(m.group(1).lower())
-            if len(names & _KEY_HEADERS) >= 3:
+            if len(names & _KEY_HEADERS) >= 3 and not _SUMMARY_INTRO_RE.match(last_words):
                 return run_start
         elif not (line[:1] in (" ", "\t") and run_start is not None):
             run_start = None
+            if line.strip():
+                last_words = line.strip().lower()
         offset += len(line) + 1
     return None
 

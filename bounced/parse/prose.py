@@ -121,6 +121,10 @@ def _shared_codes(
         return failures
     head = text[:6000]
     status, reply_code, action = _codes_near(ctx, head)
+    if status is not None and status[0] == "2" and reply_code is None:
+        # A success class shared by a failed recipient is someone's version number
+        # ("Mailman 2.0.12" in a quoted subject), not the report's code.
+        status = None
     code_at = _first_code_at(head, status, reply_code)
     if any(start <= code_at < end for start, end in owned):
         return failures
