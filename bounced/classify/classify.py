@@ -240,11 +240,9 @@ def _filtered_not_unknown(command: str | None, text: str, status: str | None) ->
     """Whether "user unknown" words are a filter's answer rather than an unknown mailbox.
 
     Ported from Sisimai's Reason/UserUnknown.pm and Reason/Filtered.pm: the words mean an
-    unknown mailbox under an address status (any X.1.x here) or as the answer to RCPT TO;
-    after DATA, under X.2.0, or under another specific status (X.2.1 "mailbox disabled",
-    X.7.1 "not authorised" ...) with no sign of RCPT TO, they are the answer of a filter
-    (Sisimai: `filtered`). A bare X.0.0 or no status at all says nothing against the words,
-    so they are taken as said (Sisimai's per-MTA modules mostly do the same).
+    unknown mailbox under 5.1.0, 5.1.1 or 5.1.3 or as the answer to RCPT TO; after DATA,
+    under X.2.0, or under any other status (a bare X.0.0 and no status at all included) with
+    no sign of RCPT TO, they are the answer of a filter (Sisimai: `filtered`).
     """
     if command == "DATA" or (status is not None and status.endswith(".2.0")):
         return True
