@@ -19,9 +19,10 @@ __all__ = ["ReportMixin"]
 
 _FETCH = 2000  # rows per batch from the cursor
 # Sort and hash memory for the report's own transaction. With the server's default (4 MB)
-# a month at 10 M events (180,000 cells, a 58 MB sort) spills to disk and the planner picks
-# a parallel plan in which each of three processes aggregates the whole month again.
-_REPORT_WORK_MEM = "64MB"
+# a month at 10 M events (180,000 cells, an 80 MB sort) spills to disk, and the planner
+# picks a parallel plan in which each of three processes aggregates the whole month again:
+# 128 MB answers as fast from one process, with a third of the CPU (docs/nodes.md).
+_REPORT_WORK_MEM = "128MB"
 
 
 class ReportMixin(ReportStreams, PostgresConnection):
