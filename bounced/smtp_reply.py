@@ -134,10 +134,8 @@ def smtp_command(text: str) -> str | None:
     it: "CONN", "HELO", "MAIL", "RCPT" or "DATA"."""
     for match in _COMMAND_RE.finditer(text):
         start = match.start()
-        if (
-            start and text.startswith("smtp:", start) and text[start - 1].isalnum()
-        ):  # "esmtp:data" is no stage
-            continue
+        if start and text[start - 1].isalnum() and text.startswith("smtp:", start):
+            continue  # "esmtp:data" is no stage
         said = next(group for group in match.groups() if group)
         for prefix, command in _COMMANDS:
             if said.startswith(prefix):

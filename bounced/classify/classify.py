@@ -38,7 +38,7 @@ from bounced.classify.sisimai_order import (
     syntax_error_reply,
 )
 from bounced.classify.status import reason_for_status, reply_class, status_class
-from bounced.classify.sysexits import EX_TEMPFAIL, exit_reason, exit_status
+from bounced.classify.sysexits import EX_TEMPFAIL, X_UNIX, exit_reason, exit_status
 from bounced.config.classify import ClassifyConfig, ClassifyOverride
 from bounced.model import (
     Action,
@@ -136,10 +136,6 @@ _ADDRESS_OR_VAGUE = frozenset({*ADDRESS_REASONS, Reason.ONHOLD, Reason.UNDEFINED
 _TRANSIENT_LOOKUP = re.compile(r"try again|temporar|servfail|timed? ?out")
 # Parser hints that only mean "I could not tell": look again at text and codes.
 _VAGUE_HINTS = frozenset({"undefined", "onhold", ""})
-# Diagnostic-Code types of a local program's answer: with no words we know, a mailer error
-# (Sisimai Reason.pm `anotherone`: X-UNIX; its X-POSTFIX is left out, as Sisimai's own
-# Lhost/Postfix.pm reads X-Postfix as SMTP, which it mostly quotes: "host x said: 550 ...").
-_PROGRAM_TYPES = frozenset({"x-unix"})
 _SUCCESS = frozenset({Action.DELIVERED, Action.RELAYED, Action.EXPANDED})
 _OVERRIDE_EXAMINED = 4 * MAX_EXAMINED
 
@@ -218,7 +214,9 @@ def _reason_from_text_and_codes(
         if (delayed := delayed_unnamed_status(failure.action is Action.DELAYED, status, rules)) is not None:
             return delayed
         return status_reason, by_status  # a code's meaning beats a generic phrase
-    if failure.diagnostic_type in _PROGRAM_TYPES:
+    # A local program's answer with no words we know is a mailer error (Sisimai Reason.pm
+    # `anotherone`: X-UNIX; not X-Postfix, which Sisimai's Lhost/Postfix.pm reads as SMTP).
+    if failure.diagnostic_type == X_UNIX:
         return Reason.MAILERERROR, f"diagnostic-type:{failure.diagnostic_type}"
     if (syntax := syntax_error_reply(failure.reply_code or find_reply_code(text), rules)) is not None:
         return syntax

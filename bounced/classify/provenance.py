@@ -52,7 +52,7 @@ LOGIC_SOURCES: dict[str, str] = {
     # A local program's exit status (Diagnostic-Code: X-Unix; 67): sysexits.h names it, and
     # Sisimai's Reason/MailerError.pm reads the rest as mailererror.
     "sysexits": "doc:sysexits",
-    # A local program's words we do not know (X-Unix, X-Postfix): Reason.pm `anotherone`.
+    # A local program's words we do not know (X-Unix): Sisimai Reason.pm `anotherone`.
     "diagnostic-type": "doc:sisimai-reason",
 }
 

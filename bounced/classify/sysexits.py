@@ -20,8 +20,9 @@ import re
 
 from bounced.model import Failure, Reason
 
-__all__ = ["EX_TEMPFAIL", "exit_reason", "exit_status"]
+__all__ = ["EX_TEMPFAIL", "X_UNIX", "exit_reason", "exit_status"]
 
+X_UNIX = "x-unix"  # the diagnostic-type of a local program's answer
 EX_TEMPFAIL = 75
 _NAMED: dict[int, Reason] = {67: Reason.USERUNKNOWN, 68: Reason.HOSTUNKNOWN}
 # The whole diagnostic is the status ("255"), or the status then words ("71 (OS error)").
@@ -30,7 +31,7 @@ _STATUS_RE = re.compile(r"\s*(\d{1,3})(?!\d)(?:\s|$)")
 
 def exit_status(failure: Failure) -> int | None:
     """The exit status an X-Unix Diagnostic-Code carries, else None."""
-    if (failure.diagnostic_type or "").lower() != "x-unix":
+    if (failure.diagnostic_type or "").lower() != X_UNIX:
         return None
     m = _STATUS_RE.match(failure.diagnostic[:16])
     return int(m.group(1)) if m else None

@@ -8,18 +8,18 @@ from bounced.parse.detectors.base import Detection, failed
 from bounced.parse.prose import failures_for
 from bounced.parse.text import find_addresses
 
-__all__ = ["FailedRecipientsHeader", "listed_recipients"]
+__all__ = ["FailedRecipientsHeader"]
 
 
 class FailedRecipientsHeader:
     name = "x-failed-recipients"
 
     def detect(self, ctx: Context) -> Detection | None:
-        listed = listed_recipients(ctx.msg.get_all("X-Failed-Recipients"))
+        listed = _listed_recipients(ctx.msg.get_all("X-Failed-Recipients"))
         return failed(failures_for(ctx, ctx.human, listed)) if listed else None
 
 
-def listed_recipients(values: list[str]) -> list[str]:
+def _listed_recipients(values: list[str]) -> list[str]:
     """The header's comma-separated addresses, each read as a field value (any valid mailbox),
     not searched for like an address in prose: the field says what it holds."""
     found: list[str] = []
